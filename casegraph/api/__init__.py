@@ -1,0 +1,1 @@
+"""Stage api (not built yet)."""

@@ -1,0 +1,43 @@
+"""The casegraph command line: thin verbs over the stages (parse, open the store, call run(), render)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import typer
+
+from casegraph.cli.common import Context
+from casegraph.cli.records import register as register_records
+
+app = typer.Typer(
+    name="casegraph",
+    help="Crime series, identities, networks and the growth of groups, from an agency's own records.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+eval_app = typer.Typer(help="Evaluate a stage against ground truth (synthetic city or real data).", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+# Each stage's verbs live in casegraph/cli/<stage>.py with register(app, eval_app); listed here in order.
+STAGE_COMMANDS = ("demo", "resolve", "linkage", "network", "trends", "safeguards", "report", "serve")
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    store: str = typer.Option(None, "--store", envvar="CASEGRAPH_STORE", help="Store file (default ./casegraph.duckdb)."),
+    config: str = typer.Option(None, "--config", help="Settings file (default ./casegraph.toml if present)."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    ctx.obj = Context(store_path=store, config=config, as_json=as_json)
+
+
+register_records(app)
+for _name in STAGE_COMMANDS:
+    if importlib.util.find_spec(f"casegraph.cli.{_name}") is not None:
+        importlib.import_module(f"casegraph.cli.{_name}").register(app, eval_app)
+
+
+def main() -> None:
+    app()

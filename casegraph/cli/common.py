@@ -1,0 +1,104 @@
+"""What every CLI verb shares: settings and store from the global options, Rich output, --json output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from casegraph.errors import CasegraphError
+from casegraph.settings import Settings, load_settings
+from casegraph.store import Store, open_store
+
+console = Console(stderr=True)
+out = Console()
+
+
+@dataclass
+class Context:
+    store_path: str | None = None
+    config: str | None = None
+    as_json: bool = False
+
+    def settings(self) -> Settings:
+        settings = load_settings(self.config)
+        if self.store_path:
+            settings.store.path = self.store_path
+        return settings
+
+
+def ctx_of(ctx: typer.Context) -> Context:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, Context) else Context()
+
+
+@contextmanager
+def opened(ctx: typer.Context) -> Iterator[tuple[Store, Settings]]:
+    """Open the store for one verb; casegraph errors become a clear message and exit code 2."""
+    settings = ctx_of(ctx).settings()
+    try:
+        store = open_store(settings)
+    except CasegraphError as exc:
+        fail(str(exc))
+    try:
+        yield store, settings
+    finally:
+        store.close()
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def emit(ctx: typer.Context, data: Any, render: Any = None) -> None:
+    """Print JSON when --json was given, else call render(data) (or pretty-print it)."""
+    if ctx_of(ctx).as_json or render is None:
+        sys.stdout.write(json.dumps(data, default=str, indent=None if ctx_of(ctx).as_json else 2) + "\n")
+    else:
+        render(data)
+
+
+def table_of(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> Table:
+    columns = columns or (list(rows[0]) if rows else [])
+    table = Table(title=title, show_lines=False)
+    for c in columns:
+        table.add_column(c)
+    for row in rows:
+        table.add_row(*["" if row.get(c) is None else str(row.get(c)) for c in columns])
+    return table
+
+
+class RichProgress:
+    """casegraph.progress.Progress rendered as a Rich progress bar on stderr."""
+
+    def __init__(self) -> None:
+        self._bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console, transient=True,
+        )  # fmt: skip
+        self._task: Any = None
+
+    def start(self, total: int | None, label: str) -> None:
+        if self._task is None:
+            self._bar.start()
+        else:
+            self._bar.remove_task(self._task)
+        self._task = self._bar.add_task(label, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self._task is not None:
+            self._bar.advance(self._task, n)
+
+    def finish(self) -> None:
+        if self._task is not None:
+            self._bar.stop()
+            self._task = None

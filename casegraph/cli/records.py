@@ -1,0 +1,126 @@
+"""Verbs over the records themselves: init, ingest, status, schema, rejects, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from casegraph import ingest as ingest_stage
+from casegraph.cli.common import RichProgress, console, ctx_of, emit, fail, opened, out, table_of
+from casegraph.errors import CasegraphError
+from casegraph.export import export_table
+from casegraph.schema import model
+from casegraph.store import quote
+
+
+def init(ctx: typer.Context) -> None:
+    """Create the store (every table of the schema) if it does not exist."""
+    with opened(ctx) as (store, _settings):
+        emit(ctx, {"store": store.path, "tables": store.table_names()},
+             lambda d: out.print(f"store ready: {d['store']} ({len(d['tables'])} tables)"))  # fmt: skip
+
+
+def ingest(
+    ctx: typer.Context,
+    table: str = typer.Argument(..., help="Record table: incidents, person_records, arrests, involvements, ..."),
+    file: Path = typer.Argument(..., help="CSV, JSON lines / JSON array, or Parquet file."),
+    mapping: str = typer.Option(None, "--mapping", "-m", help="Mapping YAML (or a shipped name: toronto_mci, chicago_burglary)."),
+    agency: str = typer.Option(None, "--agency", "-a", help="Owning agency when the file has no agency column."),
+    fmt: str = typer.Option(None, "--format", help="csv, jsonl, json or parquet (default: from the extension)."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of a CSV / JSON file."),
+) -> None:
+    """Import a file. Exit 0: all rows loaded; 3: some rows rejected (the rest loaded); 2: nothing loaded."""
+    with opened(ctx) as (store, settings):
+        try:
+            report = ingest_stage.run(store, settings, file, table=table, mapping=mapping, agency=agency,
+                                      fmt=fmt, encoding=encoding, progress=RichProgress())  # fmt: skip
+        except CasegraphError as exc:
+            fail(str(exc))
+    emit(ctx, report.as_dict(), _render_report)
+    if report.exit_code == 2:
+        console.print("[bold red]error:[/] nothing loaded: every row was rejected (see `casegraph rejects`)")
+    raise typer.Exit(report.exit_code)
+
+
+def _render_report(d: dict[str, Any]) -> None:
+    if d["already_imported"]:
+        out.print(f"{d['file']}: already imported (source {d['source_id']}); nothing to do")
+        return
+    out.print(f"{d['file']} -> {d['table']}: {d['loaded']} loaded, {d['rejected']} rejected, "
+              f"{d['duplicates']} already stored, {d['rows_read']} read in {d['seconds']} s")  # fmt: skip
+    if d["ignored_columns"]:
+        out.print(f"columns not imported: {', '.join(d['ignored_columns'])}")
+    for p in d["problems"]:
+        console.print(f"{Path(d['file']).name}: row {p['row']}: {p['field'] or '(row)'}: {p['reason']}", highlight=False)
+
+
+def status(ctx: typer.Context) -> None:
+    """What the store holds: rows per table and agency, rejects, last runs."""
+    with opened(ctx) as (store, _settings):
+        data = _status(store)
+    emit(ctx, data, _render_status)
+
+
+def _status(store: Any) -> dict[str, Any]:
+    counts = {}
+    for t in model.tables.values():
+        if t.kind == "record" and store.count(t.name):
+            rows = store.rows(f"SELECT agency, count(*) FROM {quote(t.name)} GROUP BY 1 ORDER BY 1")
+            counts[t.name] = {a: n for a, n in rows}
+    derived = {t.name: store.count(t.name) for t in model.tables.values() if t.kind == "derived"}
+    runs = store.df("SELECT stage, run_id, status, started_at, finished_at FROM runs ORDER BY started_at DESC LIMIT 10")
+    return {"store": store.path, "records": counts, "derived": derived, "rejects": store.count("rejects"),
+            "sources": store.count("sources"), "runs": runs.to_dict("records")}  # fmt: skip
+
+
+def _render_status(d: dict[str, Any]) -> None:
+    rows = [{"table": t, "agency": a, "rows": n} for t, per in d["records"].items() for a, n in per.items()]
+    out.print(table_of(f"records in {d['store']}", rows))
+    out.print(f"sources: {d['sources']}   rejects: {d['rejects']}")
+    if any(d["derived"].values()):
+        out.print(table_of("derived tables", [{"table": t, "rows": n} for t, n in d["derived"].items()]))
+    if d["runs"]:
+        out.print(table_of("last runs", d["runs"]))
+
+
+def schema(ctx: typer.Context, table: str = typer.Argument(None, help="One table (default: list them).")) -> None:
+    """The declared schema: tables, or one table's fields with types and flags."""
+    if table is None:
+        data: Any = [{"table": t.name, "kind": t.kind, "description": t.description} for t in model.tables.values()]
+        emit(ctx, data, lambda d: out.print(table_of("tables", d)))
+        return
+    t = model.table(table)
+    data = [{"field": f.name, "type": f.type, "required": f.required, "vocabulary": f.vocabulary,
+             "protected": f.protected, "description": f.description} for f in t.fields]  # fmt: skip
+    emit(ctx, data, lambda d: out.print(table_of(f"{t.name}: {t.description}", d)))
+
+
+def rejects(ctx: typer.Context, limit: int = typer.Option(50, help="Rows to show.")) -> None:
+    """Rejected input rows with file, row, field and reason (the raw row is kept in the store)."""
+    with opened(ctx) as (store, _settings):
+        data = store.df(
+            "SELECT file_name, source_row, field, reason FROM rejects ORDER BY file_name, source_row LIMIT ?", [limit]
+        ).to_dict("records")
+    emit(ctx, data, lambda d: out.print(table_of("rejects", d)))
+
+
+def export(
+    ctx: typer.Context,
+    table: str = typer.Argument(..., help="Table to export."),
+    out_file: Path = typer.Option(..., "--out", "-o", help="Output file (.csv or .jsonl)."),
+) -> None:
+    """Export a table; spreadsheet formulas in cells are made inert."""
+    fmt = "jsonl" if out_file.suffix in {".jsonl", ".json"} else "csv"
+    with opened(ctx) as (store, _settings):
+        try:
+            n = export_table(store, table, out_file, fmt)
+        except CasegraphError as exc:
+            fail(str(exc))
+    emit(ctx, {"table": table, "rows": n, "file": str(out_file)}, lambda d: out.print(f"{d['rows']} rows -> {d['file']}"))
+
+
+def register(app: typer.Typer) -> None:
+    for verb in (init, ingest, status, schema, rejects, export):
+        app.command()(verb)

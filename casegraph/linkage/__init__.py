@@ -1,0 +1,1 @@
+"""Stage linkage (not built yet)."""

@@ -1,0 +1,1 @@
+"""Stage network (not built yet)."""

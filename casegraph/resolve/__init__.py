@@ -1,0 +1,1 @@
+"""Stage resolve (not built yet)."""

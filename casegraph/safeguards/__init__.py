@@ -1,0 +1,1 @@
+"""Stage safeguards (not built yet)."""

@@ -1,0 +1,187 @@
+"""The schema as data: tables and fields declared once in YAML, loaded and checked here.
+
+DDL, ingest validation, docs and the API's field lists are all generated from this model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from casegraph.errors import SchemaError
+
+TYPES = {"id", "string", "text", "code", "list", "int", "float", "date", "timestamp", "bool", "json"}
+TABLE_KINDS = {"record", "system", "derived"}
+FIELD_KEYS = {
+    "type", "required", "max_length", "vocabulary", "min", "max", "description", "protected", "sensitive",
+    "feature", "matchable", "not_future", "not_before", "references", "default_from",
+}  # fmt: skip
+# Columns every record row carries so its origin can always be shown (FtM-style provenance).
+PROVENANCE_FIELDS: dict[str, dict[str, Any]] = {
+    "agency": {"type": "code", "required": True, "max_length": 64, "description": "Owning agency"},
+    "source_id": {"type": "id", "required": True, "description": "Imported file (sources.source_id)"},
+    "source_row": {"type": "int", "required": True, "description": "1-based data row in that file"},
+    "row_hash": {"type": "string", "required": True, "description": "sha256 of the row's stored values"},
+    "ingested_at": {"type": "timestamp", "required": True, "description": "When the row was stored"},
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    required: bool = False
+    max_length: int | None = None
+    vocabulary: str | None = None
+    min: float | None = None
+    max: float | None = None
+    description: str = ""
+    protected: bool = False
+    sensitive: bool = False
+    feature: bool = False
+    matchable: bool = False
+    not_future: bool = False
+    not_before: str | None = None
+    references: str | None = None
+    default_from: str | None = None
+    provenance: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    kind: str
+    key: str
+    description: str
+    fields: tuple[Field, ...]
+    provenance: bool = False
+    sensitive: bool = False
+
+    @cached_property
+    def by_name(self) -> dict[str, Field]:
+        return {f.name: f for f in self.fields}
+
+    def field(self, name: str) -> Field:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise SchemaError(f"table {self.name} has no field {name!r}") from None
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    @property
+    def input_fields(self) -> list[Field]:
+        """Fields a source file supplies (provenance other than agency is stamped by ingest)."""
+        return [f for f in self.fields if not f.provenance or f.name == "agency"]
+
+    @property
+    def protected_fields(self) -> list[str]:
+        return [f.name for f in self.fields if f.protected]
+
+
+@dataclass
+class Model:
+    tables: dict[str, Table]
+    vocabularies: dict[str, Any]
+    refused: dict[str, Any] = field(default_factory=dict)
+
+    def table(self, name: str) -> Table:
+        try:
+            return self.tables[name]
+        except KeyError:
+            known = ", ".join(sorted(self.tables))
+            raise SchemaError(f"unknown table {name!r}; known tables: {known}") from None
+
+    def record_tables(self) -> list[Table]:
+        return [t for t in self.tables.values() if t.kind == "record"]
+
+    def vocabulary(self, name: str) -> list[str]:
+        return list(self.vocabularies[name])
+
+    def protected_fields(self) -> set[tuple[str, str]]:
+        return {(t.name, f.name) for t in self.tables.values() for f in t.fields if f.protected}
+
+
+def _field(table: str, name: str, spec: dict[str, Any], vocabularies: dict[str, Any]) -> Field:
+    unknown = set(spec) - FIELD_KEYS
+    if unknown:
+        raise SchemaError(f"{table}.{name}: unknown field keys {sorted(unknown)}")
+    if spec.get("type") not in TYPES:
+        raise SchemaError(f"{table}.{name}: type {spec.get('type')!r} is not one of {sorted(TYPES)}")
+    vocab = spec.get("vocabulary")
+    if vocab is not None and vocab not in vocabularies:
+        raise SchemaError(f"{table}.{name}: vocabulary {vocab!r} is not declared")
+    if spec.get("protected") and (spec.get("feature") or spec.get("matchable")):
+        raise SchemaError(f"{table}.{name}: a protected field can be neither a feature nor matchable")
+    return Field(name=name, **spec)
+
+
+def _table(spec: dict[str, Any], vocabularies: dict[str, Any]) -> Table:
+    name = spec["name"]
+    if spec.get("kind") not in TABLE_KINDS:
+        raise SchemaError(f"{name}: kind must be one of {sorted(TABLE_KINDS)}")
+    fields = [_field(name, n, s or {}, vocabularies) for n, s in spec["fields"].items()]
+    if spec.get("provenance"):
+        fields[1:1] = [Field(name=n, provenance=True, **s) for n, s in PROVENANCE_FIELDS.items()]
+    table = Table(
+        name=name, kind=spec["kind"], key=spec["key"], description=spec.get("description", ""),
+        fields=tuple(fields), provenance=bool(spec.get("provenance")), sensitive=bool(spec.get("sensitive")),
+    )  # fmt: skip
+    table.field(table.key)  # the key must be a declared field
+    return table
+
+
+def _check_references(tables: dict[str, Table]) -> None:
+    for t in tables.values():
+        for f in t.fields:
+            if f.references and f.references not in tables:
+                raise SchemaError(f"{t.name}.{f.name} references unknown table {f.references}")
+            for other in (f.not_before, f.default_from):
+                if other and other not in t.by_name:
+                    raise SchemaError(f"{t.name}.{f.name} names unknown field {other}")
+
+
+def load_model(root: Path) -> Model:
+    """Load tables/*.yaml, vocabularies.yaml and refused.yaml from a schema folder."""
+    vocabularies = yaml.safe_load((root / "vocabularies.yaml").read_text())
+    refused = yaml.safe_load((root / "refused.yaml").read_text())
+    tables: dict[str, Table] = {}
+    for path in sorted((root / "tables").glob("*.yaml")):
+        table = _table(yaml.safe_load(path.read_text()), vocabularies)
+        if table.name != path.stem:
+            raise SchemaError(f"{path.name} declares table {table.name!r}; the file must be named after it")
+        tables[table.name] = table
+    _check_references(tables)
+    return Model(tables=tables, vocabularies=vocabularies, refused=refused)
+
+
+def normalise_column(name: str) -> str:
+    """lower_snake form of a column name, used to match refused concepts whatever the source's spelling."""
+    return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
+
+
+def refused_concept(model: Model, column: str) -> str | None:
+    """The refused concept a column name stands for, if any (matches whole tokens or the full name)."""
+    norm = normalise_column(column)
+    tokens = set(norm.split("_"))
+    for concept, patterns in model.refused["concepts"].items():
+        for p in patterns:
+            if norm == p or (p in tokens) or ("_" in p and p in norm):
+                return str(concept)
+    return None
+
+
+def protected_only_concept(model: Model, column: str) -> str | None:
+    norm = normalise_column(column)
+    tokens = set(norm.split("_"))
+    for concept, patterns in model.refused["protected_only"].items():
+        if any(norm == p or p in tokens for p in patterns):
+            return str(concept)
+    return None

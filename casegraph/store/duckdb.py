@@ -1,0 +1,232 @@
+"""DuckDB engine: one file, one writer, Arrow in and out, optional AES-GCM encryption at rest."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from casegraph.errors import EngineError
+from casegraph.schema import model
+from casegraph.settings import StoreSettings
+from casegraph.store.base import Frame, Params
+from casegraph.store.ddl import add_missing_columns_sql, create_table_sql, quote
+
+ALIAS = "cg"
+
+
+def _httpfs_path() -> Path:
+    """The signed httpfs extension shipped by the duckdb-ext-httpfs package (OpenSSL for encryption)."""
+    spec = importlib.util.find_spec("duckdb_ext")
+    if spec is None or not spec.submodule_search_locations:
+        raise EngineError("duckdb-ext-httpfs is not installed; it is needed for an encrypted store")
+    root = Path(next(iter(spec.submodule_search_locations))) / "extensions" / f"v{duckdb.__version__}"
+    found = sorted(root.glob("*/httpfs.duckdb_extension"))
+    if not found:
+        raise EngineError(f"no httpfs extension for DuckDB {duckdb.__version__} under {root}")
+    return found[0]
+
+
+def read_key(settings: StoreSettings) -> str | None:
+    """The encryption key from the key file or the environment; never from the settings file itself."""
+    if settings.key_file:
+        try:
+            return Path(settings.key_file).read_text().strip() or None
+        except OSError as exc:
+            raise EngineError(f"cannot read the store key file {settings.key_file}: {exc}") from exc
+    return os.environ.get(settings.key_env) or None
+
+
+def _connect(path: str, key: str | None, settings: StoreSettings) -> duckdb.DuckDBPyConnection:
+    config = {
+        "autoinstall_known_extensions": "false",
+        "autoload_known_extensions": "false",
+        "threads": str(settings.threads),
+        "memory_limit": settings.memory_limit,
+    }
+    con = duckdb.connect(":memory:", config=config)
+    if key:
+        con.execute(f"LOAD '{_httpfs_path()}'")
+        con.execute("SET temp_file_encryption = true")
+    # ATTACH takes no prepared parameters: quote both literals.
+    options = f" (ENCRYPTION_KEY {_literal(key)})" if key else ""
+    try:
+        con.execute(f"ATTACH {_literal(path)} AS {ALIAS}{options}")
+    except duckdb.Error as exc:
+        con.close()
+        raise EngineError(_explain_attach_error(path, str(exc))) from exc
+    con.execute(f"USE {ALIAS}")
+    return con
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _explain_attach_error(path: str, message: str) -> str:
+    if "without a key" in message:
+        return f"the store {path} is encrypted: give its key in $CASEGRAPH_KEY or store.key_file"
+    if "Wrong encryption key" in message or "wrong key" in message.lower():
+        return f"wrong encryption key for the store {path}"
+    if "lock" in message.lower():
+        return f"the store {path} is open in another process (DuckDB allows one writer): {message}"
+    return f"cannot open the store {path}: {message}"
+
+
+class DuckDBStore:
+    """Store over one DuckDB file; creates the schema's tables on open (additive migrations only)."""
+
+    engine = "duckdb"
+
+    def __init__(self, settings: StoreSettings, path: str | None = None) -> None:
+        self.settings = settings
+        self.path = str(path or settings.path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.encrypted = bool(read_key(settings))
+        self.con = _connect(self.path, read_key(settings), settings)
+        self._in_transaction = False
+        self.ensure_tables()
+
+    # -- schema ---------------------------------------------------------------------------------------
+    def ensure_tables(self) -> None:
+        existing = set(self.table_names())
+        for table in model.tables.values():
+            if table.name not in existing:
+                self.con.execute(create_table_sql(table))
+                continue
+            for stmt in add_missing_columns_sql(table, set(self.columns(table.name))):
+                self.con.execute(stmt)
+
+    def table_names(self) -> list[str]:
+        rows = self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = ? ORDER BY 1", [ALIAS]
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def columns(self, table: str) -> list[str]:
+        rows = self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_catalog = ? AND table_name = ? "
+            "ORDER BY ordinal_position",
+            [ALIAS, table],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def count(self, table: str) -> int:
+        return int(self.scalar(f"SELECT count(*) FROM {quote(table)}"))
+
+    # -- queries ----------------------------------------------------------------------------------------
+    def execute(self, sql: str, params: Params = None) -> None:
+        self._run(sql, params)
+
+    def _run(self, sql: str, params: Params) -> duckdb.DuckDBPyConnection:
+        try:
+            return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+        except duckdb.Error as exc:
+            raise EngineError(f"{type(exc).__name__}: {exc}\n  in: {sql[:500]}") from exc
+
+    def arrow(self, sql: str, params: Params = None) -> pa.Table:
+        result = self._run(sql, params).fetch_arrow_table()
+        return result if isinstance(result, pa.Table) else pa.Table.from_batches(result)
+
+    def df(self, sql: str, params: Params = None) -> pd.DataFrame:
+        return self._run(sql, params).fetchdf()
+
+    def rows(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
+        return self._run(sql, params).fetchall()
+
+    def scalar(self, sql: str, params: Params = None) -> Any:
+        rows = self.rows(sql, params)  # fetchall, never fetchone: Splink needs no pending result
+        return rows[0][0] if rows else None
+
+    def batches(self, sql: str, params: Params = None, size: int = 100_000) -> Iterator[pa.RecordBatch]:
+        reader = self._run(sql, params).fetch_record_batch(size)
+        yield from reader
+
+    # -- writes ----------------------------------------------------------------------------------------
+    @contextmanager
+    def registered(self, name: str, data: Frame) -> Iterator[str]:
+        """Expose an Arrow table or DataFrame to SQL under a temporary name."""
+        self.con.register(name, data)
+        try:
+            yield name
+        finally:
+            self.con.unregister(name)
+
+    def write(self, table: str, data: Frame, mode: str = "append") -> int:
+        """Insert rows by column name (missing columns become NULL); mode 'replace' empties the table first."""
+        if mode not in {"append", "replace"}:
+            raise EngineError(f"write mode must be append or replace, not {mode!r}")
+        cols = list(data.column_names if isinstance(data, pa.Table) else data.columns)
+        if not cols or len(data) == 0:
+            if mode == "replace":
+                self.execute(f"DELETE FROM {quote(table)}")
+            return 0
+        view = f"_tmp_write_{uuid.uuid4().hex[:8]}"
+        collist = ", ".join(quote(c) for c in cols)
+        with self.transaction(), self.registered(view, data):
+            if mode == "replace":
+                self.execute(f"DELETE FROM {quote(table)}")
+            self.execute(f"INSERT INTO {quote(table)} ({collist}) SELECT {collist} FROM {view}")
+        return len(data)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing; nested calls join the outer transaction."""
+        if self._in_transaction:
+            yield
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+        finally:
+            self._in_transaction = False
+
+    # -- runs ----------------------------------------------------------------------------------------
+    def new_run(self, stage: str, settings: dict[str, Any], user_id: str | None = None) -> str:
+        run_id = f"{stage}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        self.execute(
+            "INSERT INTO runs (run_id, stage, started_at, status, user_id, settings_json) VALUES (?,?,?,?,?,?)",
+            [run_id, stage, _now(), "running", user_id, json.dumps(settings, default=str)],
+        )
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
+        self.execute(
+            "UPDATE runs SET finished_at = ?, status = ?, summary_json = ? WHERE run_id = ?",
+            [_now(), status, json.dumps(summary, default=str), run_id],
+        )
+
+    def splink_db_api(self) -> Any:
+        from splink import DuckDBAPI
+
+        return DuckDBAPI(connection=self.con)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> DuckDBStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -1,0 +1,1 @@
+"""Stage trends (not built yet)."""

@@ -1,0 +1,1 @@
+"""Stage web (not built yet)."""
