@@ -58,11 +58,31 @@ class SafeguardSettings(Section):
     review_years: int = Field(5, ge=1, description="Years after the latest evidence before a claim is due for review.")
 
 
+class ResolveSettings(Section):
+    """Identity resolution (stage `resolve`)."""
+
+
+class LinkageSettings(Section):
+    """Crime linkage (stage `linkage`)."""
+
+
+class NetworkSettings(Section):
+    """Person and group networks (stage `network`)."""
+
+
+class TrendsSettings(Section):
+    """Growth monitoring (stage `trends`)."""
+
+
 class Settings(Section):
     store: StoreSettings = Field(default_factory=StoreSettings, description="Where and how data is stored.")
     user: UserSettings = Field(default_factory=UserSettings, description="Who is acting.")
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Import of records.")
     safeguards: SafeguardSettings = Field(default_factory=SafeguardSettings, description="Policy rules.")
+    resolve: ResolveSettings = Field(default_factory=ResolveSettings, description="Identity resolution.")
+    linkage: LinkageSettings = Field(default_factory=LinkageSettings, description="Crime linkage.")
+    network: NetworkSettings = Field(default_factory=NetworkSettings, description="Networks.")
+    trends: TrendsSettings = Field(default_factory=TrendsSettings, description="Growth monitoring.")
 
 
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {

@@ -62,6 +62,27 @@ def run(
     return report
 
 
+# Import order for a folder of record files: referenced tables first.
+FOLDER_ORDER = ("incidents", "person_records", "arrests", "involvements", "groups", "membership_claims",
+                "contacts", "contact_participants")  # fmt: skip
+
+
+def run_folder(
+    store: Store, settings: Settings, folder: str | Path, *, agency: str | None = None,
+    progress: Progress | None = None,
+) -> list[IngestReport]:  # fmt: skip
+    """Import every `<table>.csv|jsonl|parquet` in a folder (a synthetic city, an agency's export)."""
+    reports = []
+    for table in FOLDER_ORDER:
+        for ext in ("csv", "jsonl", "parquet"):
+            path = Path(folder) / f"{table}.{ext}"
+            if path.exists():
+                reports.append(run(store, settings, path, table=table, agency=agency, progress=progress))
+    if not reports:
+        raise IngestError(f"{folder}: no record files (expected e.g. incidents.csv, person_records.csv)")
+    return reports
+
+
 def _target_table(table: str | None, rules: Mapping | None, path: Path) -> str:
     if rules and table and rules.table != table:
         raise IngestError(f"the mapping is for table {rules.table!r}, not {table!r}")
@@ -74,4 +95,4 @@ def _target_table(table: str | None, rules: Mapping | None, path: Path) -> str:
     return name
 
 
-__all__ = ["READS", "WRITES", "IngestReport", "run"]
+__all__ = ["FOLDER_ORDER", "READS", "WRITES", "IngestReport", "run", "run_folder"]
