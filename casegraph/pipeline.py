@@ -25,7 +25,9 @@ def available_stages() -> list[str]:
     return [name for name in STAGE_NAMES if stage_module(name) is not None]
 
 
-def run_stage(store: Store, settings: Settings, name: str, progress: Progress | None = None) -> dict[str, Any]:
+def run_stage(
+    store: Store, settings: Settings, name: str, progress: Progress | None = None
+) -> dict[str, Any]:
     module = stage_module(name)
     if module is None:
         return {"stage": name, "status": "not built yet"}

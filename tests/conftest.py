@@ -18,7 +18,9 @@ def shared_data(*parts: str) -> Path:
     """A path under ../shared/data, or a clear skip when the folder is absent."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"real data not available: {path} is absent (it sits beside the project in ../shared/data)")
+        pytest.skip(
+            f"real data not available: {path} is absent (it sits beside the project in ../shared/data)"
+        )
     return path
 
 

@@ -16,7 +16,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-eval_app = typer.Typer(help="Evaluate a stage against ground truth (synthetic city or real data).", no_args_is_help=True)
+eval_app = typer.Typer(
+    help="Evaluate a stage against ground truth (synthetic city or real data).", no_args_is_help=True
+)
 app.add_typer(eval_app, name="eval")
 
 # Each stage's verbs live in casegraph/cli/<stage>.py with register(app, eval_app); listed here in order.
@@ -26,7 +28,9 @@ STAGE_COMMANDS = ("demo", "resolve", "linkage", "network", "trends", "safeguards
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    store: str = typer.Option(None, "--store", envvar="CASEGRAPH_STORE", help="Store file (default ./casegraph.duckdb)."),
+    store: str = typer.Option(
+        None, "--store", envvar="CASEGRAPH_STORE", help="Store file (default ./casegraph.duckdb)."
+    ),
     config: str = typer.Option(None, "--config", help="Settings file (default ./casegraph.toml if present)."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:

@@ -18,8 +18,8 @@ from casegraph.errors import CasegraphError
 from casegraph.settings import Settings, load_settings
 from casegraph.store import Store, open_store
 
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 
 @dataclass
@@ -82,9 +82,13 @@ class RichProgress:
 
     def __init__(self) -> None:
         self._bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=True,
-        )  # fmt: skip
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
         self._task: Any = None
 
     def start(self, total: int | None, label: str) -> None:

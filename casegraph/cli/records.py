@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from casegraph import ingest as ingest_stage
-from casegraph.cli.common import RichProgress, console, ctx_of, emit, fail, opened, out, table_of
+from casegraph.cli.common import RichProgress, console, emit, fail, opened, out, table_of
 from casegraph.errors import CasegraphError
 from casegraph.export import export_table
 from casegraph.schema import model
@@ -18,24 +18,44 @@ from casegraph.store import quote
 def init(ctx: typer.Context) -> None:
     """Create the store (every table of the schema) if it does not exist."""
     with opened(ctx) as (store, _settings):
-        emit(ctx, {"store": store.path, "tables": store.table_names()},
-             lambda d: out.print(f"store ready: {d['store']} ({len(d['tables'])} tables)"))  # fmt: skip
+        emit(
+            ctx,
+            {"store": store.path, "tables": store.table_names()},
+            lambda d: out.print(f"store ready: {d['store']} ({len(d['tables'])} tables)"),
+        )
 
 
 def ingest(
     ctx: typer.Context,
-    table: str = typer.Argument(..., help="Record table: incidents, person_records, arrests, involvements, ..."),
+    table: str = typer.Argument(
+        ..., help="Record table: incidents, person_records, arrests, involvements, ..."
+    ),
     file: Path = typer.Argument(..., help="CSV, JSON lines / JSON array, or Parquet file."),
-    mapping: str = typer.Option(None, "--mapping", "-m", help="Mapping YAML (or a shipped name: toronto_mci, chicago_burglary)."),
-    agency: str = typer.Option(None, "--agency", "-a", help="Owning agency when the file has no agency column."),
-    fmt: str = typer.Option(None, "--format", help="csv, jsonl, json or parquet (default: from the extension)."),
+    mapping: str = typer.Option(
+        None, "--mapping", "-m", help="Mapping YAML (or a shipped name: toronto_mci, chicago_burglary)."
+    ),
+    agency: str = typer.Option(
+        None, "--agency", "-a", help="Owning agency when the file has no agency column."
+    ),
+    fmt: str = typer.Option(
+        None, "--format", help="csv, jsonl, json or parquet (default: from the extension)."
+    ),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of a CSV / JSON file."),
 ) -> None:
     """Import a file. Exit 0: all rows loaded; 3: some rows rejected (the rest loaded); 2: nothing loaded."""
     with opened(ctx) as (store, settings):
         try:
-            report = ingest_stage.run(store, settings, file, table=table, mapping=mapping, agency=agency,
-                                      fmt=fmt, encoding=encoding, progress=RichProgress())  # fmt: skip
+            report = ingest_stage.run(
+                store,
+                settings,
+                file,
+                table=table,
+                mapping=mapping,
+                agency=agency,
+                fmt=fmt,
+                encoding=encoding,
+                progress=RichProgress(),
+            )
         except CasegraphError as exc:
             fail(str(exc))
     emit(ctx, report.as_dict(), _render_report)
@@ -48,12 +68,16 @@ def _render_report(d: dict[str, Any]) -> None:
     if d["already_imported"]:
         out.print(f"{d['file']}: already imported (source {d['source_id']}); nothing to do")
         return
-    out.print(f"{d['file']} -> {d['table']}: {d['loaded']} loaded, {d['rejected']} rejected, "
-              f"{d['duplicates']} already stored, {d['rows_read']} read in {d['seconds']} s")  # fmt: skip
+    out.print(
+        f"{d['file']} -> {d['table']}: {d['loaded']} loaded, {d['rejected']} rejected, "
+        f"{d['duplicates']} already stored, {d['rows_read']} read in {d['seconds']} s"
+    )
     if d["ignored_columns"]:
         out.print(f"columns not imported: {', '.join(d['ignored_columns'])}")
     for p in d["problems"]:
-        console.print(f"{Path(d['file']).name}: row {p['row']}: {p['field'] or '(row)'}: {p['reason']}", highlight=False)
+        console.print(
+            f"{Path(d['file']).name}: row {p['row']}: {p['field'] or '(row)'}: {p['reason']}", highlight=False
+        )
 
 
 def status(ctx: typer.Context) -> None:
@@ -70,9 +94,17 @@ def _status(store: Any) -> dict[str, Any]:
             rows = store.rows(f"SELECT agency, count(*) FROM {quote(t.name)} GROUP BY 1 ORDER BY 1")
             counts[t.name] = {a: n for a, n in rows}
     derived = {t.name: store.count(t.name) for t in model.tables.values() if t.kind == "derived"}
-    runs = store.df("SELECT stage, run_id, status, started_at, finished_at FROM runs ORDER BY started_at DESC LIMIT 10")
-    return {"store": store.path, "records": counts, "derived": derived, "rejects": store.count("rejects"),
-            "sources": store.count("sources"), "runs": runs.to_dict("records")}  # fmt: skip
+    runs = store.df(
+        "SELECT stage, run_id, status, started_at, finished_at FROM runs ORDER BY started_at DESC LIMIT 10"
+    )
+    return {
+        "store": store.path,
+        "records": counts,
+        "derived": derived,
+        "rejects": store.count("rejects"),
+        "sources": store.count("sources"),
+        "runs": runs.to_dict("records"),
+    }
 
 
 def _render_status(d: dict[str, Any]) -> None:
@@ -85,15 +117,28 @@ def _render_status(d: dict[str, Any]) -> None:
         out.print(table_of("last runs", d["runs"]))
 
 
-def schema(ctx: typer.Context, table: str = typer.Argument(None, help="One table (default: list them).")) -> None:
+def schema(
+    ctx: typer.Context, table: str = typer.Argument(None, help="One table (default: list them).")
+) -> None:
     """The declared schema: tables, or one table's fields with types and flags."""
     if table is None:
-        data: Any = [{"table": t.name, "kind": t.kind, "description": t.description} for t in model.tables.values()]
+        data: Any = [
+            {"table": t.name, "kind": t.kind, "description": t.description} for t in model.tables.values()
+        ]
         emit(ctx, data, lambda d: out.print(table_of("tables", d)))
         return
     t = model.table(table)
-    data = [{"field": f.name, "type": f.type, "required": f.required, "vocabulary": f.vocabulary,
-             "protected": f.protected, "description": f.description} for f in t.fields]  # fmt: skip
+    data = [
+        {
+            "field": f.name,
+            "type": f.type,
+            "required": f.required,
+            "vocabulary": f.vocabulary,
+            "protected": f.protected,
+            "description": f.description,
+        }
+        for f in t.fields
+    ]
     emit(ctx, data, lambda d: out.print(table_of(f"{t.name}: {t.description}", d)))
 
 
@@ -101,7 +146,8 @@ def rejects(ctx: typer.Context, limit: int = typer.Option(50, help="Rows to show
     """Rejected input rows with file, row, field and reason (the raw row is kept in the store)."""
     with opened(ctx) as (store, _settings):
         data = store.df(
-            "SELECT file_name, source_row, field, reason FROM rejects ORDER BY file_name, source_row LIMIT ?", [limit]
+            "SELECT file_name, source_row, field, reason FROM rejects ORDER BY file_name, source_row LIMIT ?",
+            [limit],
         ).to_dict("records")
     emit(ctx, data, lambda d: out.print(table_of("rejects", d)))
 
@@ -118,9 +164,32 @@ def export(
             n = export_table(store, table, out_file, fmt)
         except CasegraphError as exc:
             fail(str(exc))
-    emit(ctx, {"table": table, "rows": n, "file": str(out_file)}, lambda d: out.print(f"{d['rows']} rows -> {d['file']}"))
+    emit(
+        ctx,
+        {"table": table, "rows": n, "file": str(out_file)},
+        lambda d: out.print(f"{d['rows']} rows -> {d['file']}"),
+    )
+
+
+def docs(
+    check: bool = typer.Option(False, "--check", help="Fail if the generated pages are out of date."),
+    folder: Path = typer.Option(Path("docs"), help="Where the reference pages live."),
+) -> None:
+    """Regenerate docs/schema.md and docs/settings.md from the declarations."""
+    from casegraph.schema.docs import schema_markdown, settings_markdown
+
+    stale = []
+    for name, text in (("schema.md", schema_markdown(model)), ("settings.md", settings_markdown())):
+        path = folder / name
+        if check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(str(path))
+        else:
+            path.write_text(text)
+    if stale:
+        fail(f"out of date: {', '.join(stale)}; run `casegraph docs`", code=1)
 
 
 def register(app: typer.Typer) -> None:
-    for verb in (init, ingest, status, schema, rejects, export):
+    for verb in (init, ingest, status, schema, rejects, export, docs):
         app.command()(verb)

@@ -37,7 +37,9 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def export_table(store: Store, table: str, path: str | Path, fmt: str = "csv", where_agency: str | None = None) -> int:
+def export_table(
+    store: Store, table: str, path: str | Path, fmt: str = "csv", where_agency: str | None = None
+) -> int:
     """Write one table (optionally one agency's rows) as CSV or JSON lines; returns the row count."""
     model.table(table)  # only declared tables can be exported
     sql, params = f"SELECT * FROM {quote(table)}", []

@@ -22,8 +22,18 @@ from casegraph.settings import Settings
 from casegraph.store import Store
 
 READS = ("sources",)
-WRITES = ("sources", "rejects", "incidents", "person_records", "arrests", "involvements", "groups",
-          "membership_claims", "contacts", "contact_participants")  # fmt: skip
+WRITES = (
+    "sources",
+    "rejects",
+    "incidents",
+    "person_records",
+    "arrests",
+    "involvements",
+    "groups",
+    "membership_claims",
+    "contacts",
+    "contact_participants",
+)
 
 
 def run(
@@ -54,23 +64,46 @@ def run(
         report.already_imported, report.source_id = True, previous[0][0]
         return report
     report.source_id = hashlib.sha256(f"{target}|{digest}".encode()).hexdigest()[:24]
-    limit = datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=settings.ingest.future_tolerance_minutes)
+    limit = datetime.now(UTC).replace(tzinfo=None) + timedelta(
+        minutes=settings.ingest.future_tolerance_minutes
+    )
     with store.transaction():
-        load_file(store, settings, report, rules, file_format(path, fmt), encoding, limit, digest,
-                  progress or NoProgress())  # fmt: skip
+        load_file(
+            store,
+            settings,
+            report,
+            rules,
+            file_format(path, fmt),
+            encoding,
+            limit,
+            digest,
+            progress or NoProgress(),
+        )
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
 
 # Import order for a folder of record files: referenced tables first.
-FOLDER_ORDER = ("incidents", "person_records", "arrests", "involvements", "groups", "membership_claims",
-                "contacts", "contact_participants")  # fmt: skip
+FOLDER_ORDER = (
+    "incidents",
+    "person_records",
+    "arrests",
+    "involvements",
+    "groups",
+    "membership_claims",
+    "contacts",
+    "contact_participants",
+)
 
 
 def run_folder(
-    store: Store, settings: Settings, folder: str | Path, *, agency: str | None = None,
+    store: Store,
+    settings: Settings,
+    folder: str | Path,
+    *,
+    agency: str | None = None,
     progress: Progress | None = None,
-) -> list[IngestReport]:  # fmt: skip
+) -> list[IngestReport]:
     """Import every `<table>.csv|jsonl|parquet` in a folder (a synthetic city, an agency's export)."""
     reports = []
     for table in FOLDER_ORDER:
@@ -88,10 +121,14 @@ def _target_table(table: str | None, rules: Mapping | None, path: Path) -> str:
         raise IngestError(f"the mapping is for table {rules.table!r}, not {table!r}")
     name = table or (rules.table if rules else None)
     if not name:
-        raise IngestError(f"{path}: say which table the file holds (e.g. `casegraph ingest incidents {path}`)")
+        raise IngestError(
+            f"{path}: say which table the file holds (e.g. `casegraph ingest incidents {path}`)"
+        )
     if model.table(name).kind != "record":
-        raise IngestError(f"{name} is not a record table; import into one of: "
-                          + ", ".join(t.name for t in model.record_tables()))  # fmt: skip
+        raise IngestError(
+            f"{name} is not a record table; import into one of: "
+            + ", ".join(t.name for t in model.record_tables())
+        )
     return name
 
 

@@ -51,8 +51,15 @@ def fill_xy(batch: pa.Table, crs_setting: str, crs: str | None) -> tuple[pa.Tabl
         x[ok], y[ok] = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon[ok], lat[ok])
     for name, values in (("x", x), ("y", y)):
         given = batch.column(name).to_pylist() if name in names else [None] * len(lat)
-        filled = [g if g is not None else (f"{v:.2f}" if np.isfinite(v) else None) for g, v in zip(given, values, strict=True)]
+        filled = [
+            g if g is not None else (f"{v:.2f}" if np.isfinite(v) else None)
+            for g, v in zip(given, values, strict=True)
+        ]
         column = pa.array(filled, pa.string())
-        batch = batch.set_column(names.index(name), name, column) if name in names else batch.append_column(name, column)
+        batch = (
+            batch.set_column(names.index(name), name, column)
+            if name in names
+            else batch.append_column(name, column)
+        )
         names = batch.column_names
     return batch, crs

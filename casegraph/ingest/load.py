@@ -23,12 +23,21 @@ SHOWN_PROBLEMS = 50
 
 
 def load_file(
-    store: Store, settings: Settings, report: IngestReport, rules: Mapping | None, fmt: str,
-    encoding: str, now_limit: datetime, digest: str, progress: Progress,
-) -> None:  # fmt: skip
+    store: Store,
+    settings: Settings,
+    report: IngestReport,
+    rules: Mapping | None,
+    fmt: str,
+    encoding: str,
+    now_limit: datetime,
+    digest: str,
+    progress: Progress,
+) -> None:
     table = model.table(report.table)
     fields = [f.name for f in table.input_fields]
-    store.execute(f"CREATE OR REPLACE TEMP TABLE {RAW} ({', '.join(quote(f) + ' VARCHAR' for f in fields)}, {ROW} BIGINT)")
+    store.execute(
+        f"CREATE OR REPLACE TEMP TABLE {RAW} ({', '.join(quote(f) + ' VARCHAR' for f in fields)}, {ROW} BIGINT)"
+    )
     present, problems = _stage_raw(store, settings, report, rules, table, fmt, encoding, digest, progress)
     if report.rows_read == 0 and not problems:
         raise IngestError(f"{report.file}: the file has a header but no data rows")
@@ -52,9 +61,16 @@ def load_file(
 
 
 def _stage_raw(
-    store: Store, settings: Settings, report: IngestReport, rules: Mapping | None, table: Table, fmt: str,
-    encoding: str, digest: str, progress: Progress,
-) -> tuple[set[str], list[RowProblem]]:  # fmt: skip
+    store: Store,
+    settings: Settings,
+    report: IngestReport,
+    rules: Mapping | None,
+    table: Table,
+    fmt: str,
+    encoding: str,
+    digest: str,
+    progress: Progress,
+) -> tuple[set[str], list[RowProblem]]:
     """Read the file batch by batch into the raw temp table; returns the fields present and reader problems."""
     present: set[str] = set()
     problems: list[RowProblem] = []
@@ -129,7 +145,8 @@ def _drop_already_stored(store: Store, table: Table) -> int:
 def _insert_good_rows(store: Store, table: Table, report: IngestReport) -> int:
     cols = [f for f in table.input_fields]
     values = [
-        f"coalesce({quote(f.name)}, {quote(f.default_from)})" if f.default_from else quote(f.name) for f in cols
+        f"coalesce({quote(f.name)}, {quote(f.default_from)})" if f.default_from else quote(f.name)
+        for f in cols
     ]
     names = ", ".join(quote(f.name) for f in cols)
     store.execute(
@@ -152,9 +169,18 @@ def _keep_rejects(store: Store, report: IngestReport, problems: list[RowProblem]
     for p in problems:
         store.execute(
             "INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [f"{report.source_id}:{p.row}:", report.source_id, report.agency or "", report.table, file,
-             p.row, p.field, p.reason, p.raw],
-        )  # fmt: skip
+            [
+                f"{report.source_id}:{p.row}:",
+                report.source_id,
+                report.agency or "",
+                report.table,
+                file,
+                p.row,
+                p.field,
+                p.reason,
+                p.raw,
+            ],
+        )
     report.rejected = int(store.scalar(f"SELECT count(DISTINCT {ROW}) FROM {ERRORS}")) + len(problems)
     rows = store.rows(
         f"SELECT {ROW}, field, reason FROM {ERRORS} ORDER BY {ROW}, field LIMIT {SHOWN_PROBLEMS}"
@@ -168,7 +194,17 @@ def _record_source(store: Store, report: IngestReport, rules: Mapping | None, di
     store.execute(
         "INSERT INTO sources (source_id, agency, table_name, file_name, checksum, mapping, crs, received_at, "
         "rows_read, rows_loaded, rows_rejected, rows_duplicate) VALUES (?,?,?,?,?,?,?,now()::TIMESTAMP,?,?,?,?)",
-        [report.source_id, report.agency or "(per row)", report.table, Path(report.file).name, digest,
-         rules.name if rules else None, report.crs, report.rows_read, report.loaded, report.rejected,
-         report.duplicates],
-    )  # fmt: skip
+        [
+            report.source_id,
+            report.agency or "(per row)",
+            report.table,
+            Path(report.file).name,
+            digest,
+            rules.name if rules else None,
+            report.crs,
+            report.rows_read,
+            report.loaded,
+            report.rejected,
+            report.duplicates,
+        ],
+    )

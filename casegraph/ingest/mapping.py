@@ -64,15 +64,23 @@ def _rule(target: str, spec: Any) -> FieldRule:
     if isinstance(spec, str):
         return FieldRule(target, columns=(spec,))
     if not isinstance(spec, dict) or set(spec) - FIELD_SPEC_KEYS:
-        raise IngestError(f"mapping for field {target!r}: use a column name or keys {sorted(FIELD_SPEC_KEYS)}")
+        raise IngestError(
+            f"mapping for field {target!r}: use a column name or keys {sorted(FIELD_SPEC_KEYS)}"
+        )
     columns = tuple(spec.get("columns") or ([spec["column"]] if "column" in spec else []))
     codes = {str(k): str(v) for k, v in (spec.get("codes") or {}).items()}
     value = None if spec.get("value") is None else str(spec["value"])
     return FieldRule(
-        target, columns=columns, join=spec.get("join", " "), format=spec.get("format"), codes=codes,
-        value=value, generate=spec.get("generate"), protected=bool(spec.get("protected")),
+        target,
+        columns=columns,
+        join=spec.get("join", " "),
+        format=spec.get("format"),
+        codes=codes,
+        value=value,
+        generate=spec.get("generate"),
+        protected=bool(spec.get("protected")),
         lower=bool(spec.get("lower")),
-    )  # fmt: skip
+    )
 
 
 def load_mapping(path: str | Path) -> Mapping:
@@ -114,10 +122,14 @@ def check_columns(table: Table, mapping: Mapping, header: list[str], file: str) 
             )
     for target, rule in mapping.rules.items():
         if table.field(target).protected and not rule.protected:
-            raise RefusedField(f"{file}: field {target!r} is protected; its mapping must say `protected: true`")
+            raise RefusedField(
+                f"{file}: field {target!r} is protected; its mapping must say `protected: true`"
+            )
         missing = [c for c in rule.columns if c not in header]
         if missing:
-            raise IngestError(f"{file}: mapping for {target!r} names columns not in the file: {', '.join(missing)}")
+            raise IngestError(
+                f"{file}: mapping for {target!r} names columns not in the file: {', '.join(missing)}"
+            )
     used = mapping.source_columns() | mapping.ignore | {"agency"}
     return [h for h in header if h not in used]
 

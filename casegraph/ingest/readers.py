@@ -39,9 +39,18 @@ class Batch:
 
 def file_format(path: Path, fmt: str | None = None) -> str:
     fmt = (fmt or path.suffix.lstrip(".")).lower()
-    aliases = {"csv": "csv", "txt": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "json", "parquet": "parquet"}
+    aliases = {
+        "csv": "csv",
+        "txt": "csv",
+        "jsonl": "jsonl",
+        "ndjson": "jsonl",
+        "json": "json",
+        "parquet": "parquet",
+    }
     if fmt not in aliases:
-        raise IngestError(f"{path}: cannot tell the format from '{path.suffix}'; use --format csv|jsonl|parquet")
+        raise IngestError(
+            f"{path}: cannot tell the format from '{path.suffix}'; use --format csv|jsonl|parquet"
+        )
     return aliases[fmt]
 
 
@@ -57,7 +66,14 @@ def checksum(path: Path) -> str:
 
 
 def read_batches(path: Path, fmt: str, batch_rows: int, encoding: str = "utf-8") -> Iterator[Batch]:
-    readers = {"csv": _csv_batches, "jsonl": _jsonl_batches, "json": _json_batches, "parquet": _parquet_batches}
+    if fmt != "parquet" and encoding.lower().replace("-", "") == "utf8":
+        _refuse_binary(path)
+    readers = {
+        "csv": _csv_batches,
+        "jsonl": _jsonl_batches,
+        "json": _json_batches,
+        "parquet": _parquet_batches,
+    }
     try:
         yield from readers[fmt](path, batch_rows, encoding)
     except UnicodeDecodeError as exc:
@@ -69,7 +85,19 @@ def read_batches(path: Path, fmt: str, batch_rows: int, encoding: str = "utf-8")
         raise IngestError(f"{path}: unreadable {fmt} file: {exc}") from exc
 
 
-def _to_batch(header: list[str], columns: list[list[str | None]], rows: list[int], problems: list[RowProblem]) -> Batch:
+def _refuse_binary(path: Path) -> None:
+    """NUL bytes mean a binary file (or UTF-16 text): refuse it up front instead of loading garbage rows."""
+    with path.open("rb") as fh:
+        head = fh.read(64 * 1024)
+    if b"\x00" in head:
+        raise IngestError(
+            f"{path}: unreadable text file: it holds NUL bytes (a binary file, or UTF-16 text: give --encoding utf-16)"
+        )
+
+
+def _to_batch(
+    header: list[str], columns: list[list[str | None]], rows: list[int], problems: list[RowProblem]
+) -> Batch:
     arrays = {name: pa.array(values, pa.string()) for name, values in zip(header, columns, strict=True)}
     arrays[ROW] = pa.array(rows, pa.int64())
     return Batch(pa.table(arrays), problems)
@@ -111,7 +139,9 @@ def _csv_batches(path: Path, batch_rows: int, encoding: str) -> Iterator[Batch]:
 
 def _width_problem(n: int, record: list[str], width: int) -> RowProblem:
     kind = "truncated or missing fields" if len(record) < width else "more fields than the header"
-    return RowProblem(n, None, f"row has {len(record)} fields, the header has {width} ({kind})", json.dumps(record))
+    return RowProblem(
+        n, None, f"row has {len(record)} fields, the header has {width} ({kind})", json.dumps(record)
+    )
 
 
 def _text(value: Any) -> str | None:

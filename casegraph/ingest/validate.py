@@ -11,6 +11,7 @@ from datetime import datetime
 from casegraph.ingest.readers import ROW
 from casegraph.schema import Field, Table, model
 from casegraph.store import quote
+from casegraph.store.ddl import SQL_TYPES
 
 RAW = "_tmp_ingest_raw"
 
@@ -45,7 +46,9 @@ def parsed_sql(f: Field, formats: dict[str, str]) -> str:
     return c
 
 
-def _checks(f: Field, formats: dict[str, str], now_limit: datetime, present: set[str]) -> list[tuple[str, str]]:
+def _checks(
+    f: Field, formats: dict[str, str], now_limit: datetime, present: set[str]
+) -> list[tuple[str, str]]:
     """(condition, reason expression) pairs for one field."""
     c, p = quote(f.name), parsed_sql(f, formats)
     checks: list[tuple[str, str]] = []
@@ -56,23 +59,29 @@ def _checks(f: Field, formats: dict[str, str], now_limit: datetime, present: set
             f.type, f.type
         )
         checks.append(
-            (f"{c} IS NOT NULL AND trim({c}) <> '' AND {p} IS NULL",
-             f"'not a valid {f.type} (expected {expected}): ' || left({c}, 80)")
-        )  # fmt: skip
+            (
+                f"{c} IS NOT NULL AND trim({c}) <> '' AND {p} IS NULL",
+                f"'not a valid {f.type} (expected {expected}): ' || left({c}, 80)",
+            )
+        )
     if f.min is not None or f.max is not None:
         lo, hi = f.min if f.min is not None else "-inf", f.max if f.max is not None else "inf"
         checks.append((f"{p} < {lo}::DOUBLE OR {p} > {hi}::DOUBLE", f"'out of range [{lo}, {hi}]: ' || {c}"))
     if f.max_length:
         checks.append(
-            (f"length({c}) > {f.max_length}",
-             f"'longer than {f.max_length} characters (' || length({c}) || ')'")
-        )  # fmt: skip
+            (
+                f"length({c}) > {f.max_length}",
+                f"'longer than {f.max_length} characters (' || length({c}) || ')'",
+            )
+        )
     if f.vocabulary and f.type == "code":
         codes = ", ".join(lit(v) for v in model.vocabulary(f.vocabulary))
         checks.append(
-            (f"{p} IS NOT NULL AND {p} <> '' AND {p} NOT IN ({codes})",
-             f"'unknown code ' || '''' || {c} || '''' || '; expected one of: ' || {lit(_short(f.vocabulary))}")
-        )  # fmt: skip
+            (
+                f"{p} IS NOT NULL AND {p} <> '' AND {p} NOT IN ({codes})",
+                f"'unknown code ' || '''' || {c} || '''' || '; expected one of: ' || {lit(_short(f.vocabulary))}",
+            )
+        )
     if f.vocabulary and f.type == "list":
         codes = ", ".join(lit(v) for v in model.vocabulary(f.vocabulary))
         bad = f"list_filter({p}, x -> x NOT IN ({codes}))"
@@ -129,6 +138,9 @@ def typed_select_sql(table: Table, present: set[str], formats: dict[str, str]) -
     """Typed, hashed rows: the schema's fields in order (absent ones NULL), with _row and row_hash."""
     cols = []
     for f in table.input_fields:
-        cols.append(f"{parsed_sql(f, formats) if f.name in present else 'NULL'} AS {quote(f.name)}")
-    hashed = ", ".join(f"coalesce(CAST({quote(f.name)} AS VARCHAR), '')" for f in table.input_fields if f.name in present)
+        value = parsed_sql(f, formats) if f.name in present else f"NULL::{SQL_TYPES[f.type]}"
+        cols.append(f"{value} AS {quote(f.name)}")
+    hashed = ", ".join(
+        f"coalesce(CAST({quote(f.name)} AS VARCHAR), '')" for f in table.input_fields if f.name in present
+    )
     return f"SELECT {ROW}, {', '.join(cols)}, sha256(concat_ws(chr(31), {hashed})) AS row_hash FROM {RAW}"

@@ -18,9 +18,22 @@ from casegraph.errors import SchemaError
 TYPES = {"id", "string", "text", "code", "list", "int", "float", "date", "timestamp", "bool", "json"}
 TABLE_KINDS = {"record", "system", "derived"}
 FIELD_KEYS = {
-    "type", "required", "max_length", "vocabulary", "min", "max", "description", "protected", "sensitive",
-    "feature", "matchable", "not_future", "not_before", "references", "default_from",
-}  # fmt: skip
+    "type",
+    "required",
+    "max_length",
+    "vocabulary",
+    "min",
+    "max",
+    "description",
+    "protected",
+    "sensitive",
+    "feature",
+    "matchable",
+    "not_future",
+    "not_before",
+    "references",
+    "default_from",
+}
 # Columns every record row carries so its origin can always be shown (FtM-style provenance).
 PROVENANCE_FIELDS: dict[str, dict[str, Any]] = {
     "agency": {"type": "code", "required": True, "max_length": 64, "description": "Owning agency"},
@@ -131,9 +144,14 @@ def _table(spec: dict[str, Any], vocabularies: dict[str, Any]) -> Table:
     if spec.get("provenance"):
         fields[1:1] = [Field(name=n, provenance=True, **s) for n, s in PROVENANCE_FIELDS.items()]
     table = Table(
-        name=name, kind=spec["kind"], key=spec["key"], description=spec.get("description", ""),
-        fields=tuple(fields), provenance=bool(spec.get("provenance")), sensitive=bool(spec.get("sensitive")),
-    )  # fmt: skip
+        name=name,
+        kind=spec["kind"],
+        key=spec["key"],
+        description=spec.get("description", ""),
+        fields=tuple(fields),
+        provenance=bool(spec.get("provenance")),
+        sensitive=bool(spec.get("sensitive")),
+    )
     table.field(table.key)  # the key must be a declared field
     return table
 

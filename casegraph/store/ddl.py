@@ -5,10 +5,18 @@ from __future__ import annotations
 from casegraph.schema import Table
 
 SQL_TYPES = {
-    "id": "VARCHAR", "string": "VARCHAR", "text": "VARCHAR", "code": "VARCHAR", "json": "VARCHAR",
-    "list": "VARCHAR[]", "int": "BIGINT", "float": "DOUBLE", "date": "DATE", "timestamp": "TIMESTAMP",
+    "id": "VARCHAR",
+    "string": "VARCHAR",
+    "text": "VARCHAR",
+    "code": "VARCHAR",
+    "json": "VARCHAR",
+    "list": "VARCHAR[]",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
     "bool": "BOOLEAN",
-}  # fmt: skip
+}
 
 
 def quote(name: str) -> str:

@@ -1,0 +1,79 @@
+"""An import is one transaction: kill -9 half way leaves the store as it was; the CLI's exit codes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from casegraph import ingest
+from casegraph.store import open_store
+
+HEADER = "incident_id,offence,occurred_from,lat,lon,narrative\n"
+
+
+def big_file(path: Path, rows: int) -> Path:
+    with path.open("w") as fh:
+        fh.write(HEADER)
+        for i in range(rows):
+            fh.write(
+                f"B{i},burglary,2024-01-{1 + i % 28:02d} 10:00,41.{i % 9999:04d},-87.6,door forced at the rear {i}\n"
+            )
+    return path
+
+
+def cli(*args: str, store: Path) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "casegraph", "--store", str(store), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_import_leaves_store_unchanged(settings, tmp_path):
+    store = open_store(settings)
+    small = tmp_path / "small.csv"
+    small.write_text(HEADER + "S1,theft,2024-01-01,41.8,-87.6,kept\n")
+    ingest.run(store, settings, small, table="incidents", agency="metro_pd")
+    store.close()
+    path = big_file(tmp_path / "big.csv", 600_000)
+    cmd = [
+        sys.executable,
+        "-m",
+        "casegraph",
+        "--store",
+        settings.store.path,
+        "ingest",
+        "incidents",
+        str(path),
+        "--agency",
+        "metro_pd",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2.5)
+    assert proc.poll() is None, "the import finished before it could be killed; use a bigger file"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    store = open_store(settings)
+    assert store.rows("SELECT incident_id FROM incidents") == [("S1",)]
+    assert store.count("sources") == 1 and store.count("rejects") == 0
+    store.close()
+
+
+def test_cli_exit_codes(tmp_path):
+    db = tmp_path / "s.duckdb"
+    good = tmp_path / "good.csv"
+    good.write_text(HEADER + "G1,theft,2024-01-01,41.8,-87.6,x\n")
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text(HEADER + "M1,theft,2024-01-01,41.8,-87.6,x\nM2,theft,not-a-date,41.8,-87.6,x\n")
+    assert cli("ingest", "incidents", str(good), "--agency", "a", store=db).returncode == 0
+    result = cli("ingest", "incidents", str(mixed), "--agency", "a", store=db)
+    assert result.returncode == 3
+    assert "mixed.csv: row 2: occurred_from: not a valid timestamp" in result.stderr
+    result = cli("ingest", "incidents", str(tmp_path / "absent.csv"), "--agency", "a", store=db)
+    assert result.returncode == 2 and "no such file" in result.stderr
+    again = cli("--json", "ingest", "incidents", str(good), "--agency", "a", store=db)
+    assert again.returncode == 0 and '"already_imported": true' in again.stdout
