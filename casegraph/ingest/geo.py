@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyproj import Transformer
 
 
@@ -23,17 +25,8 @@ def choose_crs(lat: np.ndarray, lon: np.ndarray, setting: str) -> str | None:
 
 
 def numeric(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """Text -> float, with NaN where the text is missing or not a number (validation reports those)."""
-    values = column.to_pylist()
-    out = np.full(len(values), np.nan)
-    for i, v in enumerate(values):
-        if v is None:
-            continue
-        try:
-            out[i] = float(v)
-        except ValueError:
-            continue
-    return out
+    """Text -> float, NaN where missing or not a number (validation reports those)."""
+    return pd.to_numeric(pd.Series(column.to_numpy(zero_copy_only=False)), errors="coerce").to_numpy(float)
 
 
 def fill_xy(batch: pa.Table, crs_setting: str, crs: str | None) -> tuple[pa.Table, str | None]:
@@ -41,25 +34,37 @@ def fill_xy(batch: pa.Table, crs_setting: str, crs: str | None) -> tuple[pa.Tabl
     names = batch.column_names
     if "lat" not in names or "lon" not in names:
         return batch, crs
+    missing = _missing_xy(batch)
+    if not missing.any():
+        return batch, crs
     lat, lon = numeric(batch.column("lat")), numeric(batch.column("lon"))
     crs = crs or choose_crs(lat, lon, crs_setting)
     if crs is None:
         return batch, crs
-    ok = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
+    todo = missing & np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
     x, y = np.full(len(lat), np.nan), np.full(len(lat), np.nan)
-    if ok.any():
-        x[ok], y[ok] = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon[ok], lat[ok])
-    for name, values in (("x", x), ("y", y)):
-        given = batch.column(name).to_pylist() if name in names else [None] * len(lat)
-        filled = [
-            g if g is not None else (f"{v:.2f}" if np.isfinite(v) else None)
-            for g, v in zip(given, values, strict=True)
-        ]
-        column = pa.array(filled, pa.string())
-        batch = (
-            batch.set_column(names.index(name), name, column)
-            if name in names
-            else batch.append_column(name, column)
+    if todo.any():
+        x[todo], y[todo] = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(
+            lon[todo], lat[todo]
         )
-        names = batch.column_names
+    for name, values in (("x", x), ("y", y)):
+        text = pa.array([f"{v:.2f}" if np.isfinite(v) else None for v in values], pa.string())
+        given = batch.column(name) if name in batch.column_names else pa.nulls(len(lat), pa.string())
+        column = pc.if_else(pa.array(todo), text, given)
+        batch = _set(batch, name, column)
     return batch, crs
+
+
+def _missing_xy(batch: pa.Table) -> np.ndarray:
+    n = batch.num_rows
+    if "x" not in batch.column_names or "y" not in batch.column_names:
+        return np.ones(n, bool)
+    return pc.is_null(batch.column("x")).to_numpy(zero_copy_only=False) | pc.is_null(
+        batch.column("y")
+    ).to_numpy(zero_copy_only=False)
+
+
+def _set(batch: pa.Table, name: str, column: pa.Array | pa.ChunkedArray) -> pa.Table:
+    if name in batch.column_names:
+        return batch.set_column(batch.column_names.index(name), name, column)
+    return batch.append_column(name, column)

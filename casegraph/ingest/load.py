@@ -10,9 +10,17 @@ import pyarrow as pa
 from casegraph.errors import IngestError
 from casegraph.ingest.geo import fill_xy
 from casegraph.ingest.mapping import Mapping, apply, check_columns, identity_mapping
-from casegraph.ingest.readers import ROW, Batch, RowProblem, read_batches
+from casegraph.ingest.readers import ROW, Batch, Restart, RowProblem, read_batches
 from casegraph.ingest.report import IngestReport
-from casegraph.ingest.validate import RAW, duplicate_keys_sql, errors_sql, lit, typed_select_sql
+from casegraph.ingest.validate import (
+    PARSED,
+    RAW,
+    duplicate_keys_sql,
+    errors_sql,
+    lit,
+    parse_sql,
+    typed_select_sql,
+)
 from casegraph.progress import Progress
 from casegraph.schema import Table, model
 from casegraph.settings import Settings
@@ -43,12 +51,13 @@ def load_file(
         raise IngestError(f"{report.file}: the file has a header but no data rows")
     _check_required_columns(table, present, report.file)
     formats = rules.formats() if rules else {}
+    store.execute(f"CREATE OR REPLACE TEMP TABLE {PARSED} AS {parse_sql(table, present, formats)}")
     store.execute(
         f"CREATE OR REPLACE TEMP TABLE {ERRORS} AS {errors_sql(table, present, formats, now_limit)} "
         f"UNION ALL {duplicate_keys_sql(table)}"
     )
     store.execute(
-        f"CREATE OR REPLACE TEMP TABLE {TYPED} AS SELECT * FROM ({typed_select_sql(table, present, formats)}) "
+        f"CREATE OR REPLACE TEMP TABLE {TYPED} AS SELECT * FROM ({typed_select_sql(table, present)}) "
         f"WHERE {ROW} NOT IN (SELECT {ROW} FROM {ERRORS})"
     )
     _reject_conflicts(store, table)
@@ -56,7 +65,7 @@ def load_file(
     report.loaded = _insert_good_rows(store, table, report)
     _keep_rejects(store, report, problems)
     _record_source(store, report, rules, digest)
-    for tmp in (RAW, ERRORS, TYPED):
+    for tmp in (RAW, PARSED, ERRORS, TYPED):
         store.execute(f"DROP TABLE IF EXISTS {tmp}")
 
 
@@ -71,28 +80,58 @@ def _stage_raw(
     digest: str,
     progress: Progress,
 ) -> tuple[set[str], list[RowProblem]]:
-    """Read the file batch by batch into the raw temp table; returns the fields present and reader problems."""
+    """Read the file into the raw temp table; returns the fields present and the reader's problems."""
+    progress.start(None, f"reading {Path(report.file).name}")
+    try:
+        staged = _stage_batches(store, settings, report, rules, table, fmt, encoding, digest, progress, True)
+    except Restart:  # exact row numbers need the slower reader (quoted newlines or blank lines)
+        store.execute(f"DELETE FROM {RAW}")
+        report.rows_read = 0
+        staged = _stage_batches(store, settings, report, rules, table, fmt, encoding, digest, progress, False)
+    progress.finish()
+    return staged
+
+
+def _stage_batches(
+    store: Store,
+    settings: Settings,
+    report: IngestReport,
+    rules: Mapping | None,
+    table: Table,
+    fmt: str,
+    encoding: str,
+    digest: str,
+    progress: Progress,
+    fast: bool,
+) -> tuple[set[str], list[RowProblem]]:
     present: set[str] = set()
     problems: list[RowProblem] = []
-    progress.start(None, f"reading {Path(report.file).name}")
     crs: str | None = None
-    for n, batch in enumerate(read_batches(Path(report.file), fmt, settings.ingest.batch_rows, encoding)):
+    path = Path(report.file)
+    for n, batch in enumerate(read_batches(path, fmt, settings.ingest.batch_rows, encoding, fast)):
+        if batch.renumber is not None:
+            _renumber(store, batch.renumber)
         mapping = rules or identity_mapping(table, _header(batch))
         if n == 0:
             report.ignored_columns = check_columns(table, mapping, _header(batch), report.file)
-        mapped = apply(mapping, batch.table, f"{report.agency or 'row'}:{digest[:12]}")
-        mapped = _with_agency(mapped, report)
+        mapped = _with_agency(apply(mapping, batch.table, f"{report.agency or 'row'}:{digest[:12]}"), report)
         if "x" in table.by_name:
             mapped, crs = fill_xy(mapped, settings.ingest.crs, crs)
         present |= set(mapped.column_names) - {ROW}
-        with store.registered("_tmp_ingest_batch", mapped) as view:
-            store.execute(f"INSERT INTO {RAW} BY NAME SELECT * FROM {view}")
+        if mapped.num_rows:
+            with store.registered("_tmp_ingest_batch", mapped) as view:
+                store.execute(f"INSERT INTO {RAW} BY NAME SELECT * FROM {view}")
         report.rows_read += mapped.num_rows + len(batch.problems)
         problems.extend(batch.problems)
         progress.advance(mapped.num_rows)
-    progress.finish()
     report.crs = crs
     return present, problems
+
+
+def _renumber(store: Store, mapping: pa.Table) -> None:
+    """Provisional ordinals -> true row numbers, once the fast reader knows which lines were bad."""
+    with store.registered("_tmp_ingest_renumber", mapping) as view:
+        store.execute(f"UPDATE {RAW} SET {ROW} = m.{ROW} FROM {view} m WHERE {RAW}.{ROW} = m._provisional")
 
 
 def _header(batch: Batch) -> list[str]:
@@ -151,7 +190,7 @@ def _insert_good_rows(store: Store, table: Table, report: IngestReport) -> int:
     names = ", ".join(quote(f.name) for f in cols)
     store.execute(
         f"INSERT INTO {quote(table.name)} ({names}, source_id, source_row, row_hash, ingested_at) "
-        f"SELECT {', '.join(values)}, ?, {ROW}, row_hash, now()::TIMESTAMP FROM {TYPED} ORDER BY {ROW}",
+        f"SELECT {', '.join(values)}, ?, {ROW}, row_hash, now()::TIMESTAMP FROM {TYPED}",
         [report.source_id],
     )
     return store.count(TYPED)
@@ -160,12 +199,8 @@ def _insert_good_rows(store: Store, table: Table, report: IngestReport) -> int:
 def _keep_rejects(store: Store, report: IngestReport, problems: list[RowProblem]) -> None:
     """Every reason for every bad row goes to the rejects table with the raw row; the first few to the report."""
     file = Path(report.file).name
-    store.execute(
-        f"INSERT INTO rejects SELECT ?::VARCHAR || ':' || e.{ROW} || ':' || coalesce(e.field, '') || ':' || "
-        f"row_number() OVER (PARTITION BY e.{ROW}), ?, coalesce(r.agency, ?), ?, ?, e.{ROW}, e.field, e.reason, "
-        f"to_json(r) FROM {ERRORS} e LEFT JOIN {RAW} r USING ({ROW})",
-        [report.source_id, report.source_id, report.agency or "", report.table, file],
-    )
+    if store.scalar(f"SELECT count(*) FROM {ERRORS}"):
+        _keep_row_rejects(store, report, file)
     for p in problems:
         store.execute(
             "INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -188,6 +223,17 @@ def _keep_rejects(store: Store, report: IngestReport, problems: list[RowProblem]
     shown = [{"row": p.row, "field": p.field, "reason": p.reason} for p in problems[:SHOWN_PROBLEMS]]
     shown += [{"row": r, "field": f, "reason": why} for r, f, why in rows]
     report.problems = sorted(shown, key=lambda p: p["row"])[:SHOWN_PROBLEMS]
+
+
+def _keep_row_rejects(store: Store, report: IngestReport, file: str) -> None:
+    """Rows that failed validation, each reason with the raw row as JSON (only bad rows are joined)."""
+    store.execute(
+        f"INSERT INTO rejects SELECT ?::VARCHAR || ':' || e.{ROW} || ':' || coalesce(e.field, '') || ':' || "
+        f"row_number() OVER (PARTITION BY e.{ROW}), ?, coalesce(r.agency, ?), ?, ?, e.{ROW}, e.field, e.reason, "
+        f"to_json(r) FROM {ERRORS} e LEFT JOIN (SELECT * FROM {RAW} WHERE {ROW} IN (SELECT {ROW} FROM {ERRORS})) r "
+        f"USING ({ROW})",
+        [report.source_id, report.source_id, report.agency or "", report.table, file],
+    )
 
 
 def _record_source(store: Store, report: IngestReport, rules: Mapping | None, digest: str) -> None:

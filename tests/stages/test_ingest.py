@@ -129,6 +129,23 @@ def test_truncated_last_row_is_reported(store, settings, tmp_path):
     assert rejects(store) == [(2, None, "row has 3 fields, the header has 9 (truncated or missing fields)")]
 
 
+def test_row_numbers_stay_exact_around_bad_rows_and_quoted_newlines(store, settings, tmp_path):
+    text = f"{HEADER}\n{GOOD}\nI2,theft\nI3,theft,2024-01-03,,,,,,\nI4,theft,2024-01-04,,,,,,\n"
+    load(store, settings, write(tmp_path, text, "a.csv"))
+    assert store.rows("SELECT incident_id, source_row FROM incidents ORDER BY 2") == [
+        ("I1", 1),
+        ("I3", 3),
+        ("I4", 4),
+    ]
+    quoted = f'{HEADER}\nQ1,theft,2024-01-03,,,,,"two\nlines",\nQ2,theft\nQ3,theft,2024-01-04,,,,,,\n'
+    report = load(store, settings, write(tmp_path, quoted, "b.csv"))
+    assert (report.loaded, report.rejected) == (2, 1)
+    rows = store.rows(
+        "SELECT incident_id, source_row, narrative FROM incidents WHERE incident_id LIKE 'Q%' ORDER BY 2"
+    )
+    assert rows == [("Q1", 1, "two\nlines"), ("Q3", 3, None)]
+
+
 def test_missing_required_column_refuses_the_file(store, settings, tmp_path):
     with pytest.raises(IngestError, match=r"missing required column\(s\) occurred_from for table incidents"):
         load(store, settings, write(tmp_path, "incident_id,offence\nI1,burglary\n"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -39,7 +40,7 @@ def test_kill_9_mid_import_leaves_store_unchanged(settings, tmp_path):
     small.write_text(HEADER + "S1,theft,2024-01-01,41.8,-87.6,kept\n")
     ingest.run(store, settings, small, table="incidents", agency="metro_pd")
     store.close()
-    path = big_file(tmp_path / "big.csv", 600_000)
+    path = big_file(tmp_path / "big.jsonl", 600_000)
     cmd = [
         sys.executable,
         "-m",
