@@ -63,37 +63,86 @@ class SafeguardSettings(Section):
     review_years: int = Field(
         5, ge=1, description="Years after the latest evidence before a claim is due for review."
     )
+    accepted_criteria: list[str] = Field(
+        default_factory=list,
+        description="Membership criteria accepted (empty: every code of the schema's membership_criteria vocabulary).",
+    )
+    unknown_age_needs_approval: bool = Field(
+        True,
+        description="A claim about a person whose date of birth is unknown also needs a supervisor's approval.",
+    )
+    review_notice_days: int = Field(
+        90, ge=0, description="`casegraph review` also lists what falls due within this many days."
+    )
+    audit_anchor_file: str | None = Field(
+        None,
+        description="File keeping the audit log's latest (seq, hash) outside the store (default: "
+        "<store>.audit-anchor). Put it on other storage to make truncating the log harder to hide.",
+    )
+    audit_key_env: str = Field(
+        "CASEGRAPH_AUDIT_KEY",
+        description="Environment variable holding the key that signs the audit anchor (HMAC).",
+    )
+    audit_key_file: str | None = Field(
+        None, description="File holding the audit anchor key (alternative to audit_key_env)."
+    )
+    bootstrap_admin: str = Field(
+        "admin", description="User id of the admin created with the first user of a new store."
+    )
+    fairness_band: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="A group's rate differs visibly when its ratio to the overall rate is below this or above "
+        "its inverse (the four-fifths rule).",
+    )
+    fairness_min_group: int = Field(
+        20, ge=1, description="Groups smaller than this are shown but never flagged."
+    )
 
 
 class ResolveSettings(Section):
     """Identity resolution (stage `resolve`)."""
 
     engine: Literal["duckdb", "spark"] = Field(
-        "duckdb", description="Engine Splink runs on: duckdb (the store's own connection) or spark (local mode)."
+        "duckdb",
+        description="Engine Splink runs on: duckdb (the store's own connection) or spark (local mode).",
     )
     match_threshold: float = Field(
-        0.9, gt=0, lt=1, description="Match probability at or above which two records are joined into one person."
+        0.9,
+        gt=0,
+        lt=1,
+        description="Match probability at or above which two records are joined into one person.",
     )
     keep_threshold: float = Field(
-        0.05, gt=0, lt=1, description="Scored pairs below this probability are not kept (review, explain, recluster)."
+        0.05,
+        gt=0,
+        lt=1,
+        description="Scored pairs below this probability are not kept (review, explain, recluster).",
     )
     review_low: float = Field(0.2, gt=0, lt=1, description="Lower probability bound of the review queue.")
     review_high: float = Field(0.97, gt=0, lt=1, description="Upper probability bound of the review queue.")
     blocking_rules: list[str] = Field(
         default_factory=lambda: [
             "l.family = r.family AND l.given = r.given",
-            "l.dob = r.dob AND l.family_code = r.family_code",
-            "l.dob = r.dob AND l.given_code = r.given_code",
+            "l.dob = r.dob AND substr(l.family, 1, 1) = substr(r.family, 1, 1)",
+            "l.dob = r.dob AND l.given_initial = r.given_initial",
             "l.family = r.family AND l.dob_year = r.dob_year AND l.given_initial = r.given_initial",
-            "l.family = r.family AND l.dob_year = r.dob_year AND l.given_group = r.given_group",
+            "l.family = r.family AND l.given_nicknames = r.given_nicknames",
             "l.given = r.family AND l.family = r.given",
+            "l.given = r.family AND l.dob = r.dob",
+            "l.family = r.given AND l.dob = r.dob",
             "l.id_number = r.id_number",
             "l.phone = r.phone",
             "l.address = r.address AND l.given_code = r.given_code",
+            "l.address = r.address AND l.dob = r.dob",
+            "l.family = r.family AND l.address = r.address",
+            "l.postcode = r.postcode AND l.dob_year = r.dob_year AND l.given_initial = r.given_initial",
         ],
         description="Blocking rules (SQL over prepared columns, l. and r.): pairs found by any rule are scored. "
-        "Columns: given, given_code, given_group, given_initial, family, family_code, dob, dob_year, id_number, "
-        "phone, address, postcode.",
+        "Columns: given, given_code (NYSIIS), given_initial, given_nicknames, family, family_code, middle, alias, "
+        "dob, dob_year, dob_text, sex, address, postcode, phone, id_number. A rule naming an array column "
+        "(given_nicknames: the name with its nicknames; alias) matches on any shared element.",
     )
     training_rules: list[str] = Field(
         default_factory=lambda: ["l.dob = r.dob", "l.family = r.family AND l.given = r.given"],
@@ -114,10 +163,13 @@ class ResolveSettings(Section):
         5e6, description="Cap on blocked pairs per EM session (None: all pairs of the training rule)."
     )
     min_labels: int = Field(
-        30, ge=1, description="Accepted analyst decisions needed before they are used to estimate m (clerical labels)."
+        30,
+        ge=1,
+        description="Accepted analyst decisions needed before they are used to estimate m (clerical labels).",
     )
     cross_agency_only: bool = Field(
-        False, description="Score only pairs from different agencies (linking sources that hold no duplicates)."
+        False,
+        description="Score only pairs from different agencies (linking sources that hold no duplicates).",
     )
     seed: int = Field(42, description="Seed for u sampling, so a run is reproducible.")
 
@@ -125,13 +177,225 @@ class ResolveSettings(Section):
 class LinkageSettings(Section):
     """Crime linkage (stage `linkage`)."""
 
+    max_gap_days: float = Field(
+        45.0,
+        ge=0,
+        description="Blocking: largest gap in days between two time windows for a candidate pair (0 = no limit).",
+    )
+    max_distance_m: float = Field(
+        3000.0,
+        ge=0,
+        description="Blocking: largest distance in metres (x/y) for a candidate pair (0 = no limit).",
+    )
+    same_family: bool = Field(
+        True, description="Blocking: compare only incidents of the same offence family."
+    )
+    max_candidates_per_incident: int = Field(
+        400,
+        ge=10,
+        description="Where incidents are denser, the gap and distance limits shrink together until the "
+        "estimated candidates per incident fall to this budget (the run summary reports the limits used).",
+    )
+    features: list[str] = Field(
+        default_factory=list,
+        description="Pair features to use (empty = all; see `casegraph eval linkage` docs).",
+    )
+    text_dims: int = Field(
+        32, ge=1, le=256, description="Dimensions of the narrative text space (TF-IDF + LSA)."
+    )
+    model: Literal["auto", "boosted", "bayes_factor"] = Field(
+        "auto",
+        description="Pair model; auto = the one with the best grouped cross-validated average precision.",
+    )
+    cv_folds: int = Field(
+        3, ge=2, le=10, description="Cross-validation folds (grouped by co-offending component)."
+    )
+    offender_roles: list[str] = Field(
+        default_factory=lambda: ["offender", "suspect", "arrestee"],
+        description="Involvement roles that make a person an incident's offender for training (arrests always do).",
+    )
+    negatives_per_linked: float = Field(
+        20.0, gt=0, description="Unlinked candidate pairs sampled per linked pair when training."
+    )
+    max_training_pairs: int = Field(400_000, ge=1000, description="Cap on training pairs (sampled).")
+    link_threshold: float = Field(
+        0.2, ge=0, le=1, description="Pairs scored at or above this probability are stored in incident_links."
+    )
+    series_threshold: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Links at or above this probability form the graph clustered into series.",
+    )
+    series_resolution: float = Field(
+        0.05, gt=0, le=1, description="Leiden CPM resolution: the least link density a series must keep."
+    )
+    random_state: int = Field(0, description="Seed for sampling, cross-validation and models.")
+
 
 class NetworkSettings(Section):
     """Person and group networks (stage `network`)."""
 
+    offender_roles: list[str] = Field(
+        default_factory=lambda: ["suspect", "arrestee", "offender"],
+        description="Involvement roles that make two people in one incident co-offenders.",
+    )
+    use_series: bool = Field(
+        True, description="Tie people who offended in different incidents of one linkage series (kind co_series)."
+    )
+    series_max_size: int = Field(25, ge=2, description="Larger linkage series are not taken as evidence of ties.")
+    address_ties: bool = Field(True, description="Tie different people whose records give the same address.")
+    address_max_persons: int = Field(
+        6, ge=2, description="An address shared by more people (a hostel, a shelter) ties nobody."
+    )
+    max_event_persons: int = Field(
+        30, ge=2, description="Events (incidents, meetings) with more people than this make no person ties."
+    )
+    evidence_per_tie: int = Field(50, ge=1, description="Evidence ids kept on one tie row (all are counted).")
+    null_model: Literal["configuration", "permutation"] = Field(
+        "configuration",
+        description="p-value of a group tie: 'configuration' = Poisson tail of the configuration model that "
+        "keeps each person's ties outside their group; 'permutation' = the share of permuted graphs at least "
+        "as tied (needs n_permutations >= pairs / fdr to reach significance).",
+    )
+    n_permutations: int = Field(
+        99, ge=0, description="Random rewirings of the cross-group ties (check of the null; its p-values)."
+    )
+    fdr: float = Field(0.05, gt=0, lt=1, description="False discovery rate over all group pairs (Benjamini-Hochberg).")
+    min_persons_per_side: int = Field(
+        2, ge=1, description="A group tie needs at least this many distinct people on each side to be significant."
+    )
+    onset_gap_days: int = Field(
+        180, ge=1, description="A tie's onset is the first evidence of the run (no gap longer than this) that made it "
+        "significant; a tie dormant for longer starts again.",
+    )
+    associate_min_ties: int = Field(
+        2, ge=0, description="The null model counts a person without a recorded group as inside a group's block "
+        "(an associate) with at least this many ties to its members, over half of their ties to members "
+        "(0 = never). Associates are not labelled members: only the null model uses them, unless "
+        "count_associates.",
+    )
+    count_associates: bool = Field(
+        False, description="Count ties of associates (see associate_min_ties) as ties of their group: earlier "
+        "and more evidence, but it rests on inferred, not recorded, membership.",
+    )
+    alert_window_days: int = Field(
+        730, ge=1, description="Ties that became significant within this many days of the latest evidence are "
+        "alerted as new.",
+    )
+    baseline_days: int = Field(
+        90, ge=0, description="Ties already significant within this many days of the first evidence are "
+        "established, not new.",
+    )
+    growth_window_days: int = Field(90, ge=7, description="Recent window in which a tie's evidence rate may grow.")
+    growth_p: float = Field(0.01, gt=0, lt=1, description="Binomial p-value under which a tie's growth is alerted.")
+    growth_min_ratio: float = Field(2.0, ge=1, description="Least ratio of recent to earlier evidence rate alerted.")
+    exact_betweenness_max_nodes: int = Field(
+        50_000, ge=0, description="Above this many people, betweenness is estimated from sampled sources."
+    )
+    betweenness_samples: int = Field(
+        16, ge=1, description="Source people sampled to estimate betweenness on a large graph."
+    )
+    leiden_resolution: float = Field(1.0, gt=0, description="Resolution of Leiden communities (1 = modularity).")
+    leidenalg_max_edges: int = Field(
+        2_000_000, ge=0, description="Above this many ties, communities use igraph's built-in Leiden (same "
+        "algorithm, faster) instead of the leidenalg package.",
+    )
+    max_triangles: int = Field(
+        20_000_000, ge=0, description="Brokerage counts open two-paths only when the graph has at most this many "
+        "triangles; above it, all two-paths (said in the summary).",
+    )
+    seed: int = Field(7, description="Random seed of permutations, sampling and Leiden.")
+
 
 class TrendsSettings(Section):
     """Growth monitoring (stage `trends`)."""
+
+    offender_roles: list[str] = Field(
+        ["suspect", "arrestee", "offender"],
+        description="Roles that link a claimed member's incident to the group (never victim or witness).",
+    )
+    series_max_size: int = Field(
+        100, ge=1, description="Linkage series larger than this are not used to extend a group's incidents."
+    )
+    area_source: Literal["area", "grid"] = Field(
+        "area", description="Areas for spread: incidents.area, or a regular grid of area_grid_m cells."
+    )
+    area_grid_m: float = Field(2000.0, gt=0, description="Grid cell size (metres) when area_source = grid.")
+    baseline_days: int = Field(
+        365,
+        ge=1,
+        description="A group's baseline: this many days from its first evidence; areas seen then are home.",
+    )
+    baseline_contacts: bool = Field(
+        True,
+        description="Count members' recorded contacts (meetings, stops) with an area as baseline presence.",
+    )
+    spread_min_incidents: int = Field(
+        2,
+        ge=1,
+        description="Incidents in a new area (within spread_window_days of the first) that raise an alert.",
+    )
+    spread_window_days: int = Field(
+        60,
+        ge=1,
+        description="Window after a group's first incident in a new area for the confirming incidents.",
+    )
+    spread_corroborate: bool = Field(
+        True,
+        description="A spread alert needs a member's own incident or two linkage series among its incidents.",
+    )
+    alpha: float = Field(
+        0.05, gt=0, lt=1, description="Significance level of trend, growth and hot spot tests."
+    )
+    growth_min_ratio: float = Field(
+        1.5,
+        gt=1,
+        description="A growth alert needs the recent monthly rate this many times its reference rate.",
+    )
+    growth_recent_months: int = Field(
+        3, ge=1, description="Growth: the recent window (months) tested for a rise."
+    )
+    growth_reference_months: int = Field(
+        12, ge=2, description="Growth: the months before the recent window that set the reference rate."
+    )
+    growth_min_incidents: int = Field(
+        5, ge=1, description="A growth alert needs this many incidents in the recent window."
+    )
+    changepoint_penalty: float | None = Field(
+        None,
+        description="PELT penalty per change point (default 2 log n, BIC-like, -2 log-likelihood scale).",
+    )
+    hotspot_cell_m: float = Field(
+        250.0, gt=0, description="Cell size (metres) of the emerging hot spot cube."
+    )
+    hotspot_distance_m: float | None = Field(
+        None,
+        description="Gi* neighbourhood: distance between cell centres (default 1.5 cells: the 8 neighbours).",
+    )
+    hotspot_step: Literal["week", "month"] = Field(
+        "month", description="Time step of the emerging hot spot cube."
+    )
+    hotspot_time_lag: int = Field(
+        1, ge=0, description="Previous time steps in the Gi* neighbourhood (ESRI's time step)."
+    )
+    hotspot_fdr: bool = Field(True, description="Benjamini-Hochberg FDR correction of the Gi* significance.")
+    knox_space_bands: list[float] = Field(
+        [0.1, 100.0, 200.0, 300.0, 400.0],
+        description="Upper edges of the near-repeat distance bands, metres (0.1 = exact repeats).",
+    )
+    knox_time_bands: list[float] = Field(
+        [7.0, 14.0, 21.0], description="Upper edges of the time bands, days."
+    )
+    knox_closed: Literal["right", "left"] = Field(
+        "right", description="Closed side of each band: right = [0,a], (a,b] (as pointpats and Davies)."
+    )
+    knox_permutations: int = Field(99, ge=0, description="Permutations of the near-repeat test.")
+    knox_min_events: int = Field(
+        200, ge=2, description="Offences with fewer incidents get no near-repeat table."
+    )
+    seed: int = Field(12345, description="Random seed of the permutation tests (results repeat exactly).")
+    workers: int = Field(2, ge=1, description="Threads for the permutation tests.")
 
 
 class Settings(Section):

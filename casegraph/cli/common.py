@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from casegraph import safeguards
 from casegraph.errors import CasegraphError
 from casegraph.settings import Settings, load_settings
 from casegraph.store import Store, open_store
@@ -41,8 +42,9 @@ def ctx_of(ctx: typer.Context) -> Context:
 
 
 @contextmanager
-def opened(ctx: typer.Context) -> Iterator[tuple[Store, Settings]]:
-    """Open the store for one verb; casegraph errors become a clear message and exit code 2."""
+def opened_raw(ctx: typer.Context) -> Iterator[tuple[Store, Settings]]:
+    """The store without a session: only for verbs that must work when sessions are refused
+    (`audit verify` on a broken log, `encrypt`); they check the user themselves."""
     settings = ctx_of(ctx).settings()
     try:
         store = open_store(settings)
@@ -52,6 +54,29 @@ def opened(ctx: typer.Context) -> Iterator[tuple[Store, Settings]]:
         yield store, settings
     finally:
         store.close()
+
+
+@contextmanager
+def opened(ctx: typer.Context, purpose: str | None = None) -> Iterator[tuple[Store, Settings]]:
+    """Open the store for one verb as the configured user: every read and write goes through the safeguards
+    (roles, agency views, audit). Casegraph errors become a clear message and exit code 2."""
+    settings = ctx_of(ctx).settings()
+    try:
+        raw = open_store(settings)
+    except CasegraphError as exc:
+        fail(str(exc))
+    try:
+        guarded = safeguards.session(raw, settings, purpose=purpose)
+    except CasegraphError as exc:
+        raw.close()
+        fail(str(exc))
+    try:
+        yield guarded, settings
+    except CasegraphError as exc:
+        fail(str(exc))
+    finally:
+        guarded.close()
+        raw.close()
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

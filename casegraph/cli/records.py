@@ -51,7 +51,7 @@ def ingest(
                 file,
                 table=table,
                 mapping=mapping,
-                agency=agency,
+                agency=agency or _default_agency(mapping, settings),
                 fmt=fmt,
                 encoding=encoding,
                 progress=RichProgress(),
@@ -62,6 +62,11 @@ def ingest(
     if report.exit_code == 2:
         console.print("[bold red]error:[/] nothing loaded: every row was rejected (see `casegraph rejects`)")
     raise typer.Exit(report.exit_code)
+
+
+def _default_agency(mapping: str | None, settings: Any) -> str | None:
+    """A mapping names its agency; otherwise rows belong to the acting user's agency."""
+    return None if mapping else settings.user.agency
 
 
 def _render_report(d: dict[str, Any]) -> None:

@@ -83,16 +83,16 @@ def run(
     return report
 
 
-# Import order for a folder of record files: referenced tables first.
+# Import order for a folder of record files: referenced tables first (a claim's evidence must exist before it).
 FOLDER_ORDER = (
     "incidents",
     "person_records",
     "arrests",
     "involvements",
-    "groups",
-    "membership_claims",
     "contacts",
     "contact_participants",
+    "groups",
+    "membership_claims",
 )
 
 

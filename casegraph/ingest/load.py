@@ -22,6 +22,7 @@ from casegraph.ingest.validate import (
     typed_select_sql,
 )
 from casegraph.progress import Progress
+from casegraph.safeguards import claim_problems_sql, tombstoned_rows_sql
 from casegraph.schema import Table, model
 from casegraph.settings import Settings
 from casegraph.store import Store, quote
@@ -60,6 +61,9 @@ def load_file(
         f"CREATE OR REPLACE TEMP TABLE {TYPED} AS SELECT * FROM ({typed_select_sql(table, present)}) "
         f"WHERE {ROW} NOT IN (SELECT {ROW} FROM {ERRORS})"
     )
+    if table.name == "membership_claims":
+        _reject_failing_claims(store, settings)
+    report.purged = _skip_purged(store, table)
     _reject_conflicts(store, table)
     report.duplicates = _drop_already_stored(store, table)
     report.loaded = _insert_good_rows(store, table, report)
@@ -157,6 +161,21 @@ def _check_required_columns(table: Table, present: set[str], file: str) -> None:
             f"{file}: missing required column(s) {', '.join(missing)} for table {table.name} "
             f"(map them with --mapping, or name the columns after the schema: `casegraph schema {table.name}`)"
         )
+
+
+def _reject_failing_claims(store: Store, settings: Settings) -> None:
+    """A membership claim without its criteria, evidence or (for a minor) approval is refused (28 CFR 23.20(a))."""
+    store.execute(f"INSERT INTO {ERRORS} {claim_problems_sql(TYPED, settings.safeguards)}")
+    store.execute(f"DELETE FROM {TYPED} WHERE {ROW} IN (SELECT {ROW} FROM {ERRORS})")
+
+
+def _skip_purged(store: Store, table: Table) -> int:
+    """Purged records never come back, and are not kept in rejects either (that would keep what was purged)."""
+    before = store.count(TYPED)
+    store.execute(
+        f"DELETE FROM {TYPED} WHERE {ROW} IN (SELECT {ROW} FROM ({tombstoned_rows_sql(table.name, TYPED)}))"
+    )
+    return before - store.count(TYPED)
 
 
 def _reject_conflicts(store: Store, table: Table) -> None:

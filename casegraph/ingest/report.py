@@ -18,6 +18,7 @@ class IngestReport:
     loaded: int = 0
     rejected: int = 0
     duplicates: int = 0
+    purged: int = 0  # rows whose id was purged earlier: skipped, never stored again
     already_imported: bool = False
     ignored_columns: list[str] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)  # the first few (row, field, reason)

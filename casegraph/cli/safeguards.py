@@ -1,0 +1,297 @@
+"""Verbs for the safeguards: review, purge, why, audit (verify, log, disseminations, fairness), users, agencies,
+encrypt. Each runs as the configured user ([user] in casegraph.toml or CASEGRAPH_USER / AGENCY / ROLE)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from casegraph import safeguards as sg
+from casegraph.cli.common import ctx_of, emit, fail, opened, opened_raw, out, table_of
+from casegraph.errors import CasegraphError
+from casegraph.safeguards.identity import accept_audit_log, load_user
+from casegraph.safeguards.retention import keep as keep_record
+
+audit_app = typer.Typer(help="The audit log, disseminations and the fairness check.", no_args_is_help=True)
+users_app = typer.Typer(help="Users, their roles and agencies (admins).", no_args_is_help=True)
+agencies_app = typer.Typer(
+    help="Sharing an agency's rows with another agency (admins).", no_args_is_help=True
+)
+PURPOSE = typer.Option(None, "--purpose", help="Why you need this (recorded in the audit log).")
+
+
+@contextmanager
+def guarded(ctx: typer.Context, purpose: str | None = None) -> Iterator[sg.GuardedStore]:
+    """A session of the configured user (opened() guards every verb); refusals become exit code 2."""
+    with opened(ctx, purpose=purpose) as (store, _settings):
+        yield store  # type: ignore[misc]
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def review(
+    ctx: typer.Context,
+    within: int = typer.Option(
+        None, "--within", help="Days ahead to include (default safeguards.review_notice_days)."
+    ),
+    keep: str = typer.Option(
+        None, "--keep", help="TABLE:ID to validate again (supervisors), e.g. membership_claims:MC1."
+    ),
+    reason: str = typer.Option("", "--reason", help="What was checked, for --keep."),
+    today: str = typer.Option(None, "--today", help="Review as of this date (YYYY-MM-DD)."),
+    purpose: str = PURPOSE,
+) -> None:
+    """Claims and intelligence records past or near their review date, and claims that fail their criteria."""
+    with guarded(ctx, purpose or "review") as g:
+        if keep:
+            table, _, key = keep.partition(":")
+            emit(ctx, keep_record(g, table, key, reason, today=_day(today)),
+                 lambda d: out.print(f"kept {d['table']} {d['key']}: next review {d['next_review']}"))  # fmt: skip
+            return
+        rows = sg.due(g, today=_day(today), within_days=within)
+    emit(
+        ctx,
+        rows,
+        lambda d: out.print(
+            table_of(
+                "due for review",
+                d,
+                ["table_name", "agency", "record_key", "review_date", "status", "problems"],
+            )
+        ),
+    )
+
+
+def purge(
+    ctx: typer.Context,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would go, remove nothing."),
+    today: str = typer.Option(None, "--today", help="Purge as of this date (YYYY-MM-DD)."),
+) -> None:
+    """Remove your agency's records past their review date, from the records and every derived table."""
+    with guarded(ctx, "purge") as g:
+        summary = sg.purge(g, today=_day(today), dry_run=dry_run)
+    emit(ctx, summary, lambda d: out.print(
+        f"{d['expired']} records past review on {d['today']}" + (" (dry run)" if d["dry_run"] else "")
+        + "".join(f"\n  {t}: {n} removed" for t, n in d["removed"].items())))  # fmt: skip
+
+
+def why(ctx: typer.Context, person: str = typer.Argument(..., help="Person record id or person id."),
+        purpose: str = PURPOSE) -> None:  # fmt: skip
+    """Every claim, link and tie involving a person, with its evidence, criteria and review date."""
+    with guarded(ctx, purpose) as g:
+        data = sg.why(g, person)
+    emit(ctx, data, _render_why)
+
+
+def _render_why(d: dict[str, Any]) -> None:
+    out.print(
+        table_of(
+            f"records of {d['person']}",
+            d["records"],
+            ["record_id", "agency", "given_name", "family_name", "dob"],
+        )
+    )
+    out.print(
+        table_of(
+            "membership claims",
+            d["claims"],
+            ["claim_id", "group_id", "criteria", "evidence", "review_date", "counts_in_results", "problems"],
+        )
+    )
+    for name in ("involvements", "arrests", "contacts"):
+        out.print(f"{name}: {len(d[name])}")
+    for table, rows in d["derived"].items():
+        out.print(table_of(table, rows) if isinstance(rows, list) else f"{table}: {rows}")
+
+
+def verify(
+    ctx: typer.Context,
+    expect: str = typer.Option(
+        None, "--expect", help="SEQ:HASH recorded elsewhere (from `audit log --head`)."
+    ),
+    accept: bool = typer.Option(
+        False, "--accept", help="Admins: accept a log that fails its anchor, on the record."
+    ),
+) -> None:
+    """Check every entry's hash, the chain and its anchor; says where it breaks. Exit 1 when it does."""
+    with opened_raw(ctx) as (store, settings):
+        me = load_user(store, settings.user.id)
+        if (
+            me is None
+            or not me[0].can("audit")
+            or (me[0].agency, me[0].role) != (settings.user.agency, settings.user.role)
+        ):
+            fail(f"{settings.user.id} is not an auditor, supervisor or admin here")
+        if accept:
+            try:
+                accepted = accept_audit_log(store, settings, settings.user.id, sg.cli_origin())
+            except CasegraphError as exc:
+                fail(str(exc))
+            out.print(
+                f"accepted: {accepted}" if accepted else "nothing to accept: the log matches its anchor"
+            )
+        seq, _, digest = (expect or "").partition(":")
+        result = sg.verify_log(store, settings, (int(seq), digest) if expect else None)
+        if result.ok:
+            checked = sg.session(store, settings, purpose="audit")
+            checked.log("audit-verify", None, f"{result.entries} entries ok")
+            checked.close()
+    emit(ctx, result.as_dict(), _render_verify)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+def _render_verify(d: dict[str, Any]) -> None:
+    if d["ok"]:
+        out.print(f"audit log ok: {d['entries']} entries, head {d['head']['seq']}:{d['head']['hash']}")
+        return
+    out.print(table_of("audit log problems", d["problems"], ["seq", "kind", "message"]))
+
+
+def log(
+    ctx: typer.Context,
+    limit: int = typer.Option(50, help="Entries to show (latest first)."),
+    user: str = typer.Option(None, "--user", help="Only this user's entries."),
+    head: bool = typer.Option(
+        False, "--head", help="Print only SEQ:HASH of the last entry, to keep elsewhere."
+    ),
+) -> None:
+    """The audit log (your agency's entries; admins see all)."""
+    with guarded(ctx, "audit") as g:
+        if head:
+            emit(ctx, {"head": f"{g.log_.seq}:{g.log_.hash}"}, lambda d: out.print(d["head"]))
+            return
+        mine = "" if g.user.role == "admin" else "AND agency = ?"
+        params: list[Any] = [user, user] + ([] if g.user.role == "admin" else [g.user.agency])
+        rows = g.df(f"SELECT seq, \"at\", user_id, role, action, target, purpose, origin, outcome, row_count "
+                    f"FROM audit_log WHERE (? IS NULL OR user_id = ?) {mine} ORDER BY seq DESC LIMIT {int(limit)}",
+                    params).to_dict("records")  # fmt: skip
+    emit(ctx, rows, lambda d: out.print(table_of("audit log", d)))
+
+
+def disseminations(ctx: typer.Context, person_or_record: str = typer.Argument(..., help="Person, record or id."),
+                   purpose: str = PURPOSE) -> None:  # fmt: skip
+    """Who has been given this person's record (or this record), when and for what purpose."""
+    with guarded(ctx, purpose or "audit") as g:
+        rows = sg.who_received(g, person_or_record)
+    emit(ctx, rows, lambda d: out.print(table_of(f"disseminations of {person_or_record}", d)))
+
+
+def fairness(ctx: typer.Context, purpose: str = PURPOSE) -> None:
+    """Claim and link rates by each protected descriptive field, flagged outside the four-fifths band."""
+    with guarded(ctx, purpose or "fairness monitoring") as g:
+        data = sg.fairness(g)
+    emit(ctx, data, _render_fairness)
+
+
+def _render_fairness(d: dict[str, Any]) -> None:
+    for b in d["breakdowns"]:
+        rows = [{"value": g["value"], "records": g["records"],
+                 **{m: f"{g[m]['rate']:.3f} (x{g[m]['ratio_to_overall'] or 0:.2f}){' !' if g[m]['flagged'] else ''}"
+                    for m in b["metrics"]}} for g in b["groups"]]  # fmt: skip
+        out.print(table_of(f"{b['table']}.{b['field']} (rate, ratio to overall; ! = outside the band)", rows))
+    out.print("\n".join(d["flagged"]) or "nothing flagged")
+
+
+def users_add(ctx: typer.Context, user_id: str = typer.Argument(...), agency: str = typer.Option(..., "--agency"),
+              role: str = typer.Option(..., "--role"), name: str = typer.Option(None, "--name")) -> None:  # fmt: skip
+    """Add a user (admins)."""
+    with guarded(ctx, "user administration") as g:
+        emit(ctx, sg.add_user(g, user_id, agency, role, name), lambda d: out.print(f"added {d['user_id']}"))
+
+
+def users_list(ctx: typer.Context) -> None:
+    """List users (admins, auditors, supervisors)."""
+    with guarded(ctx, "user administration") as g:
+        rows = sg.list_users(g)
+    emit(ctx, rows, lambda d: out.print(table_of("users", d)))
+
+
+def agencies_share(
+    ctx: typer.Context,
+    grantee: str = typer.Argument(..., help="Agency allowed to read your agency's rows."),
+    tables: str = typer.Option(None, "--tables", help="Comma-separated record tables (default: all)."),
+    purpose: str = typer.Option("", "--purpose", help="Agreement or task force the sharing serves."),
+    revoke: bool = typer.Option(False, "--revoke", help="Withdraw the grant."),
+) -> None:
+    """Share your agency's rows with another agency, or revoke it (admins of the owning agency)."""
+    with guarded(ctx, "sharing administration") as g:
+        data = sg.share(
+            g, grantee, tables=tables.split(",") if tables else None, purpose=purpose, revoke=revoke
+        )
+    emit(ctx, data, lambda d: out.print(f"{d['owner']} -> {d['grantee']}: {d['tables']}"
+                                        + (" revoked" if d["revoked"] else "")))  # fmt: skip
+
+
+def encrypt(ctx: typer.Context, source: Path = typer.Argument(..., help="Unencrypted store file."),
+            dest: Path = typer.Argument(..., help="New encrypted store file.")) -> None:  # fmt: skip
+    """Copy a store into a new encrypted one (key from $CASEGRAPH_KEY or store.key_file); admins."""
+    from casegraph.store.duckdb import _httpfs_path, _literal, read_key
+
+    settings = ctx_of(ctx).settings()
+    key = read_key(settings.store)
+    if not key:
+        fail("no key for the new store: set $CASEGRAPH_KEY or store.key_file (never put the key in the repo)")
+    if dest.exists() or not source.exists():
+        fail(f"{dest} already exists" if dest.exists() else f"{source}: no such store")
+    plain = settings.model_copy(deep=True)
+    plain.store.path, plain.store.key_env, plain.store.key_file = (
+        str(source),
+        "CASEGRAPH_NO_KEY_FOR_SOURCE",
+        None,
+    )
+    ctx_of(ctx).store_path, ctx_of(ctx).config = None, None
+    with _plain_session(plain, "encrypt a copy of the store") as (store, g):
+        g.require("encrypt", str(dest))
+        g.log("encrypt", str(dest), f"copied into a new encrypted store {dest}")
+        store.execute(f"LOAD {_literal(str(_httpfs_path()))}")
+        store.execute(f"ATTACH {_literal(str(dest))} AS cg_encrypted (ENCRYPTION_KEY {_literal(str(key))})")
+        store.execute("COPY FROM DATABASE cg TO cg_encrypted")
+        store.execute("DETACH cg_encrypted")
+    if Path(f"{source}.audit-anchor").exists():
+        shutil.copy(f"{source}.audit-anchor", f"{dest}.audit-anchor")
+    emit(
+        ctx,
+        {"source": str(source), "encrypted": str(dest)},
+        lambda d: out.print(f"encrypted copy: {d['encrypted']}"),
+    )
+
+
+@contextmanager
+def _plain_session(settings: Any, purpose: str) -> Iterator[tuple[Any, sg.GuardedStore]]:
+    from casegraph.store import open_store
+
+    try:
+        store = open_store(settings)
+        g = sg.session(store, settings, purpose=purpose)
+    except CasegraphError as exc:
+        fail(str(exc))
+    try:
+        g.close()  # views off: the copy takes the real tables
+        yield store, g
+    except CasegraphError as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+
+
+def register(app: typer.Typer, eval_app: typer.Typer) -> None:
+    for verb in (review, purge, why, encrypt):
+        app.command()(verb)
+    audit_app.command("verify")(verify)
+    audit_app.command("log")(log)
+    audit_app.command("disseminations")(disseminations)
+    audit_app.command("fairness")(fairness)
+    users_app.command("add")(users_add)
+    users_app.command("list")(users_list)
+    agencies_app.command("share")(agencies_share)
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(users_app, name="users")
+    app.add_typer(agencies_app, name="agencies")

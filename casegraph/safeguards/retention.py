@@ -1,0 +1,199 @@
+"""Review dates, review decisions and purge (28 CFR 23.20(h): review or purge within five years).
+
+Intelligence records are membership claims and contacts (with their participants). A claim's review date is
+the earlier of its stated date and latest evidence + review_years; a contact's is its date + review_years, or
+later while a claim citing it lives. A supervisor's "keep" starts a new period. `purge` removes what is past
+its date from the records and from every derived table that names it, and leaves tombstones (ids only) so
+no import and no stage run brings it back.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from casegraph.errors import PolicyDenied
+from casegraph.safeguards.claims import check_claim, claim_problems_sql, date_sql, lit, review_dates_sql
+from casegraph.safeguards.guard import GuardedStore
+from casegraph.safeguards.views import id_columns
+from casegraph.schema import model
+from casegraph.settings import SafeguardSettings
+from casegraph.store import quote
+
+INTELLIGENCE = ("membership_claims", "contacts")
+# How evidence lists in derived tables name a purged record: contact:C1, claim:MC1, participant:P1.
+PREFIX = {"membership_claims": "claim", "contacts": "contact", "contact_participants": "participant"}
+DUE = "_tmp_safeguards_due"
+
+
+def contact_review_dates_sql(contacts: str, claims: str, rules: SafeguardSettings) -> str:
+    """agency, contact_id, latest_evidence, review_date: date + review_years, kept, or cited by a live claim."""
+    years = int(rules.review_years)
+    cited = (
+        f"SELECT e.agency, substr(e.item, 9) AS contact_id, max(d.review_date) AS cited_until FROM "
+        f"(SELECT agency, claim_id, unnest(evidence) AS item FROM {claims}) e "
+        f"JOIN ({review_dates_sql(claims, rules)}) d USING (agency, claim_id) "
+        "WHERE e.item LIKE 'contact:%' GROUP BY ALL"
+    )
+    return (
+        f"SELECT k.agency, k.contact_id, k.occurred_at AS latest_evidence, "
+        f"greatest((k.occurred_at::DATE + INTERVAL {years} YEAR)::DATE, kp.kept, cl.cited_until) AS review_date "
+        f"FROM {contacts} k LEFT JOIN (SELECT agency, record_key, max(next_review) AS kept FROM reviews "
+        "WHERE table_name = 'contacts' AND decision = 'keep' GROUP BY ALL) kp "
+        "ON kp.agency = k.agency AND kp.record_key = k.contact_id "
+        f"LEFT JOIN ({cited}) cl ON cl.agency = k.agency AND cl.contact_id = k.contact_id"
+    )
+
+
+def review_dates(g: GuardedStore) -> str:
+    """SQL: table_name, agency, record_key, latest_evidence, review_date for the user's agency's records."""
+    g.activate()
+    claims = g.visibility.rows_of("membership_claims", [g.user.agency])
+    contacts = g.visibility.rows_of("contacts", [g.user.agency])
+    return (
+        f"SELECT 'membership_claims' AS table_name, agency, claim_id AS record_key, latest_evidence, review_date "
+        f"FROM ({review_dates_sql(claims, g.rules)}) UNION ALL "
+        f"SELECT 'contacts', agency, contact_id, latest_evidence, review_date "
+        f"FROM ({contact_review_dates_sql(contacts, claims, g.rules)})"
+    )
+
+
+def due(
+    g: GuardedStore, *, today: date | None = None, within_days: int | None = None
+) -> list[dict[str, Any]]:
+    """What is past or near its review date, and claims that fail their criteria (own agency only)."""
+    g.require("review", "review list")
+    day = today or datetime.now(UTC).date()
+    notice = g.rules.review_notice_days if within_days is None else within_days
+    claims = g.visibility.rows_of("membership_claims", [g.user.agency])
+    problems = claim_problems_sql(claims, g.rules, keys=("agency", "claim_id"), include_expiry=False)
+    sql = (
+        f"WITH d AS ({review_dates(g)}), p AS (SELECT agency, claim_id AS record_key, "
+        f"string_agg(field || ': ' || reason, '; ') AS problems FROM ({problems}) GROUP BY ALL) "
+        f"SELECT d.*, CASE WHEN d.review_date < {date_sql(day)} THEN 'expired' "
+        f"WHEN d.review_date <= {date_sql(day + timedelta(days=notice))} THEN 'due soon' ELSE 'fails criteria' "
+        "END AS status, p.problems FROM d LEFT JOIN p ON d.table_name = 'membership_claims' "
+        "AND p.agency = d.agency AND p.record_key = d.record_key "
+        f"WHERE d.review_date <= {date_sql(day + timedelta(days=notice))} OR p.problems IS NOT NULL "
+        "ORDER BY d.review_date, d.table_name, d.record_key"
+    )
+    rows = g.inner.df(sql).to_dict("records")
+    g.log(
+        "review",
+        "membership_claims,contacts",
+        f"listed {len(rows)} records due (today {day})",
+        rows=len(rows),
+    )
+    return rows  # type: ignore[no-any-return]
+
+
+def keep(g: GuardedStore, table: str, key: str, reason: str, *, today: date | None = None) -> dict[str, Any]:
+    """A supervisor validates a record again: its review date moves to today + review_years."""
+    g.require("approve", f"{table}:{key}")
+    if table not in INTELLIGENCE:
+        raise PolicyDenied(f"only {', '.join(INTELLIGENCE)} have review dates, not {table}")
+    if not reason.strip():
+        raise PolicyDenied("say what was checked: a keep decision needs a reason")
+    rel = g.visibility.rows_of(table, [g.user.agency])
+    rows = g.inner.df(f"SELECT * FROM {rel} WHERE {quote(model.table(table).key)} = ?", [key]).to_dict(
+        "records"
+    )
+    if not rows:
+        raise PolicyDenied(f"{table} {key} is not a record of {g.user.agency}")
+    if table == "membership_claims":
+        problems = [p for p in check_claim(g.inner, g.rules, rows[0]) if p[0] != "review_date"]
+        if problems:
+            raise PolicyDenied(f"claim {key} cannot be kept: " + "; ".join(f"{f}: {r}" for f, r in problems))
+    day = today or datetime.now(UTC).date()
+    next_review = day.replace(year=day.year + g.rules.review_years) if (day.month, day.day) != (2, 29) else \
+        day.replace(year=day.year + g.rules.review_years, day=28)  # fmt: skip
+    g.inner.execute(
+        "INSERT INTO reviews VALUES (?,?,?,?,?,?,?,?,?)",
+        [f"{table}:{g.user.agency}:{key}:{day}", table, g.user.agency, key, "keep", reason, g.user.user_id,
+         datetime.now(UTC).replace(tzinfo=None), next_review],
+    )  # fmt: skip
+    g.log("review-keep", f"{table}:{key}", f"next review {next_review}: {reason}")
+    return {"table": table, "key": key, "next_review": next_review}
+
+
+def purge(g: GuardedStore, *, today: date | None = None, dry_run: bool = False) -> dict[str, Any]:
+    """Remove the user's agency's records past their review date, everywhere; tombstone their ids."""
+    g.require("purge", "purge")
+    day = today or datetime.now(UTC).date()
+    expired = [d for d in due(g, today=day, within_days=0) if d["status"] == "expired"]
+    summary: dict[str, Any] = {"today": str(day), "dry_run": dry_run, "expired": len(expired), "removed": {}}
+    if expired and not dry_run:
+        frame = pa.Table.from_pylist(
+            [{k: d[k] for k in ("table_name", "agency", "record_key", "review_date")} for d in expired]
+        )
+        with g.transaction(), g.inner.registered("_tmp_safeguards_expired", frame):
+            summary["removed"] = _remove(g)
+    g.log("purge", ",".join(sorted({d["table_name"] for d in expired})), json.dumps(summary, default=str),
+          rows=sum(summary["removed"].values()))  # fmt: skip
+    return summary
+
+
+def _remove(g: GuardedStore) -> dict[str, int]:
+    q = g.visibility.qualified
+    g.inner.execute(
+        f"CREATE OR REPLACE TEMP TABLE {DUE} AS SELECT table_name, agency, record_key, review_date "
+        "FROM _tmp_safeguards_expired UNION ALL SELECT 'contact_participants', p.agency, p.participant_id, "
+        f"e.review_date FROM {q('contact_participants')} p JOIN _tmp_safeguards_expired e "
+        "ON e.table_name = 'contacts' AND e.agency = p.agency AND e.record_key = p.contact_id"
+    )
+    g.inner.execute(
+        f"INSERT INTO tombstones SELECT table_name || ':' || agency || ':' || record_key, table_name, agency, "
+        f"record_key, review_date, 'past its review date', ?, now()::TIMESTAMP FROM {DUE}",
+        [g.user.user_id],
+    )
+    removed = {}
+    for table in PREFIX:
+        key = quote(model.table(table).key)
+        removed[table] = _delete(g, f"{q(table)} x", f"EXISTS (SELECT 1 FROM {DUE} p WHERE p.table_name = "
+                                 f"{lit(table)} AND p.agency = x.agency AND p.record_key = x.{key})")  # fmt: skip
+    removed.update(_remove_derived(g))
+    g.inner.execute(f"DROP TABLE IF EXISTS {DUE}")
+    return {t: n for t, n in removed.items() if n}
+
+
+def _delete(g: GuardedStore, target: str, where: str) -> int:
+    n = int(g.inner.scalar(f"SELECT count(*) FROM {target} WHERE {where}"))
+    if n:
+        g.inner.execute(f"DELETE FROM {target} WHERE {where}")
+    return n
+
+
+def _remove_derived(g: GuardedStore) -> dict[str, int]:
+    """Derived rows naming a purged record by an id column or in an evidence list go too."""
+    present = set(g.inner.table_names())
+    keys = (f"(SELECT list(k) FROM (SELECT CASE table_name {' '.join(f'WHEN {lit(t)} THEN {lit(p)}' for t, p in PREFIX.items())} "
+            f"END || ':' || record_key AS k FROM {DUE} UNION ALL SELECT record_key FROM {DUE}))")  # fmt: skip
+    removed: dict[str, int] = {}
+    for table in model.tables.values():
+        if table.kind != "derived" or table.name not in present:
+            continue
+        conds = [
+            f"EXISTS (SELECT 1 FROM {DUE} p WHERE p.table_name = {lit(target)} AND p.record_key = x.{quote(col)}"
+            + (f" AND p.agency = x.{quote(agency)})" if agency else ")")
+            for col, target, agency in id_columns(table)
+            if target in PREFIX
+        ]
+        conds += [f"list_has_any(x.{quote(f.name)}, {keys})" for f in table.fields if f.type == "list"]
+        if conds:
+            removed[table.name] = _delete(g, f"{g.visibility.qualified(table.name)} x", " OR ".join(conds))
+    return removed
+
+
+def tombstoned_rows_sql(table: str, rows: str, keys: tuple[str, ...] = ("_row",)) -> str:
+    """SELECT keys, field, reason for rows whose id was purged: for ingest to reject (and report) them."""
+    key = quote(model.table(table).key)
+    k = ", ".join(f"t.{quote(x)}" for x in keys)
+    return (
+        f"SELECT {k}, {lit(model.table(table).key)} AS field, 'id ' || t.{key} || ' was purged on ' || "
+        "z.purged_at::DATE || ' (' || z.reason || '); purged records are not imported again' AS reason "
+        f"FROM {rows} t JOIN tombstones z ON z.table_name = {lit(table)} AND z.agency = t.agency "
+        f"AND z.record_key = t.{key}"
+    )

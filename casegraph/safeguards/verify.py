@@ -1,0 +1,82 @@
+"""Checking the audit chain: every entry's hash, every link to the one before, and the anchor at the end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from casegraph.safeguards.audit import FIELDS, GENESIS, Anchor, anchor_problem, entry_hash
+from casegraph.store import Store, quote
+
+SHOWN = 50
+
+
+@dataclass
+class Problem:
+    seq: int | None
+    kind: str  # edited | missing | relinked | duplicate | truncated | anchor | expected
+    message: str
+
+
+@dataclass
+class Verification:
+    entries: int = 0
+    head_seq: int = 0
+    head_hash: str = GENESIS
+    problems: list[Problem] = field(default_factory=list)
+    more_problems: int = 0
+    anchor: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, seq: int | None, kind: str, message: str) -> None:
+        if len(self.problems) < SHOWN:
+            self.problems.append(Problem(seq, kind, message))
+        else:
+            self.more_problems += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok, "entries": self.entries, "head": {"seq": self.head_seq, "hash": self.head_hash},
+            "anchor": self.anchor, "problems": [p.__dict__ for p in self.problems],
+            "more_problems": self.more_problems,
+        }  # fmt: skip
+
+
+def _check_row(row: dict[str, Any], state: Verification, expected: int, prev: str) -> None:
+    seq = int(row["seq"])
+    if seq > expected:
+        state.add(seq, "missing", f"entries {expected} to {seq - 1} are missing (deleted)")
+    elif seq < expected:
+        state.add(seq, "duplicate", f"entry {seq} appears more than once or out of order")
+    elif row["prev_hash"] != prev:
+        state.add(seq, "relinked", f"entry {seq} does not follow entry {seq - 1} (an entry was inserted, "
+                                   "deleted or moved before it)")  # fmt: skip
+    if entry_hash(row, str(row["prev_hash"])) != row["hash"]:
+        state.add(seq, "edited", f"entry {seq} was changed after it was written (its hash no longer matches)")
+
+
+def verify(store: Store, anchor: Anchor, expect: tuple[int, str] | None = None) -> Verification:
+    """Walk the whole log in seq order (streamed), then compare its end with the anchor and `expect`."""
+    state = Verification(anchor=anchor.read())
+    expected, prev = 1, GENESIS
+    cols = ", ".join(quote(c) for c in [*FIELDS, "prev_hash", "hash"])
+    for batch in store.batches(f"SELECT {cols} FROM audit_log ORDER BY seq"):
+        for row in batch.to_pylist():
+            _check_row(row, state, expected, prev)
+            expected, prev = int(row["seq"]) + 1, str(row["hash"])
+            state.entries += 1
+    state.head_seq, state.head_hash = expected - 1, prev
+    problem = anchor_problem(store, anchor)
+    if problem:
+        state.add(state.anchor.get("seq") if state.anchor else None, "truncated" if "deleted" in problem else "anchor",
+                  problem)  # fmt: skip
+    if expect:
+        found = store.rows("SELECT hash FROM audit_log WHERE seq = ?", [expect[0]])
+        if not found or found[0][0] != expect[1]:
+            state.add(
+                expect[0], "expected", f"entry {expect[0]} does not have the hash you recorded ({expect[1]})"
+            )
+    return state

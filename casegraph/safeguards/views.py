@@ -1,0 +1,135 @@
+"""What a user may see: TEMP VIEWs that shadow the table names for one session.
+
+In DuckDB the temp catalog comes first in name resolution, even before the catalog set by `USE cg` (and
+`main.t` resolves to `temp.main.t` too), so a stage's `SELECT ... FROM incidents` reads the view: the user's
+agency plus agencies sharing with it, protected fields left out. Only `cg.main.incidents` reaches the table,
+and the guard refuses statements that name the catalog. Writes are pointed at the real tables by the guard.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from casegraph.safeguards.claims import lit, valid_claims_sql
+from casegraph.safeguards.policy import User, masked_fields
+from casegraph.schema import Table, model
+from casegraph.settings import SafeguardSettings
+from casegraph.store import Store, quote
+
+# Id columns in derived tables, by stem, and the record table they name: record_id, record_a, incident_b ...
+ID_STEMS = {"record": "person_records", "incident": "incidents", "contact": "contacts",
+            "claim": "membership_claims", "arrest": "arrests", "group": "groups"}  # fmt: skip
+ID_COLUMN = re.compile(
+    r"^(?P<stem>" + "|".join(ID_STEMS) + r")(?:_id)?(?:_(?P<side>[abc12lr]|src|dst|from|to|left|right))?$"
+)
+
+
+@dataclass
+class Visibility:
+    """One session's views: which agencies each record table shows, and where writes really go."""
+
+    catalog: str
+    schema: str
+    agencies: dict[str, list[str]] = field(default_factory=dict)
+    views: list[str] = field(default_factory=list)
+
+    def qualified(self, table: str) -> str:
+        return f"{quote(self.catalog)}.{quote(self.schema)}.{quote(table)}"
+
+    def replacement(self) -> dict[str, str]:
+        return {name: self.qualified(name) for name in self.views}
+
+    def rows_of(self, table: str, agencies: list[str] | None = None) -> str:
+        """The real table's rows of some agencies, protected fields included (for safeguards' own use)."""
+        chosen = agencies if agencies is not None else self.agencies.get(table, [])
+        return f"(SELECT * FROM {self.qualified(table)} WHERE agency IN ({_in_list(chosen)}))"
+
+
+def _in_list(values: list[str]) -> str:
+    return ", ".join(lit(v) for v in values) or "NULL"
+
+
+def visible_agencies(store: Store, agency: str) -> dict[str, list[str]]:
+    """Per record table: the user's agency plus owners with an unrevoked sharing rule for it."""
+    rules = store.rows(
+        "SELECT owner, tables FROM sharing_rules WHERE grantee = ? AND revoked_at IS NULL ORDER BY owner",
+        [agency],
+    )
+    out = {}
+    for table in model.record_tables():
+        owners = [o for o, tables in rules if not tables or table.name in tables]
+        out[table.name] = [agency, *dict.fromkeys(o for o in owners if o != agency)]
+    return out
+
+
+def id_columns(table: Table) -> list[tuple[str, str, str | None]]:
+    """(column, record table it names, agency column beside it or None) for a derived or system table."""
+    names = set(table.field_names)
+    out = []
+    for f in table.fields:
+        target = f.references if f.references in ID_STEMS.values() else None
+        match = ID_COLUMN.match(f.name)
+        if target is None and match and f.type in {"id", "string", "code"}:
+            target = ID_STEMS[match["stem"]]
+        if target is None:
+            continue
+        side = match["side"] if match else None
+        agency_col = (
+            f"agency_{side}"
+            if side and f"agency_{side}" in names
+            else "agency"
+            if "agency" in names
+            else None
+        )
+        out.append((f.name, target, agency_col))
+    return out
+
+
+def record_view_sql(table: Table, vis: Visibility) -> str:
+    masked = masked_fields(table)
+    exclude = f" EXCLUDE ({', '.join(quote(m) for m in masked)})" if masked else ""
+    return f"SELECT *{exclude} FROM {vis.qualified(table.name)} WHERE agency IN ({_in_list(vis.agencies[table.name])})"
+
+
+def derived_view_sql(table: Table, vis: Visibility) -> str | None:
+    """Rows whose every named record is visible; None when the table names no record (left unfiltered)."""
+    conditions = []
+    for col, target, agency_col in id_columns(table):
+        key = model.table(target).key
+        same_agency = f" AND v.agency = t.{quote(agency_col)}" if agency_col else ""
+        conditions.append(
+            f"(t.{quote(col)} IS NULL OR EXISTS (SELECT 1 FROM temp.main.{quote(target)} v "
+            f"WHERE v.{quote(key)} = t.{quote(col)}{same_agency}))"
+        )
+    if not conditions:
+        return None
+    return f"SELECT t.* FROM {vis.qualified(table.name)} t WHERE " + " AND ".join(conditions)
+
+
+def install(store: Store, user: User, rules: SafeguardSettings) -> Visibility:
+    """Create this session's views (record tables first: the others read them)."""
+    catalog, schema = store.rows("SELECT current_database(), current_schema()")[0]
+    vis = Visibility(str(catalog), str(schema), visible_agencies(store, user.agency))
+    present = set(store.table_names())
+    for table in model.record_tables():
+        _create(store, vis, table.name, record_view_sql(table, vis))
+    claims = model.table("membership_claims")
+    _create(store, vis, claims.name, valid_claims_sql(f"({record_view_sql(claims, vis)})", rules))
+    for table in model.tables.values():
+        if table.kind == "derived" and table.name in present:
+            body = derived_view_sql(table, vis)
+            if body:
+                _create(store, vis, table.name, body)
+    return vis
+
+
+def _create(store: Store, vis: Visibility, name: str, body: str) -> None:
+    store.execute(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS {body}")
+    if name not in vis.views:
+        vis.views.append(name)
+
+
+def uninstall(store: Store, vis: Visibility) -> None:
+    for name in reversed(vis.views):
+        store.execute(f"DROP VIEW IF EXISTS temp.main.{quote(name)}")
