@@ -10,7 +10,8 @@ import typer
 from casegraph import ingest as ingest_stage
 from casegraph.cli.common import RichProgress, console, emit, fail, opened, out, table_of
 from casegraph.errors import CasegraphError
-from casegraph.export import export_table
+from casegraph.export import table_frame, write_frame
+from casegraph.safeguards import record_dissemination
 from casegraph.schema import model
 from casegraph.store import quote
 
@@ -161,18 +162,19 @@ def export(
     ctx: typer.Context,
     table: str = typer.Argument(..., help="Table to export."),
     out_file: Path = typer.Option(..., "--out", "-o", help="Output file (.csv or .jsonl)."),
+    to: str = typer.Option(..., "--to", help="Who receives the file (recorded in the dissemination log)."),
+    purpose: str = typer.Option(..., "--purpose", help="Why they receive it (28 CFR 23.20(g))."),
 ) -> None:
-    """Export a table; spreadsheet formulas in cells are made inert."""
+    """Export a table to a recipient; the dissemination is logged and spreadsheet formulas are made inert."""
     fmt = "jsonl" if out_file.suffix in {".jsonl", ".json"} else "csv"
-    with opened(ctx) as (store, _settings):
-        try:
-            n = export_table(store, table, out_file, fmt)
-        except CasegraphError as exc:
-            fail(str(exc))
+    with opened(ctx, purpose=purpose) as (store, _settings):
+        frame = table_frame(store, table)
+        record_dissemination(store, recipient=to, purpose=purpose, what=table, data=frame, file=str(out_file))
+        n = write_frame(frame, out_file, fmt)
     emit(
         ctx,
-        {"table": table, "rows": n, "file": str(out_file)},
-        lambda d: out.print(f"{d['rows']} rows -> {d['file']}"),
+        {"table": table, "rows": n, "file": str(out_file), "to": to},
+        lambda d: out.print(f"{d['rows']} rows -> {d['file']} (for {d['to']}; logged)"),
     )
 
 

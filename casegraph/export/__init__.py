@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from casegraph.schema import model
 from casegraph.store import Store, quote
 
@@ -37,21 +39,31 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def export_table(
-    store: Store, table: str, path: str | Path, fmt: str = "csv", where_agency: str | None = None
-) -> int:
-    """Write one table (optionally one agency's rows) as CSV or JSON lines; returns the row count."""
+def table_frame(store: Store, table: str, where_agency: str | None = None) -> pd.DataFrame:
+    """One declared table (optionally one agency's rows) as a DataFrame, ready to be written."""
     model.table(table)  # only declared tables can be exported
     sql, params = f"SELECT * FROM {quote(table)}", []
     if where_agency:
         sql, params = sql + " WHERE agency = ?", [where_agency]
-    rows = store.df(sql, params).to_dict("records")
+    return store.df(sql, params)
+
+
+def write_frame(frame: pd.DataFrame, path: str | Path, fmt: str = "csv") -> int:
+    """CSV or JSON lines, every text cell made inert; returns the row count."""
+    rows = frame.to_dict("records")
     if fmt == "csv":
-        return write_csv(rows, path, store.columns(table))
+        return write_csv(rows, path, list(frame.columns))
     with Path(path).open("w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps({k: inert(v) for k, v in row.items()}, default=str) + "\n")
     return len(rows)
 
 
-__all__ = ["export_table", "inert", "write_csv"]
+def export_table(
+    store: Store, table: str, path: str | Path, fmt: str = "csv", where_agency: str | None = None
+) -> int:
+    """Write one table as CSV or JSON lines (no dissemination record: entry points add that)."""
+    return write_frame(table_frame(store, table, where_agency), path, fmt)
+
+
+__all__ = ["export_table", "inert", "table_frame", "write_csv", "write_frame"]
