@@ -341,6 +341,9 @@ class TrendsSettings(Section):
         ge=1,
         description="Window after a group's first incident in a new area for the confirming incidents.",
     )
+    spread_member_incidents: int = Field(
+        1, ge=1, description="Incidents in a new area with a claimed member taking part that raise an alert."
+    )
     spread_corroborate: bool = Field(
         True,
         description="A spread alert needs a member's own incident or two linkage series among its incidents.",

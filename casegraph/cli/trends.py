@@ -1,0 +1,335 @@
+"""`casegraph trends`: group growth and spread, alerts, charts; Knox / near-repeat and emerging hot spots on any
+CSV of points; `casegraph eval trends` on a synthetic city."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import typer
+
+from casegraph import ingest
+from casegraph import trends as stage
+from casegraph.cli.common import RichProgress, ctx_of, emit, fail, opened, out, table_of
+from casegraph.errors import CasegraphError
+from casegraph.pipeline import run_stage
+from casegraph.store import open_store
+from casegraph.trends.evaluate import spread_scores
+from casegraph.trends.hotspots import emerging_hotspots, hotspot_steps, kernel_density
+from casegraph.trends.knox import near_repeat, overall
+
+trends_app = typer.Typer(
+    help="Growth and spread of groups, alerts, near repeats and hot spots. With no sub-command: run the stage.",
+    invoke_without_command=True,
+)
+JSON = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+def _json(ctx: typer.Context, as_json: bool) -> None:
+    if as_json:
+        ctx_of(ctx).as_json = True
+
+
+@trends_app.callback()
+def trends(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Compute group activity, growth, spread, hot spots and near repeats; write them and the alerts."""
+    _json(ctx, as_json)
+    if ctx.invoked_subcommand is None:
+        with opened(ctx) as (store, settings):
+            try:
+                summary = stage.run(store, settings, progress=RichProgress())
+            except CasegraphError as exc:
+                fail(str(exc))
+        emit(ctx, summary, _render_run)
+
+
+def _render_run(d: dict[str, Any]) -> None:
+    out.print(f"{d['groups']} groups, {d['linked_incidents']} linked incidents "
+              f"(identities: {d['built_from']['person_identities']}, series: {d['built_from']['series']}); "
+              f"{d['alerts']} alerts in {d['seconds']} s")  # fmt: skip
+    out.print(table_of("rows written", [{"table": t, "rows": n} for t, n in d["rows"].items()]))
+
+
+# -- points from any CSV ---------------------------------------------------------------------------------------
+def _points(
+    file: Path,
+    cols: tuple[str, str, str],
+    where: list[str],
+    since: str | None = None,
+    until: str | None = None,
+) -> tuple[np.ndarray, pd.Series]:
+    """x, y (metres) and whole days since the first date, from a CSV; rows filtered by COL=V1,V2 and dates."""
+    x, y, date = cols
+    try:
+        frame = pd.read_csv(file, low_memory=False)
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read {file}: {exc}")
+    missing = [c for c in (x, y, date) if c not in frame.columns]
+    if missing:
+        fail(f"{file} has no column {', '.join(missing)} (columns: {', '.join(frame.columns)})")
+    for cond in where:
+        col, _, values = cond.partition("=")
+        if col not in frame.columns:
+            fail(f"--where: no column {col!r}")
+        frame = frame[frame[col].astype(str).isin(values.split(","))]
+    days = pd.to_datetime(frame[date], errors="coerce").dt.normalize()
+    keep = days.notna() & frame[x].notna() & frame[y].notna()
+    if since:
+        keep &= days >= pd.Timestamp(since)
+    if until:
+        keep &= days <= pd.Timestamp(until)
+    frame, days = frame[keep], days[keep]
+    if frame.empty:
+        fail("no rows left with coordinates and a date")
+    return frame[[x, y]].to_numpy(float), days
+
+
+def _edges(text: str | None, single: float) -> list[float]:
+    return [float(v) for v in text.split(",")] if text else [single]
+
+
+WHERE = typer.Option([], "--where", help="Keep rows where COL is one of the values: COL=V1,V2 (repeatable).")
+
+
+@trends_app.command("knox")
+def knox_cmd(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="CSV of points with projected x/y in metres and a date."),
+    x: str = typer.Option("x", "--x"), y: str = typer.Option("y", "--y"), date: str = typer.Option("date", "--date"),
+    space: float = typer.Option(200.0, "--space", help="Close in space: distance <= this (metres)."),
+    time_: float = typer.Option(7.0, "--time", help="Close in time: |days apart| <= this."),
+    perms: int = typer.Option(99, "--perms", help="Permutations of the dates."),
+    bands_space: str = typer.Option(None, "--bands-space", help="Distance band edges, e.g. 0.1,100,200,300,400."),
+    bands_time: str = typer.Option(None, "--bands-time", help="Time band edges in days, e.g. 7,14,21."),
+    closed: str = typer.Option("right", "--closed", help="right: [0,a], (a,b] (pointpats, Davies); left: [0,a), [a,b)."),
+    seed: int = typer.Option(12345, "--seed"), workers: int = typer.Option(2, "--workers"),
+    where: list[str] = WHERE, since: str = typer.Option(None, "--from"), until: str = typer.Option(None, "--to"),
+    as_json: bool = JSON,
+) -> None:  # fmt: skip
+    """Knox test (one band) or near-repeat table (--bands-*) with a permutation test of each cell."""
+    _json(ctx, as_json)
+    started = time.perf_counter()
+    xy, days = _points(file, (x, y, date), where, since, until)
+    t = (days - days.min()).dt.days.to_numpy()
+    try:
+        table = near_repeat(xy, t, space=_edges(bands_space, space), time_bands=_edges(bands_time, time_),
+                            permutations=perms, seed=seed, closed=closed, workers=workers)  # fmt: skip
+    except ValueError as exc:
+        fail(str(exc))
+    result = overall(table)
+    if bands_space or bands_time:
+        result["bands"] = table.cells()
+    result["seconds"] = round(time.perf_counter() - started, 3)
+    emit(ctx, result, _render_knox)
+
+
+def _render_knox(d: dict[str, Any]) -> None:
+    keys = ["space_band", "time_band", "ns", "nt", "nst", "expected", "ratio_median", "p"]
+    rows = d.get("bands") or [d]
+    shown = [{k: (f"{r[k]:.3f}" if isinstance(r[k], float) else r[k]) for k in keys} for r in rows]
+    out.print(table_of(f"Knox: {d['n']} events, {d['permutations']} permutations, {d['seconds']} s", shown))
+
+
+@trends_app.command("hotspots")
+def hotspots_cmd(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="CSV of points with projected x/y in metres and a date."),
+    x: str = typer.Option("x", "--x"), y: str = typer.Option("y", "--y"), date: str = typer.Option("date", "--date"),
+    cell: float = typer.Option(250.0, "--cell", help="Cell size of the space-time cube (metres)."),
+    step: str = typer.Option("month", "--step", help="Time step: week, month or a number of days."),
+    distance: float = typer.Option(None, "--distance", help="Gi* neighbourhood between cell centres (default 1.5 cells)."),
+    time_lag: int = typer.Option(1, "--time-lag", help="Previous time steps in the neighbourhood."),
+    alpha: float = typer.Option(0.05, "--alpha"), no_fdr: bool = typer.Option(False, "--no-fdr"),
+    map_png: Path = typer.Option(None, "--map", help="Also draw the classes on a map (PNG)."),
+    where: list[str] = WHERE, since: str = typer.Option(None, "--from"), until: str = typer.Option(None, "--to"),
+    as_json: bool = JSON,
+) -> None:  # fmt: skip
+    """Emerging hot spot analysis: locations per class (new, consecutive, intensifying, persistent, ...)."""
+    _json(ctx, as_json)
+    started = time.perf_counter()
+    xy, days = _points(file, (x, y, date), where, since, until)
+    try:
+        ehs = emerging_hotspots(xy[:, 0], xy[:, 1], hotspot_steps(days, step), cell=cell, distance=distance,
+                                time_lag=time_lag, alpha=alpha, fdr=not no_fdr)  # fmt: skip
+    except ValueError as exc:
+        fail(str(exc))
+    result = {"n": len(xy), "locations": len(ehs.classes), "steps": int(ehs.z.shape[1]), "cell": cell,
+              "classes": ehs.class_counts(), "analysis_seconds": round(ehs.seconds, 3)}  # fmt: skip
+    if map_png:
+        from casegraph.trends.charts import hotspot_map
+
+        cells = pd.DataFrame(
+            {"x": ehs.cube.centres[:, 0], "y": ehs.cube.centres[:, 1], "class": ehs.class_names()}
+        )
+        result["map"] = str(hotspot_map(xy, cells, map_png, cell=cell))
+    result["seconds"] = round(time.perf_counter() - started, 3)
+    emit(ctx, result, lambda d: out.print(table_of(
+        f"emerging hot spots: {d['n']} events, {d['locations']} cells x {d['steps']} steps, {d['seconds']} s",
+        [{"class": k, "locations": v} for k, v in d["classes"].items() if v])))  # fmt: skip
+
+
+@trends_app.command("kde")
+def kde_cmd(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="CSV of points with projected x/y in metres."),
+    out_png: Path = typer.Option(..., "--out", help="PNG of the surface."),
+    x: str = typer.Option("x", "--x"), y: str = typer.Option("y", "--y"), date: str = typer.Option("date", "--date"),
+    cell: float = typer.Option(100.0, "--cell"), bandwidth: float = typer.Option(400.0, "--bandwidth"),
+    where: list[str] = WHERE, as_json: bool = JSON,
+) -> None:  # fmt: skip
+    """Quartic kernel density surface (points per km²) as a PNG."""
+    _json(ctx, as_json)
+    xy, _days = _points(file, (x, y, date), where)
+    grid, extent = kernel_density(xy[:, 0], xy[:, 1], cell=cell, bandwidth=bandwidth)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 8))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    shown = ax.imshow(grid, origin="lower", extent=(extent[0], extent[2], extent[1], extent[3]), cmap="magma")
+    fig.colorbar(shown, ax=ax, label="points per km²")
+    fig.savefig(out_png, dpi=110)
+    emit(ctx, {"out": str(out_png), "max_per_km2": float(grid.max()), "cells": list(grid.shape)})
+
+
+@trends_app.command("groups")
+def groups_cmd(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Growth of each group: trend, change points, last quarter against the one before, new areas."""
+    _json(ctx, as_json)
+    with opened(ctx) as (store, _settings):
+        frame = store.df("SELECT * FROM group_trends ORDER BY group_id")
+    rows = frame.drop(columns=["run_id"]).to_dict("records") if len(frame) else []
+    cols = [
+        "group_id",
+        "incidents",
+        "trend",
+        "mk_p",
+        "previous_quarter",
+        "last_quarter",
+        "baseline_areas",
+        "new_areas",
+    ]
+    emit(ctx, rows, lambda r: out.print(table_of("group trends", r, cols)))
+
+
+@trends_app.command("alerts")
+def alerts_cmd(
+    ctx: typer.Context, kind: str = typer.Option(None, "--kind", help="group_spread or group_growth."), as_json: bool = JSON
+) -> None:  # fmt: skip
+    """The stage's alerts with their status."""
+    _json(ctx, as_json)
+    with opened(ctx) as (store, _settings):
+        rows = stage.alerts(store, kind).to_dict("records")
+    emit(
+        ctx,
+        rows,
+        lambda r: out.print(table_of("alerts", r, ["alert_id", "kind", "onset", "status", "title"])),
+    )
+
+
+@trends_app.command("ack")
+def ack_cmd(
+    ctx: typer.Context, alert_id: str = typer.Argument(...),
+    dismiss: bool = typer.Option(False, "--dismiss", help="Dismiss instead of acknowledging."),
+    note: str = typer.Option(None, "--note"), as_json: bool = JSON,
+) -> None:  # fmt: skip
+    """Acknowledge (or dismiss) an alert; the mark survives re-runs."""
+    _json(ctx, as_json)
+    with opened(ctx) as (store, settings):
+        ok = stage.acknowledge(store, alert_id, settings.user.id, status="dismissed" if dismiss else "acknowledged",
+                               note=note)  # fmt: skip
+    if not ok:
+        fail(f"no alert {alert_id}")
+    emit(ctx, {"alert_id": alert_id, "status": "dismissed" if dismiss else "acknowledged"})
+
+
+@trends_app.command("chart")
+def chart_cmd(
+    ctx: typer.Context, group_id: str = typer.Argument(...), out_png: Path = typer.Option(..., "--out"),
+    period: str = typer.Option("week", "--period", help="week or month"), as_json: bool = JSON,
+) -> None:  # fmt: skip
+    """PNG of a group's linked incidents over time with its alerts marked."""
+    _json(ctx, as_json)
+    with opened(ctx) as (store, _settings):
+        try:
+            path = stage.group_chart(store, group_id, out_png, period_kind=period)
+        except ValueError as exc:
+            fail(str(exc))
+    emit(ctx, {"out": str(path)})
+
+
+@trends_app.command("map")
+def map_cmd(ctx: typer.Context, out_png: Path = typer.Option(..., "--out"), as_json: bool = JSON) -> None:
+    """PNG map of incidents and emerging hot spot classes (from the last run)."""
+    _json(ctx, as_json)
+    with opened(ctx) as (store, _settings):
+        path = stage.hotspot_chart(store, out_png)
+    emit(ctx, {"out": str(path)})
+
+
+def _prior_stages(store: Any, settings: Any) -> dict[str, str]:
+    """Run the stages trends reads from (identities, series); a stage not built or failing is reported."""
+    ran = {}
+    for name in ("resolve", "linkage"):
+        try:
+            summary = run_stage(store, settings, name)
+            ran[name] = summary.get("status", "ok") if isinstance(summary, dict) else "ok"
+        except Exception as exc:  # a failing upstream stage degrades the evaluation, it does not stop it
+            ran[name] = f"failed: {type(exc).__name__}: {exc}"[:300]
+    return ran
+
+
+def evaluate(data: Path, settings: Any) -> dict[str, Any]:
+    """Ingest a synthetic city into a temporary store, run resolve, linkage and trends, score the spread alerts."""
+    truth = pd.read_csv(data / "spread_truth.csv")
+    with tempfile.TemporaryDirectory(prefix="casegraph-eval-") as work:
+        settings.store.path = str(Path(work) / "eval.duckdb")
+        store = open_store(settings)
+        try:
+            started = time.perf_counter()
+            ingest.run_folder(store, settings, data)
+            ingest_seconds = time.perf_counter() - started
+            stages = _prior_stages(store, settings)
+            summary = stage.run(store, settings, progress=RichProgress())
+            scores = spread_scores(truth, stage.alerts(store))
+        finally:
+            store.close()
+    return {**scores, "seconds": summary["seconds"], "ingest_seconds": round(ingest_seconds, 3),
+            "total_seconds": round(time.perf_counter() - started, 3), "stages": stages,
+            "linked_incidents": summary["linked_incidents"], "built_from": summary["built_from"],
+            "alerts": summary["alerts"]}  # fmt: skip
+
+
+def eval_trends(
+    ctx: typer.Context,
+    data: Path = typer.Option(
+        ..., "--data", help="Synthetic city folder (record CSVs and spread_truth.csv)."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Spread alerts against the planted spread: found, delay (days), false alerts, seconds."""
+    _json(ctx, as_json)
+    if not (data / "spread_truth.csv").exists() or not (data / "incidents.csv").exists():
+        fail(f"{data} needs incidents.csv and spread_truth.csv (a folder written by `casegraph demo`)")
+    try:
+        result = evaluate(data, ctx_of(ctx).settings())
+    except CasegraphError as exc:
+        fail(str(exc))
+    emit(ctx, result, _render_eval)
+
+
+def _render_eval(d: dict[str, Any]) -> None:
+    keys = ["spreads", "spreads_detected", "spread_delay_days", "first_spread_delay_days", "false_spread_alerts",
+            "seconds", "total_seconds"]  # fmt: skip
+    out.print(table_of("trends against the planted spread", [{"measure": k, "value": d[k]} for k in keys]))
+    out.print(table_of("per planted spread", d["per_spread"]))
+
+
+def register(app: typer.Typer, eval_app: typer.Typer) -> None:
+    app.add_typer(trends_app, name="trends")
+    eval_app.command("trends")(eval_trends)

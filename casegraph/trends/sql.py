@@ -1,0 +1,136 @@
+"""SQL builders of the trends stage (pure functions; values are passed as parameters, never pasted)."""
+
+from __future__ import annotations
+
+from casegraph.store.ddl import quote
+
+
+def member_records_cte(use_identities: bool) -> str:
+    """Qualifying claims (param 1: minimum criteria) and every person record of each claimed person."""
+    identities = (
+        """
+        UNION
+        SELECT c.group_id, c.claim_id, p2.agency, p2.record_id
+        FROM claims c
+        JOIN person_identities p1 ON p1.agency = c.agency AND p1.record_id = c.record_id
+        JOIN person_identities p2 ON p2.person_id = p1.person_id"""
+        if use_identities
+        else ""
+    )
+    return f"""
+    claims AS (
+        SELECT agency, record_id, group_id, claim_id FROM membership_claims
+        WHERE len(criteria) >= ? AND len(evidence) >= 1
+    ),
+    member_records AS (
+        SELECT c.group_id, c.claim_id, c.agency, c.record_id FROM claims c{identities}
+    )"""
+
+
+def _series_hits(series_agency: bool) -> str:
+    """Incidents in the same (not oversized, param: max size) linkage series as a member's incident."""
+    on_agency = " AND s1.agency = h.agency" if series_agency else ""
+    agency = "s2.agency" if series_agency else "CAST(NULL AS VARCHAR)"
+    return f""",
+    series_hits AS (
+        SELECT DISTINCT h.group_id, {agency} AS agency, s2.incident_id, CAST(NULL AS VARCHAR) AS member,
+               ['series:' || s1.series_id] AS why
+        FROM member_hits h
+        JOIN series s1 ON s1.incident_id = h.incident_id{on_agency}
+        JOIN series s2 ON s2.series_id = s1.series_id
+        WHERE s1.series_id IN (SELECT series_id FROM series GROUP BY series_id HAVING count(*) <= ?)
+    )"""
+
+
+def own(alias: str) -> str:
+    """A row names its own agency's record when that agency has one with the id, else the record of that id
+    held by another agency (a shared record: ids are unique per agency, often across agencies too)."""
+    return (
+        f"({alias}.agency = m.agency OR NOT EXISTS (SELECT 1 FROM person_records r "
+        f"WHERE r.agency = {alias}.agency AND r.record_id = {alias}.record_id))"
+    )
+
+
+def group_incidents_sql(*, use_identities: bool, use_series: bool, series_agency: bool = False) -> str:
+    """One row per (group, incident) with why it is linked. Params: min_criteria, roles[, series_max_size]."""
+    series = _series_hits(series_agency) if use_series else ""
+    union = "UNION ALL SELECT * FROM series_hits" if use_series else ""
+    return f"""
+    WITH {member_records_cte(use_identities)},
+    member_hits AS (
+        SELECT m.group_id, v.agency, v.incident_id, m.agency || '/' || m.record_id AS member,
+               ['claim:' || m.claim_id, 'involvement:' || v.involvement_id] AS why
+        FROM member_records m JOIN involvements v ON v.record_id = m.record_id AND {own("v")}
+        WHERE list_contains(CAST(? AS VARCHAR[]), v.role)
+        UNION ALL
+        SELECT m.group_id, a.agency, a.incident_id, m.agency || '/' || m.record_id,
+               ['claim:' || m.claim_id, 'arrest:' || a.arrest_id]
+        FROM member_records m JOIN arrests a ON a.record_id = m.record_id AND {own("a")}
+        WHERE a.incident_id IS NOT NULL
+    ){series},
+    hits AS (SELECT * FROM member_hits {union})
+    SELECT h.group_id, i.agency, i.incident_id,
+           CASE WHEN count(h.member) > 0 THEN 'member' ELSE 'series' END AS via,
+           list_sort(list_distinct(list(h.member))) AS members,
+           list_sort(list_distinct(flatten(list(h.why)))) AS evidence,
+           CAST(min(i.occurred_from) AS DATE) AS occurred_on,
+           any_value(i.area) AS area, any_value(i.x) AS x, any_value(i.y) AS y
+    FROM hits h
+    JOIN incidents i ON i.incident_id = h.incident_id AND (h.agency IS NULL OR i.agency = h.agency)
+    GROUP BY h.group_id, i.agency, i.incident_id
+    ORDER BY h.group_id, occurred_on, i.incident_id"""
+
+
+def member_contacts_sql(*, use_identities: bool) -> str:
+    """Members' contacts that name an area (presence for the baseline). Param: min_criteria."""
+    return f"""
+    WITH {member_records_cte(use_identities)}
+    SELECT DISTINCT m.group_id, c.area, CAST(c.occurred_at AS DATE) AS seen_on, 'contact:' || c.contact_id AS why
+    FROM member_records m
+    JOIN contact_participants p ON p.record_id = m.record_id AND {own("p")}
+    JOIN contacts c ON c.agency = p.agency AND c.contact_id = p.contact_id
+    WHERE c.area IS NOT NULL
+    ORDER BY 1, 3"""
+
+
+def data_window_sql() -> str:
+    """First and last incident date in the store: the monitoring window."""
+    return "SELECT CAST(min(occurred_from) AS DATE), CAST(max(occurred_from) AS DATE) FROM incidents"
+
+
+def groups_sql() -> str:
+    return "SELECT agency, group_id, name FROM groups ORDER BY group_id"
+
+
+def points_sql() -> str:
+    """Incidents with projected coordinates, for hot spots and near repeats."""
+    return """
+    SELECT agency, incident_id, offence, x, y, CAST(occurred_from AS DATE) AS occurred_on
+    FROM incidents WHERE x IS NOT NULL AND y IS NOT NULL AND occurred_from IS NOT NULL"""
+
+
+def delete_run_rows_sql(table: str) -> str:
+    return f"DELETE FROM {quote(table)}"
+
+
+def previous_alerts_sql() -> str:
+    return """
+    SELECT alert_id, status, acknowledged_by, acknowledged_at, note FROM alerts
+    WHERE stage = ? AND status <> 'open'"""
+
+
+def delete_alerts_sql() -> str:
+    return "DELETE FROM alerts WHERE stage = ?"
+
+
+def alerts_sql(kind: str | None = None) -> str:
+    where = " AND kind = ?" if kind else ""
+    return f"""
+    SELECT alert_id, kind, subject, title, onset, severity, status, detail, evidence, created_at
+    FROM alerts WHERE stage = ?{where} ORDER BY onset, alert_id"""
+
+
+def acknowledge_sql() -> str:
+    return """
+    UPDATE alerts SET status = ?, acknowledged_by = ?, acknowledged_at = ?, note = ?
+    WHERE alert_id = ?"""
