@@ -18,8 +18,8 @@ from casegraph.demo.incidents import IncidentMaker, Pending
 from casegraph.demo.links import Linker
 from casegraph.demo.records import People
 from casegraph.demo.series import SeriesPlan, plan_series
-from casegraph.demo.writer import Tables
 from casegraph.demo.world import World, build_world
+from casegraph.demo.writer import Tables
 from casegraph.progress import NoProgress, Progress
 
 SERIES_DEFINITION = (
@@ -39,27 +39,40 @@ def background_per_day(cfg: CityConfig) -> np.ndarray:
     return gen.multinomial(n_bg, weights / weights.sum())
 
 
-def stream(world: World, plan: SeriesPlan, maker: IncidentMaker, linker: Linker, contacts: Contacts,
-           progress: Progress) -> int:
-    """Windows of days sized for ~chunk_rows incidents; each emits the incidents whose time falls in it."""
+def stream(
+    world: World,
+    plan: SeriesPlan,
+    maker: IncidentMaker,
+    linker: Linker,
+    contacts: Contacts,
+    progress: Progress,
+) -> int:
+    """Draw incidents a window of days at a time (~chunk_rows each) and emit them day by day.
+
+    Series are drawn whole when their window opens and wait in ``pending`` until their day comes; every
+    random draw is keyed by series or day, so the output does not depend on the window size.
+    """
     cfg = world.cfg
-    per_day = background_per_day(cfg)
+    per_day = background_per_day(cfg).tolist()
     width = max(1, min(cfg.span_days, cfg.span_days * cfg.chunk_rows // cfg.n_incidents))
     pending: list[Pending] = []
     nxt, num = 0, 1
-    for w, d0 in enumerate(range(0, cfg.span_days, width)):
-        d1 = min(cfg.span_days, d0 + width)
-        while nxt < len(plan) and plan.start[nxt] < d1 * DAY:
+    for d0 in range(0, cfg.span_days, width):
+        days = range(d0, min(cfg.span_days, d0 + width))
+        while nxt < len(plan) and plan.start[nxt] < days.stop * DAY:
             pending.extend(maker.series_rows(nxt))
             nxt += 1
-        pending.extend(maker.background_rows(w, d0, per_day[d0:d1]))
-        pending.sort(key=itemgetter(0))
-        cut = bisect.bisect_left(pending, d1 * DAY, key=itemgetter(0))
-        linker.emit(pending[:cut], num)
-        num += cut
-        del pending[:cut]
-        contacts.window(w, d0, d1)
-        progress.advance(cut)
+        for d in days:
+            pending.extend(maker.background_rows(d, per_day[d]))
+        pending.sort(key=itemgetter(0, 1))
+        pos = 0
+        for d in days:
+            cut = bisect.bisect_left(pending, (d + 1) * DAY, lo=pos, key=itemgetter(0))
+            linker.emit(pending[pos:cut], num)
+            contacts.day(d)
+            num, pos = num + cut - pos, cut
+        del pending[:pos]
+        progress.advance(pos)
     assert not pending, "every series ends inside the span"
     return num - 1
 
@@ -78,20 +91,35 @@ def write_truth(world: World, tables: Tables, linker: Linker, clock: Clock) -> d
             tables.write("spread_truth", [gs, code, first])
         spread.append({"area": code, "opens": clock.day(opens), "first_date": first})
     return {
-        "tie": {"group_a": ga, "group_b": gb, "onset": onset, "shared_area": world.geo.code(shared),
-                "joint_incidents": len(linker.tie_dates), "first_joint": min(linker.tie_dates, default="")},
+        "tie": {
+            "group_a": ga,
+            "group_b": gb,
+            "onset": onset,
+            "shared_area": world.geo.code(shared),
+            "joint_incidents": len(linker.tie_dates),
+            "first_joint": min(linker.tie_dates, default=""),
+        },
         "spread": {"group_id": gs, "start": clock.day(world.spread_open[0]), "areas": spread},
     }
 
 
 def describe(world: World, plan: SeriesPlan) -> dict[str, Any]:
     groups = [
-        {"group_id": g.group_id, "name": g.name, "kind": g.kind, "members": len(g.members),
-         "home": [world.geo.code(d) for d in g.home]}
+        {
+            "group_id": g.group_id,
+            "name": g.name,
+            "kind": g.kind,
+            "members": len(g.members),
+            "home": [world.geo.code(d) for d in g.home],
+        }
         for g in world.groups
     ]
-    return {"groups": groups, "offenders": len(world.group_of), "series": len(plan),
-            "series_definition": SERIES_DEFINITION}
+    return {
+        "groups": groups,
+        "offenders": len(world.group_of),
+        "series": len(plan),
+        "series_definition": SERIES_DEFINITION,
+    }
 
 
 def make_city(
@@ -109,7 +137,7 @@ def make_city(
     out, progress = Path(out_dir), progress or NoProgress()
     with Tables(out) as tables:
         world, clock = build_world(cfg), Clock(cfg)
-        people = People(tables, cfg.agencies, cfg.seed)
+        people = People(tables, cfg.agencies, cfg.seed, cfg.start_date)
         people.write_offenders(world)
         write_groups(world, tables)
         plan = plan_series(world)
@@ -122,6 +150,12 @@ def make_city(
         ClaimWriter(world, tables, clock, evidence).write_all()
         truth = write_truth(world, tables, linker, clock)
         counts = {f"{t}.csv": c for t, c in tables.counts.items()}
-    summary = {"seed": cfg.seed, "n_incidents": cfg.n_incidents, "counts": counts, **truth, **describe(world, plan)}
+    summary = {
+        "seed": cfg.seed,
+        "n_incidents": cfg.n_incidents,
+        "counts": counts,
+        **truth,
+        **describe(world, plan),
+    }
     (out / "city.json").write_text(json.dumps({"config": asdict(cfg), **summary}, indent=2) + "\n")
     return summary

@@ -12,8 +12,8 @@ from datetime import date
 from casegraph.demo.config import DAY, Clock, sub_rng
 from casegraph.demo.events import Evidence
 from casegraph.demo.vocab import OFFENCES, SOFT_CRITERIA, USERS
-from casegraph.demo.writer import Tables
 from casegraph.demo.world import World
+from casegraph.demo.writer import Tables
 
 SECOND_CLAIM = 0.1  # members a second agency also files a claim on
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TypeVar
+
+T = TypeVar("T")
 
 DAY = 86_400
 M_PER_DEG_LAT = 111_320.0
@@ -63,9 +67,25 @@ class CityConfig:
         return int(self.span_days * self.spread_start_frac)
 
 
-def sub_rng(seed: int, stream: str, k: int = 0) -> random.Random:
+class FastRandom(random.Random):
+    """``random.Random`` whose choice/randrange/randint scale one float draw instead of rejection
+    sampling on random bits: several times faster in the per-row hot loops, equally deterministic."""
+
+    def choice(self, seq: Sequence[T]) -> T:  # type: ignore[override]
+        return seq[int(self.random() * len(seq))]
+
+    def randrange(self, start: int, stop: int | None = None) -> int:  # type: ignore[override]
+        if stop is None:
+            start, stop = 0, start
+        return start + int(self.random() * (stop - start))
+
+    def randint(self, a: int, b: int) -> int:
+        return a + int(self.random() * (b - a + 1))
+
+
+def sub_rng(seed: int, stream: str, k: int = 0) -> FastRandom:
     """An independent generator per (stream, item), so chunking never changes what an item gets."""
-    return random.Random(f"{seed}/{stream}/{k}")
+    return FastRandom(f"{seed}/{stream}/{k}")
 
 
 class Geo:
@@ -122,7 +142,11 @@ class Geo:
             dist = min(2000.0, rng.expovariate(1 / 700.0))
             ang = rng.uniform(0.0, 2 * math.pi)
             x, y = ax + dist * math.cos(ang), ay + dist * math.sin(ang)
-            if 0 <= x < self.size and 0 <= y < self.size and (allowed is None or self.district(x, y) in allowed):
+            if (
+                0 <= x < self.size
+                and 0 <= y < self.size
+                and (allowed is None or self.district(x, y) in allowed)
+            ):
                 return x, y
         return self.clip(ax, ay, self.district(ax, ay) if allowed is not None else None)
 
@@ -145,6 +169,9 @@ class Clock:
     def iso(self, s: int) -> str:
         rem = s % DAY
         return f"{self.day(s)}T{rem // 3600:02d}:{rem % 3600 // 60:02d}:{rem % 60:02d}"
+
+    def seconds(self, iso: str) -> int:
+        return int((datetime.fromisoformat(iso) - self.start).total_seconds())
 
     def weekday(self, s: int) -> int:
         return (self.start.weekday() + s // DAY) % 7

@@ -12,15 +12,19 @@ import random
 import numpy as np
 
 from casegraph.demo.config import DAY, Clock, sub_rng
-from casegraph.demo.writer import Tables
 from casegraph.demo.world import World
+from casegraph.demo.writer import Tables
 
 GROUP_RATE = 0.004  # contacts per group member per day
 SOLO_RATE = 0.001  # chance contacts per solo offender per day
 CROSS_RATE = 0.002  # share of group contacts that include a member of another (non-tied) group
 TIE_SHARE = 0.015  # planted tie contacts, as a share of all group contacts (at least 10)
 PLACES = ("gas station", "corner store", "park", "car wash", "apartment block", "fast-food restaurant")
-MEETING = ("Subjects seen meeting outside a {p}", "Surveillance: meeting at a {p}", "Field contact near a {p}")
+MEETING = (
+    "Subjects seen meeting outside a {p}",
+    "Surveillance: meeting at a {p}",
+    "Field contact near a {p}",
+)
 CALL = ("Call between subjects (phone records)", "Call arranging a meet", "Text messages on a seized handset")
 
 
@@ -50,7 +54,7 @@ class Evidence:
 
 
 class Contacts:
-    """Writes contacts and participants; generates each time window's meetings and calls."""
+    """Writes contacts and participants; generates each day's meetings and calls."""
 
     def __init__(self, world: World, tables: Tables, clock: Clock, evidence: Evidence) -> None:
         self.w, self.tables, self.clock, self.evidence = world, tables, clock, evidence
@@ -67,7 +71,13 @@ class Contacts:
         return sorted(rng.randrange(lo, hi) for _ in range(max(10, int(TIE_SHARE * expected))))
 
     def add(
-        self, kind: str, t: int, xy: tuple[float, float] | None, text: str, agency: str, people: list[tuple[int, str]]
+        self,
+        kind: str,
+        t: int,
+        xy: tuple[float, float] | None,
+        text: str,
+        agency: str,
+        people: list[tuple[int, str]],
     ) -> int:
         """Write one contact; participants sharing a group get it as evidence of communication."""
         num = self.next_contact
@@ -86,17 +96,17 @@ class Contacts:
                 self.evidence.note_contact(o, num, t)
         return num
 
-    def window(self, w: int, d0: int, d1: int) -> None:
-        """All contacts of days [d0, d1): group contacts, the tie's, and chance ones."""
-        rng, gen = sub_rng(self.w.cfg.seed, "contacts", w), np.random.default_rng([self.w.cfg.seed, 4, w])
-        t0, t1 = d0 * DAY, d1 * DAY
+    def day(self, d: int) -> None:
+        """All contacts of day ``d``: group contacts, the tie's, and chance ones."""
+        rng, gen = sub_rng(self.w.cfg.seed, "contacts", d), np.random.default_rng([self.w.cfg.seed, 4, d])
+        t0, t1 = d * DAY, (d + 1) * DAY
         for g, members in enumerate(self.members):
-            for _ in range(int(gen.poisson(len(members) * GROUP_RATE * (d1 - d0)))):
+            for _ in range(int(gen.poisson(len(members) * GROUP_RATE))):
                 self._group_contact(rng, g, rng.randrange(t0, t1))
         lo, hi = bisect.bisect_left(self.tie_times, t0), bisect.bisect_left(self.tie_times, t1)
         for t in self.tie_times[lo:hi]:
             self._tie_contact(rng, t)
-        for _ in range(int(gen.poisson(len(self.solos) * SOLO_RATE * (d1 - d0)))):
+        for _ in range(int(gen.poisson(len(self.solos) * SOLO_RATE))):
             self._chance_contact(rng, rng.randrange(t0, t1))
 
     def _write(self, rng: random.Random, t: int, xy: tuple[float, float] | None, people: list[int]) -> None:
@@ -106,7 +116,9 @@ class Contacts:
         if xy is None:
             self.add("call", t, None, rng.choice(CALL), agencies[idx], records)
         else:
-            self.add("meeting", t, xy, rng.choice(MEETING).format(p=rng.choice(PLACES)), agencies[idx], records)
+            self.add(
+                "meeting", t, xy, rng.choice(MEETING).format(p=rng.choice(PLACES)), agencies[idx], records
+            )
 
     def _group_contact(self, rng: random.Random, g: int, t: int) -> None:
         members = self.members[g]
@@ -123,12 +135,18 @@ class Contacts:
 
     def _tie_contact(self, rng: random.Random, t: int) -> None:
         a, b, shared = self.w.tie
-        people = rng.sample(self.members[a], rng.choice((1, 2))) + rng.sample(self.members[b], rng.choice((1, 1, 2)))
+        people = rng.sample(self.members[a], rng.choice((1, 2))) + rng.sample(
+            self.members[b], rng.choice((1, 1, 2))
+        )
         xy = self.w.geo.point_in(rng, shared) if rng.random() < 0.6 else None
         self._write(rng, t, xy, people)
 
     def _chance_contact(self, rng: random.Random, t: int) -> None:
         first, second = rng.choice(self.solos), rng.randrange(len(self.w.group_of))
         if first != second:
-            xy = (rng.uniform(0, self.w.geo.size), rng.uniform(0, self.w.geo.size)) if rng.random() < 0.4 else None
+            xy = (
+                (rng.uniform(0, self.w.geo.size), rng.uniform(0, self.w.geo.size))
+                if rng.random() < 0.4
+                else None
+            )
             self._write(rng, t, xy, [first, second])

@@ -1,4 +1,4 @@
-"""Incident rows: series incidents drawn from a planned series, background incidents drawn per window.
+"""Incident rows: series incidents drawn from a planned series, background incidents drawn per day.
 
 Each row is built complete except its id and status, which are set when it is emitted in time order.
 """
@@ -6,8 +6,7 @@ Each row is built complete except its id and status, which are set when it is em
 from __future__ import annotations
 
 import random
-
-import numpy as np
+from itertools import accumulate
 
 from casegraph.demo.config import DAY, Clock, sub_rng
 from casegraph.demo.series import SeriesPlan
@@ -26,10 +25,10 @@ from casegraph.demo.vocab import (
 )
 from casegraph.demo.world import Habits, World
 
-# (true time s, row, offenders, series index or -1)
-Pending = tuple[int, list[str], tuple[int, ...], int]
-BACKGROUND_MIX = (0.13, 0.2, 0.35, 0.12, 0.2)
-ROBBERY_WEAPONS = (0.35, 0.25, 0.2, 0.1, 0.1)
+# (true time s, unique tie-break, row, offenders, series index or -1); sorted on the first two.
+Pending = tuple[int, int, list[str], tuple[int, ...], int]
+BACKGROUND_CUM = tuple(accumulate((0.13, 0.2, 0.35, 0.12, 0.2)))  # offence mix of one-off crime
+ROBBERY_WEAPON_CUM = tuple(accumulate((0.35, 0.25, 0.2, 0.1, 0.1)))
 NO_SUSPECT = ["", "", "", "", "", ""]
 
 
@@ -48,7 +47,7 @@ def narrative(rng: random.Random, offence: str, mo: list[str], count: str) -> st
         premises=premises,
         other=_phrase(other),
         weapon=_phrase(weapon) or "no weapon seen",
-        prop=prop.replace(";", ", ") or "nothing",
+        prop=prop.replace(";", ", ").replace("_", " ") or "nothing",
         veh=f" Seen leaving in a {vehicle}." if vehicle else "",
     )
     return text[0].upper() + text[1:]
@@ -70,7 +69,7 @@ def window(rng: random.Random, offence: str, t: int, span_s: int) -> tuple[int, 
 
 def _weapon(rng: random.Random, offence: str) -> str:
     if offence == "robbery":
-        return rng.choices(MO["robbery"]["weapon"], weights=ROBBERY_WEAPONS)[0]
+        return rng.choices(MO["robbery"]["weapon"], cum_weights=ROBBERY_WEAPON_CUM)[0]
     return "blunt" if offence == "burglary" and rng.random() < 0.05 else "none"
 
 
@@ -81,7 +80,7 @@ def _property(rng: random.Random, habits: Habits | None, offence: str, c: float)
         if rng.random() < 0.3:
             taken.append(rng.choice(items))
     else:
-        taken = rng.sample(items, min(len(items), rng.randint(1, 3)))
+        taken = [rng.choice(items) for _ in range(rng.randint(1, 3))]  # repeats collapse below
     return ";".join(dict.fromkeys(taken))
 
 
@@ -89,9 +88,14 @@ def mo_fields(rng: random.Random, habits: Habits | None, offence: str) -> list[s
     """premises, entry, target, other, weapon, property, vehicle: habitual with prob. consistency."""
     vocab, c = MO[offence], habits.consistency if habits is not None else 0.0
     pref = habits.prefs[offence] if habits is not None else {}
-    out = [pref[f] if pref and rng.random() < c else rng.choice(vocab[f]) for f in ("premises", "entry", "target")]
+    out = [
+        pref[f] if pref and rng.random() < c else rng.choice(vocab[f])
+        for f in ("premises", "entry", "target")
+    ]
     out.append(pref["other"] if pref and rng.random() < c else rng.choice(vocab["other"]))
-    out.append(pref["weapon"] if pref and offence == "robbery" and rng.random() < c else _weapon(rng, offence))
+    out.append(
+        pref["weapon"] if pref and offence == "robbery" and rng.random() < c else _weapon(rng, offence)
+    )
     out.append(_property(rng, habits, offence, c))
     vehicle = ""
     if rng.random() < VEHICLE_USE[offence]:
@@ -104,7 +108,7 @@ def mo_fields(rng: random.Random, habits: Habits | None, offence: str) -> list[s
 
 
 class IncidentMaker:
-    """Turns planned series and per-window background counts into incident rows."""
+    """Turns planned series and per-day background counts into incident rows."""
 
     def __init__(self, world: World, plan: SeriesPlan, clock: Clock) -> None:
         self.w, self.plan, self.clock, self.geo = world, plan, clock, world.geo
@@ -119,9 +123,9 @@ class IncidentMaker:
         allowed, ax, ay = self._ground(rng, s, who[0])
         main = habits.offence(rng)
         out = []
-        for t in self._times(rng, s, habits, main):
+        for k, t in enumerate(self._times(rng, s, habits, main)):
             offence = main if rng.random() < 0.9 else habits.offence(rng)
-            out.append((t, self._row(rng, habits, offence, t, (ax, ay), allowed, who), who, s))
+            out.append((t, s * 32 + k, self._row(rng, habits, offence, t, (ax, ay), allowed, who), who, s))
         return out
 
     def _ground(self, rng: random.Random, s: int, lead: int) -> tuple[frozenset[int] | None, float, float]:
@@ -143,15 +147,15 @@ class IncidentMaker:
             times.append(min(end, max(start, d * DAY + int(hour * 3600))))
         return times
 
-    def background_rows(self, w: int, d0: int, day_counts: np.ndarray) -> list[Pending]:
-        """One-off crimes by unknown offenders: random MO, around hotspots or anywhere."""
-        rng = sub_rng(self.seed, "background", w)
+    def background_rows(self, d: int, count: int) -> list[Pending]:
+        """Day ``d``'s one-off crimes by unknown offenders: random MO, around hotspots or anywhere."""
+        rng = sub_rng(self.seed, "background", d)
         out: list[Pending] = []
-        for d, count in enumerate(day_counts.tolist(), start=d0):
-            for _ in range(count):
-                offence = rng.choices(OFFENCES, weights=BACKGROUND_MIX)[0]
-                t = d * DAY + int((rng.gauss(DEFAULT_HOUR[offence], 4.0) % 24) * 3600)
-                out.append((t, self._row(rng, None, offence, t, self._bg_anchor(rng), None, ()), (), -1))
+        for k in range(count):
+            offence = rng.choices(OFFENCES, cum_weights=BACKGROUND_CUM)[0]
+            t = d * DAY + int((rng.gauss(DEFAULT_HOUR[offence], 4.0) % 24) * 3600)
+            row = self._row(rng, None, offence, t, self._bg_anchor(rng), None, ())
+            out.append((t, -(d * 10_000_000 + k + 1), row, (), -1))
         return out
 
     def _bg_anchor(self, rng: random.Random) -> tuple[float, float]:

@@ -6,15 +6,13 @@ incidents rarely (their arrestee becomes a one-off person ``B<incident number>``
 
 from __future__ import annotations
 
-import random
-
-from casegraph.demo.config import DAY, Clock
+from casegraph.demo.config import DAY, Clock, sub_rng
 from casegraph.demo.events import Contacts, Evidence
 from casegraph.demo.incidents import Pending
 from casegraph.demo.records import People
 from casegraph.demo.vocab import CHARGE, VICTIM_RATE
-from casegraph.demo.writer import Tables
 from casegraph.demo.world import World
+from casegraph.demo.writer import Tables
 
 ROLES = ("arrestee", "suspect", "offender")
 ROLE_WEIGHTS = (0.55, 0.3, 0.15)
@@ -25,11 +23,17 @@ class Linker:
     """Writes everything an emitted incident implies; tracks the tie and spread facts as observed."""
 
     def __init__(
-        self, world: World, tables: Tables, clock: Clock, people: People, contacts: Contacts, evidence: Evidence
+        self,
+        world: World,
+        tables: Tables,
+        clock: Clock,
+        people: People,
+        contacts: Contacts,
+        evidence: Evidence,
     ) -> None:
         self.w, self.tables, self.clock = world, tables, clock
         self.people, self.contacts, self.evidence = people, contacts, evidence
-        self.rng = random.Random(f"{world.cfg.seed}/links")
+        self.rng = sub_rng(world.cfg.seed, "links")
         self.agency_index = {a: i for i, a in enumerate(world.cfg.agencies)}
         self.next_arrest, self.next_involvement, self.next_bystander = 1, 1, 1
         self.spread_codes = {world.geo.code(a) for a in world.spread_areas}
@@ -39,7 +43,7 @@ class Linker:
     def emit(self, batch: list[Pending], first_num: int) -> None:
         """Give each incident (in time order) its id and status and write what hangs off it."""
         rows = []
-        for k, (t, row, who, s) in enumerate(batch):
+        for k, (t, _, row, who, s) in enumerate(batch):
             num = first_num + k
             row[0] = f"I{num:07d}"
             solved = self._offenders(num, t, row, who) if who else self._background(num, t, row)
@@ -86,10 +90,11 @@ class Linker:
         arrest_groups = [g for g, r in zip(groups, roles, strict=True) if r == "arrestee"]
         at = t + (rng.randrange(600, 6 * 3600) if rng.random() < 0.3 else rng.randrange(DAY, 90 * DAY))
         arrested: list[tuple[int, str]] = []
+        latest = self.clock.seconds(row[4])  # claims date an incident by the end of its window
         for o, g, role in zip(named, groups, roles, strict=True):
             record = self.w.record_of(rng, o, self.agency_index[row[1]])[0]
             self._involve(row, record, role)
-            self.evidence.note_incident(o, num, t, g >= 0 and groups.count(g) >= 2)
+            self.evidence.note_incident(o, num, latest, g >= 0 and groups.count(g) >= 2)
             if role == "arrestee":
                 xy = None if at - t < DAY else (float(self.w.anchor[o][0]), float(self.w.anchor[o][1]))
                 together = g >= 0 and arrest_groups.count(g) >= 2
@@ -97,7 +102,9 @@ class Linker:
                 arrested.append((o, record))
         if len(arrested) >= 2:
             xy_c = (float(row[7]), float(row[8])) if at - t < DAY else None
-            self.contacts.add("co_arrest", at, xy_c, f"Arrested together for incident {row[0]}", row[1], arrested)
+            self.contacts.add(
+                "co_arrest", at, xy_c, f"Arrested together for incident {row[0]}", row[1], arrested
+            )
         return bool(arrested)
 
     def _background(self, num: int, t: int, row: list[str]) -> bool:

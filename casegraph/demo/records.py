@@ -13,6 +13,7 @@ from datetime import date
 
 import numpy as np
 
+from casegraph.demo.config import sub_rng
 from casegraph.demo.vocab import (
     DIRECTIONS,
     FAMILY_NAMES,
@@ -23,8 +24,8 @@ from casegraph.demo.vocab import (
     STREET_TYPES,
     STREETS,
 )
-from casegraph.demo.writer import Tables
 from casegraph.demo.world import World
+from casegraph.demo.writer import Tables
 
 AGENCY_WEIGHTS = (0.55, 0.28, 0.17)
 
@@ -45,7 +46,7 @@ class Identity:
 
 
 def _digits(rng: random.Random, k: int) -> str:
-    return "".join(rng.choices(string.digits, k=k))
+    return f"{rng.randrange(10**k):0{k}d}"
 
 
 def new_identity(rng: random.Random, person_id: str, male: bool, dob: date, offender: bool) -> Identity:
@@ -152,10 +153,11 @@ def variant(rng: random.Random, ident: Identity, clean: bool) -> list[str]:
 class People:
     """Writes person records and their truth; record ids share one number space over all agencies."""
 
-    def __init__(self, tables: Tables, agencies: tuple[str, ...], seed: int) -> None:
+    def __init__(self, tables: Tables, agencies: tuple[str, ...], seed: int, start: date) -> None:
         self.tables = tables
         self.agencies = agencies
-        self.rng = random.Random(f"{seed}/people")
+        self.rng = sub_rng(seed, "people")
+        self.start = start.toordinal()
         self.next_record = 1
 
     def write(self, ident: Identity, agencies: list[str]) -> list[str]:
@@ -174,7 +176,7 @@ class People:
         rng = self.rng
         male = rng.random() < 0.5
         age = rng.randrange(16, 80) if prefix == "V" else rng.randrange(16, 45)
-        dob = date.fromordinal(date(2023, 1, 1).toordinal() - age * 365 - rng.randrange(365))
+        dob = date.fromordinal(self.start - age * 365 - rng.randrange(365))
         ident = new_identity(rng, f"{prefix}{number:07d}", male, dob, offender=prefix == "B")
         agencies = [agency] if rng.random() < 0.88 else [agency, rng.choice(self.agencies)]
         return self.write(ident, agencies)[0]

@@ -41,7 +41,7 @@ def tie_series_count(n_incidents: int) -> int:
 def _special(
     rng: random.Random, start_lo: int, span_s: int, lead: int, co: list[int], district: int, kind: int
 ) -> Special:
-    size = rng.randint(2, 4) if kind != SPREAD else rng.randint(3, 5)
+    size = {TIE: rng.randint(2, 4), SPREAD: rng.randint(3, 5)}.get(kind, rng.randint(2, 3))
     dur = int(size * rng.uniform(1.0, 3.0) * DAY)
     start = start_lo if kind == SPREAD else rng.randrange(start_lo, max(start_lo + 1, span_s - dur - DAY))
     return start, size, [lead, *co], district, kind, dur
@@ -53,10 +53,12 @@ def _tie_series(world: World, rng: random.Random) -> list[Special]:
     members = (world.groups[a].members.tolist(), world.groups[b].members.tolist())
     lo, span_s = world.tie_onset() + 4 * DAY, world.cfg.span_days * DAY
     out = []
-    for _ in range(tie_series_count(world.cfg.n_incidents)):
+    for k in range(tie_series_count(world.cfg.n_incidents)):
         side = rng.randrange(2)
         co = rng.sample(members[1 - side], rng.choice((1, 1, 2)))
         out.append(_special(rng, lo, span_s, rng.choice(members[side]), co, shared, TIE))
+        if k == 0:  # the first joint series follows the onset within days, so the onset is observable
+            out[0] = (lo + rng.randrange(10 * DAY), *out[0][1:])
     return out
 
 
@@ -144,7 +146,9 @@ def _assign_spread(world: World, plan: dict[str, np.ndarray], rng: random.Random
     spread = np.flatnonzero(world.group_of[plan["who"][:, 0]] == world.spread_group)
     for s in spread.tolist():
         opened = [
-            a for a, t0 in zip(world.spread_areas, world.spread_open, strict=True) if plan["start"][s] >= t0 + 4 * DAY
+            a
+            for a, t0 in zip(world.spread_areas, world.spread_open, strict=True)
+            if plan["start"][s] >= t0 + 4 * DAY
         ]
         if opened and rng.random() < 0.35:
             plan["district"][s] = rng.choice(opened)

@@ -5,6 +5,11 @@ Everything here is invented or generic; no list holds a protected attribute (rac
 
 from __future__ import annotations
 
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 OFFENCES: tuple[str, ...] = ("robbery", "burglary", "theft", "vehicle_theft", "theft_from_vehicle")
 
 # Per offence: the codes an agency would record. The first weapon is the most common one.
@@ -126,6 +131,7 @@ PHRASES: dict[str, str] = {
     "knife": "showed a knife",
     "handgun": "showed a handgun",
     "blunt": "carried a blunt object",
+    "gloves": "glove marks",
 }
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "robbery": (
@@ -134,37 +140,37 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     ),
     "burglary": (
         "Burglary of {premises} ({target}): {who} {entry}, {other}. Stolen: {prop}.{veh}",
-        "{who} {entry} at a {premises} and took {prop}; scene shows {other}.{veh}",
+        "{who} {entry} at the {premises} and took {prop}; scene shows {other}.{veh}",
     ),
     "theft": (
         "Theft at {premises} premises: {who} {entry} and took {prop} ({target}); {other}.{veh}",
         "{target} theft by {who} in {premises} setting, {other}. Missing: {prop}.{veh}",
     ),
     "vehicle_theft": (
-        "{target} taken from {premises}; {who} {entry}, {other}.{veh}",
-        "Vehicle ({target}) stolen at {premises}: {entry}; {other}.{veh}",
+        "{target} taken from a {premises} location; {who} {entry}, {other}.{veh}",
+        "Vehicle ({target}) stolen, {premises} location: offender {entry}; {other}.{veh}",
     ),
     "theft_from_vehicle": (
-        "Theft from {target} parked at {premises}: {who} {entry}, took {prop}; {other}.{veh}",
+        "Theft from {target} parked at a {premises} location: {who} {entry}, took {prop}; {other}.{veh}",
         "{who} {entry} on a {target} ({premises}) and removed {prop}; {other}.{veh}",
     ),
 }
 
-MALE_NAMES = (
+MALE_NAMES = _words(
     "James Robert John Michael William David Richard Joseph Thomas Charles Christopher Daniel Matthew "
     "Anthony Mark Donald Steven Paul Andrew Joshua Kenneth Kevin Brian George Timothy Ronald Edward Jason "
     "Jeffrey Ryan Jacob Gary Nicholas Eric Jonathan Stephen Lawrence Justin Scott Brandon Benjamin Samuel "
     "Gregory Alexander Patrick Frank Raymond Dennis Gerald Tyler Aaron Jose Adam Nathan Henry Zachary "
     "Douglas Peter Luis Carlos Juan Miguel Terrell Darnell Andre Marcus Jamal Malik Tomasz Dmitri Wei"
-).split()
-FEMALE_NAMES = (
+)
+FEMALE_NAMES = _words(
     "Mary Patricia Jennifer Linda Elizabeth Barbara Susan Jessica Sarah Karen Lisa Nancy Margaret Sandra "
     "Ashley Kimberly Emily Donna Michelle Carol Amanda Dorothy Melissa Deborah Stephanie Rebecca Sharon "
     "Laura Cynthia Katherine Amy Angela Anna Brenda Pamela Emma Nicole Helen Samantha Christine Rachel "
     "Catherine Janet Maria Heather Diane Julie Victoria Kelly Lauren Judith Tanisha Keisha Latoya Rosa "
     "Ana Agnieszka Mei"
-).split()
-FAMILY_NAMES = (
+)
+FAMILY_NAMES = _words(
     "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez Gonzalez "
     "Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris Sanchez Clark "
     "Ramirez Lewis Robinson Walker Young Allen King Wright Scott Torres Nguyen Hill Flores Green Adams "
@@ -173,7 +179,7 @@ FAMILY_NAMES = (
     "Peterson Bailey Reed Kelly Howard Ramos Kim Cox Ward Richardson Watson Brooks Chavez Wood James "
     "Bennett Gray Mendoza Ruiz Hughes Price Alvarez Castillo Sanders Patel Myers Long Ross Foster Jimenez "
     "Kowalski Nowak Wisniewski Novak Petrov Okafor Mensah Washington Jefferson Dubois Schmidt Russo"
-).split()
+)
 # Given name -> its common short forms; records often carry the short form.
 NICKNAMES: dict[str, tuple[str, ...]] = {
     "Robert": ("Bob", "Rob", "Bobby"),
@@ -231,16 +237,16 @@ NICKNAMES: dict[str, tuple[str, ...]] = {
     "Judith": ("Judy",),
     "Catherine": ("Cathy",),
 }
-STREET_ALIASES = (
-    "Smokey Ghost Tiny Ace Dre Boo Bam Lil D Red Slim Shorty Junior Tank Bishop Blaze Chino Flaco Moose "
+STREET_ALIASES = _words(
+    "Smokey Ghost Tiny Ace Dre Boo Bam Lil-D Red Slim Shorty Junior Tank Bishop Blaze Chino Flaco Moose "
     "Pookie Scrap Spider Trigger Vee Wiz Zeke Nino Duke Sly Mouse Cash Lucky Pepper Taz"
-).split()
-STREETS = (
+)
+STREETS = _words(
     "Armitage Fullerton Diversey Belmont Addison Montrose Lawrence Foster Division Grand Madison Roosevelt "
     "Cermak Pershing Garfield Western Kedzie Pulaski Cicero Central Harlem Ashland Damen Halsted Racine "
     "California Sacramento Kostner Laramie Austin Milwaukee Ogden Archer Elston Clybourn Lincoln Ridge "
     "Sheridan Wabash Kinzie Augusta Wolcott Hoyne Leavitt"
-).split()
+)
 STREET_TYPES = (("Ave", "Avenue"), ("St", "Street"), ("Blvd", "Boulevard"), ("Rd", "Road"))
 DIRECTIONS = (("N", "North"), ("S", "South"), ("E", "East"), ("W", "West"))
 # Deliberately whimsical so no name matches a real group.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 
 import numpy as np
 
@@ -17,6 +18,7 @@ class Habits:
     """Modus operandi of a group or solo offender: what, how, when. Followed with ``consistency``."""
 
     offence_p: tuple[float, ...]
+    offence_cum: tuple[float, ...]
     prefs: dict[str, dict[str, str]]
     props: dict[str, tuple[str, ...]]
     hour: dict[str, float]
@@ -27,7 +29,7 @@ class Habits:
     consistency: float
 
     def offence(self, rng: random.Random) -> str:
-        return rng.choices(OFFENCES, weights=self.offence_p)[0]
+        return rng.choices(OFFENCES, cum_weights=self.offence_cum)[0]
 
 
 def make_habits(rng: random.Random) -> Habits:
@@ -39,13 +41,16 @@ def make_habits(rng: random.Random) -> Habits:
         off: {f: rng.choice(MO[off][f]) for f in ("premises", "entry", "target", "other", "weapon")}
         for off in OFFENCES
     }
-    props = {off: tuple(rng.sample(MO[off]["property"], min(2, len(MO[off]["property"])))) for off in OFFENCES}
+    props = {
+        off: tuple(rng.sample(MO[off]["property"], min(2, len(MO[off]["property"])))) for off in OFFENCES
+    }
     hour = {off: (h + rng.uniform(-3.0, 3.0)) % 24 for off, h in DEFAULT_HOUR.items()}
     dow = [1.0] * 7
     for d in rng.sample(range(7), 2):
         dow[d] = 3.0
     return Habits(
         offence_p=tuple(weights),
+        offence_cum=tuple(accumulate(weights)),
         prefs=prefs,
         props=props,
         hour=hour,
@@ -117,9 +122,9 @@ class World:
         return f"R{start + k:07d}", codes[k]
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=2048)
 def _solo_habits(seed: int, offender: int) -> Habits:
-    # Derived on demand so half a million solo offenders cost no memory.
+    # Derived on demand (a small cache) so half a million solo offenders cost no memory.
     return make_habits(sub_rng(seed, "solo", offender))
 
 
@@ -208,7 +213,9 @@ def _anchors(geo: Geo, rng: random.Random, group_of: np.ndarray, homes: list[lis
     return out
 
 
-def _make_groups(cfg: CityConfig, rng: random.Random, homes: list[list[int]], labels: np.ndarray) -> list[Group]:
+def _make_groups(
+    cfg: CityConfig, rng: random.Random, homes: list[list[int]], labels: np.ndarray
+) -> list[Group]:
     names = rng.sample(CREW_NAMES, cfg.n_groups)
     groups = []
     for g in range(cfg.n_groups):

@@ -1,1 +1,1 @@
-"""Stage web (not built yet)."""
+"""Static assets and templates of the analyst workspace (no Python logic)."""

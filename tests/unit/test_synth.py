@@ -240,11 +240,20 @@ def test_claims(city: Path, person_group: dict[str, str], record_person: dict[st
 
 
 def test_deterministic_for_a_seed(tmp_path: Path) -> None:
-    cfg = CityConfig(n_incidents=1000, seed=3, chunk_rows=300)  # several windows: chunking must not matter
+    cfg = CityConfig(n_incidents=800, seed=3, chunk_rows=100)  # many windows: chunking must not matter
     make_city(tmp_path / "a", config=cfg)
-    make_city(tmp_path / "b", n_incidents=1000, seed=3)
-    make_city(tmp_path / "c", n_incidents=1000, seed=4)
+    make_city(tmp_path / "b", n_incidents=800, seed=3)
+    make_city(tmp_path / "c", n_incidents=800, seed=4)
     for table in HEADERS:
         name = f"{table}.csv"
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), table
     assert (tmp_path / "a" / "incidents.csv").read_bytes() != (tmp_path / "c" / "incidents.csv").read_bytes()
+
+
+def test_config_scales_with_n() -> None:
+    small, big = CityConfig(n_incidents=4000), CityConfig(n_incidents=10_000_000)
+    assert (small.n_groups, small.n_offenders) == (5, 200)
+    assert (big.n_groups, big.n_offenders) == (12, 500_000)
+    assert small.agencies == ("metro_pd", "county_so", "transit_pd")
+    with pytest.raises(ValueError):
+        CityConfig(n_incidents=100)

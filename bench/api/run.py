@@ -1,0 +1,245 @@
+"""API benchmark: list and detail endpoints over a store of 1,000,000 incidents, 50 concurrent clients on
+loopback, a bounded run (a fixed number of requests) that stops by itself. Target (issue 9): p95 < 100 ms and
+no errors for the incident list and detail endpoints.
+
+Each endpoint's main statement is also timed on the raw store (no HTTP, no safeguards, one client), so the
+table shows what the workspace adds: ratio = API p50 / raw p50. The server runs in its own process.
+Usage: python bench/api/run.py [--incidents N] [--requests N] [--clients 50] [--think-ms 0] [--store FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+CACHE = ROOT / "bench" / "results" / "api"
+TARGET_MS = 100.0
+LIST_AND_DETAIL = ("incidents: newest", "incidents: filtered", "incidents: area, page 3", "incident detail")
+
+
+def build_store(n: int) -> Path:
+    """The synthetic city of n incidents, ingested once and kept in bench/results/api (it takes minutes)."""
+    path = CACHE / f"city-{n}.duckdb"
+    if path.exists():
+        return path
+    from casegraph import ingest
+    from casegraph.demo import make_city
+    from casegraph.settings import load_settings
+    from casegraph.store import open_store
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        make_city(Path(tmp) / "city", n_incidents=n, seed=1)
+        s = load_settings()
+        s.store.path = str(path) + ".tmp"
+        store = open_store(s)
+        ingest.run_folder(store, s, Path(tmp) / "city")
+        store.close()
+    Path(str(path) + ".tmp").rename(path)
+    print(f"built {path} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return path
+
+
+def sample_inputs(path: Path) -> dict[str, list[Any]]:
+    """Ids, offences, areas and names to ask for (read before the server holds the file)."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    q = lambda sql: [r[0] for r in con.execute(sql).fetchall()]  # noqa: E731
+    out = {
+        "ids": q("SELECT incident_id FROM incidents WHERE agency = 'metro_pd' USING SAMPLE 2000 ROWS"),
+        "offences": q("SELECT DISTINCT offence FROM incidents"),
+        "areas": q("SELECT DISTINCT area FROM incidents WHERE area IS NOT NULL"),
+        "names": q("SELECT DISTINCT family_name FROM person_records USING SAMPLE 200 ROWS"),
+        "months": q("SELECT DISTINCT strftime(occurred_from, '%Y-%m') FROM incidents"),
+    }
+    con.close()
+    return out
+
+
+def request_mix(inputs: dict[str, list[Any]], rng: random.Random) -> list[tuple[str, str, dict[str, Any]]]:
+    """One request of each kind, with random values: (kind, path, params)."""
+    month = rng.choice(inputs["months"])
+    return [
+        ("incidents: newest", "/api/incidents", {"limit": 50}),
+        ("incidents: filtered", "/api/incidents", {"offence": rng.choice(inputs["offences"]),
+                                                   "from": f"{month}-01", "to": f"{month}-28", "limit": 50}),
+        ("incidents: area, page 3", "/api/incidents", {"area": rng.choice(inputs["areas"]), "offset": 100, "limit": 50}),
+        ("incident detail", f"/api/incidents/{rng.choice(inputs['ids'])}", {}),
+        ("groups", "/api/groups", {}),
+        ("persons: name search", "/api/persons", {"q": rng.choice(inputs["names"]), "limit": 20}),
+        ("alerts", "/api/alerts", {}),
+    ]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        for _ in range(600):
+            if proc.poll() is not None:
+                raise SystemExit(f"the server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            try:
+                if (await client.get(f"{base}/api/health")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SystemExit("the server did not start in 60 s")
+
+
+async def load(
+    base: str, headers: dict[str, str], inputs: dict[str, list[Any]], args: argparse.Namespace
+) -> list[tuple[str, float, int]]:
+    """`clients` workers share a bounded queue of requests; each records (kind, seconds, status)."""
+    import httpx
+
+    args.error_samples = {}
+    rng = random.Random(7)
+    plan = [r for _ in range(args.requests // 7 + 1) for r in request_mix(inputs, rng)][: args.requests]
+    rng.shuffle(plan)
+    warm = plan[: args.clients * 2]
+    queue: asyncio.Queue[tuple[str, str, dict[str, Any]]] = asyncio.Queue()
+    results: list[tuple[str, float, int]] = []
+    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=120) as client:
+        for item in warm:
+            await client.get(item[1], params=item[2])
+
+        async def worker() -> None:
+            while not queue.empty():
+                kind, path, params = queue.get_nowait()
+                started = time.perf_counter()
+                try:
+                    response = await client.get(path, params=params)
+                    status = response.status_code
+                    if status >= 400 and kind not in args.error_samples:
+                        args.error_samples[kind] = f"{status} {response.text[:300]}"
+                except httpx.HTTPError as exc:
+                    status = 0
+                    args.error_samples.setdefault(kind, f"{type(exc).__name__}: {exc}")
+                results.append((kind, time.perf_counter() - started, status))
+                if args.think_ms:
+                    await asyncio.sleep(rng.expovariate(1000 / args.think_ms))
+
+        for item in plan:
+            queue.put_nowait(item)
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(args.clients)))
+        args.wall = time.perf_counter() - started
+    return results
+
+
+def raw_timings(path: Path, inputs: dict[str, list[Any]], repeat: int = 15) -> dict[str, float]:
+    """Each endpoint's main statement on the raw store (no HTTP, no safeguards), median ms."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True, config={"threads": "2"})
+    rng = random.Random(3)
+    statements = {
+        "incidents: newest": ("SELECT incident_id, agency, offence, occurred_from, area FROM incidents WHERE agency = 'metro_pd' "
+                              "ORDER BY occurred_from DESC LIMIT 50", lambda: []),
+        "incidents: filtered": ("SELECT incident_id, agency, offence, occurred_from, area FROM incidents WHERE agency = 'metro_pd' "
+                                "AND offence = ? AND occurred_from >= ?::DATE ORDER BY occurred_from DESC LIMIT 50",
+                                lambda: [rng.choice(inputs["offences"]), f"{rng.choice(inputs['months'])}-01"]),
+        "incidents: area, page 3": ("SELECT incident_id FROM incidents WHERE agency = 'metro_pd' AND area = ? ORDER BY occurred_from DESC "
+                                    "LIMIT 50 OFFSET 100", lambda: [rng.choice(inputs["areas"])]),
+        "incident detail": ("SELECT * FROM incidents WHERE agency = 'metro_pd' AND incident_id = ?", lambda: [rng.choice(inputs["ids"])]),
+        "persons: name search": ("SELECT record_id FROM person_records WHERE agency = 'metro_pd' AND family_name ILIKE '%' || ? || '%' LIMIT 20",
+                                 lambda: [rng.choice(inputs["names"])]),
+    }  # fmt: skip
+    out = {}
+    for kind, (sql, params) in statements.items():
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            con.execute(sql, params()).fetchall()
+            times.append(time.perf_counter() - started)
+        out[kind] = median(times) * 1000
+    con.close()
+    return out
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def report(results: list[tuple[str, float, int]], raw: dict[str, float], args: argparse.Namespace) -> bool:
+    print(f"\nAPI benchmark: {args.incidents:,} incidents, {args.clients} concurrent clients, {len(results)} requests "
+          f"in {args.wall:.1f} s ({len(results) / args.wall:.0f} req/s), think time {args.think_ms} ms")  # fmt: skip
+    print(f"{'endpoint':26} {'n':>5} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+          f"{'raw ms':>7} {'p50/raw':>8}  target")  # fmt: skip
+    ok = True
+    for kind in dict.fromkeys(k for k, _, _ in results):
+        ms = [t * 1000 for k, t, _ in results if k == kind]
+        errors = sum(1 for k, _, s in results if k == kind and not 200 <= s < 300)
+        p50, p95 = percentile(ms, 50), percentile(ms, 95)
+        target = kind in LIST_AND_DETAIL
+        passed = p95 < TARGET_MS and errors == 0
+        ok &= passed or not target
+        base = raw.get(kind)
+        print(f"{kind:26} {len(ms):5d} {errors:6d} {p50:8.1f} {p95:8.1f} {percentile(ms, 99):8.1f} {max(ms):8.1f} "
+              f"{base if base else float('nan'):7.1f} {p50 / base if base else float('nan'):8.1f}  "
+              f"{('PASS' if passed else 'FAIL') + ' (p95 < 100 ms, no errors)' if target else '-'}")  # fmt: skip
+    for kind, sample in getattr(args, "error_samples", {}).items():
+        print(f"first error of {kind}: {sample}")
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--incidents", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--think-ms", type=float, default=0.0, help="mean pause between a client's requests")
+    parser.add_argument("--store", type=Path, help="use this store instead of building the synthetic city")
+    args = parser.parse_args()
+    source = args.store or build_store(args.incidents)
+    inputs = sample_inputs(source)
+    from casegraph.api import Signer, load_secret, user_token
+    from casegraph.settings import load_settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Path(tmp) / "bench.duckdb"
+        shutil.copy(source, store)  # a fresh audit log each run
+        s = load_settings()
+        s.store.path = str(store)
+        token = user_token(Signer(load_secret(s)), s.user.id)
+        headers = {"Authorization": f"Bearer {token}", "X-Casegraph-Purpose": "benchmark"}
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("server.py")), "--store", str(store),
+                                 "--port", str(port)], stderr=subprocess.PIPE)  # fmt: skip
+        try:
+            asyncio.run(wait_up(f"http://127.0.0.1:{port}", proc))
+            results = asyncio.run(load(f"http://127.0.0.1:{port}", headers, inputs, args))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+        raw = raw_timings(store, inputs)
+    sys.exit(0 if report(results, raw, args) else 1)
+
+
+if __name__ == "__main__":
+    main()

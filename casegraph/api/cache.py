@@ -1,0 +1,49 @@
+"""A cache of small aggregate answers (row counts, "has this table rows", newest dates) per visibility.
+
+Exact, not approximate: while the workspace runs it holds the store open, so no other process can write,
+and every change made through the API runs as an `alone` job, after which the workspace clears the cache.
+Only aggregates are kept; person-level rows are always read (and audited) afresh.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from casegraph.safeguards import GuardedStore
+
+_lock = threading.Lock()
+_values: dict[tuple[Any, ...], Any] = {}
+MAX_ENTRIES = 10_000
+
+
+def _key(g: GuardedStore, kind: str, sql: str, params: list[Any] | None) -> tuple[Any, ...]:
+    seen = tuple(sorted((t, tuple(a)) for t, a in g.visibility.agencies.items()))
+    frozen = tuple(tuple(p) if isinstance(p, list) else p for p in params or [])
+    return (id(g.inner), g.user.role, seen, kind, sql, frozen)
+
+
+def remembered(
+    g: GuardedStore, kind: str, sql: str, params: list[Any] | None, compute: Callable[[], Any]
+) -> Any:
+    """compute() once per (visibility, statement, parameters) until the next change."""
+    key = _key(g, kind, sql, params)
+    with _lock:
+        if key in _values:
+            return _values[key]
+    value = compute()
+    with _lock:
+        if len(_values) >= MAX_ENTRIES:
+            _values.clear()
+        _values[key] = value
+    return value
+
+
+def scalar(g: GuardedStore, sql: str, params: list[Any] | None = None) -> Any:
+    return remembered(g, "scalar", sql, params, lambda: g.scalar(sql, params))
+
+
+def clear() -> None:
+    with _lock:
+        _values.clear()

@@ -1,0 +1,171 @@
+"""Alerts (with their evidence records), a group's activity over time, hot spots, map layers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.spatial import ConvexHull, QhullError
+
+from casegraph.api.reads.common import has_table, listing, one, parsed, rows, stage_note
+from casegraph.api.reads.incidents import IncidentQuery, check_agency, filter_notes, where_sql
+from casegraph.api.workspace import ApiProblem
+from casegraph.safeguards import GuardedStore
+
+ALERT_COLUMNS = ("alert_id, stage, kind, subject, title, severity, status, onset, created_at, acknowledged_by, "
+                 "acknowledged_at, note, evidence, detail, run_id")  # fmt: skip
+# Evidence items are written kind:id; each kind is shown from its own table.
+EVIDENCE_SQL = {
+    "incident": "SELECT incident_id AS id, agency, offence AS what, occurred_from AS at, area FROM incidents "
+    "WHERE list_contains(?, incident_id) ORDER BY occurred_from",
+    "contact": "SELECT contact_id AS id, agency, kind AS what, occurred_at AS at, area FROM contacts "
+    "WHERE list_contains(?, contact_id) ORDER BY occurred_at",
+    "arrest": "SELECT arrest_id AS id, agency, charge AS what, arrested_at AS at, incident_id AS area FROM arrests "
+    "WHERE list_contains(?, arrest_id) ORDER BY arrested_at",
+    "claim": "SELECT claim_id AS id, agency, group_id || ': ' || array_to_string(criteria, ', ') AS what, "
+    "entered_at AS at, record_id AS area FROM membership_claims WHERE list_contains(?, claim_id)",
+    "series": "SELECT series_id AS id, any_value(agency) AS agency, 'series of ' || any_value(size) AS what, "
+    "min(first_from) AS at, NULL AS area FROM series WHERE list_contains(?, series_id) GROUP BY series_id",
+}
+
+
+def alerts_where(status: str | None, kind: str | None, group: str | None) -> tuple[str, list[Any]]:
+    parts = [("status = ?", status), ("kind = ?", kind), ("contains(subject, ?)", group)]
+    used = [(sql, v) for sql, v in parts if v]
+    return " AND ".join(s for s, _ in used) or "true", [v for _, v in used]
+
+
+def alerts(g: GuardedStore, *, status: str | None, kind: str | None, group: str | None, limit: int,
+           offset: int) -> dict[str, Any]:  # fmt: skip
+    note = stage_note(g, "alerts")
+    if note:
+        return listing([], total=0, limit=limit, offset=offset, note=note)
+    where, params = alerts_where(status, kind, group)
+    total = int(g.scalar(f"SELECT count(*) FROM alerts WHERE {where}", params))
+    sql = (f"SELECT {ALERT_COLUMNS} FROM alerts WHERE {where} ORDER BY status = 'open' DESC, "
+           "CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, onset DESC LIMIT ? OFFSET ?")  # fmt: skip
+    items = [parsed(r, "detail") for r in rows(g, sql, [*params, limit, offset])]
+    return listing(items, total=total, limit=limit, offset=offset)
+
+
+def evidence_records(g: GuardedStore, items: list[str]) -> list[dict[str, Any]]:
+    """Each evidence item (kind:id) with the record it names, or found = false."""
+    wanted: dict[str, list[str]] = {}
+    for item in items:
+        kind, _, key = item.partition(":")
+        wanted.setdefault(kind, []).append(key)
+    found: dict[str, dict[str, Any]] = {}
+    for kind, keys in wanted.items():
+        if kind in EVIDENCE_SQL:
+            for r in rows(g, EVIDENCE_SQL[kind], [keys]):
+                found[f"{kind}:{r['id']}"] = {**r, "kind": kind}
+    return [found.get(i) or {"item": i, "kind": i.partition(":")[0], "id": i.partition(":")[2], "found": False}
+            for i in items]  # fmt: skip
+
+
+def alert(g: GuardedStore, alert_id: str) -> dict[str, Any]:
+    if not has_table(g, "alerts"):
+        raise ApiProblem(404, "no alerts: no stage that raises alerts has run")
+    found = one(g, f"SELECT {ALERT_COLUMNS} FROM alerts WHERE alert_id = ?", [alert_id])
+    if found is None:
+        raise ApiProblem(404, f"no alert {alert_id}")
+    found = parsed(found, "detail")
+    found["evidence_records"] = evidence_records(g, list(found.get("evidence") or []))
+    return found
+
+
+def acknowledge(g: GuardedStore, alert_id: str, status: str, note: str | None) -> dict[str, Any]:
+    """An analyst acknowledges (or dismisses, or reopens) an alert with a note; the write is audited."""
+    from casegraph.trends import acknowledge as ack
+
+    if not ack(g, alert_id, g.user.user_id, status=status, note=note):
+        raise ApiProblem(404, f"no alert {alert_id}")
+    return alert(g, alert_id)
+
+
+def activity(g: GuardedStore, gid: str, period: str) -> dict[str, Any]:
+    """A group's activity per period (all areas), the alerts about it, its growth summary."""
+    note = stage_note(g, "group_activity")
+    totals = rows(g, "SELECT period_start, incidents, member_incidents, active_members, areas, new_areas, "
+                     "cumulative_areas, extent_m FROM group_activity WHERE group_id = ? AND period_kind = ? "
+                     "AND area = '*' ORDER BY period_start", [gid, period])  # fmt: skip
+    by_area = rows(g, "SELECT period_start, area, incidents, new_areas FROM group_activity WHERE group_id = ? "
+                      "AND period_kind = ? AND area <> '*' ORDER BY period_start, area", [gid, period])  # fmt: skip
+    marks = (
+        alerts(g, status=None, kind=None, group=gid, limit=200, offset=0)["items"]
+        if has_table(g, "alerts")
+        else []
+    )
+    trend = one(g, "SELECT * FROM group_trends WHERE group_id = ?", [gid])
+    return {"group_id": gid, "period": period, "totals": totals, "by_area": by_area, "alerts": marks,
+            "trend": trend, **(note or {"status": "ok"})}  # fmt: skip
+
+
+def hotspots(g: GuardedStore, classes: list[str], include_none: bool) -> dict[str, Any]:
+    note = stage_note(g, "hotspots")
+    if note:
+        return listing([], note=note)
+    where = (
+        "list_contains(?, class)" if classes else ("class <> 'no pattern'" if not include_none else "true")
+    )
+    sql = ("SELECT cell_id, x, y, cell_m, incidents, class, hot_steps, cold_steps, last_z, trend_tau, trend_p "
+           f"FROM hotspots WHERE {where} ORDER BY incidents DESC")  # fmt: skip
+    return listing(rows(g, sql, [classes] if classes else None))
+
+
+def points(g: GuardedStore, q: IncidentQuery, limit: int) -> dict[str, Any]:
+    """Incidents as map points (columnar, compact), newest first, with their series."""
+    check_agency(g, q.agency)
+    note = filter_notes(g, q)
+    if note:
+        return {"columns": [], "rows": [], "total": 0, **note}
+    where, params = where_sql(q)
+    total = int(g.scalar(f"SELECT count(*) FROM incidents i WHERE {where} AND i.x IS NOT NULL", params))
+    table = g.arrow(
+        "SELECT i.incident_id, i.agency, i.offence, i.occurred_from::DATE AS day, i.x, i.y, i.area, s.series_id "
+        f"FROM incidents i LEFT JOIN series s ON s.agency = i.agency AND s.incident_id = i.incident_id "
+        f"WHERE {where} AND i.x IS NOT NULL ORDER BY i.occurred_from DESC LIMIT ?",
+        [*params, limit],
+    )
+    data = table.to_pydict()
+    return {"columns": list(data), "rows": [list(r) for r in zip(*data.values(), strict=True)], "total": total,
+            "shown": table.num_rows, "status": "ok"}  # fmt: skip
+
+
+def hull(xy: np.ndarray) -> list[list[float]]:
+    """Convex hull of points as a closed ring; fewer than 3 distinct points (or a line) give their bounding box."""
+    pts = np.unique(np.round(xy, 1), axis=0)
+    try:
+        ring = pts[ConvexHull(pts).vertices]
+    except (QhullError, ValueError, IndexError):
+        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        ring = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
+    return [[float(x), float(y)] for x, y in [*ring, ring[0]]]
+
+
+def areas(g: GuardedStore) -> dict[str, Any]:
+    """Boundaries derived from the data: the convex hull of each area's incidents (a sample of at most 200k)."""
+    table = g.arrow(
+        "SELECT * FROM (SELECT area, x, y FROM incidents WHERE x IS NOT NULL AND area IS NOT NULL) "
+        "USING SAMPLE 200000 ROWS"
+    )
+    if table.num_rows == 0:
+        return listing([], note={"status": "no records", "note": "no incidents with coordinates are visible"})
+    frame = table.to_pandas()
+    items = [{"area": str(a), "ring": hull(part[["x", "y"]].to_numpy()), "incidents_sampled": len(part)}
+             for a, part in frame.groupby("area", sort=True)]  # fmt: skip
+    return listing(items)
+
+
+def group_areas(g: GuardedStore, gid: str, period: str) -> dict[str, Any]:
+    """A group's area over time: the hull of its linked incidents per quarter (or year)."""
+    note = stage_note(g, "group_incidents")
+    if note:
+        return listing([], note=note)
+    unit = {"quarter": "quarter", "year": "year", "month": "month"}[period]
+    frame = g.arrow(f"SELECT date_trunc('{unit}', occurred_on)::DATE AS period, x, y, area FROM group_incidents "
+                    "WHERE group_id = ? AND x IS NOT NULL ORDER BY 1", [gid]).to_pandas()  # fmt: skip
+    items = [{"period": p, "ring": hull(part[["x", "y"]].to_numpy()), "incidents": len(part),
+              "areas": sorted(part["area"].dropna().unique().tolist())}
+             for p, part in frame.groupby("period", sort=True)]  # fmt: skip
+    return listing(items)

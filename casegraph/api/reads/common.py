@@ -1,0 +1,108 @@
+"""What every read shares: rows as dicts, paging envelopes, and the plain "stage not run" note.
+
+Every statement is a fixed SQL text with `?` placeholders: request values only ever travel as parameters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from casegraph.api import cache
+from casegraph.api.workspace import ApiProblem
+from casegraph.pipeline import STAGE_NAMES, stage_module
+from casegraph.safeguards import GuardedStore
+from casegraph.schema import model
+from casegraph.store import quote
+
+# Who writes which derived table, for tables whose stage is not built yet (its WRITES cannot be read).
+KNOWN_PRODUCERS = {"person_identities": "resolve", "incident_links": "linkage", "series": "linkage",
+                   "person_ties": "network", "group_ties": "network", "group_activity": "trends",
+                   "group_incidents": "trends", "group_trends": "trends", "hotspots": "trends",
+                   "near_repeat": "trends", "alerts": "trends or network"}  # fmt: skip
+
+
+def rows(g: GuardedStore, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    return g.arrow(sql, params).to_pylist()  # type: ignore[no-any-return]
+
+
+def one(g: GuardedStore, sql: str, params: list[Any]) -> dict[str, Any] | None:
+    found = rows(g, sql, params)
+    return found[0] if found else None
+
+
+def parsed(row: dict[str, Any], *columns: str) -> dict[str, Any]:
+    """JSON text columns (contributions, detail ...) as objects."""
+    for col in columns:
+        value = row.get(col)
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                row[col] = json.loads(value)
+    return row
+
+
+def producer_of(table: str) -> str:
+    for name in STAGE_NAMES:
+        module = stage_module(name)
+        if module is not None and table in getattr(module, "WRITES", ()):
+            return name
+    return KNOWN_PRODUCERS.get(table, "ingest")
+
+
+def has_table(g: GuardedStore, table: str) -> bool:
+    return table in model.tables and table in g.table_names()
+
+
+def columns_of(g: GuardedStore, table: str) -> set[str]:
+    return set(g.columns(table)) if has_table(g, table) else set()
+
+
+def has_rows(g: GuardedStore, table: str) -> bool:
+    if not has_table(g, table):
+        return False
+    sql = f"SELECT count(*) > 0 FROM (SELECT 1 FROM {quote(table)} LIMIT 1)"
+    return bool(cache.scalar(g, sql))
+
+
+def stage_note(g: GuardedStore, table: str) -> dict[str, str] | None:
+    """None when the table holds rows; else a plain note saying which stage has not run (never made-up data)."""
+    if has_rows(g, table):
+        return None
+    stage = producer_of(table)
+    if stage == "ingest":
+        return {"status": "no records", "note": f"no {table} records are stored (or visible to you)"}
+    built = stage_module(stage) is not None if stage in STAGE_NAMES else False
+    how = f"run `casegraph {stage}`" if built else f"the {stage} stage is not built in this version"
+    return {"status": "stage not run", "note": f"{table} is empty: {how} to fill it"}
+
+
+def listing(items: list[dict[str, Any]], *, total: int | None = None, limit: int | None = None,
+            offset: int = 0, note: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
+    """The envelope of every list: items, paging, and status 'ok' or the stage note."""
+    out: dict[str, Any] = {"items": items, "status": "ok"}
+    if total is not None:
+        out.update(total=total, limit=limit, offset=offset)
+        if limit is not None and offset + limit < total:
+            out["next_offset"] = offset + limit
+    if note:
+        out.update(note)
+    return out
+
+
+def refuse_hidden(g: GuardedStore, table: str, key: str, value: str, agency: str | None) -> None:
+    """A record that exists but is not visible to the user: 403, with an audit entry; else 404."""
+    real = g.visibility.qualified(table)
+    sql = f"SELECT DISTINCT agency FROM {real} WHERE {quote(key)} = ?" + (" AND agency = ?" if agency else "")
+    owners = [a for (a,) in g.inner.rows(sql, [value, agency] if agency else [value])]
+    if not owners:
+        raise ApiProblem(404, f"no {table} row {value}" + (f" of agency {agency}" if agency else ""))
+    why = f"{table} {value} belongs to {', '.join(owners)}, which does not share it with {g.user.agency}"
+    g.log("denied", f"{table}:{value}", why, outcome=f"denied: {why}")
+    raise ApiProblem(403, f"{g.user.describe()} may not read {table} {value}: {why}",
+                     recorded="this refusal is in the audit log")  # fmt: skip
+
+
+def require_role(g: GuardedStore, action: str, what: str) -> None:
+    """The role check of the safeguards (refusals are audited before they are raised)."""
+    g.require(action, what)

@@ -1,0 +1,221 @@
+"""Incidents: filtered lists, one incident with everything linked to it, similar incidents and link "why"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from casegraph.api import cache
+from casegraph.api.reads.common import (
+    has_rows,
+    has_table,
+    listing,
+    one,
+    parsed,
+    refuse_hidden,
+    rows,
+    stage_note,
+)
+from casegraph.api.workspace import ApiProblem
+from casegraph.safeguards import GuardedStore
+
+LIST_COLUMNS = ("i.incident_id, i.agency, i.offence, i.occurred_from, i.occurred_to, i.area, i.premises, "
+                "i.mo_entry, i.weapon, i.status, i.x, i.y, i.lat, i.lon")  # fmt: skip
+ORDERS = {"-occurred_from": "i.occurred_from DESC, i.incident_id", "occurred_from": "i.occurred_from, i.incident_id",
+          "incident_id": "i.incident_id, i.agency"}  # fmt: skip
+LINK_COLUMNS = ("link_id, agency_a, incident_a, agency_b, incident_b, probability, log_odds, base, contributions, "
+                "features, run_id, model_id")  # fmt: skip
+
+
+@dataclass
+class IncidentQuery:
+    """Filters of the incident list, the map and the timeline (all optional, combined with AND)."""
+
+    start: date | None = None
+    end: date | None = None
+    areas: list[str] = field(default_factory=list)
+    offences: list[str] = field(default_factory=list)
+    group: str | None = None
+    series: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    agency: str | None = None
+    text: str | None = None
+
+
+def where_sql(q: IncidentQuery) -> tuple[str, list[Any]]:
+    """The WHERE clause (fixed fragments) and its parameters, in order."""
+    parts: list[tuple[str, list[Any]]] = [
+        ("i.occurred_from >= ?", [q.start]) if q.start else ("", []),
+        ("i.occurred_from < ?", [q.end + timedelta(days=1)]) if q.end else ("", []),
+        ("list_contains(?, i.area)", [q.areas]) if q.areas else ("", []),
+        ("list_contains(?, i.offence)", [q.offences]) if q.offences else ("", []),
+        ("i.agency = ?", [q.agency]) if q.agency else ("", []),
+        ("i.x BETWEEN ? AND ? AND i.y BETWEEN ? AND ?", [q.bbox[0], q.bbox[2], q.bbox[1], q.bbox[3]])
+        if q.bbox else ("", []),
+        ("i.narrative ILIKE '%' || ? || '%'", [q.text]) if q.text else ("", []),
+        ("EXISTS (SELECT 1 FROM group_incidents gi WHERE gi.group_id = ? AND gi.agency = i.agency "
+         "AND gi.incident_id = i.incident_id)", [q.group]) if q.group else ("", []),
+        ("EXISTS (SELECT 1 FROM series s WHERE s.series_id = ? AND s.agency = i.agency "
+         "AND s.incident_id = i.incident_id)", [q.series]) if q.series else ("", []),
+    ]  # fmt: skip
+    used = [(sql, params) for sql, params in parts if sql]
+    clause = " AND ".join(sql for sql, _ in used) or "true"
+    return clause, [p for _, params in used for p in params]
+
+
+def list_sql(where: str, order: str) -> str:
+    return f"SELECT {LIST_COLUMNS} FROM incidents i WHERE {where} ORDER BY {ORDERS[order]} LIMIT ? OFFSET ?"
+
+
+def count_sql(where: str) -> str:
+    return f"SELECT count(*) FROM incidents i WHERE {where}"
+
+
+def check_agency(g: GuardedStore, agency: str | None, table: str = "incidents") -> None:
+    """Asking for another agency's rows that are not shared: 403 with an audit entry."""
+    if agency and agency not in g.visibility.agencies.get(table, [g.user.agency]):
+        why = f"{agency}'s {table} are not shared with {g.user.agency}"
+        g.log("denied", f"{table} of {agency}", why, outcome=f"denied: {why}")
+        raise ApiProblem(
+            403, f"{g.user.describe()} may not read {why}", recorded="this refusal is in the audit log"
+        )
+
+
+def filter_notes(g: GuardedStore, q: IncidentQuery) -> dict[str, str] | None:
+    if q.group:
+        return stage_note(g, "group_incidents")
+    if q.series:
+        return stage_note(g, "series")
+    return None
+
+
+def newest_cutoff(g: GuardedStore, where: str, params: list[Any], need: int) -> Any:
+    """A time bound that still holds the `need` newest matching incidents, so newest-first pages read only the
+    row groups after it (DuckDB skips the rest by their min/max) instead of sorting every match."""
+    top = cache.scalar(g, f"SELECT max(i.occurred_from) FROM incidents i WHERE {where}", params)
+    span = timedelta(days=7)
+    while top is not None and span < timedelta(days=36_500):
+        cutoff = top - span
+        found = cache.scalar(g, f"SELECT count(*) FROM incidents i WHERE {where} AND i.occurred_from >= ?",
+                             [*params, cutoff])  # fmt: skip
+        if found >= need:
+            return cutoff
+        span *= 8
+    return None
+
+
+def incidents(g: GuardedStore, q: IncidentQuery, *, limit: int, offset: int, order: str) -> dict[str, Any]:
+    check_agency(g, q.agency)
+    note = filter_notes(g, q)
+    if note:
+        return listing([], total=0, limit=limit, offset=offset, note=note)
+    where, params = where_sql(q)
+    total = int(cache.scalar(g, count_sql(where), params))
+    cutoff = (
+        newest_cutoff(g, where, params, offset + limit)
+        if order == "-occurred_from" and total > 5000
+        else None
+    )
+    if cutoff is not None:
+        where, params = f"{where} AND i.occurred_from >= ?", [*params, cutoff]
+    items = rows(g, list_sql(where, order), [*params, limit, offset])
+    return listing(
+        items, total=total, limit=limit, offset=offset, note=None if total else stage_note(g, "incidents")
+    )
+
+
+def incident(g: GuardedStore, incident_id: str, agency: str | None = None) -> dict[str, Any]:
+    """One incident with its series, the groups it is linked to (and why), the people involved, arrests."""
+    sql = "SELECT * FROM incidents WHERE incident_id = ?" + (" AND agency = ?" if agency else "") + " LIMIT 1"
+    found = one(g, sql, [incident_id, agency] if agency else [incident_id])
+    if found is None:
+        refuse_hidden(g, "incidents", "incident_id", incident_id, agency)
+    key = [found["agency"], incident_id]  # type: ignore[index]
+    derived = {  # sections from stage tables are read only when the stage has written rows
+        "series": ("series", "SELECT * FROM series WHERE agency = ? AND incident_id = ?"),
+        "groups": ("group_incidents", "SELECT gi.*, g.name FROM group_incidents gi LEFT JOIN groups g USING "
+                   "(group_id) WHERE gi.agency = ? AND gi.incident_id = ? ORDER BY gi.group_id"),
+    }  # fmt: skip
+    out: dict[str, Any] = {"incident": found, "notes": {}}
+    for section, (table, sql) in derived.items():
+        note = stage_note(g, table)
+        out[section] = [] if note else rows(g, sql, key)
+        if note:
+            out["notes"][table] = note["note"]
+    out["people"] = rows(g, people_sql(has_rows(g, "person_identities")), key)
+    out["arrests"] = rows(g, "SELECT * FROM arrests WHERE agency = ? AND incident_id = ?", key)
+    return out
+
+
+def people_sql(resolved: bool) -> str:
+    """The people recorded in an incident, with their resolved person when resolve has run."""
+    person = ("(SELECT pi.person_id FROM person_identities pi WHERE pi.agency = v.agency AND "
+              "pi.record_id = v.record_id LIMIT 1)" if resolved else "NULL")  # fmt: skip
+    return (f"SELECT v.involvement_id, v.role, v.record_id, p.given_name, p.family_name, p.alias, {person} AS "
+            "person_id FROM involvements v LEFT JOIN person_records p ON p.agency = v.agency AND p.record_id = "
+            "v.record_id WHERE v.agency = ? AND v.incident_id = ? ORDER BY v.role")  # fmt: skip
+
+
+def similar(g: GuardedStore, incident_id: str, agency: str | None, k: int) -> dict[str, Any]:
+    """The incidents most likely linked to this one, each with the per-feature contributions behind its score."""
+    found = one(g, "SELECT agency FROM incidents WHERE incident_id = ?" + (" AND agency = ?" if agency else ""),
+                [incident_id, agency] if agency else [incident_id])  # fmt: skip
+    if found is None:
+        refuse_hidden(g, "incidents", "incident_id", incident_id, agency)
+    note = stage_note(g, "incident_links")
+    if note:
+        return listing([], note=note)
+    sql = (
+        f"SELECT {LINK_COLUMNS}, CASE WHEN incident_a = ? AND agency_a = ? THEN incident_b ELSE incident_a END "
+        "AS other_id, CASE WHEN incident_a = ? AND agency_a = ? THEN agency_b ELSE agency_a END AS other_agency "
+        "FROM incident_links WHERE (incident_a = ? AND agency_a = ?) OR (incident_b = ? AND agency_b = ?) "
+        "ORDER BY probability DESC LIMIT ?"
+    )
+    key = [incident_id, found["agency"]]
+    items = [parsed(r, "contributions", "features") for r in rows(g, sql, [*key * 4, k])]
+    return listing(items)
+
+
+def link(g: GuardedStore, link_id: str) -> dict[str, Any]:
+    """One incident link: probability, the model's base, each feature's contribution and the compared values."""
+    if not has_table(g, "incident_links"):
+        raise ApiProblem(404, "no incident links: the linkage stage has not run")
+    found = one(g, f"SELECT {LINK_COLUMNS} FROM incident_links WHERE link_id = ?", [link_id])
+    if found is None:
+        raise ApiProblem(404, f"no incident link {link_id} (or its incidents are not visible to you)")
+    found = parsed(found, "contributions", "features")
+    contributions = found.get("contributions") or {}
+    found["why"] = sorted(({"feature": k, "contribution": v, "value": (found.get("features") or {}).get(k)}
+                           for k, v in contributions.items()), key=lambda c: -abs(c["contribution"] or 0))  # fmt: skip
+    return found
+
+
+def series_list(g: GuardedStore, *, min_size: int, limit: int, offset: int) -> dict[str, Any]:
+    note = stage_note(g, "series")
+    if note:
+        return listing([], total=0, limit=limit, offset=offset, note=note)
+    base = ("SELECT series_id, count(*) AS members, any_value(size) AS size, any_value(cohesion) AS cohesion, "
+            "min(first_from) AS first_from, max(last_to) AS last_to, list(DISTINCT agency) AS agencies "
+            "FROM series GROUP BY series_id HAVING count(*) >= ?")  # fmt: skip
+    total = int(g.scalar(f"SELECT count(*) FROM ({base})", [min_size]))
+    items = rows(
+        g,
+        f"{base} ORDER BY members DESC, cohesion DESC, series_id LIMIT ? OFFSET ?",
+        [min_size, limit, offset],
+    )
+    return listing(items, total=total, limit=limit, offset=offset)
+
+
+def one_series(g: GuardedStore, series_id: str) -> dict[str, Any]:
+    """A series' member incidents (how firmly each belongs) and the links among them."""
+    members = rows(g, "SELECT s.incident_id, s.agency, s.confidence, s.strongest, i.offence, i.occurred_from, i.area, "
+                      "i.x, i.y, i.mo_entry, i.premises FROM series s JOIN incidents i ON i.agency = s.agency AND "
+                      "i.incident_id = s.incident_id WHERE s.series_id = ? ORDER BY i.occurred_from", [series_id])  # fmt: skip
+    if not members:
+        raise ApiProblem(404, f"no series {series_id} (or none of its incidents is visible to you)")
+    keys = [f"{m['agency']}/{m['incident_id']}" for m in members]
+    links = rows(g, "SELECT link_id, agency_a, incident_a, agency_b, incident_b, probability FROM incident_links "
+                    "WHERE list_contains(?, agency_a || '/' || incident_a) AND list_contains(?, agency_b || '/' || "
+                    "incident_b) ORDER BY probability DESC LIMIT 2000", [keys, keys])  # fmt: skip
+    return {"series_id": series_id, "members": members, "links": links}

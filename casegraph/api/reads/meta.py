@@ -1,0 +1,58 @@
+"""What the store holds (per stage: ran or not, rows, last run), the schema, and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from casegraph.api.reads.common import has_table, listing, parsed, producer_of, rows
+from casegraph.pipeline import STAGE_NAMES, stage_module
+from casegraph.safeguards import GuardedStore
+from casegraph.schema import model
+from casegraph.store import quote
+
+SHOWN_TABLES = ("incidents", "person_records", "groups", "membership_claims", "person_identities",
+                "incident_links", "series", "person_ties", "group_ties", "group_activity", "group_incidents",
+                "hotspots", "alerts")  # fmt: skip
+
+
+def status(g: GuardedStore) -> dict[str, Any]:
+    """Each stage: built or not, its last run; each table behind a view: its rows (visible to the user)."""
+    runs = {r["stage"]: r for r in rows(g, "SELECT stage, run_id, status, started_at, finished_at FROM runs "
+                                           "QUALIFY row_number() OVER (PARTITION BY stage ORDER BY started_at DESC) = 1")}  # fmt: skip
+    stages = [{"stage": s, "built": stage_module(s) is not None, "last_run": runs.get(s),
+               "state": "ran" if s in runs else "not built" if stage_module(s) is None else "stage not run"}
+              for s in STAGE_NAMES]  # fmt: skip
+    tables = [{"table": t, "stage": producer_of(t), "rows": int(g.scalar(f"SELECT count(*) FROM {quote(t)}"))
+               if has_table(g, t) else None} for t in SHOWN_TABLES]  # fmt: skip
+    return {"user": _me(g), "stages": stages, "tables": tables}
+
+
+def _me(g: GuardedStore) -> dict[str, Any]:
+    return {"user_id": g.user.user_id, "agency": g.user.agency, "role": g.user.role, "purpose": g.purpose,
+            "sees_agencies": g.visibility.agencies.get("incidents", [g.user.agency])}  # fmt: skip
+
+
+def schema() -> dict[str, Any]:
+    """Tables and fields as declared (the UI reads its field lists from here); protected fields are marked."""
+    return {"tables": [{"name": t.name, "kind": t.kind, "description": t.description,
+                        "fields": [{"name": f.name, "type": f.type, "description": f.description,
+                                    "protected": f.protected} for f in t.fields]}
+                       for t in model.tables.values()]}  # fmt: skip
+
+
+def audit_where(user: str | None, action: str | None) -> tuple[str, list[Any]]:
+    parts = [("user_id = ?", user), ("action = ?", action)]
+    used = [(s, v) for s, v in parts if v]
+    return " AND ".join(s for s, _ in used) or "true", [v for _, v in used]
+
+
+def audit(
+    g: GuardedStore, *, user: str | None, action: str | None, limit: int, offset: int
+) -> dict[str, Any]:
+    """The audit log, newest first (auditors, supervisors and admins: the role check is the safeguards')."""
+    g.require("audit", "audit log")
+    where, params = audit_where(user, action)
+    total = int(g.scalar(f"SELECT count(*) FROM audit_log WHERE {where}", params))
+    items = rows(g, "SELECT seq, \"at\", user_id, agency, role, action, target, purpose, origin, outcome, row_count, "
+                    f"detail FROM audit_log WHERE {where} ORDER BY seq DESC LIMIT ? OFFSET ?", [*params, limit, offset])  # fmt: skip
+    return listing([parsed(r) for r in items], total=total, limit=limit, offset=offset)

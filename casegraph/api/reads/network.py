@@ -1,0 +1,252 @@
+"""Group ties (strength, observed vs expected, p-value, onset, evidence) and the link chart's graph.
+
+Nodes are typed ids: group:<id>, person:<person id>, incident:<agency>/<id>. Edges carry a type, a weight and
+the key of their "why" (claim_id, tie row, link_id), so a click on a tie opens its score and evidence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from casegraph.api.reads.common import columns_of, has_table, listing, one, parsed, rows, stage_note
+from casegraph.api.workspace import ApiProblem
+from casegraph.safeguards import GuardedStore
+
+TIE_ORDER = ("p_value", "q_value", "p")
+MAX_NODES = 5000
+
+
+def _tie_sides(cols: set[str]) -> tuple[str, str]:
+    for a, b in (("group_a", "group_b"), ("source", "target"), ("group_1", "group_2")):
+        if a in cols and b in cols:
+            return a, b
+    raise ApiProblem(409, "group_ties has no pair columns this version understands (group_a, group_b)")
+
+
+def ties(g: GuardedStore, group: str | None, *, limit: int, offset: int) -> dict[str, Any]:
+    note = stage_note(g, "group_ties")
+    if note:
+        return listing([], total=0, limit=limit, offset=offset, note=note)
+    cols = columns_of(g, "group_ties")
+    a, b = _tie_sides(cols)
+    order = next((c for c in TIE_ORDER if c in cols), a)
+    where = f"(? IS NULL OR {a} = ? OR {b} = ?)"
+    total = int(g.scalar(f"SELECT count(*) FROM group_ties WHERE {where}", [group] * 3))
+    items = rows(g, f"SELECT * FROM group_ties WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                 [group, group, group, limit, offset])  # fmt: skip
+    return listing([_tie(r, a, b) for r in items], total=total, limit=limit, offset=offset)
+
+
+def _tie(row: dict[str, Any], a: str, b: str) -> dict[str, Any]:
+    row = parsed(row, "detail", "null_model", "evidence_detail")
+    row["pair"] = [row.get(a), row.get(b)]
+    return row
+
+
+def tie(g: GuardedStore, group_a: str, group_b: str) -> dict[str, Any]:
+    """One tie between two groups with the evidence records behind it."""
+    from casegraph.api.reads.activity import evidence_records
+
+    if stage_note(g, "group_ties"):
+        raise ApiProblem(404, "no group ties: the network stage has not run")
+    a, b = _tie_sides(columns_of(g, "group_ties"))
+    found = one(g, f"SELECT * FROM group_ties WHERE ({a} = ? AND {b} = ?) OR ({a} = ? AND {b} = ?) LIMIT 1",
+                [group_a, group_b, group_b, group_a])  # fmt: skip
+    if found is None:
+        raise ApiProblem(404, f"no tie between {group_a} and {group_b}")
+    found = _tie(found, a, b)
+    evidence = found.get("evidence")
+    found["evidence_records"] = evidence_records(g, list(evidence)) if isinstance(evidence, list) else []
+    found["events"] = tie_events(g, found["pair"][0], found["pair"][1])
+    return found
+
+
+def tie_events(g: GuardedStore, a: str, b: str) -> list[dict[str, Any]]:
+    """The events behind a tie, oldest first: which two people, what kind, when, the record ids."""
+    if not has_table(g, "group_tie_evidence"):
+        return []
+    return rows(g, "SELECT person_a, person_b, kind, event, occurred_on, evidence FROM group_tie_evidence WHERE "
+                   "(group_a = ? AND group_b = ?) OR (group_a = ? AND group_b = ?) ORDER BY occurred_on NULLS LAST, "
+                   "event LIMIT 500", [a, b, b, a])  # fmt: skip
+
+
+# -- the link chart -----------------------------------------------------------------------------------
+def _node(kind: str, key: str, label: str, **extra: Any) -> dict[str, Any]:
+    return {"id": f"{kind}:{key}", "kind": kind, "label": label, **extra}
+
+
+def _edge(kind: str, a: str, b: str, weight: float, **extra: Any) -> dict[str, Any]:
+    return {"id": f"{kind}:{a}~{b}", "kind": kind, "source": a, "target": b, "weight": weight, **extra}
+
+
+def group_layer(g: GuardedStore, gids: list[str] | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Groups, their members (as resolved persons) with membership ties, and ties between groups."""
+    groups = rows(g, "SELECT group_id, name, kind FROM groups WHERE ? IS NULL OR list_contains(?, group_id)",
+                  [gids, gids])  # fmt: skip
+    nodes = [_node("group", r["group_id"], r["name"] or r["group_id"], group_kind=r["kind"]) for r in groups]
+    members = rows(g, "SELECT c.claim_id, c.group_id, coalesce(pi.person_id, c.agency || '/' || c.record_id) AS pid, "
+                      "p.given_name || ' ' || p.family_name AS name, len(c.criteria) AS criteria, "
+                      "c.entered_at FROM membership_claims c LEFT JOIN person_identities pi ON pi.agency = c.agency "
+                      "AND pi.record_id = c.record_id LEFT JOIN person_records p ON p.agency = c.agency AND "
+                      "p.record_id = c.record_id WHERE ? IS NULL OR list_contains(?, c.group_id)",
+                   [gids, gids])  # fmt: skip
+    seen = {n["id"] for n in nodes}
+    edges = []
+    for m in members:
+        pid = f"person:{m['pid']}"
+        if pid not in seen:
+            seen.add(pid)
+            nodes.append(_node("person", m["pid"], m["name"] or m["pid"]))
+        edges.append(_edge("member", pid, f"group:{m['group_id']}", float(m["criteria"] or 1),
+                           claim_id=m["claim_id"], date=m["entered_at"]))  # fmt: skip
+    return nodes, edges + group_tie_edges(g, gids)
+
+
+def group_tie_edges(g: GuardedStore, gids: list[str] | None) -> list[dict[str, Any]]:
+    if stage_note(g, "group_ties"):
+        return []
+    cols = columns_of(g, "group_ties")
+    a, b = _tie_sides(cols)
+    weight = next((c for c in ("strength", "weight", "observed") if c in cols), None)
+    onset = next((c for c in ("onset", "first_evidence", "first_date") if c in cols), None)
+    found = rows(g, f"SELECT * FROM group_ties WHERE ? IS NULL OR list_contains(?, {a}) OR list_contains(?, {b})",
+                 [gids, gids, gids])  # fmt: skip
+    return [_edge("group_tie", f"group:{r[a]}", f"group:{r[b]}", float(r.get(weight) or 1) if weight else 1.0,
+                  pair=[r[a], r[b]], date=r.get(onset) if onset else None,
+                  p_value=next((r[c] for c in TIE_ORDER if c in r), None)) for r in found]  # fmt: skip
+
+
+def incident_layer(g: GuardedStore, gids: list[str] | None, start: Any, end: Any,
+                   limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # fmt: skip
+    """Incidents linked to the groups (in the date range), who took part in them, and links between them."""
+    if stage_note(g, "group_incidents"):
+        return [], []
+    found = rows(g, "SELECT gi.group_id, gi.agency, gi.incident_id, gi.occurred_on, gi.via, i.offence FROM "
+                    "group_incidents gi JOIN incidents i ON i.agency = gi.agency AND i.incident_id = gi.incident_id "
+                    "WHERE (? IS NULL OR list_contains(?, gi.group_id)) AND (? IS NULL OR gi.occurred_on >= ?) "
+                    "AND (? IS NULL OR gi.occurred_on <= ?) ORDER BY gi.occurred_on DESC LIMIT ?",
+                 [gids, gids, start, start, end, end, limit])  # fmt: skip
+    nodes, edges, keys = {}, [], []
+    for r in found:
+        nid = f"incident:{r['agency']}/{r['incident_id']}"
+        nodes[nid] = _node("incident", f"{r['agency']}/{r['incident_id']}", r["incident_id"], offence=r["offence"],
+                           date=r["occurred_on"])  # fmt: skip
+        edges.append(
+            _edge("attributed", f"group:{r['group_id']}", nid, 1.0, via=r["via"], date=r["occurred_on"])
+        )
+        keys.append(f"{r['agency']}/{r['incident_id']}")
+    edges += involvement_edges(g, keys) + link_edges(g, keys)
+    return list(nodes.values()), edges
+
+
+def involvement_edges(g: GuardedStore, keys: list[str]) -> list[dict[str, Any]]:
+    found = rows(g, "SELECT v.agency, v.incident_id, v.role, coalesce(pi.person_id, v.agency || '/' || v.record_id) "
+                    "AS pid FROM involvements v LEFT JOIN person_identities pi ON pi.agency = v.agency AND "
+                    "pi.record_id = v.record_id WHERE list_contains(?, v.agency || '/' || v.incident_id) AND "
+                    "v.role IN ('suspect', 'offender', 'arrestee')", [keys])  # fmt: skip
+    return [_edge("involved", f"person:{r['pid']}", f"incident:{r['agency']}/{r['incident_id']}", 1.0, role=r["role"])
+            for r in found]  # fmt: skip
+
+
+def link_edges(g: GuardedStore, keys: list[str], min_p: float = 0.5) -> list[dict[str, Any]]:
+    if not keys or stage_note(g, "incident_links"):
+        return []
+    found = rows(g, "SELECT link_id, agency_a, incident_a, agency_b, incident_b, probability FROM incident_links "
+                    "WHERE probability >= ? AND list_contains(?, agency_a || '/' || incident_a) "
+                    "AND list_contains(?, agency_b || '/' || incident_b)", [min_p, keys, keys])  # fmt: skip
+    return [_edge("linked", f"incident:{r['agency_a']}/{r['incident_a']}", f"incident:{r['agency_b']}/{r['incident_b']}",
+                  float(r["probability"]), link_id=r["link_id"]) for r in found]  # fmt: skip
+
+
+def person_tie_edges(g: GuardedStore, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ties between the persons shown (co-offending, meetings, calls ...), with their weight and kind."""
+    persons = [n["id"][7:] for n in nodes if n["kind"] == "person"]
+    if not persons or stage_note(g, "person_ties"):
+        return []
+    found = rows(g, "SELECT tie_id, person_a, person_b, kind, weight, n_events, first_at FROM person_ties WHERE "
+                    "list_contains(?, person_a) AND list_contains(?, person_b)", [persons, persons])  # fmt: skip
+    return [_edge("person_tie", f"person:{r['person_a']}", f"person:{r['person_b']}", float(r["weight"] or 1),
+                  tie_id=r["tie_id"], tie_kind=r["kind"], events=r["n_events"], date=r["first_at"]) for r in found]  # fmt: skip
+
+
+def graph(g: GuardedStore, gids: list[str] | None, *, incidents: bool, start: Any, end: Any,
+          limit: int) -> dict[str, Any]:  # fmt: skip
+    """The link chart: groups, members, ties; with incidents, the incidents, their people and links."""
+    nodes, edges = group_layer(g, gids)
+    if incidents:
+        more_nodes, more_edges = incident_layer(g, gids, start, end, min(limit, MAX_NODES))
+        nodes += more_nodes
+        edges += more_edges
+    return _complete(nodes, edges + person_tie_edges(g, nodes), limit, stage_notes(g))
+
+
+def _complete(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], limit: int,
+              notes: dict[str, str]) -> dict[str, Any]:  # fmt: skip
+    """Keep edges whose ends are both shown; add person nodes named only by edges; cap the node count."""
+    by_id = {n["id"]: n for n in nodes}
+    for e in edges:
+        for end in (e["source"], e["target"]):
+            if end not in by_id and end.startswith("person:"):
+                by_id[end] = _node("person", end[7:], end[7:])
+    kept = dict(list(by_id.items())[:limit])
+    shown = [e for e in {e["id"]: e for e in edges}.values() if e["source"] in kept and e["target"] in kept]
+    return {"nodes": list(kept.values()), "edges": shown, "truncated": len(by_id) > limit, "notes": notes}
+
+
+def stage_notes(g: GuardedStore) -> dict[str, str]:
+    tables = ("group_ties", "group_incidents", "incident_links", "person_identities")
+    return {t: n["note"] for t in tables if (n := stage_note(g, t))}
+
+
+def expand(g: GuardedStore, node: str, limit: int) -> dict[str, Any]:
+    """The neighbours of one node (a group, a person or an incident)."""
+    kind, _, key = node.partition(":")
+    if kind == "group":
+        nodes, edges = group_layer(g, [key])
+        more_nodes, more_edges = incident_layer(g, [key], None, None, limit)
+        return _complete(nodes + more_nodes, edges + more_edges, limit, stage_notes(g))
+    if kind == "person":
+        return _complete(*_person_neighbours(g, key, limit), limit, stage_notes(g))
+    if kind == "incident":
+        return _complete(*_incident_neighbours(g, key), limit, stage_notes(g))
+    raise ApiProblem(422, f"node must be group:<id>, person:<id> or incident:<agency>/<id>, not {node!r}")
+
+
+def _person_neighbours(
+    g: GuardedStore, pid: str, limit: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    found = rows(g, "SELECT v.agency, v.incident_id, v.role, i.offence, i.occurred_from::DATE AS day FROM involvements v "
+                    "JOIN incidents i ON i.agency = v.agency AND i.incident_id = v.incident_id LEFT JOIN "
+                    "person_identities pi ON pi.agency = v.agency AND pi.record_id = v.record_id WHERE "
+                    "coalesce(pi.person_id, v.agency || '/' || v.record_id) = ? LIMIT ?", [pid, limit])  # fmt: skip
+    nodes = [_node("incident", f"{r['agency']}/{r['incident_id']}", r["incident_id"], offence=r["offence"],
+                   date=r["day"]) for r in found]  # fmt: skip
+    edges = [
+        _edge("involved", f"person:{pid}", n["id"], 1.0, role=r["role"])
+        for n, r in zip(nodes, found, strict=True)
+    ]
+    claims = rows(g, "SELECT c.claim_id, c.group_id, len(c.criteria) AS criteria FROM membership_claims c LEFT JOIN "
+                     "person_identities pi ON pi.agency = c.agency AND pi.record_id = c.record_id WHERE "
+                     "coalesce(pi.person_id, c.agency || '/' || c.record_id) = ?", [pid])  # fmt: skip
+    for c in claims:
+        nodes.append(_node("group", c["group_id"], c["group_id"]))
+        edges.append(_edge("member", f"person:{pid}", f"group:{c['group_id']}", float(c["criteria"] or 1),
+                           claim_id=c["claim_id"]))  # fmt: skip
+    return nodes, edges
+
+
+def _incident_neighbours(g: GuardedStore, key: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    agency, _, iid = key.partition("/")
+    found = rows(g, "SELECT link_id, agency_a, incident_a, agency_b, incident_b, probability FROM incident_links "
+                    "WHERE (agency_a = ? AND incident_a = ?) OR (agency_b = ? AND incident_b = ?) "
+                    "ORDER BY probability DESC LIMIT 25", [agency, iid, agency, iid])  # fmt: skip
+    nodes, edges = [], []
+    for r in found:
+        a, b = f"{r['agency_a']}/{r['incident_a']}", f"{r['agency_b']}/{r['incident_b']}"
+        other = b if a == key else a
+        nodes.append(_node("incident", other, other.partition("/")[2]))
+        edges.append(
+            _edge("linked", f"incident:{a}", f"incident:{b}", float(r["probability"]), link_id=r["link_id"])
+        )
+    nodes.append(_node("incident", key, iid))
+    return nodes, edges + involvement_edges(g, [key])

@@ -1,0 +1,157 @@
+"""Persons (a resolved identity with its source records) and groups (members with the criteria and evidence
+behind each claim, linked incidents, growth)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from casegraph.api import cache
+from casegraph.api.reads.common import has_table, listing, one, refuse_hidden, rows, stage_note
+from casegraph.api.workspace import ApiProblem
+from casegraph.safeguards import GuardedStore
+
+RECORD_COLUMNS = ("p.record_id, p.agency, p.given_name, p.middle_name, p.family_name, p.alias, p.dob, p.sex, "
+                  "p.address, p.postcode")  # fmt: skip
+
+
+def persons_sql(resolved: bool) -> str:
+    """Persons whose records match a name (given, family or alias), each with its records' count."""
+    person = (
+        "coalesce(pi.person_id, p.agency || '/' || p.record_id)"
+        if resolved
+        else "p.agency || '/' || p.record_id"
+    )
+    join = (
+        "LEFT JOIN person_identities pi ON pi.agency = p.agency AND pi.record_id = p.record_id"
+        if resolved
+        else ""
+    )
+    return (
+        f"WITH hits AS (SELECT {person} AS person_id, p.agency, p.given_name, p.family_name, p.dob "
+        f"FROM person_records p {join} WHERE ? IS NULL OR p.family_name ILIKE '%' || ? || '%' OR "
+        "p.given_name ILIKE '%' || ? || '%' OR p.alias ILIKE '%' || ? || '%' LIMIT 2000) "
+        "SELECT person_id, count(*) AS records, list(DISTINCT given_name || ' ' || family_name) AS names, "
+        "list(DISTINCT agency) AS agencies, min(dob) AS dob FROM hits GROUP BY person_id "
+        "ORDER BY records DESC, person_id LIMIT ? OFFSET ?"
+    )
+
+
+def persons(g: GuardedStore, text: str | None, *, limit: int, offset: int) -> dict[str, Any]:
+    note = stage_note(g, "person_identities")
+    items = rows(g, persons_sql(note is None), [text, text, text, text, limit, offset])
+    return listing(items, limit=limit, offset=offset, total=None, note=note)
+
+
+def _records_of(g: GuardedStore, person_id: str) -> tuple[list[dict[str, Any]], bool]:
+    """The person's records and whether they come from resolved identities (else the one record named)."""
+    resolved = rows(g, f"SELECT {RECORD_COLUMNS}, pi.person_id, pi.match_weight, pi.match_probability, "
+                       "pi.cluster_size, pi.cluster_confidence, pi.decided FROM person_identities pi JOIN "
+                       "person_records p ON p.agency = pi.agency AND p.record_id = pi.record_id "
+                       "WHERE pi.person_id = ? ORDER BY p.agency, p.record_id", [person_id])  # fmt: skip
+    if resolved:
+        return resolved, True
+    agency, _, record_id = person_id.partition("/")
+    single = rows(g, f"SELECT {RECORD_COLUMNS} FROM person_records p WHERE p.agency = ? AND p.record_id = ?",
+                  [agency, record_id])  # fmt: skip
+    if not single and record_id:
+        refuse_hidden(g, "person_records", "record_id", record_id, agency)
+    return single, False
+
+
+def claims_sql() -> str:
+    """Claims about some records (only claims passing the safeguards' rules are visible), with group names."""
+    return ("SELECT c.claim_id, c.agency, c.record_id, c.group_id, g.name AS group_name, c.criteria, c.evidence, "
+            "c.entered_by, c.entered_at, c.review_date, c.approved_by FROM membership_claims c "
+            "LEFT JOIN groups g ON g.group_id = c.group_id AND g.agency = c.agency "
+            "WHERE list_contains(?, c.agency || '/' || c.record_id) ORDER BY c.group_id, c.entered_at")  # fmt: skip
+
+
+def person(g: GuardedStore, person_id: str) -> dict[str, Any]:
+    """A resolved identity: its source records (never merged), their match weights, claims, incidents."""
+    records, resolved = _records_of(g, person_id)
+    if not records:
+        raise ApiProblem(
+            404, f"no person {person_id} (ids are person ids, or agency/record_id before resolve)"
+        )
+    keys = [f"{r['agency']}/{r['record_id']}" for r in records]
+    incidents = rows(g, "SELECT v.role, i.incident_id, i.agency, i.offence, i.occurred_from, i.area FROM "
+                        "involvements v JOIN incidents i ON i.agency = v.agency AND i.incident_id = v.incident_id "
+                        "WHERE list_contains(?, v.agency || '/' || v.record_id) ORDER BY i.occurred_from", [keys])  # fmt: skip
+    out: dict[str, Any] = {"person_id": person_id, "records": records, "claims": rows(g, claims_sql(), [keys]),
+                           "incidents": incidents, "ties": person_ties(g, person_id)}  # fmt: skip
+    if not resolved:
+        out.update(stage_note(g, "person_identities") or {"note": "this record is a person of one record"})
+    return out
+
+
+def person_ties(g: GuardedStore, person_id: str) -> list[dict[str, Any]]:
+    if not has_table(g, "person_ties"):
+        return []
+    return rows(
+        g, "SELECT * FROM person_ties WHERE person_a = ? OR person_b = ? LIMIT 200", [person_id, person_id]
+    )
+
+
+def groups_sql() -> str:
+    """Each group with its members (records with a claim that passes) and linked incidents, in one pass each."""
+    return (
+        "WITH m AS (SELECT group_id, count(DISTINCT agency || '/' || record_id) AS members FROM membership_claims "
+        "GROUP BY group_id), i AS (SELECT group_id, count(*) AS incidents FROM group_incidents GROUP BY group_id) "
+        "SELECT g.group_id, g.agency, g.name, g.kind, g.description, coalesce(m.members, 0) AS members, "
+        "coalesce(i.incidents, 0) AS incidents, t.trend, t.first_date, t.last_date, t.new_areas FROM groups g "
+        "LEFT JOIN m USING (group_id) LEFT JOIN i USING (group_id) LEFT JOIN group_trends t USING (group_id) "
+        "ORDER BY g.group_id"
+    )
+
+
+def groups(g: GuardedStore) -> dict[str, Any]:
+    """Counts per group (aggregates, kept until the next change: reading claims is costly); each read is logged."""
+    items = cache.remembered(g, "rows", groups_sql(), None, lambda: rows(g, groups_sql()))
+    g.log("read", "groups,membership_claims", "group list with member and incident counts", rows=len(items))
+    return listing(items, note=None if items else stage_note(g, "groups"))
+
+
+def group_key(g: GuardedStore, name_or_id: str) -> dict[str, Any]:
+    """A group by id or by name (case-insensitive); 404 when neither matches."""
+    found = one(g, "SELECT group_id, agency, name, kind, description FROM groups WHERE group_id = ? "
+                   "OR lower(name) = lower(?) ORDER BY group_id <> ? LIMIT 1", [name_or_id] * 3)  # fmt: skip
+    if found is None:
+        refuse_hidden(g, "groups", "group_id", name_or_id, None)
+    return found  # type: ignore[return-value]
+
+
+def members_sql() -> str:
+    """Each claimed member with the criteria met, the evidence cited, who entered it, and the resolved person."""
+    return ("SELECT c.claim_id, c.agency, c.record_id, p.given_name, p.family_name, p.alias, p.dob, "
+            "pi.person_id, c.criteria, c.evidence, c.entered_by, c.entered_at, c.review_date, c.approved_by "
+            "FROM membership_claims c LEFT JOIN person_records p ON p.agency = c.agency AND p.record_id = c.record_id "
+            "LEFT JOIN person_identities pi ON pi.agency = c.agency AND pi.record_id = c.record_id "
+            "WHERE c.group_id = ? ORDER BY c.entered_at")  # fmt: skip
+
+
+def group(g: GuardedStore, name_or_id: str) -> dict[str, Any]:
+    """A group with its members (and why each is one), its trend and its counts."""
+    found = group_key(g, name_or_id)
+    gid = found["group_id"]
+    trend = one(g, "SELECT * FROM group_trends WHERE group_id = ?", [gid])
+    return {
+        "group": found,
+        "members": rows(g, members_sql(), [gid]),
+        "trend": trend,
+        "notes": {t: n["note"] for t in ("group_trends", "person_identities") if (n := stage_note(g, t))},
+        "rule": "A member is a person record with a membership claim that meets the required criteria, cites "
+        "its evidence records and has not passed its review date; other claims are not shown or counted.",
+    }
+
+
+def group_incidents(g: GuardedStore, gid: str, *, limit: int, offset: int) -> dict[str, Any]:
+    note = stage_note(g, "group_incidents")
+    if note:
+        return listing([], total=0, limit=limit, offset=offset, note=note)
+    total = int(g.scalar("SELECT count(*) FROM group_incidents WHERE group_id = ?", [gid]))
+    items = rows(g, "SELECT gi.incident_id, gi.agency, gi.occurred_on, gi.area, gi.via, gi.members, gi.evidence, "
+                    "i.offence, s.series_id FROM group_incidents gi LEFT JOIN incidents i ON i.agency = gi.agency "
+                    "AND i.incident_id = gi.incident_id LEFT JOIN series s ON s.agency = gi.agency AND "
+                    "s.incident_id = gi.incident_id WHERE gi.group_id = ? ORDER BY gi.occurred_on LIMIT ? OFFSET ?",
+                 [gid, limit, offset])  # fmt: skip
+    return listing(items, total=total, limit=limit, offset=offset)

@@ -1,0 +1,8 @@
+// The workspace's libraries, bundled once by `npm run build` into static/vendor/vendor.js (window.CGV).
+import Graph from "graphology";
+import Sigma from "sigma";
+import forceAtlas2 from "graphology-layout-forceatlas2";
+import L from "leaflet";
+import uPlot from "uplot";
+
+window.CGV = { Graph, Sigma, forceAtlas2, L, uPlot };

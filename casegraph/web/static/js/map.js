@@ -1,0 +1,89 @@
+// Map: incidents, series, a group's area over time, hot spot classes. Offline: no tile server; the plain
+// background carries area boundaries derived from the data. Coordinates are the store's projected metres.
+"use strict";
+
+const OFFENCE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
+const HOT_COLORS = { "new hot spot": "#ff0000", "consecutive hot spot": "#ff6a00", "intensifying hot spot": "#b30000",
+  "persistent hot spot": "#7f0000", "diminishing hot spot": "#ff9e9e", "sporadic hot spot": "#ffc000", "oscillating hot spot": "#ff5fc8",
+  "historical hot spot": "#996633", "new cold spot": "#0050ff", "consecutive cold spot": "#3a7bff", "persistent cold spot": "#002d8f",
+  "sporadic cold spot": "#7fb2ff" };
+const ll = (x, y) => window.CGV.L.latLng(y, x);
+
+CG.views.map = async function map(view, params) {
+  const L = window.CGV && window.CGV.L;
+  const group = params.get("group");
+  const series = params.get("series");
+  const box = CG.el("div", { id: "map", class: "map" });
+  const legend = CG.el("div", { class: "legend" });
+  const info = CG.el("p", { class: "info", role: "status" });
+  view.replaceChildren(CG.el("h1", {}, "Map", CG.el("small", {}, [group && ` group ${group}`, series && ` series ${series}`].filter(Boolean).join(""))), info, box, legend);
+  if (!L) return box.replaceChildren(CG.el("p", { class: "error" }, "the map library is not built (run scripts/setup)"));
+  const m = L.map(box, { crs: L.CRS.Simple, minZoom: -8, maxZoom: 4, preferCanvas: true, attributionControl: false });
+  CG.cleanup.push(() => m.remove());
+  CG.mapState = { map: m };
+  const renderer = L.canvas({ padding: 0.5 });
+  const [areas, points, hot] = await Promise.all([
+    CG.api("/api/map/areas"),
+    CG.api(`/api/map/points${CG.qs({ group, series, ...CG.periodParams(), limit: 20000 })}`),
+    CG.api("/api/hotspots"),
+  ]);
+  const overlays = {};
+  overlays["Area boundaries (from the data)"] = L.layerGroup(areas.items.map((a) => L.polygon(a.ring.map(([x, y]) => ll(x, y)),
+    { color: "#888", weight: 1, fill: true, fillColor: "#f2f2f2", fillOpacity: 0.6, renderer }).bindTooltip(a.area))).addTo(m);
+  overlays.Incidents = incidentLayer(L, points, renderer, legend).addTo(m);
+  overlays["Hot spot classes"] = hotLayer(L, hot, renderer, legend);
+  if (!group && !series) overlays["Hot spot classes"].addTo(m);
+  if (group) overlays[`Area of ${group} over time`] = (await groupAreaLayer(L, group, renderer, legend)).addTo(m);
+  if (series) overlays[`Series ${series}`] = (await seriesLayer(L, series)).addTo(m);
+  L.control.layers(null, overlays, { collapsed: false }).addTo(m);
+  const all = areas.items.flatMap((a) => a.ring).concat(points.rows.map((r) => [r[points.columns.indexOf("x")], r[points.columns.indexOf("y")]]));
+  if (all.length) m.fitBounds(L.latLngBounds(all.map(([x, y]) => ll(x, y))));
+  else m.setView([0, 0], 0);
+  info.replaceChildren(CG.note(points) || "", `${points.shown || 0} of ${points.total || 0} incidents shown`,
+    hot.note ? CG.el("span", { class: "note" }, ` · hot spots: ${hot.status}: ${hot.note}`) : "");
+};
+
+function incidentLayer(L, points, renderer, legend) {
+  const col = Object.fromEntries(points.columns.map((c, i) => [c, i]));
+  const offences = [...new Set(points.rows.map((r) => r[col.offence]))].sort();
+  const color = Object.fromEntries(offences.map((o, i) => [o, OFFENCE_COLORS[i % OFFENCE_COLORS.length]]));
+  legend.append(CG.el("div", {}, CG.el("strong", {}, "offences: "), offences.map((o) => swatch(color[o], o))));
+  return L.layerGroup(points.rows.map((r) => L.circleMarker(ll(r[col.x], r[col.y]), { radius: 3, weight: 0, fillOpacity: 0.75,
+    fillColor: color[r[col.offence]], renderer }).bindPopup(() => CG.el("div", {},
+    CG.el("a", { href: `#/incident/${encodeURIComponent(r[col.agency])}/${encodeURIComponent(r[col.incident_id])}` }, r[col.incident_id]),
+    ` ${r[col.offence]} · ${r[col.day]} · ${r[col.area] || ""}`, r[col.series_id] ? [" · ", CG.el("a", { href: `#/series/${encodeURIComponent(r[col.series_id])}` }, r[col.series_id])] : ""))));
+}
+
+function hotLayer(L, hot, renderer, legend) {
+  const classes = [...new Set(hot.items.map((c) => c.class))];
+  if (classes.length) legend.append(CG.el("div", {}, CG.el("strong", {}, "hot spot classes: "), classes.map((c) => swatch(HOT_COLORS[c] || "#999", c))));
+  return L.layerGroup(hot.items.map((c) => L.rectangle([ll(c.x - c.cell_m / 2, c.y - c.cell_m / 2), ll(c.x + c.cell_m / 2, c.y + c.cell_m / 2)],
+    { weight: 0, fillColor: HOT_COLORS[c.class] || "#999", fillOpacity: 0.45, renderer }).bindTooltip(`${c.class} · ${c.incidents} incidents · last z ${CG.fmt(c.last_z)}`)));
+}
+
+async function groupAreaLayer(L, group, renderer, legend) {
+  const data = await CG.api(`/api/groups/${encodeURIComponent(group)}/areas?period=quarter`);
+  const n = data.items.length;
+  legend.append(CG.el("div", {}, CG.el("strong", {}, `${group}'s area per quarter: `), CG.note(data) || "",
+    data.items.map((p, i) => swatch(shade(i, n), `${CG.day(p.period)} (${p.incidents}; ${p.areas.join(", ")})`))));
+  return L.layerGroup(data.items.map((p, i) => L.polygon(p.ring.map(([x, y]) => ll(x, y)),
+    { color: shade(i, n), weight: 2, fillOpacity: 0.08, renderer }).bindTooltip(`${CG.day(p.period)}: ${p.incidents} incidents in ${p.areas.join(", ")}`)));
+}
+
+async function seriesLayer(L, series) {
+  const data = await CG.api(`/api/series/${encodeURIComponent(series)}`);
+  const path = data.members.filter((m) => m.x !== null).map((m) => ll(m.x, m.y));
+  return L.layerGroup([L.polyline(path, { color: "#000", weight: 2, dashArray: "4 4" }),
+    ...path.map((p, i) => L.circleMarker(p, { radius: 6, color: "#000", fillColor: "#ffeb3b", fillOpacity: 1 }).bindTooltip(`${i + 1}. ${data.members[i].incident_id}`))]);
+}
+
+function shade(i, n) {
+  const t = n > 1 ? i / (n - 1) : 1;
+  return `hsl(${280 - 240 * t}, 70%, ${65 - 25 * t}%)`;
+}
+
+function swatch(color, label) {
+  const s = CG.el("span", { class: "swatch" });
+  s.style.background = color;
+  return CG.el("span", { class: "legend-item" }, s, label, " ");
+}
