@@ -23,7 +23,9 @@ def _text(frame: pd.DataFrame, column: str) -> pd.Series:
 def to_schema(frame: pd.DataFrame) -> pd.DataFrame:
     """FEBRL columns -> person_records fields (street number, street, locality and suburb make the address)."""
     frame = frame.reset_index()
-    address = _text(frame, "street_number") + " " + _text(frame, "address_1") + " " + _text(frame, "address_2")
+    address = (
+        _text(frame, "street_number") + " " + _text(frame, "address_1") + " " + _text(frame, "address_2")
+    )
     address = (address + " " + _text(frame, "suburb")).str.split().str.join(" ")
     dob = pd.to_datetime(frame["date_of_birth"], format="%Y%m%d", errors="coerce").dt.strftime("%Y-%m-%d")
     return pd.DataFrame({
