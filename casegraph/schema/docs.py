@@ -13,7 +13,12 @@ FLAGS = ("required", "protected", "sensitive", "feature", "matchable")
 
 
 def schema_markdown(model: Model) -> str:
-    lines = ["# Tables", "", "Generated from `casegraph/schema/tables/*.yaml` by `casegraph docs`. Do not edit.", ""]
+    lines = [
+        "# Tables",
+        "",
+        "Generated from `casegraph/schema/tables/*.yaml` by `casegraph docs`. Do not edit.",
+        "",
+    ]
     for kind in ("record", "derived", "system"):
         for table in (t for t in model.tables.values() if t.kind == kind):
             lines += [f"## `{table.name}` ({kind})", "", table.description.strip(), ""]
@@ -25,7 +30,11 @@ def schema_markdown(model: Model) -> str:
             lines.append("")
     lines += ["## Vocabularies", ""]
     for name, values in model.vocabularies.items():
-        shown = ", ".join(values) if isinstance(values, list) else ", ".join(f"{k}→{v}" for k, v in values.items())
+        shown = (
+            ", ".join(values)
+            if isinstance(values, list)
+            else ", ".join(f"{k}→{v}" for k, v in values.items())
+        )
         lines.append(f"- `{name}`: {shown}")
     lines += ["", "## Refused concepts", "", str(model.refused["reason"]).strip(), ""]
     for concept, patterns in model.refused["concepts"].items():
@@ -35,7 +44,10 @@ def schema_markdown(model: Model) -> str:
 
 def settings_markdown() -> str:
     lines = ["# Settings", "", "Generated from `casegraph/settings.py` by `casegraph docs`. Do not edit.", ""]
-    lines += ["Set them in `casegraph.toml` (one `[section]` per heading) or the environment variables noted.", ""]
+    lines += [
+        "Set them in `casegraph.toml` (one `[section]` per heading) or the environment variables noted.",
+        "",
+    ]
     for section, info in Settings.model_fields.items():
         lines += [f"## `[{section}]`", "", info.description or "", ""]
         lines += ["| key | default | description |", "| --- | --- | --- |"]

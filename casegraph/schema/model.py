@@ -39,7 +39,11 @@ PROVENANCE_FIELDS: dict[str, dict[str, Any]] = {
     "agency": {"type": "code", "required": True, "max_length": 64, "description": "Owning agency"},
     "source_id": {"type": "id", "required": True, "description": "Imported file (sources.source_id)"},
     "source_row": {"type": "int", "required": True, "description": "1-based data row in that file"},
-    "row_hash": {"type": "string", "required": True, "description": "md5 of the row's values as read (detects a changed re-export of the same id)"},
+    "row_hash": {
+        "type": "string",
+        "required": True,
+        "description": "md5 of the row's values as read (detects a changed re-export of the same id)",
+    },
     "ingested_at": {"type": "timestamp", "required": True, "description": "When the row was stored"},
 }
 
