@@ -191,7 +191,7 @@ class LinkageSettings(Section):
         True, description="Blocking: compare only incidents of the same offence family."
     )
     max_candidates_per_incident: int = Field(
-        400,
+        250,
         ge=10,
         description="Where incidents are denser, the gap and distance limits shrink together until the "
         "estimated candidates per incident fall to this budget (the run summary reports the limits used).",
@@ -219,7 +219,7 @@ class LinkageSettings(Section):
     )
     max_training_pairs: int = Field(400_000, ge=1000, description="Cap on training pairs (sampled).")
     link_threshold: float = Field(
-        0.2, ge=0, le=1, description="Pairs scored at or above this probability are stored in incident_links."
+        0.3, ge=0, le=1, description="Pairs scored at or above this probability are stored in incident_links."
     )
     series_threshold: float = Field(
         0.5,
@@ -228,7 +228,7 @@ class LinkageSettings(Section):
         description="Links at or above this probability form the graph clustered into series.",
     )
     series_resolution: float = Field(
-        0.05, gt=0, le=1, description="Leiden CPM resolution: the least link density a series must keep."
+        0.1, gt=0, le=1, description="Leiden CPM resolution: the least link density a series must keep."
     )
     random_state: int = Field(0, description="Seed for sampling, cross-validation and models.")
 
@@ -241,9 +241,12 @@ class NetworkSettings(Section):
         description="Involvement roles that make two people in one incident co-offenders.",
     )
     use_series: bool = Field(
-        True, description="Tie people who offended in different incidents of one linkage series (kind co_series)."
+        True,
+        description="Tie people who offended in different incidents of one linkage series (kind co_series).",
     )
-    series_max_size: int = Field(25, ge=2, description="Larger linkage series are not taken as evidence of ties.")
+    series_max_size: int = Field(
+        25, ge=2, description="Larger linkage series are not taken as evidence of ties."
+    )
     address_ties: bool = Field(True, description="Tie different people whose records give the same address.")
     address_max_persons: int = Field(
         6, ge=2, description="An address shared by more people (a hostel, a shelter) ties nobody."
@@ -261,48 +264,73 @@ class NetworkSettings(Section):
     n_permutations: int = Field(
         99, ge=0, description="Random rewirings of the cross-group ties (check of the null; its p-values)."
     )
-    fdr: float = Field(0.05, gt=0, lt=1, description="False discovery rate over all group pairs (Benjamini-Hochberg).")
+    fdr: float = Field(
+        0.05, gt=0, lt=1, description="False discovery rate over all group pairs (Benjamini-Hochberg)."
+    )
     min_persons_per_side: int = Field(
-        2, ge=1, description="A group tie needs at least this many distinct people on each side to be significant."
+        2,
+        ge=1,
+        description="A group tie needs at least this many distinct people on each side to be significant.",
     )
     onset_gap_days: int = Field(
-        180, ge=1, description="A tie's onset is the first evidence of the run (no gap longer than this) that made it "
+        365,
+        ge=1,
+        description="A tie's onset is the first evidence of the run (no gap longer than this) that made it "
         "significant; a tie dormant for longer starts again.",
     )
     associate_min_ties: int = Field(
-        2, ge=0, description="The null model counts a person without a recorded group as inside a group's block "
+        2,
+        ge=0,
+        description="The null model counts a person without a recorded group as inside a group's block "
         "(an associate) with at least this many ties to its members, over half of their ties to members "
         "(0 = never). Associates are not labelled members: only the null model uses them, unless "
         "count_associates.",
     )
     count_associates: bool = Field(
-        False, description="Count ties of associates (see associate_min_ties) as ties of their group: earlier "
+        False,
+        description="Count ties of associates (see associate_min_ties) as ties of their group: earlier "
         "and more evidence, but it rests on inferred, not recorded, membership.",
     )
     alert_window_days: int = Field(
-        730, ge=1, description="Ties that became significant within this many days of the latest evidence are "
+        730,
+        ge=1,
+        description="Ties that became significant within this many days of the latest evidence are "
         "alerted as new.",
     )
     baseline_days: int = Field(
-        90, ge=0, description="Ties already significant within this many days of the first evidence are "
+        90,
+        ge=0,
+        description="Ties already significant within this many days of the first evidence are "
         "established, not new.",
     )
-    growth_window_days: int = Field(90, ge=7, description="Recent window in which a tie's evidence rate may grow.")
-    growth_p: float = Field(0.01, gt=0, lt=1, description="Binomial p-value under which a tie's growth is alerted.")
-    growth_min_ratio: float = Field(2.0, ge=1, description="Least ratio of recent to earlier evidence rate alerted.")
+    growth_window_days: int = Field(
+        90, ge=7, description="Recent window in which a tie's evidence rate may grow."
+    )
+    growth_p: float = Field(
+        0.01, gt=0, lt=1, description="Binomial p-value under which a tie's growth is alerted."
+    )
+    growth_min_ratio: float = Field(
+        2.0, ge=1, description="Least ratio of recent to earlier evidence rate alerted."
+    )
     exact_betweenness_max_nodes: int = Field(
-        50_000, ge=0, description="Above this many people, betweenness is estimated from sampled sources."
+        5_000, ge=0, description="Above this many people, betweenness is estimated from sampled sources."
     )
     betweenness_samples: int = Field(
         16, ge=1, description="Source people sampled to estimate betweenness on a large graph."
     )
-    leiden_resolution: float = Field(1.0, gt=0, description="Resolution of Leiden communities (1 = modularity).")
+    leiden_resolution: float = Field(
+        1.0, gt=0, description="Resolution of Leiden communities (1 = modularity)."
+    )
     leidenalg_max_edges: int = Field(
-        2_000_000, ge=0, description="Above this many ties, communities use igraph's built-in Leiden (same "
+        250_000,
+        ge=0,
+        description="Above this many ties, communities use igraph's built-in Leiden (same "
         "algorithm, faster) instead of the leidenalg package.",
     )
     max_triangles: int = Field(
-        20_000_000, ge=0, description="Brokerage counts open two-paths only when the graph has at most this many "
+        20_000_000,
+        ge=0,
+        description="Brokerage counts open two-paths only when the graph has at most this many "
         "triangles; above it, all two-paths (said in the summary).",
     )
     seed: int = Field(7, description="Random seed of permutations, sampling and Leiden.")
