@@ -1,0 +1,219 @@
+"""Benchmark of casegraph's crime linkage against crimeserieslinkage 1.1.0 (PyPI); one command, prints tables.
+
+    .venv/bin/python bench/linkage/run.py [--work DIR] [--incidents 1000000] [--skip-million] [--skip-peer]
+                                          [--reuse-peer]
+
+1. Real and simulated solved crimes (../shared/data/crime_series, converted by casegraph.linkage.datasets into
+   evaluation folders) on the shared split assignments: casegraph runs `casegraph eval linkage --all-pairs`,
+   the peer runs peer.py in its own virtual environment (created here: bench/.venv-linkage). Both score every
+   pair of held-out crimes of every split; the metrics of both come from casegraph.linkage.metrics on the
+   same pairs. Wall time and peak resident memory are each tool's whole process (wait4).
+2. The synthetic city (3,000 incidents, seed 7): `casegraph eval linkage` with default settings.
+3. A million synthetic incidents: `casegraph link` (wall time, peak memory), then `similar` latency on
+   random seeds (scale.py). The peer is not run there: at its measured cost per pair it could not finish.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+PEER_VENV = ROOT / "bench" / ".venv-linkage"
+PEER_PINS = [
+    "crimeserieslinkage==1.1.0",
+    "numpy<2",
+    "pandas<2.3",
+    "scipy<1.14",
+    "scikit-learn<1.6",
+    "matplotlib<3.10",
+]
+SHARED = ROOT.parent / "shared" / "data" / "crime_series"
+sys.path.insert(0, str(ROOT))
+
+from casegraph.linkage.datasets import convert_crime_series  # noqa: E402
+from casegraph.linkage.metrics import pairwise_scores, top_k_recall  # noqa: E402
+
+
+def measured(command: list[str], env: dict[str, str] | None = None) -> tuple[str, float, float]:
+    """stdout, wall seconds and peak resident memory (GB) of one child process."""
+    started = time.perf_counter()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, env=env, cwd=ROOT) as child:
+        stdout = child.stdout.read().decode() if child.stdout else ""
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise SystemExit(f"failed ({child.returncode}): {' '.join(command)}")
+    return stdout, time.perf_counter() - started, usage.ru_maxrss / 1024**2
+
+
+def casegraph_eval(folder: Path, all_pairs: bool) -> dict[str, Any]:
+    command = [sys.executable, "-m", "casegraph", "eval", "linkage", "--data", str(folder), "--json"]
+    stdout, wall, peak = measured([*command, "--all-pairs"] if all_pairs else command)
+    result = json.loads(stdout)
+    return {**result, "wall_s": wall, "peak_gb": peak}
+
+
+def peer_environment() -> Path:
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_PINS], check=True)
+    return python
+
+
+def peer_eval(folder: Path, out: Path, reuse: bool) -> dict[str, Any]:
+    """Run the peer (or, with --reuse-peer, read the scores and measurements of its last run)."""
+    record = out / "measurement.json"
+    if reuse and record.exists():
+        wall, peak = json.loads(record.read_text()).values()
+    else:
+        env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONWARNINGS": "ignore"}
+        _, wall, peak = measured(
+            [str(peer_environment()), str(HERE / "peer.py"), str(folder), str(out)], env=env
+        )
+        record.write_text(json.dumps({"wall_s": wall, "peak_gb": peak}))
+    per_model: dict[str, list[dict[str, float]]] = {"naive_bayes": [], "gradient_boosting": []}
+    for seed_file in sorted(out.glob("seed*.csv")):
+        scores = pd.read_csv(seed_file, dtype={"i1": str, "i2": str})
+        for model, rows in per_model.items():
+            rows.append(score_pairs(folder, seed_file.stem, scores, model))
+    return {"wall_s": wall, "peak_gb": peak, "timings": json.loads((out / "timings.json").read_text()),
+            **{m: {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} for m, rows in per_model.items()}}  # fmt: skip
+
+
+def score_pairs(folder: Path, seed: str, scores: pd.DataFrame, model: str) -> dict[str, float]:
+    """The peer's scores through casegraph's metric code, on the same held-out crimes and truth."""
+    splits = pd.read_csv(folder / "splits.csv", dtype=str)
+    test = splits.loc[splits[seed] == "test", "incident_id"].to_numpy()
+    position = pd.Series(np.arange(len(test)), index=test)
+    truth = pd.read_csv(folder / "incident_truth.csv", dtype=str)
+    truth = truth[truth["incident_id"].isin(test)]
+    codes = pd.factorize(truth["offender_id"])[0]
+    matrix = coo_matrix((np.ones(len(truth)), (position[truth["incident_id"]].to_numpy(), codes)),
+                        shape=(len(test), codes.max() + 1)).tocsr()  # fmt: skip
+    i, j = position[scores["i1"]].to_numpy(), position[scores["i2"]].to_numpy()
+    p = scores[model].to_numpy(dtype=float)
+    p = (p - p.min()) / (p.max() - p.min()) + 1e-9  # log Bayes factors to a positive score, ranks unchanged
+    return {**pairwise_scores(i, j, p, matrix), **top_k_recall(i, j, p, matrix, first_times(folder, test))}
+
+
+def first_times(folder: Path, ids: np.ndarray) -> np.ndarray:
+    raw = pd.read_csv(folder / "incidents.csv", dtype=str)
+    column = "DT.FROM" if "DT.FROM" in raw else "occurred_from"
+    key = "crimeID" if "crimeID" in raw else "incident_id"
+    return pd.to_datetime(raw.set_index(key).loc[ids, column]).astype("int64").to_numpy() / 3.6e12
+
+
+def real_data(work: Path, skip_peer: bool, reuse_peer: bool) -> list[dict[str, Any]]:
+    rows = []
+    for folder in convert_crime_series(SHARED, work / "crime_series"):
+        ours = casegraph_eval(folder, all_pairs=True)
+        rows.append({"dataset": folder.name, "system": "casegraph (" + "/".join(sorted(set(ours["selected_models"]))) + ")",
+                     **{k: ours[k] for k in ("auc", "average_precision", "top10_any", "top25_any")},
+                     "wall_s": ours["wall_s"], "peak_gb": ours["peak_gb"]})  # fmt: skip
+        if skip_peer:
+            continue
+        peer = peer_eval(folder, work / "peer" / folder.name, reuse_peer)
+        for model in ("naive_bayes", "gradient_boosting"):
+            rows.append({"dataset": folder.name, "system": f"crimeserieslinkage ({model})",
+                         **{k: peer[model][k] for k in ("auc", "average_precision", "top10_any", "top25_any")},
+                         "wall_s": peer["wall_s"], "peak_gb": peer["peak_gb"]})  # fmt: skip
+    return rows
+
+
+def synthetic_city(work: Path) -> dict[str, Any]:
+    from casegraph.demo import make_city
+
+    folder = work / "city3000"
+    if not (folder / "incidents.csv").exists():
+        make_city(folder, n_incidents=3000, seed=7)
+    return casegraph_eval(folder, all_pairs=False)
+
+
+def million(work: Path, n: int) -> dict[str, Any]:
+    store = work / f"city{n}.duckdb"
+    subprocess.run(
+        [sys.executable, str(HERE / "scale.py"), "prepare", str(work), str(n)], check=True, cwd=ROOT
+    )
+    stdout, wall, peak = measured(
+        [sys.executable, "-m", "casegraph", "--store", str(store), "link", "--json"]
+    )
+    summary = json.loads(stdout)
+    latency = json.loads(subprocess.run([sys.executable, str(HERE / "scale.py"), "similar", str(store), "200"],
+                                        check=True, cwd=ROOT, capture_output=True, text=True).stdout)  # fmt: skip
+    return {"n_incidents": summary["n_incidents"], "n_candidates": summary["n_candidates"],
+            "n_links": summary["n_links"], "n_series": summary["n_series"], "link_wall_s": wall,
+            "link_peak_gb": peak, "phases": summary["phases"], "blocking": summary["blocking"], **latency}  # fmt: skip
+
+
+def show(rows: list[dict[str, Any]]) -> None:
+    table = pd.DataFrame(rows)
+    with pd.option_context(
+        "display.width", 160, "display.max_columns", 20, "display.float_format", "{:.3f}".format
+    ):
+        print(table.to_string(index=False))
+
+
+def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for dataset in sorted({r["dataset"] for r in rows}):
+        ours = next(r for r in rows if r["dataset"] == dataset and r["system"].startswith("casegraph"))
+        peers = [r for r in rows if r["dataset"] == dataset and not r["system"].startswith("casegraph")]
+        for peer in peers:
+            out.append({"dataset": dataset, "versus": peer["system"], "auc_difference": ours["auc"] - peer["auc"],
+                        "top10_difference": ours["top10_any"] - peer["top10_any"],
+                        "time_ratio_peer_over_casegraph": peer["wall_s"] / ours["wall_s"]})  # fmt: skip
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "casegraph-bench-linkage")
+    parser.add_argument("--incidents", type=int, default=1_000_000)
+    parser.add_argument("--skip-million", action="store_true")
+    parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument(
+        "--reuse-peer", action="store_true", help="reuse the peer's scores from a previous run"
+    )
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {}
+    print("== real and simulated solved crimes: every pair of held-out crimes, shared splits ==")
+    results["real"] = real_data(args.work, args.skip_peer, args.reuse_peer)
+    show(results["real"])
+    if not args.skip_peer:
+        results["ratios"] = ratios(results["real"])
+        show(results["ratios"])
+    print("\n== synthetic city, 3,000 incidents (seed 7), default settings ==")
+    city = synthetic_city(args.work)
+    results["city"] = {k: city[k] for k in ("auc", "average_precision", "top10_any", "top10_all", "top25_any",
+                                            "bcubed_f1", "adjusted_rand", "n_series", "wall_s", "peak_gb")}  # fmt: skip
+    show([results["city"]])
+    if not args.skip_million:
+        print(f"\n== {args.incidents:,} synthetic incidents: link, then similar ==")
+        results["million"] = million(args.work, args.incidents)
+        show([{k: v for k, v in results["million"].items() if k not in ("phases", "blocking")}])
+        print("phases (s):", results["million"]["phases"], "blocking:", results["million"]["blocking"])
+    out = ROOT / "bench" / "results" / "linkage.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1, default=float))
+    print(f"\nwritten {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

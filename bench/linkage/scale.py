@@ -1,0 +1,67 @@
+"""Helpers for the large-city part of the linkage bench (run by run.py).
+
+python scale.py prepare WORK N     make a city of N incidents and ingest what linkage reads (cached)
+python scale.py similar STORE K    `similar` latency on K random seeds, after one warm-up call (JSON)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from casegraph import ingest
+from casegraph.demo import make_city
+from casegraph.linkage.query import similar
+from casegraph.settings import load_settings
+from casegraph.store import open_store
+
+TABLES = ("incidents", "involvements", "arrests", "person_records", "groups", "membership_claims")
+
+
+def prepare(work: Path, n: int) -> None:
+    folder, store_path = work / f"city{n}", work / f"city{n}.duckdb"
+    if not (folder / "incidents.csv").exists():
+        started = time.perf_counter()
+        make_city(folder, n_incidents=n, seed=11)
+        print(f"made the city in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    if store_path.exists():
+        return
+    settings = load_settings()
+    settings.store.path = str(store_path)
+    store = open_store(settings)
+    for table in TABLES:
+        started = time.perf_counter()
+        report = ingest.run(store, settings, folder / f"{table}.csv", table=table)
+        print(f"{table}: {report.loaded} rows in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    store.close()
+
+
+def latency(store_path: Path, k: int) -> dict[str, float]:
+    settings = load_settings()
+    settings.store.path = str(store_path)
+    store = open_store(settings)
+    n = int(store.scalar("SELECT count(*) FROM linkage_index"))
+    rows = np.random.default_rng(0).choice(n, min(n, k + 1), replace=False).tolist()
+    ids = [store.scalar("SELECT incident_id FROM linkage_index WHERE row_no = ?", [r]) for r in rows]
+    similar(store, ids[0], top=10)  # loads the model once per process
+    times, candidates = [], []
+    for incident in ids[1:]:
+        started = time.perf_counter()
+        result = similar(store, incident, top=10)
+        times.append(time.perf_counter() - started)
+        candidates.append(result["candidates"])
+    store.close()
+    ms = np.array(times) * 1000
+    return {"similar_median_ms": float(np.median(ms)), "similar_p95_ms": float(np.percentile(ms, 95)),
+            "similar_queries": len(ms), "similar_mean_candidates": float(np.mean(candidates))}  # fmt: skip
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "prepare":
+        prepare(Path(sys.argv[2]), int(sys.argv[3]))
+    else:
+        print(json.dumps(latency(Path(sys.argv[2]), int(sys.argv[3]))))

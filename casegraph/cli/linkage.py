@@ -1,0 +1,173 @@
+"""Crime linkage verbs: `link`, `similar`, `attribute`, `eval linkage`, `eval linkage-data`."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from casegraph import ingest
+from casegraph import linkage as stage
+from casegraph.cli.common import RichProgress, ctx_of, emit, fail, opened, out, table_of
+from casegraph.errors import CasegraphError
+from casegraph.linkage.attribute import attribute as attribute_incident
+from casegraph.linkage.datasets import convert_crime_series, read_truth
+from casegraph.linkage.evaluate import evaluate
+from casegraph.linkage.query import similar as similar_incidents
+from casegraph.store import open_store
+
+JSON_HELP = "Print machine-readable JSON."
+
+
+def _json(ctx: typer.Context, as_json: bool) -> None:
+    if as_json:
+        ctx_of(ctx).as_json = True
+
+
+def link(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Score all candidate incident pairs into incident_links and cluster them into series."""
+    _json(ctx, as_json)
+    with opened(ctx) as (store, settings):
+        try:
+            summary = stage.run(store, settings, progress=RichProgress())
+        except CasegraphError as exc:
+            fail(str(exc))
+    emit(ctx, summary, _render_link)
+
+
+def _render_link(d: dict[str, Any]) -> None:
+    b = d["blocking"]
+    out.print(f"{d['n_incidents']} incidents, {d['n_candidates']} candidate pairs (gap {b['max_gap_days']} days, "
+              f"distance {b['max_distance_m']} m) -> {d['n_links']} links, {d['n_series']} series "
+              f"in {d['seconds']} s")  # fmt: skip
+    rows = [{"model": k, "cv AUC": round(v["auc"], 3), "cv AP": round(v["average_precision"], 3),
+             "selected": "yes" if k == d["selected_model"] else ""} for k, v in d["models"].items()]  # fmt: skip
+    out.print(
+        table_of(
+            f"pair models ({d['training']['pairs']} training pairs, {d['training']['linked']} linked)", rows
+        )
+    )
+
+
+def similar(
+    ctx: typer.Context,
+    incident: str = typer.Argument(..., help="Seed incident id."),
+    top: int = typer.Option(10, "--top", "-k", min=1, help="How many incidents to list."),
+    agency: str = typer.Option(
+        None, "--agency", "-a", help="Agency of the seed (when ids repeat across agencies)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """The incidents most likely linked to a seed, each with its probability and the evidence for it."""
+    _json(ctx, as_json)
+    with opened(ctx) as (store, _settings):
+        try:
+            result = similar_incidents(store, incident, agency=agency, top=top)
+        except CasegraphError as exc:
+            fail(str(exc))
+    emit(ctx, result, _render_similar)
+
+
+def _why(contributions: list[dict[str, Any]], n: int = 3) -> str:
+    return ", ".join(f"{c['feature']} {c['contribution']:+.2f}" for c in contributions[:n])
+
+
+def _render_similar(d: dict[str, Any]) -> None:
+    rows = [{"rank": r["rank"], "incident": r["incident_id"], "agency": r["agency"], "offence": r.get("offence"),
+             "occurred": r.get("occurred_from"), "p": r["probability"], "strongest evidence (log-odds)": _why(r["contributions"])}
+            for r in d["results"]]  # fmt: skip
+    out.print(
+        table_of(f"incidents like {d['seed']['incident_id']} ({d['candidates']} candidates compared)", rows)
+    )
+
+
+def attribute(
+    ctx: typer.Context,
+    incident: str = typer.Argument(..., help="Incident id (typically unsolved)."),
+    top: int = typer.Option(10, "--top", "-k", min=1, help="How many offenders, series and groups to list."),
+    agency: str = typer.Option(None, "--agency", "-a", help="Agency of the incident."),
+    min_probability: float = typer.Option(0.05, "--min-probability", help="Ignore links weaker than this."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """The known offenders, series and groups an incident most likely belongs to, with evidence."""
+    _json(ctx, as_json)
+    with opened(ctx) as (store, settings):
+        try:
+            result = attribute_incident(store, incident, settings.linkage, agency=agency, top=top,
+                                        min_probability=min_probability)  # fmt: skip
+        except CasegraphError as exc:
+            fail(str(exc))
+    emit(ctx, result, _render_attribute)
+
+
+def _render_attribute(d: dict[str, Any]) -> None:
+    def evidence(item: dict[str, Any]) -> str:
+        return ", ".join(f"{e['incident_id']} ({e['probability']})" for e in item["evidence"][:3])
+
+    out.print(table_of("offenders", [{"offender": o["offender"], "score": o["score"], "records": ", ".join(o["records"]),
+                                      "linked incidents": evidence(o)} for o in d["offenders"]]))  # fmt: skip
+    out.print(table_of("series", [{"series": s["series_id"], "score": s["score"], "size": s["size"],
+                                   "linked members": evidence(s)} for s in d["series"]]))  # fmt: skip
+    out.print(table_of("groups", [{"group": g["group_id"], "name": g["name"], "score": g["score"],
+                                   "members": ", ".join(m["offender"] for m in g["members"][:3]),
+                                   "claims": ", ".join(c["claim_id"] for c in g["claims"][:3])} for g in d["groups"]]))  # fmt: skip
+
+
+def eval_linkage(
+    ctx: typer.Context,
+    data: Path = typer.Option(
+        ..., "--data", exists=True, file_okay=False, help="Evaluation folder (see docs)."
+    ),
+    linked_by: str = typer.Option(
+        "auto", "--linked-by", help="auto (series_id if present), series or offender."
+    ),
+    all_pairs: bool = typer.Option(
+        False, "--all-pairs", help="No time or distance blocking: score every pair."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Pairwise AUC / AP, top-k recall and series quality on held-out series (train/test by component)."""
+    _json(ctx, as_json)
+    settings = ctx_of(ctx).settings()
+    with tempfile.TemporaryDirectory(prefix="casegraph-eval-") as tmp:
+        settings.store.path = str(Path(tmp) / "eval.duckdb")
+        store = open_store(settings)
+        try:
+            mapping = data / "mapping.yaml"
+            ingest.run(store, settings, data / "incidents.csv", table="incidents",
+                       mapping=mapping if mapping.exists() else None, agency=None if mapping.exists() else "eval")  # fmt: skip
+            truth = read_truth(data, linked_by=linked_by, seed=settings.linkage.random_state)
+            result = evaluate(store, settings, truth, all_pairs=all_pairs)
+        except CasegraphError as exc:
+            fail(str(exc))
+        finally:
+            store.close()
+    emit(ctx, result, _render_eval)
+
+
+def _render_eval(d: dict[str, Any]) -> None:
+    keys = ("auc", "average_precision", "top10_any", "top10_all", "top25_any", "bcubed_f1", "adjusted_rand")
+    out.print(table_of(f"linkage on {d['n_incidents']} incidents, {d['n_series']} held-out series per split "
+                       f"(linked by {d['linked_by']}) in {d['seconds']} s",
+                       [{k: round(d[k], 3) for k in keys}]))  # fmt: skip
+
+
+def eval_linkage_data(
+    source: Path = typer.Argument(..., exists=True, file_okay=False, help="../shared/data/crime_series"),
+    target: Path = typer.Argument(
+        ..., help="Folder to write the porter/ and israel/ evaluation folders into."
+    ),
+) -> None:
+    """Convert the crime_series data (Porter's simulated set, Israeli burglaries) into evaluation folders."""
+    for folder in convert_crime_series(source, target):
+        out.print(f"wrote {folder}")
+
+
+def register(app: typer.Typer, eval_app: typer.Typer) -> None:
+    app.command("link")(link)
+    app.command("similar")(similar)
+    app.command("attribute")(attribute)
+    eval_app.command("linkage")(eval_linkage)
+    eval_app.command("linkage-data")(eval_linkage_data)

@@ -1,0 +1,285 @@
+"""`casegraph network`: person and group networks (ties tested against chance, with their evidence), key
+players, alerts, exports for analysts' tools; `casegraph eval network` on real network data or a city."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from casegraph import ingest
+from casegraph import network as stage
+from casegraph.cli.common import RichProgress, ctx_of, emit, fail, opened, out, table_of
+from casegraph.errors import CasegraphError
+from casegraph.export import inert, write_csv
+from casegraph.network import export as graph_export
+from casegraph.network.cityeval import score_city
+from casegraph.network.evaluate import evaluate_folder
+from casegraph.network.stage import role_params, tie_params
+from casegraph.pipeline import run_stage
+from casegraph.store import open_store
+
+network_app = typer.Typer(
+    help="Who works with whom, who connects groups, which groups are starting to work together. "
+    "With no sub-command: run the stage.",
+    invoke_without_command=True,
+)
+JSON = typer.Option(False, "--json", help="Print machine-readable JSON.")
+TIE_VIEW = ["group_a", "group_b", "person_ties", "persons_a", "persons_b", "joint_events", "expected", "ratio",
+            "p_value", "q_value", "significant", "first_at", "last_at", "detected_at", "onset"]  # fmt: skip
+FORMATS = {"graphml": ".graphml", "gexf": ".gexf", "i2": ".csv", "json": ".json"}
+
+
+def _json(ctx: typer.Context, as_json: bool) -> None:
+    if as_json:
+        ctx_of(ctx).as_json = True
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    return json.loads(frame.to_json(orient="records", date_format="iso", default_handler=str))
+
+
+@network_app.callback()
+def network(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Build the person graph, test every pair of groups, rank key players; write the tables and alerts."""
+    _json(ctx, as_json)
+    if ctx.invoked_subcommand is None:
+        with opened(ctx) as (store, settings):
+            try:
+                summary = stage.run(store, settings, progress=RichProgress())
+            except CasegraphError as exc:
+                fail(str(exc))
+        emit(ctx, summary, _render_run)
+
+
+def _render_run(d: dict[str, Any]) -> None:
+    for note in d["notes"]:
+        out.print(f"note: {note}")
+    fit = d["communities_vs_groups"]
+    out.print(f"{d['n_nodes']} people, {d['n_edges']} ties, {d['n_groups']} groups; "
+              f"{d['significant_group_ties']} significant group ties {d['ties']}; communities vs groups "
+              f"NMI {fit['nmi']} ARI {fit['ari']}; {d['rows']['alerts']} alerts in {d['seconds']} s")  # fmt: skip
+
+
+@network_app.command("ties")
+def ties(
+    ctx: typer.Context,
+    since: str = typer.Option(None, "--since", help="Only ties with evidence on or after this date."),
+    all_pairs: bool = typer.Option(False, "--all", help="Every pair with a cross tie, not only significant."),
+    as_json: bool = JSON,
+) -> None:
+    """Ties between groups: strength, ratio to chance, p and q values, first/latest evidence, onset."""
+    _json(ctx, as_json)
+    with opened(ctx) as (store, _settings):
+        try:
+            frame = stage.ties(store, since, significant_only=not all_pairs)
+        except (CasegraphError, ValueError) as exc:
+            fail(str(exc))
+    emit(ctx, _records(frame), lambda d: out.print(table_of("group ties", d, TIE_VIEW)))
+
+
+@network_app.command("tie")
+def tie(ctx: typer.Context, group_a: str = typer.Argument(...), group_b: str = typer.Argument(...),
+        as_json: bool = JSON) -> None:  # fmt: skip
+    """One pair of groups: the test and its evidence month by month."""
+    _json(ctx, as_json)
+    with opened(ctx) as (store, _settings):
+        try:
+            data = stage.tie(store, group_a, group_b)
+        except CasegraphError as exc:
+            fail(str(exc))
+    emit(ctx, json.loads(json.dumps(data, default=str)), _render_tie)
+
+
+def _render_tie(d: dict[str, Any]) -> None:
+    if d["tie"] is None:
+        out.print(f"no cross-group ties between {d['group_a']} and {d['group_b']}")
+        return
+    out.print(d["tie"]["explanation"])
+    rows = [{**m, "evidence": ", ".join(m["evidence"][:6]) + (" ..." if len(m["evidence"]) > 6 else "")}
+            for m in d["months"]]  # fmt: skip
+    out.print(table_of(f"{d['group_a']}-{d['group_b']} month by month", rows))
+
+
+@network_app.command("players")
+def players(
+    ctx: typer.Context,
+    by: str = typer.Option("betweenness", "--by", help="betweenness, brokerage, degree, strength, cross_ties, "
+                           "liaison or groups_reached."),
+    group: str = typer.Option(None, "--group", help="Only members of this group."),
+    limit: int = typer.Option(20, "--limit", help="Rows to show."),
+    as_json: bool = JSON,
+) -> None:  # fmt: skip
+    """Key players: who is central, who brokers between groups, whose ties cross groups the most."""
+    _json(ctx, as_json)
+    with opened(ctx) as (store, _settings):
+        try:
+            frame = stage.players(store, by, limit, group)
+        except (CasegraphError, ValueError) as exc:
+            fail(str(exc))
+    cols = ["person_id", "group_id", "community", "degree", "betweenness", "brokerage", "coordinator",
+            "itinerant", "representative", "liaison", "cross_ties", "groups_reached"]  # fmt: skip
+    emit(ctx, _records(frame), lambda d: out.print(table_of(f"key players by {by}", d, cols)))
+
+
+@network_app.command("person")
+def person(ctx: typer.Context, person_id: str = typer.Argument(...), as_json: bool = JSON) -> None:
+    """One person's measures and typed ties, each with its evidence."""
+    _json(ctx, as_json)
+    with opened(ctx) as (store, _settings):
+        try:
+            data = stage.person(store, person_id)
+        except CasegraphError as exc:
+            fail(str(exc))
+    data = json.loads(json.dumps(data, default=str))
+    emit(ctx, data, lambda d: out.print(table_of(f"ties of {person_id}", d["ties"],
+                                                 ["person_a", "person_b", "kind", "weight", "n_events",
+                                                  "first_at", "last_at", "evidence"])))  # fmt: skip
+
+
+@network_app.command("alerts")
+def alerts(ctx: typer.Context, status: str = typer.Option(None, "--status", help="open, acknowledged, dismissed."),
+           as_json: bool = JSON) -> None:  # fmt: skip
+    """New and growing group ties, each with its onset and evidence."""
+    _json(ctx, as_json)
+    with opened(ctx) as (store, _settings):
+        frame = stage.alerts(store, status)
+    emit(
+        ctx,
+        _records(frame),
+        lambda d: out.print(
+            table_of("network alerts", d, ["alert_id", "kind", "onset", "severity", "status", "title"])
+        ),
+    )
+
+
+@network_app.command("ack")
+def ack(
+    ctx: typer.Context,
+    alert_id: str = typer.Argument(...),
+    status: str = typer.Option("acknowledged", "--status", help="acknowledged, dismissed or open."),
+    note: str = typer.Option(None, "--note", help="Analyst's note."),
+) -> None:
+    """Acknowledge (or dismiss, or re-open) a network alert; a re-run keeps it."""
+    with opened(ctx) as (store, settings):
+        try:
+            done = stage.acknowledge(store, alert_id, settings.user.id, status=status, note=note)
+        except ValueError as exc:
+            fail(str(exc))
+    if not done:
+        fail(f"no network alert {alert_id}")
+    emit(
+        ctx, {"alert_id": alert_id, "status": status}, lambda d: out.print(f"{d['alert_id']}: {d['status']}")
+    )
+
+
+@network_app.command("export")
+def export(
+    ctx: typer.Context,
+    out_file: Path = typer.Option(..., "--out", "-o", help="Output file."),
+    fmt: str = typer.Option(None, "--format", "-f", help="graphml, gexf, i2 (CSV link table) or json "
+                            "(default: from the file extension)."),
+    group: list[str] = typer.Option(None, "--group", help="Only these groups' members and the people tied to "
+                                    "them (repeatable)."),
+) -> None:  # fmt: skip
+    """Export the person graph for Gephi, yEd, i2 Analyst's Notebook or a web view (formulas made inert)."""
+    fmt = fmt or next((f for f, ext in FORMATS.items() if out_file.suffix == ext and f != "i2"), None)
+    if fmt not in FORMATS:
+        fail(f"say the format: --format {' | '.join(FORMATS)}")
+    with opened(ctx) as (store, _settings):
+        try:
+            nodes, edges = stage.graph_frames(store, group or None)
+        except CasegraphError as exc:
+            fail(str(exc))
+    _write_graph(fmt, nodes, edges, out_file)
+    emit(ctx, {"format": fmt, "people": len(nodes), "ties": len(edges), "file": str(out_file)},
+         lambda d: out.print(f"{d['people']} people, {d['ties']} ties -> {d['file']} ({d['format']})"))  # fmt: skip
+
+
+def _write_graph(fmt: str, nodes: Any, edges: Any, path: Path) -> None:
+    if fmt == "i2":
+        write_csv(graph_export.i2_rows(nodes, edges), path, graph_export.I2_COLUMNS)
+    elif fmt == "json":
+        path.write_text(json.dumps(graph_export.web_json(nodes, edges, inert), default=str), encoding="utf-8")
+    else:
+        writer = graph_export.graphml if fmt == "graphml" else graph_export.gexf
+        path.write_text(writer(nodes, edges, inert), encoding="utf-8")
+
+
+def eval_network(
+    ctx: typer.Context,
+    data: Path = typer.Option(..., "--data", help="A network folder (nodes.csv, edges.csv or affiliation.csv) "
+                              "or a synthetic city folder (record CSVs and group_tie_truth.csv)."),
+    group_column: str = typer.Option(None, "--group-column", help="Group column of nodes.csv (default: the "
+                                     "README's, else `group`)."),
+    as_json: bool = JSON,
+) -> None:  # fmt: skip
+    """Communities against recorded groups (NMI, ARI), group ties, key players; on a city, the planted tie."""
+    _json(ctx, as_json)
+    settings = ctx_of(ctx).settings()
+    try:
+        if (data / "group_tie_truth.csv").exists():
+            result = evaluate_city(data, settings)
+        elif (data / "edges.csv").exists() or (data / "affiliation.csv").exists():
+            result = evaluate_folder(data, group_column, tie_params=tie_params(settings.network),
+                                     role_params=role_params(settings.network),
+                                     gap_days=settings.network.onset_gap_days)  # fmt: skip
+        else:
+            fail(
+                f"{data}: expected edges.csv / affiliation.csv, or a synthetic city with group_tie_truth.csv"
+            )
+    except (CasegraphError, OSError, KeyError, ValueError) as exc:
+        fail(f"{type(exc).__name__}: {exc}")
+    emit(ctx, json.loads(json.dumps(result, default=str)), _render_eval)
+
+
+def evaluate_city(data: Path, settings: Any) -> dict[str, Any]:
+    """Ingest a city into a temporary store, resolve identities, run linkage and network, score the truth."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="casegraph-eval-") as work:
+        settings.store.path = str(Path(work) / "eval.duckdb")
+        store = open_store(settings)
+        try:
+            ingest.run_folder(store, settings, data)
+            stages = _prior_stages(store, settings)
+            summary = stage.run(store, settings, progress=RichProgress())
+            scores = score_city(store, data)
+        finally:
+            store.close()
+    return {**scores, "n_nodes": summary["n_nodes"], "n_edges": summary["n_edges"],
+            "n_groups": summary["n_groups"], "significant_group_ties": summary["significant_group_ties"],
+            "communities_vs_recorded_groups": summary["communities_vs_groups"], "notes": summary["notes"],
+            "stages": stages, "seconds": summary["seconds"],
+            "total_seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
+
+
+def _prior_stages(store: Any, settings: Any) -> dict[str, str]:
+    """Run the stages the network reads (identities, series); one failing is reported, not fatal."""
+    ran = {}
+    for name in ("resolve", "linkage"):
+        try:
+            summary = run_stage(store, settings, name)
+            ran[name] = summary.get("status", "ok") if isinstance(summary, dict) else "ok"
+        except Exception as exc:  # a failing upstream stage degrades the evaluation, it does not stop it
+            ran[name] = f"failed: {type(exc).__name__}: {exc}"[:300]
+    return ran
+
+
+def _render_eval(d: dict[str, Any]) -> None:
+    keys = [k for k in ("data", "n_nodes", "n_edges", "n_groups", "nmi", "ari", "significant_group_ties",
+                        "planted_ties", "planted_ties_found", "onset_error_days", "false_group_ties", "seconds")
+            if k in d]  # fmt: skip
+    out.print(table_of("network evaluation", [{"measure": k, "value": d[k]} for k in keys]))
+    if d.get("group_ties"):
+        out.print(table_of("group ties", d["group_ties"], TIE_VIEW))
+    if d.get("key_players"):
+        out.print(table_of("key players (betweenness)", d["key_players"]))
+
+
+def register(app: typer.Typer, eval_app: typer.Typer) -> None:
+    app.add_typer(network_app, name="network")
+    eval_app.command("network")(eval_network)

@@ -1,0 +1,132 @@
+"""`casegraph eval linkage`: train on the training series, score the held-out ones, measure.
+
+The incidents are encoded once; for each split (train / test by co-offending component, so no series is
+on both sides) the pair model is trained from truth labels on training incidents only and then scores
+every candidate pair among the test incidents. Metrics cover all pairs of test incidents (metrics.py).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from scipy.sparse import coo_matrix, csr_matrix
+
+from casegraph.linkage.blocking import choose_blocking
+from casegraph.linkage.index import INDEX, IncidentIndex, RunContext
+from casegraph.linkage.metrics import clustering_scores, pairwise_scores, top_k_recall
+from casegraph.linkage.model import LinkModel
+from casegraph.linkage.score import Scored, score_candidates
+from casegraph.linkage.series import cluster_links
+from casegraph.linkage.stage import encode_incidents
+from casegraph.linkage.training import fit_models, training_set
+from casegraph.settings import LinkageSettings, Settings
+from casegraph.store import Store, quote
+
+HEADLINE = ("auc", "average_precision", "top10_any", "top10_all", "top25_any", "top25_all", "bcubed_f1",
+            "adjusted_rand", "blocking_recall")  # fmt: skip
+
+
+@dataclass
+class Truth:
+    """Ground truth: incident id -> key (offender or series); splits: incident id -> 'train' / 'test' per seed."""
+
+    keys: pd.DataFrame  # incident_id, key
+    splits: pd.DataFrame  # incident_id, one column per split seed
+    linked_by: str
+
+
+def evaluate(store: Store, settings: Settings, truth: Truth, *, all_pairs: bool = False) -> dict[str, Any]:
+    """Mean metrics over the split seeds, with each split's own numbers under `splits`."""
+    started = time.perf_counter()
+    s = settings.linkage.model_copy(update={"max_gap_days": 0.0, "max_distance_m": 0.0}) if all_pairs else (
+        settings.linkage)  # fmt: skip
+    run_id = store.new_run("linkage_eval", s.model_dump(), settings.user.id)
+    try:
+        index, _, comparisons = encode_incidents(store, run_id, s)
+        blocking, _ = choose_blocking(store, run_id, s, len(index))
+        ctx = RunContext(store, run_id, index, blocking, comparisons, s)
+        rows = _row_keys(index, truth.keys)
+        results = [
+            _split(ctx, rows, truth.splits, seed) for seed in truth.splits.columns if seed != "incident_id"
+        ]
+    except Exception as exc:
+        store.finish_run(run_id, "failed", {"error": str(exc)})
+        raise
+    finally:
+        store.execute(f"DELETE FROM {quote(INDEX)} WHERE run_id = ?", [run_id])  # evaluation leaves no index
+    summary = {k: float(np.nanmean([r[k] for r in results])) for k in HEADLINE}
+    store.finish_run(run_id, "ok", summary)
+    return {
+        **summary, "seconds": round(time.perf_counter() - started, 3), "n_incidents": len(index),
+        "n_series": round(float(np.mean([r["n_series"] for r in results]))), "linked_by": truth.linked_by,
+        "blocking": blocking.as_dict(), "selected_models": [r["selected_model"] for r in results], "splits": results,
+    }  # fmt: skip
+
+
+def _row_keys(index: IncidentIndex, keys: pd.DataFrame) -> pd.DataFrame:
+    rows = pd.DataFrame({"incident_id": index.incident_id.astype(str), "row_no": np.arange(len(index))})
+    return rows.merge(keys.astype({"incident_id": str}), on="incident_id")[["row_no", "key", "incident_id"]]
+
+
+def _truth_matrix(keys: pd.DataFrame, rows: np.ndarray) -> csr_matrix:
+    """Incidence of the given rows (in that order) against their truth keys."""
+    position = pd.Series(np.arange(len(rows)), index=rows)
+    part = keys[keys["row_no"].isin(rows)]
+    codes, _ = pd.factorize(part["key"])
+    shape = (len(rows), max(1, codes.max() + 1 if len(codes) else 1))
+    return coo_matrix((np.ones(len(part)), (position[part["row_no"]].to_numpy(), codes)), shape=shape).tocsr()
+
+
+def _split(ctx: RunContext, keys: pd.DataFrame, splits: pd.DataFrame, seed: str) -> dict[str, Any]:
+    """Train on the split's training incidents (truth labels), score every candidate pair of its test ones."""
+    started = time.perf_counter()
+    role = splits.set_index(splits["incident_id"].astype(str))[seed]
+    side = role.reindex(ctx.index.incident_id.astype(str)).to_numpy()
+    train_keys = keys[side[keys["row_no"].to_numpy()] == "train"].rename(columns={"key": "offender"})
+    data = training_set(ctx, train_keys)
+    best, fitted = fit_models(data, ctx.comparisons, ctx.settings)
+    test_rows = np.flatnonzero(side == "test")
+    with ctx.store.registered("_tmp_linkage_test", pa.table({"row_no": test_rows.astype(np.int64)})) as name:
+        scored = score_candidates(ctx, fitted[best], 0.0, subset=name)
+    fitted[best].adapt_prior(scored.X)  # the test candidates' linked share, estimated without their labels
+    result = _measure(ctx, scored, fitted[best], test_rows, _truth_matrix(keys, test_rows))
+    return {
+        "seed": seed, "selected_model": best, "n_train_pairs": len(data.y), "n_test_incidents": len(test_rows),
+        "cv": {k: m.cv_scores_ for k, m in fitted.items()}, **result,
+        "seconds": round(time.perf_counter() - started, 3),
+    }  # fmt: skip
+
+
+def _measure(ctx: RunContext, scored: Scored, model: LinkModel, test_rows: np.ndarray,
+             truth: csr_matrix) -> dict[str, Any]:  # fmt: skip
+    local = pd.Series(np.arange(len(test_rows)), index=test_rows)
+    i, j = local[scored.i].to_numpy(), local[scored.j].to_numpy()
+    p = model.predict_proba(scored.X)[:, 1] if len(scored.X) else np.zeros(0)
+    clusters = _partition(i, j, p, len(test_rows), ctx.settings)
+    first = ctx.index.encoded["t_lo"][test_rows]
+    return {
+        "linked_share": {"training": model.training_prior_, "estimated": model.prior_,
+                         "actual": _share_linked(i, j, truth)},
+        **pairwise_scores(i, j, p, truth), **top_k_recall(i, j, p, truth, first), **clustering_scores(clusters, truth),
+    }  # fmt: skip
+
+
+def _partition(i: np.ndarray, j: np.ndarray, p: np.ndarray, n: int, s: LinkageSettings) -> np.ndarray:
+    """Series labels for n incidents: Leiden series, every other incident on its own."""
+    result = cluster_links(
+        i, j, p, threshold=s.series_threshold, resolution=s.series_resolution, seed=s.random_state
+    )
+    labels = np.arange(n) + (result.series.max() + 1 if len(result) else 0)
+    labels[result.rows] = result.series
+    return np.unique(labels, return_inverse=True)[1]
+
+
+def _share_linked(i: np.ndarray, j: np.ndarray, truth: csr_matrix) -> float:
+    if len(i) == 0:
+        return float("nan")
+    return float((np.asarray(truth[i].multiply(truth[j]).sum(axis=1)).ravel() > 0).mean())

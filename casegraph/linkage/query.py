@@ -1,0 +1,186 @@
+"""`similar`: the incidents most likely linked to a seed, each with its probability and its explanation.
+
+The seed is compared with every blocking candidate in the linkage index (not only stored links), with the
+model and encoder `link` saved, so the answer matches the stored links and covers pairs below the link
+threshold. An incident ingested after `link` is encoded on the fly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from scipy.special import expit
+
+from casegraph.errors import CasegraphError
+from casegraph.linkage.candidates import seed_candidates_sql
+from casegraph.linkage.comparisons import fields_read
+from casegraph.linkage.encode import Encoded
+from casegraph.linkage.features import pair_features
+from casegraph.linkage.index import INDEX, Artefact, families, incidents_sql, load_artefact, params_for
+from casegraph.store import Store, quote
+
+
+@dataclass
+class Seed:
+    agency: str
+    incident_id: str
+    family: str
+    encoded: Encoded  # one row
+
+
+@dataclass
+class Scores:
+    """A seed against its candidates: ids, features and log-odds, in candidate order."""
+
+    seed: Seed
+    artefact: Artefact
+    agency: np.ndarray
+    incident_id: np.ndarray
+    X: np.ndarray
+    log_odds: np.ndarray
+
+    @property
+    def probability(self) -> np.ndarray:
+        return expit(self.log_odds)
+
+
+def find_seed(store: Store, artefact: Artefact, incident_id: str, agency: str | None) -> Seed:
+    where, params = "run_id = ? AND incident_id = ?", [artefact.run_id, incident_id]
+    if agency:
+        where, params = where + " AND agency = ?", [*params, agency]
+    rows = store.rows(f"SELECT agency, incident_id, family, encoded FROM {INDEX} WHERE {where}", params)
+    if len(rows) > 1:
+        raise CasegraphError(f"incident {incident_id} exists in agencies {', '.join(r[0] for r in rows)}: "
+                             "say which with --agency")  # fmt: skip
+    if rows:
+        a, i, family, packed = rows[0]
+        return Seed(a, i, family, Encoded.unpack([packed], artefact.layout))
+    return _encode_new(store, artefact, incident_id, agency)
+
+
+def _encode_new(store: Store, artefact: Artefact, incident_id: str, agency: str | None) -> Seed:
+    """An incident stored after the last `link` run: encoded now with the saved encoder."""
+    where, params = " WHERE incident_id = ?", [incident_id]
+    if agency:
+        where, params = where + " AND agency = ?", [*params, agency]
+    frame = store.df(incidents_sql(fields_read(artefact.comparisons), where), params)
+    if frame.empty:
+        raise CasegraphError(f"no incident {incident_id}" + (f" in agency {agency}" if agency else ""))
+    if len(frame) > 1:
+        raise CasegraphError(f"incident {incident_id} exists in several agencies: say which with --agency")
+    encoded = artefact.encoder.transform(frame)
+    return Seed(str(frame["agency"][0]), incident_id, str(families(frame["offence"])[0]), encoded)
+
+
+def score_seed(
+    store: Store, incident_id: str, *, agency: str | None = None, run_id: str | None = None
+) -> Scores:
+    """The seed against every blocking candidate in the index, with the features and log-odds of each pair."""
+    artefact = load_artefact(store, run_id)
+    seed = find_seed(store, artefact, incident_id, agency)
+    rows = [
+        r for r in _candidate_rows(store, artefact, seed) if (r[1], r[2]) != (seed.agency, seed.incident_id)
+    ]
+    candidates = Encoded.unpack([r[3] for r in rows], artefact.layout)
+    n = len(rows)
+    X = pair_features(seed.encoded, np.zeros(n, np.int64), candidates, np.arange(n), artefact.comparisons)
+    z = artefact.model.decision_function(X) if n else np.zeros(0)
+    ids = (np.array([r[k] for r in rows], dtype=object) for k in (1, 2))
+    return Scores(seed, artefact, *ids, X, z)
+
+
+def _candidate_rows(store: Store, artefact: Artefact, seed: Seed) -> list[tuple[Any, ...]]:
+    blocking, enc = artefact.blocking, seed.encoded
+    x, y = _finite(enc.columns.get("x")), _finite(enc.columns.get("y"))
+    if blocking.distance_m and (x is None or y is None):
+        return []  # an incident without a place has no candidates under a distance limit (as in `link`)
+    values = {"run": artefact.run_id, "family": seed.family, "lo": float(enc["t_lo"][0]),
+              "hi": float(enc["t_hi"][0]), "x": x, "y": y, **blocking.params()}  # fmt: skip
+    sql = seed_candidates_sql(INDEX, blocking)
+    return store.rows(sql, params_for(sql, values))
+
+
+def _finite(values: np.ndarray | None) -> float | None:
+    if values is None or not np.isfinite(values[0]):
+        return None
+    return float(values[0])
+
+
+def similar(store: Store, incident_id: str, *, agency: str | None = None, top: int = 10,
+            run_id: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """The `top` incidents most likely linked to the seed, best first, each explained feature by feature."""
+    scores = score_seed(store, incident_id, agency=agency, run_id=run_id)
+    best = np.argsort(-scores.log_odds, kind="stable")[:top]
+    explained = scores.artefact.model.explain(scores.X[best]) if len(best) else None
+    details = incident_details(store, scores, scores.agency[best], scores.incident_id[best])
+    results = []
+    for rank, k in enumerate(best):
+        assert explained is not None
+        other = (scores.agency[k], scores.incident_id[k])
+        results.append({
+            "rank": rank + 1, "agency": other[0], "incident_id": other[1],
+            "probability": round(float(scores.probability[k]), 4), "log_odds": round(float(scores.log_odds[k]), 3),
+            "base": round(float(explained.base[rank]), 3), **details.get(other, {}).get("summary", {}),
+            "contributions": contributions(scores, explained.contributions[rank], scores.X[k], details, other),
+        })  # fmt: skip
+    return {
+        "seed": {"agency": scores.seed.agency, "incident_id": scores.seed.incident_id,
+                 **details.get((scores.seed.agency, scores.seed.incident_id), {}).get("summary", {})},
+        "run_id": scores.artefact.run_id, "model_id": scores.artefact.model_id,
+        "candidates": len(scores.log_odds), "results": results,
+    }  # fmt: skip
+
+
+def contributions(scores: Scores, row: np.ndarray, values: np.ndarray, details: dict[Any, Any],
+                  other: tuple[str, str]) -> list[dict[str, Any]]:  # fmt: skip
+    """Per-feature evidence, strongest first: contribution (log-odds), compared value and both raw values."""
+    seed_raw = details.get((scores.seed.agency, scores.seed.incident_id), {}).get("raw", {})
+    other_raw = details.get(other, {}).get("raw", {})
+    out = []
+    for comparison, c, v in zip(scores.artefact.comparisons, row, values, strict=True):
+        if abs(c) < 0.005:
+            continue
+        out.append({
+            "feature": comparison.name, "contribution": round(float(c), 3),
+            "value": None if math.isnan(v) else round(float(v), 3), "unit": comparison.unit,
+            "meaning": comparison.description,
+            "seed": {f: seed_raw.get(f) for f in comparison.fields}, "other": {f: other_raw.get(f) for f in comparison.fields},
+        })  # fmt: skip
+    return sorted(out, key=lambda d: -abs(d["contribution"]))
+
+
+SUMMARY = ("offence", "occurred_from", "occurred_to", "area")
+
+
+def incident_details(store: Store, scores: Scores, agencies: np.ndarray, ids: np.ndarray) -> dict[Any, Any]:
+    """Raw feature values (and a short summary) of the seed and the listed incidents, keyed by (agency, id)."""
+    seed = scores.seed
+    fields = list(dict.fromkeys([*SUMMARY, *fields_read(scores.artefact.comparisons)]))
+    wanted = pa.table(
+        {"agency": [seed.agency, *map(str, agencies)], "incident_id": [seed.incident_id, *map(str, ids)]}
+    )
+    with store.registered("_tmp_linkage_details", wanted) as name:
+        sql = incidents_sql(fields, f" SEMI JOIN {quote(name)} w ON w.agency = incidents.agency "
+                                    "AND w.incident_id = incidents.incident_id")  # fmt: skip
+        frame = store.df(sql)
+    out = {}
+    for record in frame.to_dict("records"):
+        raw = {k: _plain(v) for k, v in record.items()}
+        out[(record["agency"], record["incident_id"])] = {
+            "raw": raw,
+            "summary": {k: raw.get(k) for k in SUMMARY},
+        }
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value.item() if isinstance(value, np.generic) else value

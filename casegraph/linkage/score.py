@@ -1,0 +1,105 @@
+"""Scoring candidate pairs in batches and writing the kept links with their explanations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy.special import expit
+
+from casegraph.linkage.candidates import candidate_pairs_sql
+from casegraph.linkage.features import pair_features
+from casegraph.linkage.index import INDEX, RunContext
+from casegraph.linkage.model import LinkModel
+from casegraph.progress import NoProgress, Progress
+
+EXPLAIN_CHUNK = 100_000
+# Decimals kept in the stored explanation, per feature unit (metres need none, days two).
+DECIMALS = {"m": 0, "days": 2, "h": 2, "years": 1, "cm": 0}
+
+
+@dataclass
+class Scored:
+    """Candidate pairs kept at or above the threshold, with their features and log-odds."""
+
+    i: np.ndarray
+    j: np.ndarray
+    X: np.ndarray
+    log_odds: np.ndarray
+    n_candidates: int
+
+    @property
+    def probability(self) -> np.ndarray:
+        return expit(self.log_odds)
+
+
+def score_candidates(ctx: RunContext, model: LinkModel, threshold: float, *, subset: str | None = None,
+                     progress: Progress | None = None, batch: int = 500_000) -> Scored:  # fmt: skip
+    """Score every candidate pair; keep those with probability >= threshold (all when threshold is 0)."""
+    progress = progress or NoProgress()
+    sql = candidate_pairs_sql(INDEX, ctx.blocking, subset=subset)
+    encoded, comparisons = ctx.index.encoded, ctx.comparisons
+    cut = (
+        -np.inf if threshold <= 0 else float(np.log(threshold / (1 - threshold))) if threshold < 1 else np.inf
+    )
+    kept: list[tuple[np.ndarray, ...]] = []
+    total = 0
+    progress.start(None, "scoring candidate pairs")
+    for part in ctx.store.batches(sql, ctx.pairs_params(sql), size=batch):
+        i, j = (part.column(c).to_numpy().astype(np.int64) for c in ("i", "j"))
+        X = pair_features(encoded, i, encoded, j, comparisons)
+        z = model.decision_function(X)
+        keep = z >= cut
+        kept.append((i[keep], j[keep], X[keep], z[keep]))
+        total += len(i)
+        progress.advance(len(i))
+    progress.finish()
+    if not kept:
+        return Scored(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, len(ctx.comparisons)), np.float32),
+                      np.zeros(0), 0)  # fmt: skip
+    return Scored(*(np.concatenate([k[n] for k in kept]) for n in range(4)), total)
+
+
+def _json_object(
+    names: list[str], columns: list[np.ndarray], decimals: list[int], skip_below: float
+) -> pa.Array:
+    """{"name": value, ...} per row, built column-wise; NaN and |value| < skip_below are left out."""
+    parts = []
+    for name, values, digits in zip(names, columns, decimals, strict=True):
+        keep = np.isfinite(values) & (np.abs(values) >= skip_below)
+        text = pc.cast(pc.round(pa.array(values.astype(np.float64)), ndigits=digits), pa.string())
+        text = pc.binary_join_element_wise(f'"{name}":', text, "")
+        parts.append(pc.if_else(pa.array(keep), text, pa.nulls(len(values), pa.string())))
+    body = pc.binary_join_element_wise(*parts, ",", null_handling="skip")
+    return pc.binary_join_element_wise("{", body, "}", "")
+
+
+def links_table(ctx: RunContext, model_id: str, scored: Scored, model: LinkModel, rows: slice) -> pa.Table:
+    """incident_links rows for scored[rows], with per-feature contributions and compared values as JSON."""
+    i, j, X, z = scored.i[rows], scored.j[rows], scored.X[rows], scored.log_odds[rows]
+    index, comparisons, run_id = ctx.index, ctx.comparisons, ctx.run_id
+    explained = model.explain(X)
+    names = [c.name for c in comparisons] + ["interactions"]
+    columns = [*explained.contributions.T, explained.rest]
+    contributions = _json_object(names, columns, [2] * len(names), 0.005)
+    digits = [DECIMALS.get(c.unit, 3) for c in comparisons]
+    values = _json_object(names[:-1], list(X.T.astype(np.float64)), digits, 0)
+    start = rows.start or 0
+    return pa.table({
+        "link_id": pa.array([f"{run_id}:{k}" for k in range(start, start + len(i))]),
+        "run_id": pa.array([run_id] * len(i)), "model_id": pa.array([model_id] * len(i)),
+        "agency_a": pa.array(index.agency[i].astype(str)), "incident_a": pa.array(index.incident_id[i].astype(str)),
+        "agency_b": pa.array(index.agency[j].astype(str)), "incident_b": pa.array(index.incident_id[j].astype(str)),
+        "probability": pa.array(expit(z)), "log_odds": pa.array(z), "base": pa.array(explained.base),
+        "contributions": contributions, "features": values,
+    })  # fmt: skip
+
+
+def write_links(ctx: RunContext, model_id: str, scored: Scored, model: LinkModel) -> int:
+    written = 0
+    for start in range(0, len(scored.i), EXPLAIN_CHUNK):
+        rows = slice(start, start + EXPLAIN_CHUNK)
+        written += ctx.store.write("incident_links", links_table(ctx, model_id, scored, model, rows))
+    return written

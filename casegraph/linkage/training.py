@@ -1,0 +1,170 @@
+"""Training pairs and model choice.
+
+Labels come from solved incidents: two incidents are linked when they share an offender (a person named
+by an involvement in an offender role or by an arrest; records are joined to persons through
+person_identities when the resolve stage has run, else each record stands for itself). Linked pairs and
+sampled unlinked pairs are drawn from the blocked candidates, i.e. from the same population the model will
+score. Folds are grouped by co-offending component so no series is on both sides of a fold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+from casegraph.errors import CasegraphError
+from casegraph.linkage.candidates import candidate_pairs_sql
+from casegraph.linkage.comparisons import Comparison
+from casegraph.linkage.features import pair_features
+from casegraph.linkage.index import INDEX, IncidentIndex, RunContext
+from casegraph.linkage.model import BayesFactorModel, BoostedModel, LinkModel
+from casegraph.settings import LinkageSettings
+from casegraph.store import Store
+
+MODEL_KINDS = ("bayes_factor", "boosted")
+
+
+class NoTrainingPairs(CasegraphError):
+    """There are too few solved incidents sharing an offender to train a pair model."""
+
+
+def known_offenders_sql(n_roles: int, with_identities: bool) -> str:
+    """(agency, incident_id, record_agency, record_id, offender) for every incident with a known offender.
+
+    Parameters: the roles (positional). The offender is the resolved person when person_identities has the
+    record, else the record itself (agency:record_id).
+    """
+    roles = ", ".join("?" for _ in range(n_roles))
+    person = "coalesce(p.person_id, k.agency || ':' || k.record_id)" if with_identities else (
+        "k.agency || ':' || k.record_id")  # fmt: skip
+    identities = (
+        "LEFT JOIN (SELECT agency, record_id, person_id FROM person_identities "
+        "QUALIFY row_number() OVER (PARTITION BY agency, record_id ORDER BY run_id DESC) = 1) p "
+        "ON p.agency = k.agency AND p.record_id = k.record_id"
+    ) if with_identities else ""  # fmt: skip
+    return (
+        "SELECT DISTINCT k.agency, k.incident_id, k.agency AS record_agency, k.record_id, "
+        f"{person} AS offender FROM (SELECT agency, incident_id, record_id FROM involvements "
+        f"WHERE role IN ({roles}) UNION SELECT agency, incident_id, record_id FROM arrests "
+        f"WHERE incident_id IS NOT NULL) k {identities}"
+    )
+
+
+def has_identities(store: Store) -> bool:
+    return "person_identities" in store.table_names() and store.count("person_identities") > 0
+
+
+def offender_keys(store: Store, run_id: str, roles: list[str]) -> pd.DataFrame:
+    """(row_no, offender) for the indexed incidents of a run."""
+    known = known_offenders_sql(len(roles), has_identities(store))
+    sql = (f"SELECT DISTINCT x.row_no, o.offender FROM ({known}) o JOIN {INDEX} x "
+           "ON x.agency = o.agency AND x.incident_id = o.incident_id AND x.run_id = ?")  # fmt: skip
+    return store.df(sql, [*roles, run_id])
+
+
+def incidence(keys: pd.DataFrame, n_rows: int) -> csr_matrix:
+    """Incident x offender 0/1 matrix."""
+    codes, _ = pd.factorize(keys["offender"])
+    ones = np.ones(len(keys), np.int8)
+    return coo_matrix(
+        (ones, (keys["row_no"].to_numpy(), codes)), shape=(n_rows, max(1, codes.max() + 1))
+    ).tocsr()
+
+
+def share_offender(matrix: csr_matrix, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    return np.asarray(matrix[i].multiply(matrix[j]).sum(axis=1)).ravel() > 0
+
+
+def components(matrix: csr_matrix) -> np.ndarray:
+    """Co-offending component of each incident (incidents joined through shared offenders)."""
+    n = matrix.shape[0]
+    bipartite = coo_matrix(
+        (np.ones(matrix.nnz), (matrix.tocoo().row, matrix.tocoo().col + n)), shape=(n + matrix.shape[1],) * 2
+    )
+    return connected_components(bipartite, directed=False)[1][:n]
+
+
+@dataclass
+class TrainingSet:
+    i: np.ndarray
+    j: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray
+    X: np.ndarray
+    n_candidates: int
+
+    def fingerprint(self, index: IncidentIndex) -> str:
+        digest = hashlib.sha256()
+        for side in (self.i, self.j):
+            digest.update("\x1f".join(f"{a}:{b}" for a, b in zip(index.agency[side], index.incident_id[side],
+                                                                   strict=True)).encode())  # fmt: skip
+        digest.update(self.y.astype(np.int8).tobytes())
+        return digest.hexdigest()
+
+
+def training_set(ctx: RunContext, keys: pd.DataFrame) -> TrainingSet:
+    """Linked and sampled unlinked candidate pairs among incidents with a known offender, with features."""
+    matrix = incidence(keys, len(ctx.index))
+    solved = pa.table({"row_no": np.unique(keys["row_no"].to_numpy()).astype(np.int64)})
+    with ctx.store.registered("_tmp_linkage_solved", solved) as name:
+        sql = candidate_pairs_sql(INDEX, ctx.blocking, subset=name)
+        pairs = ctx.store.arrow(sql, ctx.pairs_params(sql))
+    i, j = (pairs.column(c).to_numpy().astype(np.int64) for c in ("i", "j"))
+    y = share_offender(matrix, i, j) if len(i) else np.zeros(0, bool)
+    keep = sample_pairs(y, ctx.settings)
+    if y[keep].sum() < 5 or (~y[keep]).sum() < 5:
+        raise NoTrainingPairs(
+            f"only {int(y.sum())} linked and {int((~y).sum())} unlinked candidate pairs among "
+            f"{solved.num_rows} solved incidents: linkage needs solved incidents that share offenders "
+            "(involvements in an offender role, or arrests for an incident)"
+        )
+    i, j, y = i[keep], j[keep], y[keep]
+    X = pair_features(ctx.index.encoded, i, ctx.index.encoded, j, ctx.comparisons)
+    return TrainingSet(i, j, y, components(matrix)[i], X, len(pairs))
+
+
+def sample_pairs(y: np.ndarray, settings: LinkageSettings) -> np.ndarray:
+    """All linked pairs (up to the cap) and about `negatives_per_linked` unlinked pairs for each."""
+    rng = np.random.default_rng(settings.random_state)
+    linked, unlinked = np.flatnonzero(y), np.flatnonzero(~y)
+    ratio = settings.negatives_per_linked
+    n_linked = min(len(linked), int(settings.max_training_pairs / (1 + ratio)))
+    n_unlinked = min(len(unlinked), max(round(n_linked * ratio), 0), settings.max_training_pairs - n_linked)
+    chosen = [rng.choice(linked, n_linked, replace=False), rng.choice(unlinked, n_unlinked, replace=False)]
+    return np.sort(np.concatenate(chosen))
+
+
+def population_sample(ctx: RunContext, rows: np.ndarray) -> np.ndarray:
+    """Features of the candidate pairs of some incidents, solved or not: the population the model scores."""
+    with ctx.store.registered("_tmp_linkage_population", pa.table({"row_no": rows})) as name:
+        sql = candidate_pairs_sql(INDEX, ctx.blocking, left=name, ordered=False)
+        pairs = ctx.store.arrow(sql, ctx.pairs_params(sql))
+    i, j = (pairs.column(c).to_numpy().astype(np.int64) for c in ("i", "j"))
+    return pair_features(ctx.index.encoded, i, ctx.index.encoded, j, ctx.comparisons)
+
+
+def make_model(kind: str, comparisons: tuple[Comparison, ...], random_state: int, cv: int) -> LinkModel:
+    monotonic = [c.direction for c in comparisons]
+    inner: Any = (
+        BayesFactorModel()
+        if kind == "bayes_factor"
+        else BoostedModel(monotonic=monotonic, random_state=random_state)
+    )
+    return LinkModel(estimator=inner, cv=cv, random_state=random_state)
+
+
+def fit_models(data: TrainingSet, comparisons: tuple[Comparison, ...],
+               settings: LinkageSettings) -> tuple[str, dict[str, LinkModel]]:  # fmt: skip
+    """Fit every candidate model kind (or the one the settings force); choose by out-of-fold average precision."""
+    kinds = MODEL_KINDS if settings.model == "auto" else (settings.model,)
+    fitted = {k: make_model(k, comparisons, settings.random_state, settings.cv_folds).fit(data.X, data.y, data.groups)
+              for k in kinds}  # fmt: skip
+    best = max(kinds, key=lambda k: (fitted[k].cv_scores_["average_precision"], fitted[k].cv_scores_["auc"]))
+    return best, fitted

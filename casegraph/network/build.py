@@ -1,0 +1,107 @@
+"""From the store's record tables to a PersonGraph, through scratch tables the run drops at its end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from casegraph.network import sql
+from casegraph.network.graphs import NO_GROUP, PersonGraph, build_graph
+from casegraph.safeguards import valid_claims_sql
+from casegraph.settings import Settings
+from casegraph.store.base import Store
+
+
+@dataclass
+class Sources:
+    """What the graph was built from (said in the run summary)."""
+
+    identities: bool
+    series: bool
+    addresses: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def sources_of(store: Store, settings: Settings) -> Sources:
+    net = settings.network
+    identities = bool(store.scalar(sql.count_sql("person_identities")))
+    series = (
+        net.use_series and "series" in store.table_names() and bool(store.scalar(sql.count_sql("series")))
+    )
+    found = Sources(identities, series, net.address_ties)
+    if not identities:
+        found.notes.append(
+            "person_identities is empty (resolve has not run): one person per record (agency:record_id), "
+            "so one offender's several records are several people in this network"
+        )
+    if net.use_series and not series:
+        found.notes.append("no linkage series in the store: co_series ties left out")
+    return found
+
+
+def make_scratch(store: Store, settings: Settings, src: Sources) -> None:
+    """Numbered persons, labels (person -> recorded group), participations, pair events."""
+    net = settings.network
+    store.execute(sql.create_as_sql(sql.SCRATCH_PERSONS, sql.persons_sql(src.identities)))
+    claims = valid_claims_sql("membership_claims", settings.safeguards)
+    store.execute(sql.create_as_sql(sql.SCRATCH_LABELS, sql.labels_sql(claims)))
+    params: list[object] = [net.offender_roles]
+    if src.series:
+        params += [net.offender_roles, net.series_max_size]
+    parts = sql.participations_sql(use_series=src.series, use_addresses=src.addresses)
+    store.execute(sql.create_as_sql(sql.SCRATCH_PARTS, parts), params)
+    events = sql.pair_events_sql(address_max_persons=net.address_max_persons)
+    store.execute(sql.create_as_sql(sql.SCRATCH_EVENTS, events), [net.max_event_persons])
+    store.execute(sql.drop_sql(sql.SCRATCH_PARTS))
+
+
+def make_sides(store: Store, pg: PersonGraph, pidx: np.ndarray, side: np.ndarray) -> None:
+    """The people counted on each group's side of a tie (recorded members, and associates if counted)."""
+    keep = side != NO_GROUP
+    frame = pd.DataFrame({
+        "pidx": pidx[keep].astype(np.int32), "group_id": [pg.groups[g] for g in side[keep]],
+        "associate": (pg.label[keep] == NO_GROUP),
+    })  # fmt: skip
+    with store.registered("_tmp_network_sides_frame", frame) as name:
+        store.execute(sql.create_as_sql(sql.SCRATCH_SIDES, f"SELECT * FROM {name}"))
+
+
+def drop_scratch(store: Store) -> None:
+    for table in sql.SCRATCHES:
+        store.execute(sql.drop_sql(table))
+
+
+def load_graph(store: Store) -> tuple[PersonGraph, pd.DataFrame]:
+    """The graph over the scratch tables (vertex i = the i-th person number in `people`), and each
+    vertex's person number, id, group and number of groups."""
+    people = store.df(sql.people_sql())
+    edges = store.df(sql.edges_sql())
+    pidx = people["pidx"].to_numpy(np.int64)
+    edges["a"] = np.searchsorted(pidx, edges["a"].to_numpy(np.int64))
+    edges["b"] = np.searchsorted(pidx, edges["b"].to_numpy(np.int64))
+    pg = build_graph(people["person_id"].to_numpy(object), people["group_id"].to_numpy(object), edges)
+    return pg, people
+
+
+def evidence_window(store: Store) -> tuple[float | None, float | None]:
+    """First and latest dated evidence, in days since 1970."""
+    row = store.rows(sql.evidence_window_sql())
+    first, last = row[0] if row else (None, None)
+    return (float(first) if first is not None else None, float(last) if last is not None else None)
+
+
+def pair_evidence(store: Store, max_evidence: int) -> pd.DataFrame:
+    """Per pair of groups: joint events, kinds, first/last dates and evidence ids of its cross ties."""
+    return store.df(sql.pair_evidence_sql(max_evidence))
+
+
+def event_days(store: Store, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], np.ndarray]:
+    """Days (since 1970) of every distinct joint event of the given pairs of groups."""
+    if not pairs:
+        return {}
+    frame = pd.DataFrame(pairs, columns=["group_a", "group_b"])
+    with store.registered("_tmp_network_wanted", frame) as wanted:
+        rows = store.df(sql.event_days_sql(wanted))
+    return {(a, b): g["day"].to_numpy(float) for (a, b), g in rows.groupby(["group_a", "group_b"])}

@@ -1,0 +1,118 @@
+"""Group-tie statistics against hand-computed cases: the configuration null's expectation, its Poisson tail,
+the permutation null agreeing with it, Benjamini-Hochberg, associates, the people-per-side rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from casegraph.network.graphs import NO_GROUP, build_graph, edges_from_pairs, project_affiliation
+from casegraph.network.ties import (
+    TieParams,
+    benjamini_hochberg,
+    bh_threshold,
+    blocks_of,
+    configuration_expected,
+    group_ties,
+    permutation_null,
+    poisson_upper,
+    stubs_of,
+)
+
+
+def graph(pairs: list[tuple[str, str]], groups: dict[str, str | None]):
+    names = sorted(groups)
+    frame = pd.DataFrame(pairs, columns=["s", "t"])
+    edges = edges_from_pairs(names, frame["s"], frame["t"])
+    return build_graph(
+        np.array(names, dtype=object), np.array([groups[n] for n in names], dtype=object), edges
+    )
+
+
+# a1-a2-a3 and b1-b2 are cohesive; a1-b1 and a2-b2 cross; a3-x and b2-x go to a person with no group;
+# x-y joins two people with no group (no information about groups).
+PAIRS = [("a1", "a2"), ("a2", "a3"), ("a1", "a3"), ("b1", "b2"), ("a1", "b1"), ("a2", "b2"), ("a3", "x"),
+         ("b2", "x"), ("x", "y")]  # fmt: skip
+GROUPS = {"a1": "A", "a2": "A", "a3": "A", "b1": "B", "b2": "B", "x": None, "y": None}
+
+
+def test_outside_stubs_by_hand():
+    pg = graph(PAIRS, GROUPS)
+    stubs = stubs_of(pg)
+    # Outside ties: a1-b1, a2-b2, a3-x, b2-x, x-y (internal ones are kept fixed by the null).
+    assert int(stubs.outside.sum()) == 5
+    assert stubs.per_group.tolist() == [3, 3, 4]  # A: a1, a2, a3 ends; B: b1, b2, b2; none: x, x, x, y
+    assert stubs.total == 10
+    assert int(stubs.cross.sum()) == 2
+
+
+def test_configuration_expectation_and_poisson_tail_by_hand():
+    x = np.array([3, 3, 4])
+    expected = configuration_expected(x, 10, np.array([0]), np.array([1]))
+    assert expected[0] == pytest.approx(3 * 3 / 9)
+    assert poisson_upper(np.array([2]), expected)[0] == pytest.approx(1 - stats.poisson.cdf(1, 1.0))
+    assert poisson_upper(np.array([0]), expected)[0] == 1.0
+
+
+def test_permutation_mean_matches_the_configuration_expectation():
+    rng = np.random.default_rng(0)
+    n = 400
+    groups = {f"p{i}": (None if i % 4 == 3 else "ABC"[i % 3]) for i in range(n)}
+    pairs = list({tuple(sorted((f"p{a}", f"p{b}"))) for a, b in rng.integers(0, n, (1500, 2)) if a != b})
+    pg = graph(pairs, groups)
+    stubs = stubs_of(pg)
+    codes = np.unique(stubs.codes())
+    a, b = codes // stubs.k, codes % stubs.k
+    expected = configuration_expected(stubs.per_group, stubs.total, a, b)
+    mean, _ = permutation_null(stubs, codes, np.zeros(len(codes)), 2000, np.random.default_rng(1))
+    assert mean == pytest.approx(expected, rel=0.03)
+
+
+def test_benjamini_hochberg_by_hand():
+    p = np.array([0.01, 0.04, 0.03])
+    # m = 5 tests (two pairs with no cross tie have p = 1): q(0.01) = 0.05, q(0.03) = q(0.04) = 0.0667.
+    q = benjamini_hochberg(p, 5)
+    assert q.tolist() == pytest.approx([0.05, 0.2 / 3, 0.2 / 3])
+    assert bh_threshold(q, 0.05, 5) == pytest.approx(0.01)
+    assert bh_threshold(q, 0.01, 5) == 0.0
+
+
+def test_associates_join_the_block_of_the_group_they_are_mostly_tied_to():
+    groups = {"a1": "A", "a2": "A", "a3": "A", "b1": "B", "u": None, "w": None}
+    pairs = [("u", "a1"), ("u", "a2"), ("u", "b1"), ("w", "a1"), ("w", "b1")]
+    pg = graph(pairs, groups)
+    block = blocks_of(pg, min_ties=2)
+    names = list(pg.names)
+    assert pg.groups[block[names.index("u")]] == "A"  # two of three ties to A
+    assert block[names.index("w")] == NO_GROUP  # one each: no majority
+    stubs = stubs_of(pg, block)
+    # u-a1 and u-a2 are inside A's block now, so only u-b1, w-a1 and w-b1 are outside ties.
+    assert int(stubs.outside.sum()) == 3
+
+
+def test_a_tie_resting_on_one_person_is_not_significant():
+    groups = {**{f"a{i}": "A" for i in range(6)}, **{f"b{i}": "B" for i in range(6)},
+              **{f"n{i}": None for i in range(40)}}  # fmt: skip
+    star = [("a0", f"b{i}") for i in range(6)]  # one person of A tied to all of B
+    background = [(f"n{i}", f"n{i + 1}") for i in range(39)] + [("a1", "n0"), ("b1", "n5")]
+    ties, _ = group_ties(graph(star + background, groups), TieParams(n_permutations=0))
+    row = ties.iloc[0]
+    assert (row["persons_a"], row["persons_b"]) == (1, 6)
+    assert row["p_value"] < 0.001 and not row["significant"]
+    wider = [*star, ("a2", "b3"), ("a3", "b4")]
+    ties, _ = group_ties(graph(wider + background, groups), TieParams(n_permutations=0))
+    assert bool(ties.iloc[0]["significant"])
+
+
+def test_projection_weights_and_collapse():
+    pairs = project_affiliation(pd.Series(["p", "q", "r", "p", "q"]), pd.Series(["e1", "e1", "e1", "e2", "e2"]),
+                                pd.Series([10.0, 10.0, 10.0, 20.0, 20.0]))  # fmt: skip
+    edges = edges_from_pairs(
+        ["p", "q", "r"], pairs["source"], pairs["target"], pairs["weight"], pairs["first_day"]
+    )
+    pq = edges[(edges["a"] == 0) & (edges["b"] == 1)].iloc[0]
+    # e1 has three people (weight 1/2 each pair), e2 two (weight 1): p-q share both.
+    assert pq["weight"] == pytest.approx(1.5) and pq["n_events"] == 2 and pq["first_day"] == 10.0
+    assert len(edges) == 3
