@@ -64,11 +64,32 @@ def train(crimes: pd.DataFrame, offenders: pd.DataFrame, varlist: dict) -> tuple
     return nb, gb, features
 
 
+def informative(nb: dict, features: list[str]) -> list[str]:
+    """Features with a Bayes-factor table: predict_bf raises on the empty table a constant feature gets
+    (e.g. the time of day of day-long windows), which carries no evidence anyway."""
+    return [f for f in features if not (isinstance(nb[f], pd.DataFrame) and nb[f].empty)]
+
+
+def inside_bins(nb: dict, X: pd.DataFrame) -> pd.DataFrame:
+    """Work around a defect of predict_bf: a value outside its right-closed bins (at or below the lowest
+    edge, or above the highest) maps to None, and one None among the values makes the whole call raise
+    (np.isnan on an object array). Such values are moved into the nearest edge bin, the kindest reading."""
+    X = X.copy()
+    for name in X.columns:
+        table = nb[name]
+        if isinstance(table, pd.DataFrame) and {"from", "to"} <= set(table.columns) and not table.empty:
+            low, high = float(table["from"].min()), float(table["to"].max())
+            values = X[name].astype(float).clip(upper=high)
+            X[name] = values.where(values > low, np.nextafter(low, np.inf))
+    return X
+
+
 def score(crimes: pd.DataFrame, nb: dict, gb: object, features: list[str], varlist: dict) -> pd.DataFrame:
     ids = crimes["crimeID"].tolist()
     pairs = pd.DataFrame(list(combinations(ids, 2)), columns=["i1", "i2"])
     X = COMPARE(pairs, crimes.reset_index(drop=True), varlist=varlist, binary=True)
-    pairs["naive_bayes"] = csl.predictnaiveBayes(nb, X[features])
+    usable = informative(nb, features)
+    pairs["naive_bayes"] = csl.predictnaiveBayes(nb, inside_bins(nb, X[usable]), var=usable)
     pairs["gradient_boosting"] = gb.predict_proba(X[features].astype(float))[:, 1]
     return pairs
 

@@ -9,8 +9,8 @@
    pair of held-out crimes of every split; the metrics of both come from casegraph.linkage.metrics on the
    same pairs. Wall time and peak resident memory are each tool's whole process (wait4).
 2. The synthetic city (3,000 incidents, seed 7): `casegraph eval linkage` with default settings.
-3. A million synthetic incidents: `casegraph link` (wall time, peak memory), then `similar` latency on
-   random seeds (scale.py). The peer is not run there: at its measured cost per pair it could not finish.
+3. A million synthetic incidents: the linkage stage over all three agencies (scale.py link; wall time, peak
+   memory), then `similar` latency on random seeds (scale.py similar). The peer is not run there: at its measured cost per pair it could not finish.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from casegraph import ingest
+from casegraph import ingest, linkage
 from casegraph.demo import make_city
 from casegraph.linkage.query import similar
 from casegraph.settings import load_settings
@@ -40,6 +40,15 @@ def prepare(work: Path, n: int) -> None:
     store.close()
 
 
+def link(store_path: Path) -> dict[str, object]:
+    settings = load_settings()
+    settings.store.path = str(store_path)
+    store = open_store(settings)
+    summary = linkage.run(store, settings)
+    store.close()
+    return summary
+
+
 def latency(store_path: Path, k: int) -> dict[str, float]:
     settings = load_settings()
     settings.store.path = str(store_path)
@@ -63,5 +72,7 @@ def latency(store_path: Path, k: int) -> dict[str, float]:
 if __name__ == "__main__":
     if sys.argv[1] == "prepare":
         prepare(Path(sys.argv[2]), int(sys.argv[3]))
+    elif sys.argv[1] == "link":
+        print(json.dumps(link(Path(sys.argv[2])), default=str))
     else:
         print(json.dumps(latency(Path(sys.argv[2]), int(sys.argv[3]))))

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from casegraph.errors import StageNotRun
+from casegraph.errors import SchemaError, StageNotRun
 from casegraph.linkage.candidates import Blocking
 from casegraph.linkage.comparisons import Comparison, fields_read
 from casegraph.linkage.encode import Encoded, IncidentEncoder
@@ -38,7 +38,7 @@ def incidents_sql(fields: list[str], where: str = "") -> str:
     table = model.table("incidents")
     for name in fields:
         if table.field(name).protected:
-            raise ValueError(f"refusing to read protected field incidents.{name} for linkage")
+            raise SchemaError(f"refusing to read protected field incidents.{name} for linkage")
     cols = ", ".join(quote(f) for f in ["agency", "incident_id", *fields])
     return f"SELECT {cols} FROM incidents{where} ORDER BY agency, incident_id"
 

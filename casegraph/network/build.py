@@ -47,6 +47,7 @@ def make_scratch(store: Store, settings: Settings, src: Sources) -> None:
     store.execute(sql.create_as_sql(sql.SCRATCH_PERSONS, sql.persons_sql(src.identities)))
     claims = valid_claims_sql("membership_claims", settings.safeguards)
     store.execute(sql.create_as_sql(sql.SCRATCH_LABELS, sql.labels_sql(claims)))
+    store.execute(sql.create_as_sql(sql.SCRATCH_IDS, sql.ids_sql()))
     params: list[object] = [net.offender_roles]
     if src.series:
         params += [net.offender_roles, net.series_max_size]

@@ -130,6 +130,7 @@ def evaluate_folder(folder: str | Path, group_column: str | None = None, *, tie_
         "key_players": players.sort_values("betweenness", ascending=False)[PLAYER_COLUMNS].head(10)
         .to_dict("records"),
         "growth": growth_table(data.pairs, data.periodic).to_dict("records"),
+        "disruption": disruption(pg, players["betweenness"].to_numpy()),
         "seconds": round(time.perf_counter() - started, 3),
     }  # fmt: skip
 
@@ -184,3 +185,18 @@ def _period_graph(part: pd.DataFrame) -> dict[str, Any]:
     return {"density": round(g.density(), 4),
             "largest_component": round(max(g.connected_components().sizes()) / n, 3),
             "most_central": g.vs[top]["name"], "centrality": round(degree[top] / max(n - 1, 1), 3)}  # fmt: skip
+
+
+def disruption(pg: PersonGraph, score: np.ndarray, share: float = 0.05) -> dict[str, Any]:
+    """Largest connected component before and after removing the top `share` of people by `score` (the
+    measure Cavallaro et al. 2020 report for betweenness on the Montagna networks)."""
+    g = pg.graph
+    if not g.vcount():
+        return {}
+    k = max(1, round(share * g.vcount()))
+    before = max(g.connected_components().sizes())
+    rest = g.copy()
+    rest.delete_vertices(np.argsort(-score)[:k].tolist())
+    after = max(rest.connected_components().sizes()) if rest.vcount() else 0
+    return {"removed": k, "largest_before": before, "largest_after": after,
+            "reduction": round(1 - after / before, 3)}  # fmt: skip

@@ -125,11 +125,11 @@ def communities(graph: ig.Graph, params: RoleParams) -> tuple[np.ndarray, str]:
             objective_function="modularity",
             weights=weights,
             resolution=params.leiden_resolution,
-            n_iterations=2,
+            n_iterations=1,
         )
     finally:
         ig.set_random_number_generator(random)  # igraph's default generator
-    return np.asarray(part.membership), "igraph community_leiden (modularity, 2 iterations)"
+    return np.asarray(part.membership), "igraph community_leiden (modularity, 1 iteration)"
 
 
 def agreement(community: np.ndarray, groups: np.ndarray) -> dict[str, float | int | None]:

@@ -16,7 +16,8 @@ SCRATCH_PARTS = "_tmp_network_parts"  # one row per event, part and person
 SCRATCH_EVENTS = "_tmp_network_pair_events"  # one row per pair of people and event
 SCRATCH_LABELS = "_tmp_network_labels"  # pidx, person_id, group_id, n_groups, claims
 SCRATCH_SIDES = "_tmp_network_sides"  # pidx, group_id, associate: the people counted on each group's side
-SCRATCHES = (SCRATCH_PERSONS, SCRATCH_PARTS, SCRATCH_EVENTS, SCRATCH_LABELS, SCRATCH_SIDES)
+SCRATCH_IDS = "_tmp_network_ids"  # pidx, person_id, group_id: one row per person
+SCRATCHES = (SCRATCH_PERSONS, SCRATCH_PARTS, SCRATCH_EVENTS, SCRATCH_LABELS, SCRATCH_SIDES, SCRATCH_IDS)
 
 
 def persons_sql(use_identities: bool) -> str:
@@ -100,18 +101,15 @@ def _address_parts() -> str:
 
 
 def participations_sql(*, use_series: bool, use_addresses: bool) -> str:
-    """One row per event, part (the incident, inside a series) and person, with the first time and one
-    evidence id. Params: offender roles [, offender roles, series max size]."""
+    """One row per person's part in an event (a person twice in one event is merged by the pair step), with
+    the time and one evidence id. Params: offender roles [, offender roles, series max size]."""
     parts = [_incident_parts(), _contact_parts()]
     if use_series:
         parts.append(_series_parts())
     if use_addresses:
         parts.append(_address_parts())
     union = " UNION ALL ".join(f"({p})" for p in parts)
-    return (
-        "SELECT src, ev_agency, ev_id, part, any_value(kind) AS kind, min(ts) AS ts, pidx, min(evidence) AS evidence "
-        f"FROM ({union}) WHERE pidx IS NOT NULL GROUP BY src, ev_agency, ev_id, part, pidx"
-    )
+    return f"SELECT {COLUMNS} FROM ({union}) WHERE pidx IS NOT NULL"
 
 
 def pair_events_sql(*, address_max_persons: int) -> str:
@@ -138,19 +136,35 @@ def event_key(alias: str) -> str:
     return f"{alias}.src || ':' || coalesce(nullif({alias}.ev_agency, '') || '/', '') || {alias}.ev_id"
 
 
+def ids_sql() -> str:
+    """One row per person number: the person id and recorded group."""
+    return (
+        f"SELECT p.pidx, p.person_id, l.group_id FROM (SELECT DISTINCT pidx, person_id FROM {SCRATCH_PERSONS}) p "
+        f"LEFT JOIN {SCRATCH_LABELS} l USING (pidx)"
+    )
+
+
 def person_ties_sql(max_evidence: int) -> str:
-    """person_ties rows (without run_id) from the scratch pair events, persons and labels."""
-    ids = f"(SELECT DISTINCT pidx, person_id FROM {SCRATCH_PERSONS})"
+    """person_ties rows (without run_id). Most ties rest on one event: their evidence is that event's ids,
+    and the costly list aggregation runs only over ties with several events."""
+    key = "a, b, kind"
     return f"""
+    WITH t AS (
+        SELECT {key}, sum(w) AS weight, count(*) AS n_events, min(occurred_on) AS first_at,
+               max(occurred_on) AS last_at, min(ev_a) AS ev_a, min(ev_b) AS ev_b
+        FROM {SCRATCH_EVENTS} GROUP BY {key}
+    ),
+    many AS (
+        SELECT {key}, list_sort(list_distinct(list(ev_a) || list(ev_b))) AS evidence FROM {SCRATCH_EVENTS}
+        WHERE ({key}) IN (SELECT ({key}) FROM t WHERE n_events > 1) GROUP BY {key}
+    )
     SELECT pa.person_id || '|' || pb.person_id || '|' || t.kind AS tie_id, pa.person_id AS person_a,
            pb.person_id AS person_b, t.kind, t.weight, t.n_events, t.first_at, t.last_at,
-           t.evidence[1:{int(max_evidence)}] AS evidence, len(t.evidence) AS evidence_total,
-           la.group_id AS group_a, lb.group_id AS group_b
-    FROM (SELECT a, b, kind, sum(w) AS weight, count(*) AS n_events, min(occurred_on) AS first_at,
-                 max(occurred_on) AS last_at, list_sort(list_distinct(list(ev_a) || list(ev_b))) AS evidence
-          FROM {SCRATCH_EVENTS} GROUP BY a, b, kind) t
-    JOIN {ids} pa ON pa.pidx = t.a JOIN {ids} pb ON pb.pidx = t.b
-    LEFT JOIN {SCRATCH_LABELS} la ON la.pidx = t.a LEFT JOIN {SCRATCH_LABELS} lb ON lb.pidx = t.b"""
+           coalesce(m.evidence, list_sort(list_distinct([t.ev_a, t.ev_b])))[1:{int(max_evidence)}] AS evidence,
+           len(coalesce(m.evidence, list_distinct([t.ev_a, t.ev_b]))) AS evidence_total,
+           pa.group_id AS group_a, pb.group_id AS group_b
+    FROM t LEFT JOIN many m USING ({key})
+    JOIN {SCRATCH_IDS} pa ON pa.pidx = t.a JOIN {SCRATCH_IDS} pb ON pb.pidx = t.b"""
 
 
 def labels_sql(valid_claims: str) -> str:
@@ -181,8 +195,7 @@ def people_sql() -> str:
     SELECT n.pidx, p.person_id, l.group_id, coalesce(l.n_groups, 0) AS n_groups
     FROM (SELECT a AS pidx FROM {SCRATCH_EVENTS} UNION SELECT b FROM {SCRATCH_EVENTS}
           UNION SELECT pidx FROM {SCRATCH_LABELS}) n
-    JOIN (SELECT DISTINCT pidx, person_id FROM {SCRATCH_PERSONS}) p USING (pidx)
-    LEFT JOIN {SCRATCH_LABELS} l USING (pidx) ORDER BY n.pidx"""
+    JOIN {SCRATCH_IDS} p USING (pidx) LEFT JOIN {SCRATCH_LABELS} l USING (pidx) ORDER BY n.pidx"""
 
 
 def cross_events_sql() -> str:
@@ -200,7 +213,7 @@ def cross_events_sql() -> str:
 
 
 def group_tie_evidence_sql() -> str:
-    ids = f"(SELECT DISTINCT pidx, person_id FROM {SCRATCH_PERSONS})"
+    ids = SCRATCH_IDS
     return f"""
     SELECT x.group_a || '|' || x.group_b || '|' || pa.person_id || '|' || pb.person_id || '|' || x.event AS row_id,
            x.group_a || '|' || x.group_b AS pair, x.group_a, x.group_b, pa.person_id AS person_a,

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import sparse, stats
 
 from casegraph.network.graphs import NO_GROUP, PersonGraph
+from casegraph.network.matching import permute
 
 
 @dataclass
@@ -65,8 +66,13 @@ def blocks_of(pg: PersonGraph, min_ties: int) -> np.ndarray:
     if not pg.n_groups or min_ties <= 0:
         return block
     m = neighbour_groups(pg)
-    best = np.asarray(m.argmax(axis=1)).ravel()
-    top = np.asarray(m.max(axis=1).todense()).ravel()
+    m.sum_duplicates()
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    order = np.lexsort((-m.data, rows))  # each row's largest count first
+    first = m.indptr[:-1][np.diff(m.indptr) > 0]
+    has = np.flatnonzero(np.diff(m.indptr) > 0)
+    top, best = np.zeros(m.shape[0]), np.zeros(m.shape[0], np.int64)
+    top[has], best[has] = m.data[order][first], m.indices[order][first]
     total = np.asarray(m.sum(axis=1)).ravel()
     associate = (pg.label == NO_GROUP) & (top >= min_ties) & (2 * top > total)
     block[associate] = best[associate]
@@ -128,29 +134,11 @@ def permutation_null(
     """Random matchings of the outside stubs: mean count and count >= observed, per wanted pair code."""
     dtype = np.int16 if stubs.k < np.iinfo(np.int16).max else np.int32
     labels = np.concatenate([stubs.lu[stubs.outside], stubs.lv[stubs.outside]]).astype(dtype)
-    total, exceed = np.zeros(len(wanted)), np.zeros(len(wanted), np.int64)
     order = np.argsort(wanted)
-    sorted_codes = wanted[order]
-    for _ in range(n):
-        rng.shuffle(labels)
-        counts = _matched_counts(labels, stubs.k, sorted_codes)
-        total[order] += counts
-        exceed[order] += counts >= observed[order]
+    total, exceed = np.zeros(len(wanted)), np.zeros(len(wanted), np.int64)
+    if n:
+        total[order], exceed[order] = permute(labels, stubs.k, wanted[order], observed[order], n, rng)
     return total / max(n, 1), exceed
-
-
-def _matched_counts(labels: np.ndarray, k: int, sorted_codes: np.ndarray) -> np.ndarray:
-    """Cross-group matches per wanted pair code when stub 2i is matched with stub 2i+1."""
-    x, y = labels[0::2], labels[1::2]
-    keep = (x != y) & (x < k) & (y < k)
-    lo, hi = np.minimum(x[keep], y[keep]).astype(np.int64), np.maximum(x[keep], y[keep]).astype(np.int64)
-    code = lo * k + hi
-    if k * k <= 50_000_000:  # a dense count is cheaper than a search while the table fits in memory
-        return np.bincount(code, minlength=k * k)[sorted_codes]
-    idx = np.searchsorted(sorted_codes, code)
-    idx[idx == len(sorted_codes)] = 0
-    hit = sorted_codes[idx] == code
-    return np.bincount(idx[hit], minlength=len(sorted_codes))
 
 
 def persons_per_side(
@@ -180,12 +168,19 @@ class TieParams:
     count_associates: bool = False
     seed: int = 7
 
+    def blocks(self, pg: PersonGraph) -> np.ndarray:
+        """Recorded groups with their associates (computed once per graph)."""
+        key = (id(pg), self.associate_min_ties)
+        if getattr(self, "_blocks_key", None) != key:
+            self._blocks_key, self._blocks = key, blocks_of(pg, self.associate_min_ties)
+        return self._blocks
+
     def stubs(self, pg: PersonGraph) -> Stubs:
-        return stubs_of(pg, blocks_of(pg, self.associate_min_ties), count_block=self.count_associates)
+        return stubs_of(pg, self.blocks(pg), count_block=self.count_associates)
 
     def sides(self, pg: PersonGraph) -> np.ndarray:
         """Each person's group as counted in ties: recorded, or the block when associates count."""
-        return blocks_of(pg, self.associate_min_ties) if self.count_associates else pg.label
+        return self.blocks(pg) if self.count_associates else pg.label
 
 
 def group_ties(pg: PersonGraph, params: TieParams) -> tuple[pd.DataFrame, dict]:

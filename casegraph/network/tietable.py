@@ -4,6 +4,7 @@ Pure pandas/numpy, shared by the stage (store) and the evaluation on folders of 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,7 +46,7 @@ def tie_table(
     if len(hits):
         dates = _dates(pg, params, frame.loc[hits], summary["p_threshold"], days_for, gap_days)
         frame.loc[hits, ["detected_at", "onset"]] = dates
-    frame["explanation"] = [explain(r) for r in frame.to_dict("records")]
+    frame["explanation"] = explanations(frame)
     return frame[list(COLUMNS)].reset_index(drop=True), summary
 
 
@@ -72,16 +73,22 @@ def _fmt(value: object) -> str:
     return "?" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)[:10]
 
 
-def explain(r: dict) -> str:
-    """One sentence with the numbers behind a group tie."""
-    verdict = "significant" if r["significant"] else "not significant"
+def explanations(frame: pd.DataFrame) -> list[str]:
+    """One sentence per group tie with the numbers behind it."""
+    cols = ["group_a", "group_b", "person_ties", "persons_a", "persons_b", "joint_events", "ratio", "expected",
+            "p_value", "q_value", "significant", "first_at", "last_at", "detected_at", "onset"]  # fmt: skip
+    return [explain(row) for row in frame[cols].itertuples(index=False)]
+
+
+def explain(r: Any) -> str:
+    """One sentence with the numbers behind a group tie (`r` has the group_ties columns as attributes)."""
+    verdict = "significant" if r.significant else "not significant"
     text = (
-        f"{r['group_a']}-{r['group_b']}: {r['person_ties']} person ties ({r['persons_a']} people of "
-        f"{r['group_a']}, {r['persons_b']} of {r['group_b']}) in {_fmt(r.get('joint_events'))} joint events, "
-        f"{r['ratio']:.1f}x the {r['expected']:.2f} expected if ties leaving groups were matched at random "
-        f"(p = {r['p_value']:.2g}, q = {r['q_value']:.2g}: {verdict}); evidence {_fmt(r.get('first_at'))} to "
-        f"{_fmt(r.get('last_at'))}"
+        f"{r.group_a}-{r.group_b}: {r.person_ties} person ties ({r.persons_a} people of {r.group_a}, "
+        f"{r.persons_b} of {r.group_b}) in {_fmt(r.joint_events)} joint events, {r.ratio:.1f}x the "
+        f"{r.expected:.2f} expected if ties leaving groups were matched at random (p = {r.p_value:.2g}, "
+        f"q = {r.q_value:.2g}: {verdict}); evidence {_fmt(r.first_at)} to {_fmt(r.last_at)}"
     )
-    if r.get("detected_at") is not None:
-        text += f"; significant since {_fmt(r['detected_at'])}, onset {_fmt(r['onset'])}"
+    if r.detected_at is not None and not pd.isna(r.detected_at):
+        text += f"; significant since {_fmt(r.detected_at)}, onset {_fmt(r.onset)}"
     return text + "."

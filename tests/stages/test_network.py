@@ -58,6 +58,11 @@ def test_every_evidence_id_is_a_stored_record(ran):
         stored = set(store.df(f"SELECT {column} FROM {table}")[column])
         assert wanted <= stored, prefix
     assert set(kind) <= set(tables)
+    # An incident or a contact is one evidence id: a tie resting on n of them lists n ids.
+    ties = store.df(
+        "SELECT kind, n_events, evidence_total FROM person_ties WHERE kind IN ('call', 'meeting')"
+    )
+    assert (ties["evidence_total"] == ties["n_events"]).all() and (ties["n_events"] > 1).any()
 
 
 def test_planted_tie_found_and_its_evidence_is_true(ran, city_dir):

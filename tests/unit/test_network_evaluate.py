@@ -72,3 +72,18 @@ def test_city_scoring_of_found_and_false_ties():
     got = score_ties(ties, planted)
     assert (got["planted_ties_found"], got["onset_error_days"], got["false_group_ties"]) == (1, 22, 1)
     assert got["false_ties"] == ["G03-G04"]
+
+
+def test_disruption_removes_the_top_broker():
+    import numpy as np
+
+    from casegraph.network.evaluate import disruption
+    from casegraph.network.graphs import build_graph
+
+    # Two triangles joined only through the broker h (vertex 6).
+    edges = pd.DataFrame({"a": [0, 0, 1, 3, 3, 4, 2, 5], "b": [1, 2, 2, 4, 5, 5, 6, 6]})
+    pg = build_graph(np.array([f"p{i}" for i in range(7)], dtype=object), np.array([None] * 7, dtype=object),
+                     edges.assign(weight=1.0, n_events=1, first_day=np.nan))  # fmt: skip
+    score = np.array([0, 0, 1, 0, 0, 1, 9.0])
+    assert disruption(pg, score, share=0.1) == {"removed": 1, "largest_before": 7, "largest_after": 3,
+                                                "reduction": round(1 - 3 / 7, 3)}  # fmt: skip

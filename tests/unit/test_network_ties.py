@@ -116,3 +116,18 @@ def test_projection_weights_and_collapse():
     # e1 has three people (weight 1/2 each pair), e2 two (weight 1): p-q share both.
     assert pq["weight"] == pytest.approx(1.5) and pq["n_events"] == 2 and pq["first_day"] == 10.0
     assert len(edges) == 3
+
+
+def test_the_permutation_null_gives_the_p_value_when_asked():
+    groups = {**{f"a{i}": "A" for i in range(6)}, **{f"b{i}": "B" for i in range(6)},
+              **{f"n{i}": None for i in range(60)}}  # fmt: skip
+    pairs = [(f"a{i}", f"b{i}") for i in range(4)] + [(f"n{i}", f"n{i + 1}") for i in range(59)]
+    pairs += [("a5", "n0"), ("b5", "n9")]
+    pg = graph(pairs, groups)
+    conf, _ = group_ties(pg, TieParams(n_permutations=199))
+    perm, summary = group_ties(pg, TieParams(n_permutations=199, null_model="permutation"))
+    assert perm.iloc[0]["p_value"] == perm.iloc[0]["p_permutation"] == conf.iloc[0]["p_permutation"]
+    assert conf.iloc[0]["p_value"] == conf.iloc[0]["p_configuration"]
+    # Four A-B ties where 5 x 5 / 129 = 0.19 are expected: no random matching of 199 reaches four.
+    assert perm.iloc[0]["p_permutation"] == pytest.approx(1 / 200)
+    assert summary["smallest_permutation_p"] == pytest.approx(1 / 200)
