@@ -148,9 +148,7 @@ def million(work: Path, n: int) -> dict[str, Any]:
     subprocess.run(
         [sys.executable, str(HERE / "scale.py"), "prepare", str(work), str(n)], check=True, cwd=ROOT
     )
-    stdout, wall, peak = measured(
-        [sys.executable, "-m", "casegraph", "--store", str(store), "link", "--json"]
-    )
+    stdout, wall, peak = measured([sys.executable, str(HERE / "scale.py"), "link", str(store)])
     summary = json.loads(stdout)
     latency = json.loads(subprocess.run([sys.executable, str(HERE / "scale.py"), "similar", str(store), "200"],
                                         check=True, cwd=ROOT, capture_output=True, text=True).stdout)  # fmt: skip

@@ -17,7 +17,7 @@ from casegraph.demo.events import Contacts, Evidence
 from casegraph.demo.incidents import IncidentMaker, Pending
 from casegraph.demo.links import Linker
 from casegraph.demo.records import People
-from casegraph.demo.series import SeriesPlan, plan_series
+from casegraph.demo.series import SeriesPlan, opening_series, plan_series, spread_crews
 from casegraph.demo.world import World, build_world
 from casegraph.demo.writer import Tables
 from casegraph.progress import NoProgress, Progress
@@ -143,11 +143,11 @@ def make_city(
         plan = plan_series(world)
         evidence = Evidence(cfg.n_offenders)
         contacts = Contacts(world, tables, clock, evidence)
-        linker = Linker(world, tables, clock, people, contacts, evidence)
+        linker = Linker(world, tables, clock, people, contacts, evidence, opening_series(plan))
         progress.start(cfg.n_incidents, "incidents")
         stream(world, plan, IncidentMaker(world, plan, clock), linker, contacts, progress)
         progress.finish()
-        ClaimWriter(world, tables, clock, evidence).write_all()
+        ClaimWriter(world, tables, clock, evidence).write_all(spread_crews(plan))
         truth = write_truth(world, tables, linker, clock)
         counts = {f"{t}.csv": c for t, c in tables.counts.items()}
     summary = {

@@ -60,13 +60,15 @@ class ClaimWriter:
         self.rng = sub_rng(world.cfg.seed, "claims")
         self.next_claim = 1
 
-    def write_all(self) -> None:
-        """About ``claim_share`` of members get a claim (those with evidence); some get a second one."""
+    def write_all(self, watched: frozenset[int] = frozenset()) -> None:
+        """About ``claim_share`` of members get a claim (those with evidence); some get a second one.
+        ``watched`` members (the crews that open a group's new districts) are claimed whenever there is
+        evidence on them: a group moving into new ground is what agencies file on first."""
         members = [o for g in self.w.groups for o in g.members.tolist()]
         known = [o for o in members if self.ev.incident[o] or self.ev.arrest[o] or self.ev.contact[o]]
         p = min(1.0, self.w.cfg.claim_share * len(members) / max(1, len(known)))
         for o in known:
-            if self.rng.random() < p:
+            if o in watched or self.rng.random() < p:
                 self._claim(o, None)
                 if self.rng.random() < SECOND_CLAIM:
                     self._claim(o, self.rng.randrange(3))

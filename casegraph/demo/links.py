@@ -30,8 +30,12 @@ class Linker:
         people: People,
         contacts: Contacts,
         evidence: Evidence,
+        openers: frozenset[int] = frozenset(),
     ) -> None:
         self.w, self.tables, self.clock = world, tables, clock
+        # Series that open a new district: their first incident is always solved (a witness names the
+        # lead or an arrest follows), so the records can show the move; the rest follow the solve rate.
+        self.unopened = set(openers)
         self.people, self.contacts, self.evidence = people, contacts, evidence
         self.rng = sub_rng(world.cfg.seed, "links")
         self.agency_index = {a: i for i, a in enumerate(world.cfg.agencies)}
@@ -46,7 +50,9 @@ class Linker:
         for k, (t, _, row, who, s) in enumerate(batch):
             num = first_num + k
             row[0] = f"I{num:07d}"
-            solved = self._offenders(num, t, row, who) if who else self._background(num, t, row)
+            opening = s in self.unopened
+            self.unopened.discard(s)
+            solved = self._offenders(num, t, row, who, opening) if who else self._background(num, t, row)
             self._bystanders(row)
             row[-1] = "solved" if solved else "open"
             self._truth(num, row, who, s)
@@ -79,10 +85,13 @@ class Linker:
         self.tables.write("arrests", arrest)
         return num
 
-    def _offenders(self, num: int, t: int, row: list[str], who: tuple[int, ...]) -> bool:
-        """A series incident is detected with the solve rate; then its lead and some partners are named."""
+    def _offenders(
+        self, num: int, t: int, row: list[str], who: tuple[int, ...], opening: bool = False
+    ) -> bool:
+        """A series incident is detected with the solve rate (always when it opens a new district); then
+        its lead and some partners are named."""
         rng = self.rng
-        if rng.random() >= self.w.cfg.series_solve_rate:
+        if rng.random() >= self.w.cfg.series_solve_rate and not opening:
             return False
         named = [who[0]] + [o for o in who[1:] if rng.random() < 0.6]
         roles = rng.choices(ROLES, ROLE_WEIGHTS, k=len(named))

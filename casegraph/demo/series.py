@@ -73,6 +73,17 @@ def _spread_series(world: World, rng: random.Random) -> list[Special]:
     return out
 
 
+def opening_series(plan: SeriesPlan) -> frozenset[int]:
+    """The series that open the spreading group's new districts."""
+    return frozenset(np.flatnonzero(plan.kind == SPREAD).tolist())
+
+
+def spread_crews(plan: SeriesPlan) -> frozenset[int]:
+    """The offenders of the series that open the spreading group's new districts."""
+    who = plan.who[plan.kind == SPREAD]
+    return frozenset(int(o) for o in who[who >= 0])
+
+
 def _cross_series(world: World, rng: random.Random) -> list[Special]:
     """Rare co-offending across other groups, only where their home districts overlap; fewer than the tie."""
     tie_pair = {world.tie[0], world.tie[1]}

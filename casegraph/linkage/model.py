@@ -209,7 +209,7 @@ class BoostedModel(_AdditiveTables):
 
     def _tabulate(self, trees: HistGradientBoostingClassifier, X: np.ndarray) -> None:
         self.reference_ = np.array([_median(X[:, k]) for k in range(X.shape[1])])
-        self.edges_ = [_grid(X[:, k], 255) for k in range(X.shape[1])]
+        self.edges_ = _tree_edges(trees, X)
         self.base_ = float(trees.decision_function(self.reference_[None, :])[0])
         self.tables_ = []
         for k, edges in enumerate(self.edges_):
@@ -217,6 +217,17 @@ class BoostedModel(_AdditiveTables):
             probes = np.repeat(self.reference_[None, :], len(points), axis=0)
             probes[:, k] = points
             self.tables_.append(trees.decision_function(probes) - self.base_)
+
+
+def _tree_edges(trees: HistGradientBoostingClassifier, X: np.ndarray) -> list[np.ndarray]:
+    """The bin thresholds the trees split on. scikit-learn bins only the training part when it holds out a
+    validation set (and may subsample), so the fitted mapper's thresholds are read where it exposes them;
+    with them the tables reproduce the trees exactly. Otherwise they are recomputed as it draws them."""
+    mapper = getattr(trees, "_bin_mapper", None)
+    thresholds = getattr(mapper, "bin_thresholds_", None)
+    if thresholds is not None and len(thresholds) == X.shape[1]:
+        return [np.asarray(t, dtype=float) for t in thresholds]
+    return [_grid(X[:, k], 255) for k in range(X.shape[1])]
 
 
 def _median(column: np.ndarray) -> float:

@@ -36,11 +36,6 @@ def test_explanation_adds_up_to_the_log_odds(model):
     np.testing.assert_allclose(explained.rest, 0.0, atol=1e-9)  # both models are additive
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: since the 255-edge grid, the tabulated shape functions differ from the trees by up to "
-    "~0.5 in log-odds; explanations still add up to the tabulated model's own score (test above)",
-)
 def test_tabulated_boosting_equals_the_trees():
     """The per-feature tables reproduce HistGradientBoosting without interactions, including missing values."""
     X, y = _data()
