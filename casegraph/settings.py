@@ -287,9 +287,10 @@ class NetworkSettings(Section):
         "count_associates.",
     )
     count_associates: bool = Field(
-        False,
-        description="Count ties of associates (see associate_min_ties) as ties of their group: earlier "
-        "and more evidence, but it rests on inferred, not recorded, membership.",
+        True,
+        description="Count ties of associates (see associate_min_ties) as ties of their group, in the "
+        "observed count and the null model alike: earlier and more evidence (unclaimed members are common), "
+        "but it rests on inferred, not recorded, membership; group_tie_evidence flags every associate.",
     )
     alert_window_days: int = Field(
         730,

@@ -75,7 +75,8 @@ def one_city(seed: int, args: argparse.Namespace, work: Path) -> dict:
         settings = load_settings()
         settings.store.path = str(work / f"{variant}{seed}.duckdb")
         settings.network.n_permutations = args.permutations
-        settings.network.count_associates = args.associates
+        if args.associates is not None:
+            settings.network.count_associates = args.associates
         store = open_store(settings)
         ingest.run_folder(store, settings, city)
         if variant == "null":
@@ -97,7 +98,12 @@ def main() -> None:
     parser.add_argument("--incidents", type=int, default=3000)
     parser.add_argument("--identities", choices=("truth", "none", "resolve"), default="truth")
     parser.add_argument("--permutations", type=int, default=0)
-    parser.add_argument("--associates", action="store_true", help="count associates' ties (count_associates)")
+    parser.add_argument(
+        "--associates",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="count associates' ties (default: the count_associates setting)",
+    )
     parser.add_argument("--linkage", action="store_true", help="run linkage first (co_series ties)")
     args = parser.parse_args()
     started, rows = time.perf_counter(), []
@@ -122,7 +128,8 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> None:
     n = len(rows)
     print(
         f"\n{n} cities of {args.incidents} incidents, identities={args.identities}, "
-        f"associates={args.associates}, linkage={args.linkage}, {seconds:.0f} s"
+        f"associates={args.associates if args.associates is not None else 'setting'}, linkage={args.linkage}, "
+        f"{seconds:.0f} s"
     )
     print("| measure | value |\n|---|---|")
     print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from collections.abc import Iterator
@@ -34,6 +35,17 @@ class Context:
         if self.store_path:
             settings.store.path = self.store_path
         return settings
+
+
+class LazyModule:
+    """A module imported on first attribute access: `casegraph --help` and the record verbs need not load
+    scikit-learn, Splink or igraph, which the stages' verbs import when they run."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
 
 
 def ctx_of(ctx: typer.Context) -> Context:

@@ -9,14 +9,12 @@ from typing import Any
 import typer
 
 from casegraph import ingest
-from casegraph import linkage as stage
-from casegraph.cli.common import RichProgress, ctx_of, emit, fail, opened, out, table_of
+from casegraph.cli.common import LazyModule, RichProgress, ctx_of, emit, fail, opened, out, table_of
 from casegraph.errors import CasegraphError
-from casegraph.linkage.attribute import attribute as attribute_incident
-from casegraph.linkage.datasets import convert_crime_series, read_truth
-from casegraph.linkage.evaluate import evaluate
-from casegraph.linkage.query import similar as similar_incidents
 from casegraph.store import open_store
+
+stage = LazyModule("casegraph.linkage")
+datasets = LazyModule("casegraph.linkage.datasets")
 
 JSON_HELP = "Print machine-readable JSON."
 
@@ -64,7 +62,7 @@ def similar(
     _json(ctx, as_json)
     with opened(ctx) as (store, _settings):
         try:
-            result = similar_incidents(store, incident, agency=agency, top=top)
+            result = LazyModule("casegraph.linkage.query").similar(store, incident, agency=agency, top=top)
         except CasegraphError as exc:
             fail(str(exc))
     emit(ctx, result, _render_similar)
@@ -95,7 +93,7 @@ def attribute(
     _json(ctx, as_json)
     with opened(ctx) as (store, settings):
         try:
-            result = attribute_incident(store, incident, settings.linkage, agency=agency, top=top,
+            result = LazyModule("casegraph.linkage.attribute").attribute(store, incident, settings.linkage, agency=agency, top=top,
                                         min_probability=min_probability)  # fmt: skip
         except CasegraphError as exc:
             fail(str(exc))
@@ -138,8 +136,10 @@ def eval_linkage(
             mapping = data / "mapping.yaml"
             ingest.run(store, settings, data / "incidents.csv", table="incidents",
                        mapping=mapping if mapping.exists() else None, agency=None if mapping.exists() else "eval")  # fmt: skip
-            truth = read_truth(data, linked_by=linked_by, seed=settings.linkage.random_state)
-            result = evaluate(store, settings, truth, all_pairs=all_pairs)
+            truth = datasets.read_truth(data, linked_by=linked_by, seed=settings.linkage.random_state)
+            result = LazyModule("casegraph.linkage.evaluate").evaluate(
+                store, settings, truth, all_pairs=all_pairs
+            )
         except CasegraphError as exc:
             fail(str(exc))
         finally:
@@ -161,7 +161,7 @@ def eval_linkage_data(
     ),
 ) -> None:
     """Convert the crime_series data (Porter's simulated set, Israeli burglaries) into evaluation folders."""
-    for folder in convert_crime_series(source, target):
+    for folder in datasets.convert_crime_series(source, target):
         out.print(f"wrote {folder}")
 
 

@@ -13,11 +13,12 @@ import typer
 import yaml
 
 from casegraph import ingest
-from casegraph import resolve as stage
-from casegraph.cli.common import RichProgress, console, ctx_of, emit, fail, opened, out, table_of
+from casegraph.cli.common import LazyModule, RichProgress, console, ctx_of, emit, fail, opened, out, table_of
 from casegraph.errors import CasegraphError
 from casegraph.settings import Settings
 from casegraph.store import open_store
+
+stage = LazyModule("casegraph.resolve")
 
 resolve_app = typer.Typer(
     help="Identity resolution of person records (Splink). With no sub-command: run it.",

@@ -13,14 +13,14 @@ import pandas as pd
 import typer
 
 from casegraph import ingest
-from casegraph import trends as stage
-from casegraph.cli.common import RichProgress, ctx_of, emit, fail, opened, out, table_of
+from casegraph.cli.common import LazyModule, RichProgress, ctx_of, emit, fail, opened, out, table_of
 from casegraph.errors import CasegraphError
 from casegraph.pipeline import run_stage
 from casegraph.store import open_store
-from casegraph.trends.evaluate import spread_scores
-from casegraph.trends.hotspots import emerging_hotspots, hotspot_steps, kernel_density
-from casegraph.trends.knox import near_repeat, overall
+
+stage = LazyModule("casegraph.trends")
+hotspots = LazyModule("casegraph.trends.hotspots")
+knox = LazyModule("casegraph.trends.knox")
 
 trends_app = typer.Typer(
     help="Growth and spread of groups, alerts, near repeats and hot spots. With no sub-command: run the stage.",
@@ -116,11 +116,11 @@ def knox_cmd(
     xy, days = _points(file, (x, y, date), where, since, until)
     t = (days - days.min()).dt.days.to_numpy()
     try:
-        table = near_repeat(xy, t, space=_edges(bands_space, space), time_bands=_edges(bands_time, time_),
+        table = knox.near_repeat(xy, t, space=_edges(bands_space, space), time_bands=_edges(bands_time, time_),
                             permutations=perms, seed=seed, closed=closed, workers=workers)  # fmt: skip
     except ValueError as exc:
         fail(str(exc))
-    result = overall(table)
+    result = knox.overall(table)
     if bands_space or bands_time:
         result["bands"] = table.cells()
     result["seconds"] = round(time.perf_counter() - started, 3)
@@ -153,7 +153,7 @@ def hotspots_cmd(
     started = time.perf_counter()
     xy, days = _points(file, (x, y, date), where, since, until)
     try:
-        ehs = emerging_hotspots(xy[:, 0], xy[:, 1], hotspot_steps(days, step), cell=cell, distance=distance,
+        ehs = hotspots.emerging_hotspots(xy[:, 0], xy[:, 1], hotspots.hotspot_steps(days, step), cell=cell, distance=distance,
                                 time_lag=time_lag, alpha=alpha, fdr=not no_fdr)  # fmt: skip
     except ValueError as exc:
         fail(str(exc))
@@ -184,7 +184,7 @@ def kde_cmd(
     """Quartic kernel density surface (points per km²) as a PNG."""
     _json(ctx, as_json)
     xy, _days = _points(file, (x, y, date), where)
-    grid, extent = kernel_density(xy[:, 0], xy[:, 1], cell=cell, bandwidth=bandwidth)
+    grid, extent = hotspots.kernel_density(xy[:, 0], xy[:, 1], cell=cell, bandwidth=bandwidth)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -296,7 +296,7 @@ def evaluate(data: Path, settings: Any) -> dict[str, Any]:
             ingest_seconds = time.perf_counter() - started
             stages = _prior_stages(store, settings)
             summary = stage.run(store, settings, progress=RichProgress())
-            scores = spread_scores(truth, stage.alerts(store))
+            scores = LazyModule("casegraph.trends.evaluate").spread_scores(truth, stage.alerts(store))
         finally:
             store.close()
     return {**scores, "seconds": summary["seconds"], "ingest_seconds": round(ingest_seconds, 3),

@@ -33,8 +33,9 @@ class Linker:
         openers: frozenset[int] = frozenset(),
     ) -> None:
         self.w, self.tables, self.clock = world, tables, clock
-        # Series that open a new district: their first incident is always solved (a witness names the
-        # lead or an arrest follows), so the records can show the move; the rest follow the solve rate.
+        # Series that open a planted change (a new district, the first joint series of a tie): their first
+        # incident is always solved (a witness names the lead or an arrest follows), so the records can
+        # show when it began; every other incident follows the solve rate.
         self.unopened = set(openers)
         self.people, self.contacts, self.evidence = people, contacts, evidence
         self.rng = sub_rng(world.cfg.seed, "links")
@@ -93,7 +94,7 @@ class Linker:
         rng = self.rng
         if rng.random() >= self.w.cfg.series_solve_rate and not opening:
             return False
-        named = [who[0]] + [o for o in who[1:] if rng.random() < 0.6]
+        named = [who[0]] + [o for o in who[1:] if rng.random() < 0.6 or opening]
         roles = rng.choices(ROLES, ROLE_WEIGHTS, k=len(named))
         groups = [int(self.w.group_of[o]) for o in named]
         arrest_groups = [g for g, r in zip(groups, roles, strict=True) if r == "arrestee"]

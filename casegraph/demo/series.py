@@ -74,8 +74,11 @@ def _spread_series(world: World, rng: random.Random) -> list[Special]:
 
 
 def opening_series(plan: SeriesPlan) -> frozenset[int]:
-    """The series that open the spreading group's new districts."""
-    return frozenset(np.flatnonzero(plan.kind == SPREAD).tolist())
+    """The series that open something planted: each new district of the spreading group, and the first
+    joint series of the tied groups (the one that follows the tie's onset)."""
+    tie = np.flatnonzero(plan.kind == TIE)
+    first_tie = [int(tie[np.argmin(plan.start[tie])])] if len(tie) else []
+    return frozenset(np.flatnonzero(plan.kind == SPREAD).tolist() + first_tie)
 
 
 def spread_crews(plan: SeriesPlan) -> frozenset[int]:

@@ -21,6 +21,19 @@ def matched_counts(labels: np.ndarray, k: int, sorted_codes: np.ndarray) -> np.n
     return np.bincount(idx[hit], minlength=len(sorted_codes))
 
 
+def separate_groups(labels: np.ndarray, k: int, rng: np.random.Generator, rounds: int = 100) -> None:
+    """Re-deal (in place) the partners of pairs that match two stubs of one group (a tie that leaves a group
+    cannot come back to it), together with as many random pairs, until none is left. The result is close to
+    a uniform random matching without such pairs (exact uniformity would need rejection, hopeless at scale)."""
+    x, y = labels[0::2], labels[1::2]  # views: writing y writes labels
+    for _ in range(rounds):
+        bad = np.flatnonzero((x == y) & (x < k))
+        if not len(bad):
+            return
+        idx = np.unique(np.concatenate([bad, rng.integers(0, len(y), len(bad))]))
+        y[idx] = rng.permutation(y[idx])
+
+
 def permute(
     labels: np.ndarray, k: int, codes: np.ndarray, observed: np.ndarray, n: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -30,6 +43,7 @@ def permute(
     total, exceed = np.zeros(len(codes)), np.zeros(len(codes), np.int64)
     for _ in range(n):
         rng.shuffle(labels)
+        separate_groups(labels, k, rng)
         counts = matched_counts(labels, k, codes)
         total += counts
         exceed += counts >= observed

@@ -82,17 +82,13 @@ def _triangle_count(graph: ig.Graph) -> int:
 def _subtract_closed(counts: dict[str, np.ndarray], pg: PersonGraph) -> None:
     """A two-path whose ends are tied is not brokerage: remove each triangle from its three brokers."""
     tri = np.asarray(pg.graph.list_triangles(), dtype=np.int64).reshape(-1, 3)
+    n = pg.graph.vcount()
     for broker, end1, end2 in ((0, 1, 2), (1, 0, 2), (2, 0, 1)):
         b, x, y = pg.label[tri[:, broker]], pg.label[tri[:, end1]], pg.label[tri[:, end2]]
         ends = (x != NO_GROUP) & (y != NO_GROUP)
-        role = np.select(
-            [(x == y) & (x == b), x == y, (x == b) | (y == b)],
-            ["coordinator", "itinerant", "representative"],
-            "liaison",
-        )
-        for name in ROLES:
-            hit = ends & (role == name)
-            np.subtract.at(counts[name], tri[hit, broker], 1.0)
+        role = np.select([(x == y) & (x == b), x == y, (x == b) | (y == b)], [0, 1, 2], 3)  # ROLES order
+        for code, name in enumerate(ROLES):
+            counts[name] -= np.bincount(tri[ends & (role == code), broker], minlength=n)
 
 
 def crossing(pg: PersonGraph) -> pd.DataFrame:

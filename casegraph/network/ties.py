@@ -3,11 +3,14 @@
 Statistic: for groups A and B, the number of distinct person ties with one end in A and the other in B.
 Null model (configuration): each group keeps its members and its internal ties; every tie that leaves a
 group (to another group or to a person with no recorded group) is cut into two stubs, and the stubs are
-matched at random. So group sizes, every person's degree and every person's count of outside ties are kept.
-Expected A-B ties = X_A X_B / (S - 1), with X_g the outside stubs of group g and S all outside stubs; the
-count is close to Poisson (a matching's count has a lighter tail, so the Poisson p-value is conservative).
-Ties between two people without a group carry no information about groups and are left out.
-The permutation version draws such random matchings; both p-values are reported.
+matched at random, never two stubs of one group with each other (a tie that leaves a group cannot come back
+to it: allowing it would shrink every cross-group expectation and make the test anti-conservative, badly so
+with few groups). So group sizes, every person's degree and every person's count of outside ties are kept.
+Expected A-B ties = w_A w_B, where the stub weights solve w_g (W - w_g) = X_g for each group (its X_g stubs
+all end outside it) and w W = X for the stubs of people without a group (W = sum of w); with many small
+groups this is X_A X_B / S. The count is close to Poisson (a matching's count has a lighter tail, so the
+Poisson p-value is conservative). The permutation version draws such random matchings; both p-values are
+reported.
 """
 
 from __future__ import annotations
@@ -94,11 +97,33 @@ def stubs_of(pg: PersonGraph, block: np.ndarray | None = None, *, count_block: b
     return Stubs(k, lu, lv, outside, cross)
 
 
+def stub_weights(x: np.ndarray, k: int, iterations: int = 5_000) -> np.ndarray:
+    """w with w_g (W - w_g) = x_g for groups g < k and w_k W = x_k (damped fixed point; see module doc)."""
+    x = np.asarray(x, dtype=float)
+    total = x.sum()
+    if total <= 0:
+        return np.zeros(len(x))
+    w = x / np.sqrt(total)
+    for _ in range(iterations):
+        big_w = w.sum()
+        new = np.empty_like(w)
+        new[:k] = x[:k] / np.maximum(big_w - w[:k], 1e-300)
+        new[k:] = x[k:] / big_w
+        new = 0.5 * (w + new)
+        done = np.abs(new - w).max() <= 1e-10 * big_w
+        w = new
+        if done:
+            break
+    return w if np.isfinite(w).all() else x / np.sqrt(total)  # no valid matching: unconstrained weights
+
+
 def configuration_expected(x: np.ndarray, total: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Expected A-B matches when `total` stubs, x[g] of group g, are matched at random."""
+    """Expected A-B matches when `total` stubs, x[g] of group g (x[k]: people without a group), are matched
+    at random with no two stubs of one group matched together."""
     if total < 2:
         return np.zeros(len(a))
-    return x[a].astype(float) * x[b].astype(float) / (total - 1)
+    w = stub_weights(x, len(x) - 1)
+    return w[a] * w[b]
 
 
 def poisson_upper(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 from casegraph.network.graphs import NO_GROUP, build_graph, edges_from_pairs, project_affiliation
+from casegraph.network.matching import separate_groups
 from casegraph.network.ties import (
     TieParams,
     benjamini_hochberg,
@@ -48,12 +49,43 @@ def test_outside_stubs_by_hand():
     assert int(stubs.cross.sum()) == 2
 
 
+def matchings(items: list[int]):
+    """Every perfect matching of an even list."""
+    if not items:
+        yield []
+        return
+    for i in range(1, len(items)):
+        for rest in matchings(items[1:i] + items[i + 1 :]):
+            yield [(items[0], items[i]), *rest]
+
+
 def test_configuration_expectation_and_poisson_tail_by_hand():
     x = np.array([3, 3, 4])
     expected = configuration_expected(x, 10, np.array([0]), np.array([1]))
-    assert expected[0] == pytest.approx(3 * 3 / 9)
-    assert poisson_upper(np.array([2]), expected)[0] == pytest.approx(1 - stats.poisson.cdf(1, 1.0))
+    # w_A = w_B = a, w_none = c: a (a + c) = 3 and c (2a + c) = 4 give a^2 = sqrt(13) - 2.
+    assert expected[0] == pytest.approx(np.sqrt(13) - 2)
+    # Exact mean over the 450 matchings of the 10 stubs with no A-A and no B-B pair: 1.56 (the
+    # unconstrained X_A X_B / (S - 1) = 1 would be 36 % low).
+    labels = "AAABBBkkkk"
+    valid = [
+        m for m in matchings(list(range(10))) if all(labels[i] != labels[j] or labels[i] == "k" for i, j in m)
+    ]
+    exact = np.mean([sum({labels[i], labels[j]} == {"A", "B"} for i, j in m) for m in valid])
+    assert len(valid) == 450 and exact == pytest.approx(1.56)
+    assert expected[0] == pytest.approx(exact, rel=0.05)
+    assert poisson_upper(np.array([2]), expected)[0] == pytest.approx(1 - stats.poisson.cdf(1, expected[0]))
     assert poisson_upper(np.array([0]), expected)[0] == 1.0
+
+
+def test_no_random_matching_pairs_two_stubs_of_one_group():
+    labels = np.array([0] * 40 + [1] * 30 + [2] * 30, dtype=np.int16)  # k = 2: label 2 = no group
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        rng.shuffle(labels)
+        separate_groups(labels, 2, rng)
+        x, y = labels[0::2], labels[1::2]
+        assert not ((x == y) & (x < 2)).any()
+    assert np.bincount(labels).tolist() == [40, 30, 30]
 
 
 def test_permutation_mean_matches_the_configuration_expectation():
@@ -128,6 +160,6 @@ def test_the_permutation_null_gives_the_p_value_when_asked():
     perm, summary = group_ties(pg, TieParams(n_permutations=199, null_model="permutation"))
     assert perm.iloc[0]["p_value"] == perm.iloc[0]["p_permutation"] == conf.iloc[0]["p_permutation"]
     assert conf.iloc[0]["p_value"] == conf.iloc[0]["p_configuration"]
-    # Four A-B ties where 5 x 5 / 129 = 0.19 are expected: no random matching of 199 reaches four.
+    # Four A-B ties where about 0.2 are expected: no random matching of 199 reaches four.
     assert perm.iloc[0]["p_permutation"] == pytest.approx(1 / 200)
     assert summary["smallest_permutation_p"] == pytest.approx(1 / 200)

@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from casegraph.network.graphs import build_graph
-from casegraph.network.ties import TieParams
+from casegraph.network.ties import TieParams, stub_weights
 from casegraph.network.tietable import day_to_date, tie_table
 from casegraph.network.timeline import growth, monthly, onset_day
 
@@ -40,11 +40,15 @@ def test_detection_and_onset_of_a_tie_that_starts_late():
     )
     row = ties.iloc[0]
     assert bool(row["significant"]) and test["tests"] == 1
-    # Outside stubs: A 3 + 4, B 3 + 4, all 2 x (6 + 100 + 4) = 220: expected 49 / 219, 4 observed.
-    assert row["expected"] == pytest.approx(49 / 219)
-    assert row["p_value"] == pytest.approx(stats.poisson.sf(3, 49 / 219))
+    # Outside stubs: A 3 + 4, B 3 + 4, all 2 x (6 + 100 + 4) = 220. A's stubs cannot meet A's: the
+    # expectation w_A w_B lies between 49 / 219 (stubs matched freely) and 49 / 206 (only among the others).
+    w = stub_weights(np.array([7, 7, 206]), 2)
+    expected = w[0] * w[1]
+    assert 49 / 219 < expected < 49 / 206 and w[0] * (w.sum() - w[0]) == pytest.approx(7)
+    assert row["expected"] == pytest.approx(expected)
+    assert row["p_value"] == pytest.approx(stats.poisson.sf(3, expected))
     # One tie alone (one person per side) is never enough; on day 19010 two ties (2 people per side) give
-    # p = P(Poisson(49 / 219) >= 2) = 0.0215 < 0.05 (one test): detected then.
+    # p = P(Poisson(0.238) >= 2) = 0.024 < 0.05 (one test): detected then.
     assert row["detected_at"] == day_to_date(19010.0)
     assert row["onset"] == day_to_date(19000.0)
     assert "significant since" in row["explanation"]
