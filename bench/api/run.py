@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import shutil
 import socket
@@ -24,6 +25,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # client.py beside this file
 CACHE = ROOT / "bench" / "results" / "api"
 TARGET_MS = 100.0
 LIST_AND_DETAIL = ("incidents: newest", "incidents: filtered", "incidents: area, page 3", "incident detail")
@@ -110,8 +112,9 @@ async def wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
 async def load(
     base: str, headers: dict[str, str], inputs: dict[str, list[Any]], args: argparse.Namespace
 ) -> list[tuple[str, float, int]]:
-    """`clients` workers share a bounded queue of requests; each records (kind, seconds, status)."""
-    import httpx
+    """`clients` workers, each with its own keep-alive connection, share a bounded queue of requests; each
+    records (kind, seconds, status) and, with --think-ms, pauses an exponential time between its requests."""
+    from client import RawClient
 
     args.error_samples = {}
     rng = random.Random(7)
@@ -120,32 +123,33 @@ async def load(
     warm = plan[: args.clients * 2]
     queue: asyncio.Queue[tuple[str, str, dict[str, Any]]] = asyncio.Queue()
     results: list[tuple[str, float, int]] = []
-    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=120) as client:
-        for item in warm:
-            await client.get(item[1], params=item[2])
+    host, port = base.rsplit("//", 1)[1].rsplit(":", 1)
+    clients = [RawClient(host, int(port), headers) for _ in range(args.clients)]
+    for n, item in enumerate(warm):
+        await clients[n % len(clients)].get(item[1], item[2])
 
-        async def worker() -> None:
-            while not queue.empty():
-                kind, path, params = queue.get_nowait()
-                started = time.perf_counter()
-                try:
-                    response = await client.get(path, params=params)
-                    status = response.status_code
-                    if status >= 400 and kind not in args.error_samples:
-                        args.error_samples[kind] = f"{status} {response.text[:300]}"
-                except httpx.HTTPError as exc:
-                    status = 0
-                    args.error_samples.setdefault(kind, f"{type(exc).__name__}: {exc}")
-                results.append((kind, time.perf_counter() - started, status))
-                if args.think_ms:
-                    await asyncio.sleep(rng.expovariate(1000 / args.think_ms))
+    async def worker(client: RawClient) -> None:
+        while not queue.empty():
+            kind, path, params = queue.get_nowait()
+            started = time.perf_counter()
+            try:
+                status, body = await client.get(path, params)
+                if status >= 400 and kind not in args.error_samples:
+                    args.error_samples[kind] = f"{status} {body[:300].decode(errors='replace')}"
+            except (TimeoutError, OSError, ValueError, IndexError) as exc:
+                status = 0
+                args.error_samples.setdefault(kind, f"{type(exc).__name__}: {exc}")
+            results.append((kind, time.perf_counter() - started, status))
+            if args.think_ms:
+                await asyncio.sleep(rng.expovariate(1000 / args.think_ms))
 
-        for item in plan:
-            queue.put_nowait(item)
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(args.clients)))
-        args.wall = time.perf_counter() - started
+    for item in plan:
+        queue.put_nowait(item)
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in clients))
+    args.wall = time.perf_counter() - started
+    for c in clients:
+        await c.close()
     return results
 
 
@@ -185,8 +189,17 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def report(results: list[tuple[str, float, int]], raw: dict[str, float], args: argparse.Namespace) -> bool:
-    print(f"\nAPI benchmark: {args.incidents:,} incidents, {args.clients} concurrent clients, {len(results)} requests "
-          f"in {args.wall:.1f} s ({len(results) / args.wall:.0f} req/s), think time {args.think_ms} ms")  # fmt: skip
+    print(
+        f"\nAPI benchmark: {args.incidents:,} incidents, {args.clients} concurrent clients, {len(results)} requests "
+        f"in {args.wall:.1f} s ({len(results) / args.wall:.0f} req/s), think time {args.think_ms} ms"
+        + (
+            " (exponential, per client)"
+            if args.think_ms
+            else " (saturation: a client sends its next request at once)"
+        )
+    )
+    print(f"server CPU {args.server_cpu:.1f} s: {args.server_cpu / len(results) * 1000:.1f} ms per request; "
+          f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")  # fmt: skip
     print(f"{'endpoint':26} {'n':>5} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} "
           f"{'raw ms':>7} {'p50/raw':>8}  target")  # fmt: skip
     ok = True
@@ -233,12 +246,43 @@ def main() -> None:
                                  "--port", str(port)], stderr=subprocess.PIPE)  # fmt: skip
         try:
             asyncio.run(wait_up(f"http://127.0.0.1:{port}", proc))
+            cpu_before = cpu_seconds(proc.pid)
             results = asyncio.run(load(f"http://127.0.0.1:{port}", headers, inputs, args))
+            args.server_cpu = cpu_seconds(proc.pid) - cpu_before
         finally:
             proc.terminate()
             proc.wait(timeout=60)
         raw = raw_timings(store, inputs)
-    sys.exit(0 if report(results, raw, args) else 1)
+        audit = audit_check(s, results)
+    ok = report(results, raw, args)
+    print(audit)
+    sys.exit(0 if ok and audit.startswith("audit: ok") else 1)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def audit_check(s: Any, results: list[tuple[str, float, int]]) -> str:
+    """After the run: the hash chain and its anchor verify, and every answered request left its read entries."""
+    from casegraph.safeguards import verify_log
+    from casegraph.store import open_store
+
+    store = open_store(s)
+    try:
+        check = verify_log(store, s)
+        reads = store.scalar("SELECT count(*) FROM audit_log WHERE action = 'read' AND purpose = 'benchmark'")
+    finally:
+        store.close()
+    answered = sum(1 for _, _, status in results if 200 <= status < 300)
+    state = "ok" if not check.problems else f"BROKEN ({check.problems[:2]})"
+    return (f"audit: {state}: chain of {check.entries} entries verified with its anchor; {reads} read entries "
+            f"(purpose 'benchmark') for {answered} answered requests (+ warm-up)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ MAX_ENTRIES = 10_000
 def _key(g: GuardedStore, kind: str, sql: str, params: list[Any] | None) -> tuple[Any, ...]:
     seen = tuple(sorted((t, tuple(a)) for t, a in g.visibility.agencies.items()))
     frozen = tuple(tuple(p) if isinstance(p, list) else p for p in params or [])
-    return (id(g.inner), g.user.role, seen, kind, sql, frozen)
+    store = getattr(g.inner, "family", id(g.inner))  # the reader connections of one store share answers
+    return (store, g.user.role, seen, kind, sql, frozen)
 
 
 def remembered(

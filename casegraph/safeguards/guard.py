@@ -64,6 +64,12 @@ def audit_log_of(store: Store, settings: Settings) -> AuditLog:
     return log
 
 
+def share_audit_log(store: Store, log: AuditLog) -> None:
+    """Sessions on `store` append to `log`: several connections to one database must share one chain head
+    (an API server's reader connections); `log` must then be safe to call from their threads."""
+    _LOGS[store] = log
+
+
 def reload_audit_log(store: Store, settings: Settings) -> AuditLog:
     """Forget the cached chain head (after the table was changed outside this process)."""
     _LOGS[store] = AuditLog(store, Anchor(store, settings))

@@ -14,6 +14,9 @@ from typing import Any
 import pytest
 
 from casegraph.api import Signer, create_app, load_secret, user_token
+from casegraph.pipeline import run_stage
+from casegraph.safeguards import bootstrap
+from casegraph.store import open_store
 from tests.interfaces.test_api import XSS, build_workspace_store, copy_store, settings_for
 
 pytestmark = pytest.mark.browser
@@ -32,11 +35,31 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(city_store_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
     """The workspace on a free loopback port (uvicorn in a thread), over its own copy of the city store."""
-    import uvicorn
-
     tmp = tmp_path_factory.mktemp("web")
     build_workspace_store(city_store_file, tmp / "built.duckdb")
-    s = settings_for(copy_store(tmp / "built.duckdb", tmp / "web.duckdb"))
+    yield from _serve(settings_for(copy_store(tmp / "built.duckdb", tmp / "web.duckdb")))
+
+
+@pytest.fixture(scope="module")
+def pipeline_server(
+    city_store_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Any]]:
+    """The city after resolve, network and trends, as `casegraph demo` runs them: the network stage finds the tie
+    the city generator planted between G01 and G02 and raises its alert (nothing planted in the store)."""
+    s = settings_for(copy_store(city_store_file, tmp_path_factory.mktemp("pipeline") / "pipeline.duckdb"))
+    store = open_store(s)
+    try:
+        for stage in ("resolve", "network", "trends"):
+            run_stage(store, s, stage)
+        bootstrap(store, s)
+    finally:
+        store.close()
+    yield from _serve(s)
+
+
+def _serve(s: Any) -> Iterator[tuple[str, Any]]:
+    import uvicorn
+
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(create_app(s), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -64,6 +87,10 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any, server: tuple[str, Any]) -> Iterator[Any]:
     """A signed-in page; console errors and CSP violations are collected and must stay empty."""
+    yield from _signed_in(browser, server)
+
+
+def _signed_in(browser: Any, server: tuple[str, Any]) -> Iterator[Any]:
     url, s = server
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     p = context.new_page()
@@ -183,3 +210,29 @@ def test_groups_and_status_say_what_has_not_run(page):
     go(page, "#/status", "status")
     assert "stage not run" in page.locator("#view").inner_text()  # resolve and linkage did not run here
     shot(page, "11-status")
+
+
+def test_the_networks_own_tie_from_its_alert_to_the_evidence_records(browser, pipeline_server):
+    """What a newcomer does after `scripts/demo --serve`: the inbox, the tie alert, why, an evidence incident."""
+    for page in _signed_in(browser, pipeline_server):
+        shot(page, "14-pipeline-alerts-inbox")
+        page.click("a.alert-title >> text=New tie G01-G02")
+        page.wait_for_selector("#view[data-ready=alerts] form.ack")
+        records = page.locator("table.grid tbody tr").all_inner_texts()
+        assert any(r.startswith("incident:") for r in records) and any(
+            r.startswith("contact:") for r in records
+        )
+        shot(page, "15-pipeline-tie-alert")
+        page.click("#open-tie")
+        page.wait_for_selector("#why-body ul.evidence a")
+        panel = page.locator("#why-body").inner_text()
+        assert "expected by chance" in panel and "Events behind the tie" in panel
+        shot(page, "16-pipeline-tie-why")
+        link = page.locator("#why-body ul.evidence a").first
+        incident = link.inner_text().split(":", 1)[1]
+        link.click()
+        page.wait_for_selector("#view[data-ready=incident]")
+        view = page.locator("#view").inner_text()
+        assert incident in page.locator("#view h1").inner_text() and ("G01" in view or "G02" in view)
+        shot(page, "17-pipeline-tie-evidence-incident")
+        assert page.errors == []

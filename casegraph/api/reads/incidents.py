@@ -8,6 +8,7 @@ from typing import Any
 
 from casegraph.api import cache
 from casegraph.api.reads.common import (
+    contains_pattern,
     has_rows,
     has_table,
     listing,
@@ -53,7 +54,7 @@ def where_sql(q: IncidentQuery) -> tuple[str, list[Any]]:
         ("i.agency = ?", [q.agency]) if q.agency else ("", []),
         ("i.x BETWEEN ? AND ? AND i.y BETWEEN ? AND ?", [q.bbox[0], q.bbox[2], q.bbox[1], q.bbox[3]])
         if q.bbox else ("", []),
-        ("i.narrative ILIKE '%' || ? || '%'", [q.text]) if q.text else ("", []),
+        ("i.narrative ILIKE ?", [contains_pattern(q.text)]) if q.text else ("", []),
         ("EXISTS (SELECT 1 FROM group_incidents gi WHERE gi.group_id = ? AND gi.agency = i.agency "
          "AND gi.incident_id = i.incident_id)", [q.group]) if q.group else ("", []),
         ("EXISTS (SELECT 1 FROM series s WHERE s.series_id = ? AND s.agency = i.agency "
@@ -68,8 +69,9 @@ def list_sql(where: str, order: str) -> str:
     return f"SELECT {LIST_COLUMNS} FROM incidents i WHERE {where} ORDER BY {ORDERS[order]} LIMIT ? OFFSET ?"
 
 
-def count_sql(where: str) -> str:
-    return f"SELECT count(*) FROM incidents i WHERE {where}"
+def stats_sql(where: str) -> str:
+    """How many incidents match and the newest one's time, in one scan."""
+    return f"SELECT count(*), max(i.occurred_from) FROM incidents i WHERE {where}"
 
 
 def check_agency(g: GuardedStore, agency: str | None, table: str = "incidents") -> None:
@@ -90,10 +92,10 @@ def filter_notes(g: GuardedStore, q: IncidentQuery) -> dict[str, str] | None:
     return None
 
 
-def newest_cutoff(g: GuardedStore, where: str, params: list[Any], need: int) -> Any:
-    """A time bound that still holds the `need` newest matching incidents, so newest-first pages read only the
-    row groups after it (DuckDB skips the rest by their min/max) instead of sorting every match."""
-    top = cache.scalar(g, f"SELECT max(i.occurred_from) FROM incidents i WHERE {where}", params)
+def newest_cutoff(g: GuardedStore, where: str, params: list[Any], need: int, top: Any) -> Any:
+    """A time bound that still holds the `need` newest matching incidents (`top` is the newest), so newest-first
+    pages read only the row groups after it (DuckDB skips the rest by their min/max) instead of sorting every
+    match."""
     span = timedelta(days=7)
     while top is not None and span < timedelta(days=36_500):
         cutoff = top - span
@@ -111,9 +113,10 @@ def incidents(g: GuardedStore, q: IncidentQuery, *, limit: int, offset: int, ord
     if note:
         return listing([], total=0, limit=limit, offset=offset, note=note)
     where, params = where_sql(q)
-    total = int(cache.scalar(g, count_sql(where), params))
+    sql = stats_sql(where)
+    total, top = cache.remembered(g, "stats", sql, params, lambda: tuple(g.rows(sql, params)[0]))
     cutoff = (
-        newest_cutoff(g, where, params, offset + limit)
+        newest_cutoff(g, where, params, offset + limit, top)
         if order == "-occurred_from" and total > 5000
         else None
     )

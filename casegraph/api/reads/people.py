@@ -6,7 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from casegraph.api import cache
-from casegraph.api.reads.common import has_table, listing, one, refuse_hidden, rows, stage_note
+from casegraph.api.reads.common import (
+    contains_pattern,
+    has_table,
+    listing,
+    one,
+    refuse_hidden,
+    rows,
+    stage_note,
+)
 from casegraph.api.workspace import ApiProblem
 from casegraph.safeguards import GuardedStore
 
@@ -28,8 +36,8 @@ def persons_sql(resolved: bool) -> str:
     )
     return (
         f"WITH hits AS (SELECT {person} AS person_id, p.agency, p.given_name, p.family_name, p.dob "
-        f"FROM person_records p {join} WHERE ? IS NULL OR p.family_name ILIKE '%' || ? || '%' OR "
-        "p.given_name ILIKE '%' || ? || '%' OR p.alias ILIKE '%' || ? || '%' LIMIT 2000) "
+        f"FROM person_records p {join} WHERE ? IS NULL OR p.family_name ILIKE ? OR "
+        "p.given_name ILIKE ? OR p.alias ILIKE ? LIMIT 2000) "
         "SELECT person_id, count(*) AS records, list(DISTINCT given_name || ' ' || family_name) AS names, "
         "list(DISTINCT agency) AS agencies, min(dob) AS dob FROM hits GROUP BY person_id "
         "ORDER BY records DESC, person_id LIMIT ? OFFSET ?"
@@ -38,7 +46,8 @@ def persons_sql(resolved: bool) -> str:
 
 def persons(g: GuardedStore, text: str | None, *, limit: int, offset: int) -> dict[str, Any]:
     note = stage_note(g, "person_identities")
-    items = rows(g, persons_sql(note is None), [text, text, text, text, limit, offset])
+    pattern = contains_pattern(text)
+    items = rows(g, persons_sql(note is None), [text, pattern, pattern, pattern, limit, offset])
     return listing(items, limit=limit, offset=offset, total=None, note=note)
 
 

@@ -1,0 +1,169 @@
+"""Lanes: threads that each own one DuckDB connection to the open store and the guarded sessions made on it.
+
+DuckDB allows one open database per file per process, but any number of connections to it (`cursor()`): each
+has its own transactions and its own TEMP views, so each lane installs the safeguards' session views on its own
+connection and reads in parallel with the others (DuckDB's MVCC keeps every read on a committed snapshot).
+Changes run on one writer lane, alone: the `Gate` lets them start only when no read is under way.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from casegraph.api.auditwriter import GroupCommitLog
+from casegraph.safeguards import GuardedStore, User, guard
+from casegraph.settings import Settings
+from casegraph.store import Store
+from casegraph.store.duckdb import ALIAS, DuckDBStore
+
+MAX_SESSIONS = 32
+USER_CHECK_SECONDS = 5.0
+
+
+class ReaderStore(DuckDBStore):
+    """Another connection to a DuckDBStore's open database: the same tables, its own transactions and views."""
+
+    def __init__(self, main: DuckDBStore) -> None:  # no super().__init__(): the database is open already
+        self.settings, self.path, self.encrypted = main.settings, main.path, main.encrypted
+        self.family = getattr(
+            main, "family", id(main)
+        )  # the store it reads: answers cached for one serve all
+        self.con = main.con.cursor()
+        self.con.execute(f"USE {ALIAS}")
+        self._in_transaction = False
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks, why, and from where: the key of a guarded session."""
+
+    user_id: str
+    purpose: str
+    origin: str
+
+
+@dataclass
+class Job:
+    caller: Caller
+    fn: Callable[[Any], Any]
+    alone: bool
+    future: Future[Any] = field(default_factory=Future)
+
+
+class Gate:
+    """Reads share the store; a change waits for the reads under way and holds new ones back until it ends."""
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._readers = 0
+        self._writers = 0  # waiting or writing: new reads wait for them
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cv:
+            while self._writers:
+                self._cv.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cv:
+                self._readers -= 1
+                self._cv.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cv:
+            self._writers += 1
+            while self._readers:
+                self._cv.wait()
+        try:
+            yield
+        finally:
+            with self._cv:
+                self._writers -= 1
+                self._cv.notify_all()
+
+
+class JobQueue:
+    """Jobs waiting for a lane; take() returns None once the queue is closed and empty."""
+
+    def __init__(self) -> None:
+        self._jobs: deque[Job] = deque()
+        self._cv = threading.Condition()
+        self.closed = False
+
+    def put(self, job: Job) -> None:
+        with self._cv:
+            self._jobs.append(job)
+            self._cv.notify()
+
+    def take(self) -> Job | None:
+        with self._cv:
+            while not self._jobs and not self.closed:
+                self._cv.wait()
+            return self._jobs.popleft() if self._jobs else None
+
+    def close(self) -> None:
+        with self._cv:
+            self.closed = True
+            self._cv.notify_all()
+
+
+class Lane:
+    """One thread, one connection, its sessions; `run_job` is given by the workspace (read or write)."""
+
+    def __init__(self, name: str, store: Store, settings: Settings, log: GroupCommitLog, jobs: JobQueue,
+                 run_job: Callable[[Lane, Job], None]) -> None:  # fmt: skip
+        self.store, self.settings, self.log, self.jobs = store, settings, log, jobs
+        self._run_job = run_job
+        self._sessions: OrderedDict[Caller, tuple[GuardedStore, float, tuple[Any, ...]]] = OrderedDict()
+        self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
+
+    def _loop(self) -> None:
+        while (job := self.jobs.take()) is not None:
+            self._run_job(self, job)
+
+    def session(self, caller: Caller) -> GuardedStore:
+        """The caller's guarded session on this lane, made once (one login entry), dropped if the user changes."""
+        cached = self._sessions.get(caller)
+        now = time.monotonic()
+        if cached is not None:
+            g, checked, stamp = cached
+            if now - checked < USER_CHECK_SECONDS or self._user_stamp(caller.user_id) == stamp:
+                self._sessions[caller] = (g, now if now - checked >= USER_CHECK_SECONDS else checked, stamp)
+                self._sessions.move_to_end(caller)
+                return g
+            self._drop(caller)
+        stamp = self._user_stamp(caller.user_id)
+        user = User(caller.user_id, str(stamp[1]), str(stamp[2])) if stamp else caller.user_id
+        with self.log.paused():  # guard() compares the log's head with its anchor: no commit in between
+            g = guard(self.store, user, settings=self.settings, purpose=caller.purpose, origin=caller.origin)
+        self._sessions[caller] = (g, now, stamp)
+        while len(self._sessions) > MAX_SESSIONS:
+            self._drop(next(iter(self._sessions)))
+        return g
+
+    def _user_stamp(self, user_id: str) -> tuple[Any, ...]:
+        rows = self.store.rows(
+            "SELECT coalesce(active, true), agency, role FROM users WHERE user_id = ?", [user_id]
+        )
+        return tuple(rows[0]) if rows else ()
+
+    def _drop(self, caller: Caller) -> None:
+        g, _, _ = self._sessions.pop(caller)
+        g.close()
+
+    def close(self) -> None:
+        """After the thread has ended: drop the sessions and, for a reader, its connection."""
+        for caller in list(self._sessions):
+            self._drop(caller)
+        if isinstance(self.store, ReaderStore):
+            self.store.close()
