@@ -12,6 +12,8 @@ import numpy as np
 from casegraph.demo.config import DAY, CityConfig, Geo, sub_rng
 from casegraph.demo.vocab import BODIES, BUILDS, CLOTHING, COLOURS, CREW_NAMES, DEFAULT_HOUR, MO, OFFENCES
 
+MAX_ACTIVITY = 8.0  # cap of an offender's relative rate of series (the median is about 0.5)
+
 
 @dataclass(frozen=True)
 class Habits:
@@ -186,7 +188,9 @@ def _offender_arrays(cfg: CityConfig, gen: np.random.Generator) -> dict[str, np.
         "male": male,
         "height": height,
         "build": gen.integers(0, len(BUILDS), n).astype(np.int8),
-        "activity": gen.pareto(1.8, n) + 0.3,
+        # Heavy-tailed like real offending careers, but capped: uncapped, one offender in a 4,000-incident
+        # city committed 15 % of all crime, which no police record looks like.
+        "activity": np.minimum(gen.pareto(1.8, n), MAX_ACTIVITY) + 0.3,
     }
 
 

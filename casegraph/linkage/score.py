@@ -65,14 +65,17 @@ def score_candidates(ctx: RunContext, model: LinkModel, threshold: float, *, sub
 def _json_object(
     names: list[str], columns: list[np.ndarray], decimals: list[int], skip_below: float
 ) -> pa.Array:
-    """{"name": value, ...} per row, built column-wise; NaN and |value| < skip_below are left out."""
+    """{"name": value, ...} per row, built column-wise; NaN and |value| < skip_below are left out.
+    Left-out entries are empty strings, never nulls: pyarrow 26's null_handling="skip" drops whole rows
+    whose inputs are all null instead of joining them to an empty string."""
     parts = []
     for name, values, digits in zip(names, columns, decimals, strict=True):
         keep = np.isfinite(values) & (np.abs(values) >= skip_below)
-        text = pc.cast(pc.round(pa.array(values.astype(np.float64)), ndigits=digits), pa.string())
-        text = pc.binary_join_element_wise(f'"{name}":', text, "")
-        parts.append(pc.if_else(pa.array(keep), text, pa.nulls(len(values), pa.string())))
-    body = pc.binary_join_element_wise(*parts, ",", null_handling="skip")
+        text = pc.cast(
+            pc.round(pa.array(np.where(keep, values, 0.0).astype(np.float64)), ndigits=digits), pa.string()
+        )
+        parts.append(pc.if_else(pa.array(keep), pc.binary_join_element_wise(f'"{name}":', text, ",", ""), ""))
+    body = pc.utf8_rtrim(pc.binary_join_element_wise(*parts, ""), characters=",")
     return pc.binary_join_element_wise("{", body, "}", "")
 
 

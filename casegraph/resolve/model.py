@@ -166,10 +166,24 @@ def train(linker: Any, rs: ResolveSettings, labels: Any = None) -> dict[str, Any
     linker.training.estimate_u_using_random_sampling(
         max_pairs=rs.u_max_pairs, seed=rs.seed, min_count_per_level=None, num_chunks=1
     )
-    for rule in rules(rs.training_rules, rs.cross_agency_only):
+    skipped = [
+        rule for rule in rules(rs.training_rules, rs.cross_agency_only) if not _em_session(linker, rule, rs)
+    ]
+    if labels is not None:
+        linker.training.estimate_m_from_pairwise_labels(labels)
+    return {"labels_used": labels is not None, "em_sessions_skipped": skipped}
+
+
+def _em_session(linker: Any, rule: Any, rs: ResolveSettings) -> bool:
+    """One EM session; False when Splink refuses its result. Splink 5 raises when EM drives an m value below
+    1e-300 (a level no match ever reaches in that session's pairs); such a session's estimates are dropped
+    (the session works on a copy of the model) and the other sessions' estimates of those levels stand."""
+    try:
         linker.training.estimate_parameters_using_expectation_maximisation(
             rule, estimate_without_term_frequencies=True, max_pairs=rs.em_max_pairs
         )
-    if labels is not None:
-        linker.training.estimate_m_from_pairwise_labels(labels)
-    return {"labels_used": labels is not None}
+    except ValueError as exc:
+        if "below the minimum allowed value" not in str(exc):
+            raise
+        return False
+    return True
