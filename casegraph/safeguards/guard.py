@@ -230,6 +230,14 @@ class GuardedStore:
         rows = self.rows(sql, params)
         return rows[0][0] if rows else None
 
+    def records(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
+        """Rows as dicts, the same checks and audit entry as arrow(); taken straight from the store when it
+        offers `records` (for the few rows of an API page, ~1 ms cheaper per statement than Arrow)."""
+        direct = getattr(self.inner, "records", None)
+        if direct is None:
+            return self._guarded(sql, params, self.inner.arrow).to_pylist()  # type: ignore[no-any-return]
+        return self._guarded(sql, params, direct)  # type: ignore[no-any-return]
+
     def batches(self, sql: str, params: Params = None, size: int = 100_000) -> Iterator[pa.RecordBatch]:
         return self._guarded(sql, params, lambda s, p: self.inner.batches(s, p, size), count=False)
 

@@ -24,7 +24,7 @@ KNOWN_PRODUCERS = {"person_identities": "resolve", "incident_links": "linkage", 
 
 
 def rows(g: GuardedStore, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    return g.arrow(sql, params).to_pylist()  # type: ignore[no-any-return]
+    return g.records(sql, params)
 
 
 def one(g: GuardedStore, sql: str, params: list[Any]) -> dict[str, Any] | None:

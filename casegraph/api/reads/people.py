@@ -15,6 +15,7 @@ from casegraph.api.reads.common import (
     rows,
     stage_note,
 )
+from casegraph.api.reads.names import name_filters
 from casegraph.api.workspace import ApiProblem
 from casegraph.safeguards import GuardedStore
 
@@ -22,8 +23,8 @@ RECORD_COLUMNS = ("p.record_id, p.agency, p.given_name, p.middle_name, p.family_
                   "p.address, p.postcode")  # fmt: skip
 
 
-def persons_sql(resolved: bool) -> str:
-    """Persons whose records match a name (given, family or alias), each with its records' count."""
+def persons_sql(resolved: bool, where: str = "true") -> str:
+    """Persons whose records pass `where` (a fixed fragment, see names.py), each with its records' count."""
     person = (
         "coalesce(pi.person_id, p.agency || '/' || p.record_id)"
         if resolved
@@ -36,8 +37,7 @@ def persons_sql(resolved: bool) -> str:
     )
     return (
         f"WITH hits AS (SELECT {person} AS person_id, p.agency, p.given_name, p.family_name, p.dob "
-        f"FROM person_records p {join} WHERE ? IS NULL OR p.family_name ILIKE ? OR "
-        "p.given_name ILIKE ? OR p.alias ILIKE ? LIMIT 2000) "
+        f"FROM person_records p {join} WHERE {where} LIMIT 2000) "
         "SELECT person_id, count(*) AS records, list(DISTINCT given_name || ' ' || family_name) AS names, "
         "list(DISTINCT agency) AS agencies, min(dob) AS dob FROM hits GROUP BY person_id "
         "ORDER BY records DESC, person_id LIMIT ? OFFSET ?"
@@ -47,7 +47,13 @@ def persons_sql(resolved: bool) -> str:
 def persons(g: GuardedStore, text: str | None, *, limit: int, offset: int) -> dict[str, Any]:
     note = stage_note(g, "person_identities")
     pattern = contains_pattern(text)
-    items = rows(g, persons_sql(note is None), [text, pattern, pattern, pattern, limit, offset])
+    found = name_filters(g, pattern) if pattern is not None else [("true", [])]
+    if not found:  # no visible name matches: nothing to read, but the search itself is on record
+        g.log("read", "person_records", f"name search {pattern!r}: no visible name matches", rows=0)
+        return listing([], limit=limit, offset=offset, total=None, note=note)
+    where = " OR ".join(where for where, _ in found)
+    params = [p for _, values in found for p in values]
+    items = rows(g, persons_sql(note is None, f"({where})"), [*params, limit, offset])
     return listing(items, limit=limit, offset=offset, total=None, note=note)
 
 

@@ -1,0 +1,82 @@
+"""Name search through the names dictionary (reads/names.py) gives what ILIKE over every record gives, and the
+API's fast row path (GuardedStore.records on a reader connection) keeps the guard's checks and audit entries."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from casegraph.api import create_app
+from casegraph.api.lanes import ReaderStore
+from casegraph.safeguards import guard
+from casegraph.store import open_store
+from tests.interfaces.test_api import bearer, build_workspace_store, copy_store, raw, settings_for
+
+with warnings.catch_warnings():  # Starlette's TestClient warns (a UserWarning) that it prefers httpx2
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+
+@pytest.fixture(scope="module")
+def search_file(city_store_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dst = tmp_path_factory.mktemp("search") / "search.duckdb"
+    build_workspace_store(city_store_file, dst, with_trends=False)
+    return dst
+
+
+def expected_persons(s: Any, pattern: str) -> set[str]:
+    """Ground truth: the analyst's agency's records with any name matching `pattern` by ILIKE (no sharing
+    rules in this store, so the analyst sees metro_pd's records only)."""
+    found = raw(s, "SELECT agency || '/' || record_id FROM person_records WHERE agency = 'metro_pd' AND "
+                   "(family_name ILIKE ? OR given_name ILIKE ? OR alias ILIKE ?)", [pattern] * 3)  # fmt: skip
+    return {r[0] for r in found}
+
+
+def test_name_search_matches_ilike_over_all_records(search_file, tmp_path):
+    s = settings_for(copy_store(search_file, tmp_path / "s.duckdb"))
+    family, given = raw(s, "SELECT family_name, given_name FROM person_records WHERE agency = 'metro_pd' AND "
+                           "family_name IS NOT NULL AND given_name IS NOT NULL ORDER BY record_id LIMIT 1")[0]  # fmt: skip
+    texts = [family.lower(), given.upper()[1:4], f"{family[0]}_{family[2:4]}", "zz-nobody-zz", "a\\b"]
+    answers = {}
+    with TestClient(create_app(s), raise_server_exceptions=False) as client:
+        for text in texts:
+            r = client.get("/api/persons", params={"q": text, "limit": 500}, headers=bearer(s))
+            assert r.status_code == 200, r.text
+            answers[text] = {p["person_id"] for p in r.json()["items"]}
+    for text in texts:
+        want = expected_persons(s, f"%{text}%")
+        assert len(want) < 500, "pick a rarer name: the page would cut the answer"
+        assert answers[text] == want, text
+    assert answers[family.lower()] and answers[texts[1]] and not answers["zz-nobody-zz"]
+    searches = raw(s, "SELECT detail FROM audit_log WHERE action = 'read' AND target = 'person_records' AND "
+                      "purpose = 'test: API contract'")  # fmt: skip
+    # every search is on record, including the one no name matched (nothing was read for it)
+    unmatched = [t for t in texts if not answers[t]]
+    assert sum("no visible name matches" in d for (d,) in searches) == len(unmatched) == 2
+    assert len(searches) >= len(texts)
+
+
+def test_records_keeps_the_guards_checks_and_audit(search_file, tmp_path):
+    s = settings_for(copy_store(search_file, tmp_path / "r.duckdb"))
+    store = open_store(s)
+    reader = ReaderStore(store)  # type: ignore[arg-type]
+    try:
+        g = guard(reader, "analyst", settings=s, purpose="test: records", origin="test")
+        sql = "SELECT record_id, family_name, agency FROM person_records ORDER BY record_id LIMIT 7"
+        before = int(store.scalar("SELECT count(*) FROM audit_log"))
+        fast = g.records(sql)
+        after = int(store.scalar("SELECT count(*) FROM audit_log"))
+        assert fast == g.arrow(sql).to_pylist() and len(fast) == 7
+        assert {r["agency"] for r in fast} == {"metro_pd"}  # read through the session's views
+        assert after == before + 1  # one audit entry, as for arrow()
+        entry = store.rows(
+            "SELECT action, target, row_count, purpose FROM audit_log ORDER BY seq DESC LIMIT 2"
+        )
+        assert entry[1] == ("read", "person_records", 7, "test: records")
+        g.close()
+    finally:
+        reader.close()
+        store.close()
