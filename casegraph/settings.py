@@ -334,6 +334,12 @@ class NetworkSettings(Section):
         description="Brokerage counts open two-paths only when the graph has at most this many "
         "triangles; above it, all two-paths (said in the summary).",
     )
+    background_min_edges: int = Field(
+        1_000_000,
+        ge=0,
+        description="On graphs with at least this many ties, Leiden communities run in a forked process "
+        "while the group ties are tested (same result; where the platform can fork).",
+    )
     seed: int = Field(7, description="Random seed of permutations, sampling and Leiden.")
 
 

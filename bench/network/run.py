@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -117,7 +118,11 @@ store = open_store(s)
 t = time.perf_counter()
 summary = network.run(store, s)
 summary["wall_seconds"] = round(time.perf_counter() - t, 1)
-summary["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)
+me, forked = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+summary["peak_rss_gb"] = round(me.ru_maxrss / 1e6, 2)
+summary["forked_peak_rss_gb"] = round(forked.ru_maxrss / 1e6, 2)
+summary["cpu_seconds"] = round(me.ru_utime + me.ru_stime, 1)
+summary["forked_cpu_seconds"] = round(forked.ru_utime + forked.ru_stime, 1)
 print(json.dumps(summary, default=str))
 """
 
@@ -137,10 +142,12 @@ def main() -> None:
         generate(path, args.persons, args.ties, args.groups, args.memory)
         print(f"generated {path} in {time.perf_counter() - started:.0f} s", flush=True)
     code = CHILD.format(path=str(path), memory=args.memory)
+    load_before = os.getloadavg()
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if result.returncode:
         sys.exit(result.stderr[-3000:])
     s = json.loads(result.stdout.strip().splitlines()[-1])
+    s["load_average"] = f"{load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after (1-minute)"
     report(s, args)
 
 
@@ -154,7 +161,11 @@ def report(s: dict, args: argparse.Namespace) -> None:
     rows = [("people / ties in the graph", f"{s['n_nodes']:,} / {s['n_edges']:,}"),
             ("total seconds (build + 99 permutations + key players + writes)", s["wall_seconds"]),
             *[(f"  {k} seconds", v) for k, v in s["step_seconds"].items()],
+            ("CPU seconds: stage process (DuckDB threads included) / forked Leiden process",
+             f"{s['cpu_seconds']} / {s['forked_cpu_seconds']}"),
+            ("load average (2 cores, shared)", s["load_average"]),
             ("peak memory, GB (stage process, DuckDB included)", s["peak_rss_gb"]),
+            ("peak memory, GB (forked Leiden process)", s["forked_peak_rss_gb"]),
             ("significant group ties (planted: G0001-G0002)", f"{s['significant_group_ties']} {top}"),
             ("betweenness", s["methods"]["betweenness"]), ("communities", s["methods"]["communities"]),
             ("brokerage", s["methods"]["brokerage"]), ("NMI / ARI communities vs groups",

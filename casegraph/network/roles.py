@@ -10,14 +10,17 @@ group can broker (itinerant, liaison) but are not counted as ends of a path.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import igraph as ig
 import leidenalg
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from casegraph.network import background
 from casegraph.network.graphs import NO_GROUP, PersonGraph
 from casegraph.network.ties import neighbour_groups
 
@@ -48,9 +51,12 @@ def betweenness(graph: ig.Graph, params: RoleParams) -> tuple[np.ndarray, str]:
     return partial * n / k, f"sampled:{k}"
 
 
-def brokerage(pg: PersonGraph, params: RoleParams) -> tuple[pd.DataFrame, str]:
-    """Gould-Fernandez role counts per person from neighbour counts per group, minus closed triads."""
-    m = neighbour_groups(pg)
+def brokerage(
+    pg: PersonGraph, params: RoleParams, m: sparse.csr_matrix | None = None
+) -> tuple[pd.DataFrame, str]:
+    """Gould-Fernandez role counts per person from neighbour counts per group (`m`, see neighbour_groups),
+    minus closed triads."""
+    m = neighbour_groups(pg) if m is None else m
     rows = np.arange(pg.graph.vcount())
     own_label = pg.label
     own = np.where(own_label != NO_GROUP, np.asarray(m[rows, np.maximum(own_label, 0)]).ravel(), 0.0)
@@ -91,17 +97,23 @@ def _subtract_closed(counts: dict[str, np.ndarray], pg: PersonGraph) -> None:
             counts[name] -= np.bincount(tri[ends & (role == code), broker], minlength=n)
 
 
-def crossing(pg: PersonGraph) -> pd.DataFrame:
-    """Ties to people of another group (any group, for a person with none) and distinct groups reached."""
-    u, v = pg.endpoints()
-    ends, others = np.concatenate([u, v]), np.concatenate([v, u])
-    mine, theirs = pg.label[ends], pg.label[others]
-    crosses = (theirs != NO_GROUP) & (theirs != mine)
+def crossing(pg: PersonGraph, m: sparse.csr_matrix | None = None) -> pd.DataFrame:
+    """Ties to people of another group (any group, for a person with none) and distinct groups reached,
+    from the neighbour counts per group (`m`, see neighbour_groups)."""
+    m = neighbour_groups(pg) if m is None else m
+    m = m.tocsr(copy=True)
+    m.sum_duplicates()
+    m.eliminate_zeros()
     n = pg.graph.vcount()
-    cross_ties = np.bincount(ends[crosses], minlength=n)
-    combos = np.unique(ends[crosses].astype(np.int64) * max(pg.n_groups, 1) + theirs[crosses])
-    reached = np.bincount(combos // max(pg.n_groups, 1), minlength=n)
-    return pd.DataFrame({"cross_ties": cross_ties, "groups_reached": reached})
+    rows = np.arange(n)
+    labelled = pg.label != NO_GROUP
+    own = np.zeros(n)
+    own[labelled] = np.asarray(m[rows[labelled], pg.label[labelled]]).ravel()
+    total = np.asarray(m.sum(axis=1)).ravel()
+    reached = np.diff(m.indptr) - (own > 0)
+    return pd.DataFrame(
+        {"cross_ties": (total - own).astype(np.int64), "groups_reached": reached.astype(np.int64)}
+    )
 
 
 def communities(graph: ig.Graph, params: RoleParams) -> tuple[np.ndarray, str]:
@@ -128,6 +140,11 @@ def communities(graph: ig.Graph, params: RoleParams) -> tuple[np.ndarray, str]:
     return np.asarray(part.membership), "igraph community_leiden (modularity, 1 iteration)"
 
 
+def communities_in_background(graph: ig.Graph, params: RoleParams) -> Callable[[], tuple[np.ndarray, str]]:
+    """Start `communities` in a forked process (same seed, same result); call the returned function for it."""
+    return background.start(communities, graph, params)
+
+
 def agreement(community: np.ndarray, groups: np.ndarray) -> dict[str, float | int | None]:
     """NMI and adjusted Rand between communities and recorded groups, over people who have a group."""
     mask = pd.notna(groups) & (pd.Series(groups, dtype=object).astype(str) != "").to_numpy()
@@ -141,12 +158,16 @@ def agreement(community: np.ndarray, groups: np.ndarray) -> dict[str, float | in
     }
 
 
-def key_players(pg: PersonGraph, params: RoleParams) -> tuple[pd.DataFrame, dict]:
-    """Every person's measures, and how they were computed."""
+def key_players(
+    pg: PersonGraph, params: RoleParams, pending: Callable[[], tuple[np.ndarray, str]] | None = None
+) -> tuple[pd.DataFrame, dict]:
+    """Every person's measures, and how they were computed. `pending` waits for communities already being
+    computed (communities_in_background)."""
     g = pg.graph
     between, b_method = betweenness(g, params)
-    roles, r_method = brokerage(pg, params)
-    community, c_method = communities(g, params)
+    m = neighbour_groups(pg)
+    roles, r_method = brokerage(pg, params, m)
+    community, c_method = pending() if pending is not None else communities(g, params)
     frame = pd.DataFrame({
         "person_id": pg.names,
         "group_id": [pg.groups[i] if i != NO_GROUP else None for i in pg.label],
@@ -155,7 +176,7 @@ def key_players(pg: PersonGraph, params: RoleParams) -> tuple[pd.DataFrame, dict
         "strength": np.asarray(g.strength(weights="weight"), dtype=float) if g.ecount() else 0.0,
         "betweenness": between, "betweenness_method": b_method,
     })  # fmt: skip
-    frame = pd.concat([frame, roles, crossing(pg)], axis=1)
+    frame = pd.concat([frame, roles, crossing(pg, m)], axis=1)
     methods = {"betweenness": b_method, "brokerage": r_method, "communities": c_method,
                "n_communities": len(np.unique(community))}  # fmt: skip
     return frame, methods

@@ -114,18 +114,36 @@ def participations_sql(*, use_series: bool, use_addresses: bool) -> str:
 
 def pair_events_sql(*, address_max_persons: int) -> str:
     """One row per (pair of people, event): a < b, kind, event key, date, w = 1/(k-1), both evidence ids.
-    Params: max people per event (an address has its own limit)."""
-    key = "p1.src = p2.src AND p1.ev_agency = p2.ev_agency AND p1.ev_id = p2.ev_id"
+    Params: max people per event (an address has its own limit).
+
+    Most events (a call, a two-person incident) have two rows of two people: one aggregation gives their
+    pair. Only the other events go through the self-join, which at ten million events costs minutes."""
     return f"""
-    WITH sizes AS (
-        SELECT src, ev_agency, ev_id, count(DISTINCT pidx) AS k FROM {SCRATCH_PARTS} GROUP BY ALL
+    WITH ev AS (
+        SELECT src, ev_agency, ev_id, count(*) AS n, bool_and(part IS NULL) AS plain, min(pidx) AS a,
+               max(pidx) AS b, any_value(kind) AS kind, arg_min_null(ts, pidx) AS ts_a,
+               arg_max_null(ts, pidx) AS ts_b, arg_min_null(evidence, pidx) AS ev_a,
+               arg_max_null(evidence, pidx) AS ev_b
+        FROM {SCRATCH_PARTS} GROUP BY src, ev_agency, ev_id
+    ),
+    others AS (
+        SELECT p.* FROM {SCRATCH_PARTS} p SEMI JOIN (SELECT src, ev_agency, ev_id FROM ev
+            WHERE n > 2 OR (n = 2 AND NOT plain)) o USING (src, ev_agency, ev_id)
+    ),
+    sizes AS (
+        SELECT src, ev_agency, ev_id, count(DISTINCT pidx) AS k FROM others GROUP BY ALL
         HAVING count(DISTINCT pidx) BETWEEN 2 AND (CASE WHEN src = 'address' THEN {int(address_max_persons)}
             ELSE ? END)
     )
+    SELECT a, b, kind, src, ev_agency, ev_id, CAST(greatest(ts_a, ts_b) AS DATE) AS occurred_on, 1.0 AS w,
+           ev_a, ev_b
+    FROM ev WHERE n = 2 AND plain AND a < b
+    UNION ALL
     SELECT p1.pidx AS a, p2.pidx AS b, any_value(p1.kind) AS kind, p1.src, p1.ev_agency, p1.ev_id,
            CAST(min(greatest(p1.ts, p2.ts)) AS DATE) AS occurred_on, any_value(1.0 / (s.k - 1)) AS w,
            min(p1.evidence) AS ev_a, min(p2.evidence) AS ev_b
-    FROM {SCRATCH_PARTS} p1 JOIN {SCRATCH_PARTS} p2 ON {key} AND p1.pidx < p2.pidx
+    FROM others p1 JOIN others p2 ON p1.src = p2.src AND p1.ev_agency = p2.ev_agency AND p1.ev_id = p2.ev_id
+        AND p1.pidx < p2.pidx
     JOIN sizes s ON s.src = p1.src AND s.ev_agency = p1.ev_agency AND s.ev_id = p1.ev_id
     WHERE p1.part IS NULL OR p1.part <> p2.part
     GROUP BY p1.pidx, p2.pidx, p1.src, p1.ev_agency, p1.ev_id"""
@@ -144,10 +162,20 @@ def ids_sql() -> str:
     )
 
 
+def both_ids(alias: str) -> str:
+    """list_sort(list_distinct([ev_a, ev_b])) of a row, without list functions (ten million rows)."""
+    a, b = f"{alias}.ev_a", f"{alias}.ev_b"
+    return (
+        f"CASE WHEN {a} IS NULL OR {b} IS NULL THEN list_distinct([{a}, {b}]) WHEN {a} = {b} THEN [{a}] "
+        f"WHEN {a} < {b} THEN [{a}, {b}] ELSE [{b}, {a}] END"
+    )
+
+
 def person_ties_sql(max_evidence: int) -> str:
-    """person_ties rows (without run_id). Most ties rest on one event: their evidence is that event's ids,
-    and the costly list aggregation runs only over ties with several events."""
+    """person_ties rows (without run_id). Most ties rest on one event: their evidence is that event's one or
+    two ids, put in order without list functions; the list aggregation runs only over ties with several."""
     key = "a, b, kind"
+    one_event = both_ids("t")
     return f"""
     WITH t AS (
         SELECT {key}, sum(w) AS weight, count(*) AS n_events, min(occurred_on) AS first_at,
@@ -157,14 +185,16 @@ def person_ties_sql(max_evidence: int) -> str:
     many AS (
         SELECT {key}, list_sort(list_distinct(list(ev_a) || list(ev_b))) AS evidence FROM {SCRATCH_EVENTS}
         WHERE ({key}) IN (SELECT ({key}) FROM t WHERE n_events > 1) GROUP BY {key}
+    ),
+    listed AS (
+        SELECT t.*, CASE WHEN t.n_events > 1 THEN m.evidence ELSE {one_event} END AS all_evidence
+        FROM t LEFT JOIN many m USING ({key})
     )
     SELECT pa.person_id || '|' || pb.person_id || '|' || t.kind AS tie_id, pa.person_id AS person_a,
            pb.person_id AS person_b, t.kind, t.weight, t.n_events, t.first_at, t.last_at,
-           coalesce(m.evidence, list_sort(list_distinct([t.ev_a, t.ev_b])))[1:{int(max_evidence)}] AS evidence,
-           len(coalesce(m.evidence, list_distinct([t.ev_a, t.ev_b]))) AS evidence_total,
+           t.all_evidence[1:{int(max_evidence)}] AS evidence, len(t.all_evidence) AS evidence_total,
            pa.group_id AS group_a, pb.group_id AS group_b
-    FROM t LEFT JOIN many m USING ({key})
-    JOIN {SCRATCH_IDS} pa ON pa.pidx = t.a JOIN {SCRATCH_IDS} pb ON pb.pidx = t.b"""
+    FROM listed t JOIN {SCRATCH_IDS} pa ON pa.pidx = t.a JOIN {SCRATCH_IDS} pb ON pb.pidx = t.b"""
 
 
 def labels_sql(valid_claims: str) -> str:
@@ -207,7 +237,7 @@ def cross_events_sql() -> str:
            CASE WHEN {swap} THEN e.b ELSE e.a END AS pidx_a, CASE WHEN {swap} THEN e.a ELSE e.b END AS pidx_b,
            CASE WHEN {swap} THEN lb.associate ELSE la.associate END AS associate_a,
            CASE WHEN {swap} THEN la.associate ELSE lb.associate END AS associate_b,
-           e.kind, {event_key("e")} AS event, e.occurred_on, list_sort(list_distinct([e.ev_a, e.ev_b])) AS evidence
+           e.kind, {event_key("e")} AS event, e.occurred_on, {both_ids("e")} AS evidence
     FROM {SCRATCH_EVENTS} e JOIN {SCRATCH_SIDES} la ON la.pidx = e.a
     JOIN {SCRATCH_SIDES} lb ON lb.pidx = e.b WHERE la.group_id <> lb.group_id"""
 

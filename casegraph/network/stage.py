@@ -9,7 +9,7 @@ import pandas as pd
 
 from casegraph.network import build, sql
 from casegraph.network.alerts import tie_alerts, write_alerts
-from casegraph.network.roles import RoleParams, agreement, key_players
+from casegraph.network.roles import RoleParams, agreement, communities_in_background, key_players
 from casegraph.network.ties import TieParams
 from casegraph.network.tietable import COLUMNS, day_to_date, tie_table
 from casegraph.progress import NoProgress, Progress
@@ -71,6 +71,9 @@ def _run(store: Store, settings: Settings, run_id: str, progress: Progress, timi
     params = tie_params(net)
     build.make_sides(store, pg, nodes["pidx"].to_numpy(), params.sides(pg))
     window = build.evidence_window(store)
+    roles = role_params(net)
+    big = pg.graph.ecount() >= net.background_min_edges
+    pending = communities_in_background(pg.graph, roles) if big else None
     t = _timed(timings, "graph", progress, t)
     evidence = build.pair_evidence(store, net.evidence_per_tie)
     days_of: dict = {}
@@ -81,7 +84,7 @@ def _run(store: Store, settings: Settings, run_id: str, progress: Progress, timi
 
     ties, test = tie_table(pg, params, evidence, days_for, net.onset_gap_days)
     t = _timed(timings, "group ties", progress, t)
-    players, methods = key_players(pg, role_params(net))
+    players, methods = key_players(pg, roles, pending)
     players["n_groups"] = nodes["n_groups"].to_numpy()
     fit = agreement(players["community"].to_numpy(), players["group_id"].to_numpy(object))
     t = _timed(timings, "key players", progress, t)

@@ -54,6 +54,10 @@ def _connect(path: str, key: str | None, settings: StoreSettings) -> duckdb.Duck
         "threads": str(settings.threads),
         "memory_limit": settings.memory_limit,
     }
+    if path != ":memory:":
+        # Spill beside the store, not in the working directory's .tmp: an encrypted store refuses to start
+        # while another process's unencrypted spill files sit in its temp directory.
+        config["temp_directory"] = f"{path}.tmp"
     con = duckdb.connect(":memory:", config=config)
     if key:
         con.execute(f"LOAD '{_httpfs_path()}'")

@@ -15,6 +15,8 @@ from casegraph.network.roles import (
     agreement,
     betweenness,
     brokerage,
+    communities,
+    communities_in_background,
     crossing,
     key_players,
 )
@@ -100,3 +102,12 @@ def test_communities_recover_two_cliques_and_agreement_scores():
     assert methods["communities"].startswith("leidenalg")
     assert agreement(np.zeros(12, int), frame["group_id"].to_numpy(object))["nmi"] == 0.0
     assert frame.set_index("person_id").loc["a0", "representative"] == 5
+
+
+def test_communities_in_a_forked_process_are_the_same():
+    g = ig.Graph.Barabasi(n=300, m=3)
+    g.es["weight"] = 1.0
+    params = RoleParams(leidenalg_max_edges=0)  # igraph's Leiden, seeded
+    here, method = communities(g, params)
+    there, same_method = communities_in_background(g, params)()
+    assert method == same_method and np.array_equal(here, there) and len(np.unique(here)) > 1

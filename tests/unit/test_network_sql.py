@@ -123,3 +123,25 @@ def test_no_protected_field_reaches_a_tie(tiny):
     assert pair_events(store, settings) == first
     text = sql.participations_sql(use_series=True, use_addresses=True) + sql.persons_sql(True)
     assert "race" not in text.lower().replace("trace", "")
+
+
+def test_person_ties_list_every_evidence_id(tiny):
+    store, settings = tiny
+    store.write("contacts", pd.DataFrame({"agency": ["pd"], "contact_id": ["C3"], "kind": ["call"],
+                                          "occurred_at": [datetime(2024, 3, 9)]}))  # fmt: skip
+    store.write("contact_participants", pd.DataFrame({"agency": "pd", "participant_id": ["P8", "P9"],
+                                                      "contact_id": "C3", "record_id": ["R6", "R5"]}))  # fmt: skip
+    build.make_scratch(store, settings, build.sources_of(store, settings))
+
+    def ties(max_evidence: int) -> dict:
+        query = f"SELECT person_a, person_b, kind, evidence, evidence_total, n_events FROM ({sql.person_ties_sql(max_evidence)})"
+        return {(a, b, k): rest for a, b, k, *rest in store.rows(query)}
+
+    got = ties(50)
+    assert got[("pd:R3", "pd:R4", "co_arrest")] == [["arrest:A1", "arrest:A2"], 2, 1]  # one event, two ids
+    assert got[("pd:R5", "pd:R6", "call")] == [["contact:C2", "contact:C3"], 2, 2]  # two events
+    assert got[("pd:R1", "pd:R3", "co_offending")] == [["incident:I1"], 1, 1]
+    assert got[("pd:R4", "pd:R6", "shared_address")] == [["person_record:R4", "person_record:R6"], 2, 1]
+    cut = ties(1)
+    assert cut[("pd:R3", "pd:R4", "co_arrest")] == [["arrest:A1"], 2, 1]
+    assert cut[("pd:R5", "pd:R6", "call")] == [["contact:C2"], 2, 2]

@@ -9,7 +9,14 @@ import pytest
 from scipy import stats
 
 from casegraph.network.graphs import NO_GROUP, build_graph, edges_from_pairs, project_affiliation
-from casegraph.network.matching import separate_groups
+from casegraph.network.matching import (
+    draw_matching,
+    matched_counts,
+    mixed_pairs_law,
+    separate_compact,
+    separate_groups,
+    shuffled,
+)
 from casegraph.network.ties import (
     TieParams,
     benjamini_hochberg,
@@ -100,6 +107,49 @@ def test_permutation_mean_matches_the_configuration_expectation():
     expected = configuration_expected(stubs.per_group, stubs.total, a, b)
     mean, _ = permutation_null(stubs, codes, np.zeros(len(codes)), 2000, np.random.default_rng(1))
     assert mean == pytest.approx(expected, rel=0.03)
+
+
+def test_mixed_pairs_law_by_enumeration():
+    # 5 labelled and 3 unlabelled stubs: count the labelled-unlabelled pairs of all 105 matchings.
+    kinds = "LLLLLUUU"
+    found = np.bincount([sum(kinds[i] != kinds[j] for i, j in m) for m in matchings(list(range(8)))])
+    js, cdf = mixed_pairs_law(5, 3)
+    assert js.tolist() == [1, 3]
+    assert np.diff(cdf, prepend=0).tolist() == pytest.approx((found[js] / found.sum()).tolist())
+
+
+def test_compact_matching_draws_what_the_shuffled_list_draws():
+    # Big groups make many same-group pairs to re-deal; the compact draw (labelled stubs only) must give the
+    # same law of cross-group counts as shuffling the whole list (separate_groups on it).
+    labels = np.array([0] * 12 + [1] * 8 + [2] * 6 + [3] * 10, dtype=np.int16)  # k = 3: label 3 = no group
+    codes, n = np.array([1, 2, 5]), 4000
+    rng = np.random.default_rng(5)
+    whole = []
+    for _ in range(n):
+        rng.shuffle(labels)
+        separate_groups(labels, 3, rng)
+        whole.append(matched_counts(labels[0::2], labels[1::2], 3, codes))
+    labelled = labels[labels < 3]
+    compact = []
+    for _ in range(n):
+        m = separate_compact(draw_matching(labelled, 3, mixed_pairs_law(26, 10), 10, rng), 3, rng)
+        assert not ((m.x == m.y) & (m.x < 3)).any() and 2 * (len(m.x) + m.unlabelled_pairs) == 36
+        assert np.bincount(np.concatenate([m.x, m.y]), minlength=4)[:3].tolist() == [12, 8, 6]
+        compact.append(matched_counts(m.x, m.y, 3, codes))
+    whole, compact = np.array(whole), np.array(compact)
+    assert compact.mean(axis=0) == pytest.approx(whole.mean(axis=0), abs=0.06)  # about 4 standard errors
+    for c in range(3):  # and the whole law of each count
+        table = np.array([np.bincount(whole[:, c], minlength=12), np.bincount(compact[:, c], minlength=12)])
+        table = table[:, table.sum(axis=0) > 0]
+        assert stats.chi2_contingency(table).pvalue > 0.001
+
+
+def test_shuffled_keeps_the_labels_and_moves_them():
+    labels = np.repeat(np.arange(50, dtype=np.int16), 20)
+    got = shuffled(labels, np.random.default_rng(2))
+    assert np.array_equal(np.sort(got), labels) and not np.array_equal(got, labels)
+    first = [shuffled(np.arange(4, dtype=np.int16), np.random.default_rng(s))[0] for s in range(2000)]
+    assert stats.chisquare(np.bincount(first, minlength=4)).pvalue > 0.001  # each label first as often
 
 
 def test_benjamini_hochberg_by_hand():
