@@ -42,11 +42,17 @@ class Baseline:
     evidence: dict[str, list[str]] = field(default_factory=dict)  # area -> first evidence ids
 
 
-def baselines(links: pd.DataFrame, contacts: pd.DataFrame | None, days: int) -> dict[str, Baseline]:
-    """Per group: from its first evidence, `days` long; areas with its incidents (or members' contacts) then."""
+def baselines(
+    links: pd.DataFrame, contacts: pd.DataFrame | None, days: int, rule: SpreadRule | None = None
+) -> dict[str, Baseline]:
+    """Per group: from its first evidence, `days` long; areas with its incidents (or members' contacts) then.
+    With a `rule`, incidents make an area home only when they meet the evidence a spread alert needs: one
+    wrong series link must not make an area home any more than it may raise a spread into it."""
     seen = links[["group_id", "area", "occurred_on"]].assign(
         why="incident:" + links["incident_id"].astype(str)
     )  # fmt: skip
+    if rule is not None:
+        seen = seen.loc[_supported(links, days, rule).to_numpy(dtype=bool)]
     if contacts is not None and len(contacts):
         seen = pd.concat([seen, contacts.rename(columns={"seen_on": "occurred_on"})], ignore_index=True)
     seen["occurred_on"] = pd.to_datetime(seen["occurred_on"]).dt.date
@@ -58,6 +64,18 @@ def baselines(links: pd.DataFrame, contacts: pd.DataFrame | None, days: int) -> 
         evidence = {a: list(g["why"].head(3)) for a, g in early.groupby("area", sort=True)}
         out[str(group_id)] = Baseline(str(group_id), start, end, sorted(evidence), evidence)
     return out
+
+
+def _supported(links: pd.DataFrame, days: int, rule: SpreadRule) -> pd.Series:
+    """Per link row: does its group's evidence in its area during the group's baseline meet `rule`?"""
+    dated = pd.to_datetime(links["occurred_on"])
+    end = dated.groupby(links["group_id"]).transform("min") + pd.Timedelta(days=days)
+    early = (
+        links[dated < end].assign(occurred_on=dated[dated < end]).sort_values(["occurred_on", "incident_id"])
+    )
+    homes = {key for key, rows in early.groupby(["group_id", "area"]) if rule.first_window(rows) is not None}
+    return pd.Series([(g, a) in homes for g, a in zip(links["group_id"], links["area"], strict=True)],
+                     index=links.index)  # fmt: skip
 
 
 @dataclass
@@ -120,9 +138,10 @@ def spreads(links: pd.DataFrame, bases: dict[str, Baseline], rule: SpreadRule) -
         if base is None or area in base.areas:
             continue
         rows = rows.sort_values(["occurred_on", "incident_id"])
-        if rows["occurred_on"].iloc[0] < base.end:
+        after = rows[rows["occurred_on"] >= base.end]  # earlier rows were too weak to make the area home
+        if after.empty:
             continue
-        window = rule.first_window(rows)
+        window = rule.first_window(after)
         if window is None:
             continue
         found.append(Spread(str(group_id), str(area), window["occurred_on"].iloc[0], window["occurred_on"].iloc[-1],
@@ -144,10 +163,14 @@ def _standard_distance(frame: pd.DataFrame) -> float | None:
 
 
 def first_seen(links: pd.DataFrame, bases: dict[str, Baseline]) -> pd.DataFrame:
-    """(group_id, area, first_on) of areas first reached after the group's baseline."""
-    rows = links[links["area"].notna()].groupby(["group_id", "area"], as_index=False)["occurred_on"].min()
-    ends = rows["group_id"].map(lambda g: bases[g].end if g in bases else date.max)
-    rows = rows[pd.to_datetime(rows["occurred_on"]).dt.date >= ends]
+    """(group_id, area, first_on) of areas outside the group's baseline, first reached after it."""
+    located = links[links["area"].notna()]
+    ends = located["group_id"].map(lambda g: bases[g].end if g in bases else date.max)
+    home = [
+        g in bases and a in bases[g].areas for g, a in zip(located["group_id"], located["area"], strict=True)
+    ]
+    later = located[(pd.to_datetime(located["occurred_on"]).dt.date >= ends) & ~np.asarray(home, dtype=bool)]
+    rows = later.groupby(["group_id", "area"], as_index=False)["occurred_on"].min()
     return rows.rename(columns={"occurred_on": "first_on"})
 
 

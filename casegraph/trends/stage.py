@@ -121,9 +121,9 @@ def _group_tables(
     window = _window(store)
     names = _group_names(store)
     groups = sorted(set(names) | set(links["group_id"]))
-    bases = baselines(links, contacts, cfg.baseline_days)
     rule = SpreadRule(cfg.spread_min_incidents, cfg.spread_window_days, cfg.spread_corroborate,
                       cfg.spread_member_incidents)  # fmt: skip
+    bases = baselines(links, contacts, cfg.baseline_days, rule)
     found = spreads(links, bases, rule)
     trends_df, growth = pd.DataFrame(), []
     if window is not None and groups:

@@ -66,6 +66,22 @@ def test_series_only_spreads_need_two_series():
     assert found.raised_on == date(2024, 2, 5)
 
 
+def test_a_lone_series_link_in_the_baseline_does_not_make_an_area_home():
+    frame = links([*HOME, ("G1", "I0", "2023-02-01", "D9"), ("G1", "I4", "2024-02-01", "D9")])
+    frame.loc[3, "via"] = "series"
+    frame.at[3, "evidence"] = ["series:S1"]
+    assert "D9" in baselines(frame, None, 365)["G1"].areas
+    bases = baselines(frame, None, 365, SpreadRule())
+    assert bases["G1"].areas == ["D1", "D2"]
+    (found,) = spreads(frame, bases, SpreadRule())
+    assert (found.area, found.first_seen, found.raised_on, found.incidents) == (
+        "D9",
+        date(2023, 2, 1),
+        date(2024, 2, 1),
+        ["I4"],
+    )
+
+
 def test_one_incident_with_a_claimed_member_is_enough_by_default():
     frame = links([*HOME, ("G1", "I4", "2024-02-01", "D9"), ("G1", "I5", "2024-03-01", "D8")])
     frame.loc[4, "via"] = "series"
