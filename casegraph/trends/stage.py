@@ -4,6 +4,7 @@ activity, growth, spread, hot spots and near-repeat tables and the alerts, write
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -123,7 +124,9 @@ def _group_tables(
     groups = sorted(set(names) | set(links["group_id"]))
     rule = SpreadRule(cfg.spread_min_incidents, cfg.spread_window_days, cfg.spread_corroborate,
                       cfg.spread_member_incidents)  # fmt: skip
-    bases = baselines(links, contacts, cfg.baseline_days, rule)
+    # Home needs repetition (two incidents in a window, or a member's own), not the two-series corroboration
+    # an alarm needs: one incident, often a wrong series link, never makes an area home.
+    bases = baselines(links, contacts, cfg.baseline_days, replace(rule, corroborate=False))
     found = spreads(links, bases, rule)
     trends_df, growth = pd.DataFrame(), []
     if window is not None and groups:
