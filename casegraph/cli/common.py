@@ -91,6 +91,20 @@ def opened(ctx: typer.Context, purpose: str | None = None) -> Iterator[tuple[Sto
         raw.close()
 
 
+def set_json(ctx: typer.Context, as_json: bool) -> None:
+    """A verb's own --json flag, same as the global one."""
+    if as_json:
+        ctx_of(ctx).as_json = True
+
+
+def run_and_emit(ctx: typer.Context, run: Any, render: Any) -> None:
+    """Run a stage (`run(store, settings, progress=...)`) in a guarded session and print its summary;
+    a CasegraphError ends the command with its message (see `opened`)."""
+    with opened(ctx) as (store, settings):
+        summary = run(store, settings, progress=RichProgress())
+    emit(ctx, summary, render)
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     console.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)

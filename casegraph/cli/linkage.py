@@ -9,7 +9,17 @@ from typing import Any
 import typer
 
 from casegraph import ingest
-from casegraph.cli.common import LazyModule, RichProgress, ctx_of, emit, fail, opened, out, table_of
+from casegraph.cli.common import (
+    LazyModule,
+    ctx_of,
+    emit,
+    fail,
+    opened,
+    out,
+    run_and_emit,
+    set_json,
+    table_of,
+)
 from casegraph.errors import CasegraphError
 from casegraph.store import open_store
 
@@ -19,20 +29,10 @@ datasets = LazyModule("casegraph.linkage.datasets")
 JSON_HELP = "Print machine-readable JSON."
 
 
-def _json(ctx: typer.Context, as_json: bool) -> None:
-    if as_json:
-        ctx_of(ctx).as_json = True
-
-
 def link(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Score all candidate incident pairs into incident_links and cluster them into series."""
-    _json(ctx, as_json)
-    with opened(ctx) as (store, settings):
-        try:
-            summary = stage.run(store, settings, progress=RichProgress())
-        except CasegraphError as exc:
-            fail(str(exc))
-    emit(ctx, summary, _render_link)
+    set_json(ctx, as_json)
+    run_and_emit(ctx, stage.run, _render_link)
 
 
 def _render_link(d: dict[str, Any]) -> None:
@@ -59,7 +59,7 @@ def similar(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """The incidents most likely linked to a seed, each with its probability and the evidence for it."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
         try:
             result = LazyModule("casegraph.linkage.query").similar(store, incident, agency=agency, top=top)
@@ -90,7 +90,7 @@ def attribute(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """The known offenders, series and groups an incident most likely belongs to, with evidence."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     with opened(ctx) as (store, settings):
         try:
             result = LazyModule("casegraph.linkage.attribute").attribute(store, incident, settings.linkage, agency=agency, top=top,
@@ -127,7 +127,7 @@ def eval_linkage(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Pairwise AUC / AP, top-k recall and series quality on held-out series (train/test by component)."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     settings = ctx_of(ctx).settings()
     with tempfile.TemporaryDirectory(prefix="casegraph-eval-") as tmp:
         settings.store.path = str(Path(tmp) / "eval.duckdb")

@@ -13,7 +13,17 @@ import typer
 
 from casegraph import ingest
 from casegraph import network as stage
-from casegraph.cli.common import RichProgress, ctx_of, emit, fail, opened, out, table_of
+from casegraph.cli.common import (
+    RichProgress,
+    ctx_of,
+    emit,
+    fail,
+    opened,
+    out,
+    run_and_emit,
+    set_json,
+    table_of,
+)
 from casegraph.errors import CasegraphError
 from casegraph.export import inert, write_csv
 from casegraph.network import export as graph_export
@@ -34,11 +44,6 @@ TIE_VIEW = ["group_a", "group_b", "person_ties", "persons_a", "persons_b", "join
 FORMATS = {"graphml": ".graphml", "gexf": ".gexf", "i2": ".csv", "json": ".json"}
 
 
-def _json(ctx: typer.Context, as_json: bool) -> None:
-    if as_json:
-        ctx_of(ctx).as_json = True
-
-
 def _records(frame: Any) -> list[dict[str, Any]]:
     return json.loads(frame.to_json(orient="records", date_format="iso", default_handler=str))
 
@@ -46,14 +51,9 @@ def _records(frame: Any) -> list[dict[str, Any]]:
 @network_app.callback()
 def network(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Build the person graph, test every pair of groups, rank key players; write the tables and alerts."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     if ctx.invoked_subcommand is None:
-        with opened(ctx) as (store, settings):
-            try:
-                summary = stage.run(store, settings, progress=RichProgress())
-            except CasegraphError as exc:
-                fail(str(exc))
-        emit(ctx, summary, _render_run)
+        run_and_emit(ctx, stage.run, _render_run)
 
 
 def _render_run(d: dict[str, Any]) -> None:
@@ -73,7 +73,7 @@ def ties(
     as_json: bool = JSON,
 ) -> None:
     """Ties between groups: strength, ratio to chance, p and q values, first/latest evidence, onset."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
         try:
             frame = stage.ties(store, since, significant_only=not all_pairs)
@@ -86,7 +86,7 @@ def ties(
 def tie(ctx: typer.Context, group_a: str = typer.Argument(...), group_b: str = typer.Argument(...),
         as_json: bool = JSON) -> None:  # fmt: skip
     """One pair of groups: the test and its evidence month by month."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
         try:
             data = stage.tie(store, group_a, group_b)
@@ -115,7 +115,7 @@ def players(
     as_json: bool = JSON,
 ) -> None:  # fmt: skip
     """Key players: who is central, who brokers between groups, whose ties cross groups the most."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
         try:
             frame = stage.players(store, by, limit, group)
@@ -129,7 +129,7 @@ def players(
 @network_app.command("person")
 def person(ctx: typer.Context, person_id: str = typer.Argument(...), as_json: bool = JSON) -> None:
     """One person's measures and typed ties, each with its evidence."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
         try:
             data = stage.person(store, person_id)
@@ -145,7 +145,7 @@ def person(ctx: typer.Context, person_id: str = typer.Argument(...), as_json: bo
 def alerts(ctx: typer.Context, status: str = typer.Option(None, "--status", help="open, acknowledged, dismissed."),
            as_json: bool = JSON) -> None:  # fmt: skip
     """New and growing group ties, each with its onset and evidence."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
         frame = stage.alerts(store, status)
     emit(
@@ -219,7 +219,7 @@ def eval_network(
     as_json: bool = JSON,
 ) -> None:  # fmt: skip
     """Communities against recorded groups (NMI, ARI), group ties, key players; on a city, the planted tie."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     settings = ctx_of(ctx).settings()
     try:
         if (data / "group_tie_truth.csv").exists():

@@ -13,7 +13,18 @@ import typer
 import yaml
 
 from casegraph import ingest
-from casegraph.cli.common import LazyModule, RichProgress, console, ctx_of, emit, fail, opened, out, table_of
+from casegraph.cli.common import (
+    LazyModule,
+    RichProgress,
+    console,
+    ctx_of,
+    emit,
+    fail,
+    opened,
+    out,
+    set_json,
+    table_of,
+)
 from casegraph.errors import CasegraphError
 from casegraph.settings import Settings
 from casegraph.store import open_store
@@ -26,11 +37,6 @@ resolve_app = typer.Typer(
 )
 ENGINE_HELP = "duckdb (default: the store's own connection) or spark (local mode; needs pyspark and Java 17)."
 JSON_HELP = "Print machine-readable JSON."
-
-
-def _json(ctx: typer.Context, as_json: bool) -> None:
-    if as_json:
-        ctx_of(ctx).as_json = True
 
 
 def spark_db_api(settings: Settings) -> Any:
@@ -89,7 +95,7 @@ def resolve(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Resolve person records to persons (Splink, Fellegi-Sunter): writes person_identities."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     if ctx.invoked_subcommand is None:
         _run(ctx, engine)
 
@@ -103,7 +109,7 @@ def explain(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """The match-weight waterfall of two records: the prior, then what each comparison added."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
         try:
             a, b = stage.record_key(store, record_a), stage.record_key(store, record_b)
@@ -135,7 +141,7 @@ def review(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Uncertain, undecided pairs (resolve.review_low..review_high), most uncertain first."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     with opened(ctx) as (store, settings):
         data = stage.review_queue(store, settings.resolve, limit)
     emit(ctx, data, _render_review)
@@ -163,7 +169,7 @@ def decide(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Record an analyst's decision on a pair (who and when are kept); it overrides the model from now on."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     with opened(ctx) as (store, settings):
         try:
             a, b = stage.record_key(store, record_a), stage.record_key(store, record_b)
@@ -200,7 +206,7 @@ def decisions(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Analyst decisions in force (with --all: also the undone ones, with who undid them)."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
         data = stage.decisions(store, include_undone=all_)
     columns = [
@@ -286,7 +292,7 @@ def eval_resolve(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Pairwise precision / recall / F1 and B-cubed F1 of resolve against ground truth, with wall time."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     if not (data / "person_records.csv").exists() or not (data / "person_truth.csv").exists():
         fail(f"{data} needs person_records.csv and person_truth.csv")
     settings = ctx_of(ctx).settings()

@@ -13,7 +13,18 @@ import pandas as pd
 import typer
 
 from casegraph import ingest
-from casegraph.cli.common import LazyModule, RichProgress, ctx_of, emit, fail, opened, out, table_of
+from casegraph.cli.common import (
+    LazyModule,
+    RichProgress,
+    ctx_of,
+    emit,
+    fail,
+    opened,
+    out,
+    run_and_emit,
+    set_json,
+    table_of,
+)
 from casegraph.errors import CasegraphError
 from casegraph.pipeline import run_stage
 from casegraph.store import open_store
@@ -29,22 +40,12 @@ trends_app = typer.Typer(
 JSON = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 
-def _json(ctx: typer.Context, as_json: bool) -> None:
-    if as_json:
-        ctx_of(ctx).as_json = True
-
-
 @trends_app.callback()
 def trends(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Compute group activity, growth, spread, hot spots and near repeats; write them and the alerts."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     if ctx.invoked_subcommand is None:
-        with opened(ctx) as (store, settings):
-            try:
-                summary = stage.run(store, settings, progress=RichProgress())
-            except CasegraphError as exc:
-                fail(str(exc))
-        emit(ctx, summary, _render_run)
+        run_and_emit(ctx, stage.run, _render_run)
 
 
 def _render_run(d: dict[str, Any]) -> None:
@@ -111,7 +112,7 @@ def knox_cmd(
     as_json: bool = JSON,
 ) -> None:  # fmt: skip
     """Knox test (one band) or near-repeat table (--bands-*) with a permutation test of each cell."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     started = time.perf_counter()
     xy, days = _points(file, (x, y, date), where, since, until)
     t = (days - days.min()).dt.days.to_numpy()
@@ -149,7 +150,7 @@ def hotspots_cmd(
     as_json: bool = JSON,
 ) -> None:  # fmt: skip
     """Emerging hot spot analysis: locations per class (new, consecutive, intensifying, persistent, ...)."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     started = time.perf_counter()
     xy, days = _points(file, (x, y, date), where, since, until)
     try:
@@ -182,7 +183,7 @@ def kde_cmd(
     where: list[str] = WHERE, as_json: bool = JSON,
 ) -> None:  # fmt: skip
     """Quartic kernel density surface (points per km²) as a PNG."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     xy, _days = _points(file, (x, y, date), where)
     grid, extent = hotspots.kernel_density(xy[:, 0], xy[:, 1], cell=cell, bandwidth=bandwidth)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -200,7 +201,7 @@ def kde_cmd(
 @trends_app.command("groups")
 def groups_cmd(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Growth of each group: trend, change points, last quarter against the one before, new areas."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
         frame = store.df("SELECT * FROM group_trends ORDER BY group_id")
     rows = frame.drop(columns=["run_id"]).to_dict("records") if len(frame) else []
@@ -222,7 +223,7 @@ def alerts_cmd(
     ctx: typer.Context, kind: str = typer.Option(None, "--kind", help="group_spread or group_growth."), as_json: bool = JSON
 ) -> None:  # fmt: skip
     """The stage's alerts with their status."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
         rows = stage.alerts(store, kind).to_dict("records")
     emit(
@@ -239,7 +240,7 @@ def ack_cmd(
     note: str = typer.Option(None, "--note"), as_json: bool = JSON,
 ) -> None:  # fmt: skip
     """Acknowledge (or dismiss) an alert; the mark survives re-runs."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     with opened(ctx) as (store, settings):
         ok = stage.acknowledge(store, alert_id, settings.user.id, status="dismissed" if dismiss else "acknowledged",
                                note=note)  # fmt: skip
@@ -254,7 +255,7 @@ def chart_cmd(
     period: str = typer.Option("week", "--period", help="week or month"), as_json: bool = JSON,
 ) -> None:  # fmt: skip
     """PNG of a group's linked incidents over time with its alerts marked."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
         try:
             path = stage.group_chart(store, group_id, out_png, period_kind=period)
@@ -266,7 +267,7 @@ def chart_cmd(
 @trends_app.command("map")
 def map_cmd(ctx: typer.Context, out_png: Path = typer.Option(..., "--out"), as_json: bool = JSON) -> None:
     """PNG map of incidents and emerging hot spot classes (from the last run)."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
         path = stage.hotspot_chart(store, out_png)
     emit(ctx, {"out": str(path)})
@@ -313,7 +314,7 @@ def eval_trends(
     as_json: bool = JSON,
 ) -> None:
     """Spread alerts against the planted spread: found, delay (days), false alerts, seconds."""
-    _json(ctx, as_json)
+    set_json(ctx, as_json)
     if not (data / "spread_truth.csv").exists() or not (data / "incidents.csv").exists():
         fail(f"{data} needs incidents.csv and spread_truth.csv (a folder written by `casegraph demo`)")
     try:

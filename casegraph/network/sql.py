@@ -276,18 +276,6 @@ def event_days_sql(wanted: str) -> str:
     GROUP BY e.group_a, e.group_b, e.event"""
 
 
-def previous_alerts_sql() -> str:
-    """Analysts' decisions on a stage's alerts (param: stage), kept over a re-run."""
-    return (
-        "SELECT alert_id, status, acknowledged_by, acknowledged_at, note FROM alerts "
-        "WHERE stage = ? AND status <> 'open'"
-    )
-
-
-def delete_alerts_sql() -> str:
-    return "DELETE FROM alerts WHERE stage = ?"
-
-
 def count_sql(table: str) -> str:
     return f"SELECT count(*) FROM {quote(table)}"
 

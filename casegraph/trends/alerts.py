@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from casegraph.store.alerts import replace_stage_alerts
 from casegraph.store.base import Store
 from casegraph.trends import sql
 from casegraph.trends.activity import Spread
@@ -76,16 +76,7 @@ def _row(
 
 
 def write_alerts(store: Store, rows: list[dict[str, Any]]) -> int:
-    """Replace this stage's alerts, carrying over analysts' acknowledgements of alerts that persist."""
-    kept = {r[0]: r[1:] for r in store.rows(sql.previous_alerts_sql(), [STAGE])}
-    for row in rows:
-        if row["alert_id"] in kept:
-            row["status"], row["acknowledged_by"], row["acknowledged_at"], row["note"] = kept[row["alert_id"]]
-    with store.transaction():
-        store.execute(sql.delete_alerts_sql(), [STAGE])
-        if rows:
-            store.write("alerts", pd.DataFrame(rows))
-    return len(rows)
+    return replace_stage_alerts(store, STAGE, rows)
 
 
 def now_utc() -> datetime:

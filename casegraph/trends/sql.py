@@ -113,16 +113,6 @@ def delete_run_rows_sql(table: str) -> str:
     return f"DELETE FROM {quote(table)}"
 
 
-def previous_alerts_sql() -> str:
-    return """
-    SELECT alert_id, status, acknowledged_by, acknowledged_at, note FROM alerts
-    WHERE stage = ? AND status <> 'open'"""
-
-
-def delete_alerts_sql() -> str:
-    return "DELETE FROM alerts WHERE stage = ?"
-
-
 def alerts_sql(kind: str | None = None) -> str:
     where = " AND kind = ?" if kind else ""
     return f"""
