@@ -30,7 +30,7 @@ class Page:
     offset: int
 
 
-def page(
+async def page(  # async: FastAPI runs a plain def dependency on its thread pool, a hop per request
     limit: int = Query(50, ge=1, le=500, description="Rows per page (1-500)."),
     offset: int = Query(0, ge=0, le=10_000_000, description="Rows to skip."),
 ) -> Page:

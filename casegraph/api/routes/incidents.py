@@ -16,7 +16,7 @@ router = APIRouter(tags=["incidents"])
 BBOX = r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?,-?\d+(\.\d+)?,-?\d+(\.\d+)?$"
 
 
-def incident_query(
+async def incident_query(  # async: no thread-pool hop (see routes/common.page)
     start: Annotated[
         date | None, Query(alias="from", description="First day (YYYY-MM-DD), inclusive.")
     ] = None,
