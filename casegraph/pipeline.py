@@ -38,3 +38,18 @@ def run_stage(
 def run_all(store: Store, settings: Settings, progress: Progress | None = None) -> dict[str, dict[str, Any]]:
     """Every built stage in order; each reads the tables the ones before it wrote."""
     return {name: run_stage(store, settings, name, progress) for name in STAGE_NAMES}
+
+
+def run_upstream(
+    store: Store, settings: Settings, names: tuple[str, ...] = ("resolve", "linkage")
+) -> dict[str, str]:
+    """Run the stages an evaluation reads from; each one's status, a failure reported rather than raised (a
+    failing upstream stage degrades an evaluation, it does not stop it)."""
+    ran = {}
+    for name in names:
+        try:
+            summary = run_stage(store, settings, name)
+            ran[name] = summary.get("status", "ok") if isinstance(summary, dict) else "ok"
+        except Exception as exc:
+            ran[name] = f"failed: {type(exc).__name__}: {exc}"[:300]
+    return ran

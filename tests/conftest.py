@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,15 @@ from casegraph.store import open_store
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CITY_INCIDENTS, CITY_SEED = 3000, 7
+
+
+def table_counts(store: Any) -> dict[str, int]:
+    """Rows per table: what a stage run changed is the difference of two of these."""
+    return {t: store.count(t) for t in store.table_names()}
+
+
+def changed_tables(store: Any, before: dict[str, int]) -> set[str]:
+    return {t for t, n in table_counts(store).items() if n != before.get(t, 0)}
 
 
 def shared_data(*parts: str) -> Path:

@@ -30,7 +30,7 @@ from casegraph.network import export as graph_export
 from casegraph.network.cityeval import score_city
 from casegraph.network.evaluate import evaluate_folder
 from casegraph.network.stage import role_params, tie_params
-from casegraph.pipeline import run_stage
+from casegraph.pipeline import run_upstream
 from casegraph.store import open_store
 
 network_app = typer.Typer(
@@ -245,7 +245,7 @@ def evaluate_city(data: Path, settings: Any) -> dict[str, Any]:
         store = open_store(settings)
         try:
             ingest.run_folder(store, settings, data)
-            stages = _prior_stages(store, settings)
+            stages = run_upstream(store, settings)
             summary = stage.run(store, settings, progress=RichProgress())
             scores = score_city(store, data)
         finally:
@@ -255,18 +255,6 @@ def evaluate_city(data: Path, settings: Any) -> dict[str, Any]:
             "communities_vs_recorded_groups": summary["communities_vs_groups"], "notes": summary["notes"],
             "stages": stages, "seconds": summary["seconds"],
             "total_seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
-
-
-def _prior_stages(store: Any, settings: Any) -> dict[str, str]:
-    """Run the stages the network reads (identities, series); one failing is reported, not fatal."""
-    ran = {}
-    for name in ("resolve", "linkage"):
-        try:
-            summary = run_stage(store, settings, name)
-            ran[name] = summary.get("status", "ok") if isinstance(summary, dict) else "ok"
-        except Exception as exc:  # a failing upstream stage degrades the evaluation, it does not stop it
-            ran[name] = f"failed: {type(exc).__name__}: {exc}"[:300]
-    return ran
 
 
 def _render_eval(d: dict[str, Any]) -> None:

@@ -26,7 +26,7 @@ from casegraph.cli.common import (
     table_of,
 )
 from casegraph.errors import CasegraphError
-from casegraph.pipeline import run_stage
+from casegraph.pipeline import run_upstream
 from casegraph.store import open_store
 
 stage = LazyModule("casegraph.trends")
@@ -273,18 +273,6 @@ def map_cmd(ctx: typer.Context, out_png: Path = typer.Option(..., "--out"), as_j
     emit(ctx, {"out": str(path)})
 
 
-def _prior_stages(store: Any, settings: Any) -> dict[str, str]:
-    """Run the stages trends reads from (identities, series); a stage not built or failing is reported."""
-    ran = {}
-    for name in ("resolve", "linkage"):
-        try:
-            summary = run_stage(store, settings, name)
-            ran[name] = summary.get("status", "ok") if isinstance(summary, dict) else "ok"
-        except Exception as exc:  # a failing upstream stage degrades the evaluation, it does not stop it
-            ran[name] = f"failed: {type(exc).__name__}: {exc}"[:300]
-    return ran
-
-
 def evaluate(data: Path, settings: Any) -> dict[str, Any]:
     """Ingest a synthetic city into a temporary store, run resolve, linkage and trends, score the spread alerts."""
     truth = pd.read_csv(data / "spread_truth.csv")
@@ -295,7 +283,7 @@ def evaluate(data: Path, settings: Any) -> dict[str, Any]:
             started = time.perf_counter()
             ingest.run_folder(store, settings, data)
             ingest_seconds = time.perf_counter() - started
-            stages = _prior_stages(store, settings)
+            stages = run_upstream(store, settings)
             summary = stage.run(store, settings, progress=RichProgress())
             scores = LazyModule("casegraph.trends.evaluate").spread_scores(truth, stage.alerts(store))
         finally:

@@ -21,7 +21,7 @@ from casegraph.linkage.query import similar
 from casegraph.schema import model
 from casegraph.settings import load_settings
 from casegraph.store import open_store
-from tests.conftest import shared_data
+from tests.conftest import changed_tables, shared_data, table_counts
 
 
 def resolved_identities(store, city_dir: Path) -> None:
@@ -40,7 +40,7 @@ def linked(city_store_file: Path, city_dir: Path, tmp_path_factory: pytest.TempP
     shutil.copy(city_store_file, settings.store.path)
     store = open_store(settings)
     resolved_identities(store, city_dir)
-    before = {t: store.count(t) for t in store.table_names()}
+    before = table_counts(store)
     summary = linkage.run(store, settings)
     yield store, settings, summary, before
     store.close()
@@ -53,7 +53,7 @@ def truth(city_dir: Path) -> pd.DataFrame:
 
 def test_run_writes_only_its_declared_tables(linked):
     store, _, summary, before = linked
-    changed = {t for t in store.table_names() if store.count(t) != before.get(t, 0)}
+    changed = changed_tables(store, before)
     assert changed <= set(linkage.WRITES) | {"runs"}
     assert {"incident_links", "series", "linkage_models", "linkage_index"} <= changed
     assert summary["n_links"] == store.count("incident_links")

@@ -12,12 +12,9 @@ from typer.testing import CliRunner
 
 from casegraph import network
 from casegraph.network.cityeval import planted_ties, score_city
+from tests.conftest import changed_tables, table_counts
 
 runner = CliRunner()
-
-
-def counts(store) -> dict[str, int]:
-    return {t: store.count(t) for t in store.table_names()}
 
 
 def true_identities(store, city_dir: Path) -> None:
@@ -31,15 +28,14 @@ def true_identities(store, city_dir: Path) -> None:
 @pytest.fixture
 def ran(city_store, settings, city_dir):
     true_identities(city_store, city_dir)
-    before = counts(city_store)
+    before = table_counts(city_store)
     summary = network.run(city_store, settings)
     return city_store, settings, summary, before
 
 
 def test_writes_only_declared_tables(ran):
     store, _settings, summary, before = ran
-    after = counts(store)
-    changed = {t for t in after if after[t] != before.get(t)}
+    changed = changed_tables(store, before)
     assert changed <= set(network.WRITES) | {"runs"}
     assert {"person_ties", "group_ties", "group_tie_evidence", "key_players"} <= changed
     assert not [t for t in store.table_names() if t.startswith("_tmp_network")]

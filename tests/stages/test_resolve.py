@@ -15,6 +15,7 @@ from casegraph import resolve
 from casegraph.schema import model
 from casegraph.settings import Settings, load_settings
 from casegraph.store import open_store
+from tests.conftest import table_counts
 
 FAST = {"u_max_pairs": 2e5, "em_max_pairs": 1e6}  # small city: smaller samples keep the test quick
 
@@ -25,10 +26,6 @@ def city_settings(path: Path) -> Settings:
     for key, value in FAST.items():
         setattr(s.resolve, key, value)
     return s
-
-
-def table_counts(store: Any) -> dict[str, int]:
-    return {t: store.count(t) for t in store.table_names()}
 
 
 @pytest.fixture(scope="module")

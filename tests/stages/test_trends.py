@@ -14,23 +14,19 @@ from casegraph import trends
 from casegraph.schema import model
 from casegraph.trends import sql
 from casegraph.trends.evaluate import spread_scores
-
-
-def counts(store) -> dict[str, int]:
-    return {t: store.count(t) for t in store.table_names()}
+from tests.conftest import changed_tables, table_counts
 
 
 @pytest.fixture
 def ran(city_store, settings):
-    before = counts(city_store)
+    before = table_counts(city_store)
     summary = trends.run(city_store, settings)
     return city_store, settings, summary, before
 
 
 def test_writes_only_declared_tables(ran):
     store, _settings, summary, before = ran
-    after = counts(store)
-    changed = {t for t in after if after[t] != before.get(t)}
+    changed = changed_tables(store, before)
     assert changed <= set(trends.WRITES) | {"runs"}
     assert {"group_incidents", "group_activity", "group_trends", "hotspots"} <= changed
     assert set(summary["rows"]) == set(trends.WRITES)
@@ -103,11 +99,11 @@ def test_the_planted_spread_is_found_within_a_month_given_correct_series(city_st
 def test_rerun_replaces_rows_and_keeps_acknowledgements(ran):
     store, settings, _summary, _before = ran
     alerts = trends.alerts(store)
-    rows = counts(store)
+    rows = table_counts(store)
     if len(alerts):
         assert trends.acknowledge(store, alerts["alert_id"].iloc[0], "analyst.a", note="seen")
     trends.run(store, settings)
-    after = counts(store)
+    after = table_counts(store)
     assert all(after[t] == rows[t] for t in trends.WRITES)
     if len(alerts):
         again = trends.alerts(store).set_index("alert_id")
