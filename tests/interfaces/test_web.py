@@ -173,7 +173,28 @@ def test_link_chart_draws_and_explains_a_tie(page):
         "() => { const g = CG.chartState.graph; CG.chartState.edgeWhy(g.findEdge((e, a) => a.kind === 'member')); }"
     )
     page.wait_for_selector("#why-body h3:has-text('Criteria met')")
+    page.wait_for_selector(
+        "#graph[data-layout]"
+    )  # ForceAtlas2 ran in a web worker, then the chart moved once
+    assert int(page.get_attribute("#graph", "data-layout").split()[0]) > 0
+    assert "laying out" not in page.locator("#view .info").inner_text()
     shot(page, "06-link-chart")
+    # expanding a person adds its neighbours around it and leaves every node already drawn where it was
+    positions = "() => { const g = CG.chartState.graph; return Object.fromEntries(g.mapNodes((n, a) => [n, [a.x, a.y]])); }"
+    before = page.evaluate(positions)
+    person = page.evaluate("""async () => {  // a person whose neighbours are not all drawn yet
+        const g = CG.chartState.graph;
+        for (const node of g.filterNodes((n, a) => a.kind === "person")) {
+            const more = await CG.api(`/api/graph/expand${CG.qs({ node, limit: 500 })}`);
+            if (more.nodes.some((m) => !g.hasNode(m.id))) return node;
+        }
+    }""")
+    assert person, "no person in the chart has neighbours left to expand"
+    page.evaluate(f"() => CG.chartState.renderer.emit('clickNode', {{ node: {person!r} }})")
+    page.locator("#why-body button:has-text('expand')").click()
+    page.wait_for_function(f"() => CG.chartState.graph.order > {len(before)}")
+    after = page.evaluate(positions)
+    assert {n: after[n] for n in before} == before
     assert page.errors == []
 
 

@@ -8,13 +8,18 @@ const EDGE_WORDS = { member: "membership claim", group_tie: "tie between groups"
 
 CG.chartState = { hidden: new Set(["attributed"]) };
 
-function addToGraph(graph, data) {
-  const n = graph.order;
-  data.nodes.forEach((node, i) => {
-    if (graph.hasNode(node.id)) return;
-    const angle = (2 * Math.PI * (n + i)) / Math.max(8, data.nodes.length + n);
-    const radius = node.kind === "group" ? 10 : 40 + Math.random() * 40;
-    graph.addNode(node.id, { ...node, label: node.label, x: radius * Math.cos(angle), y: radius * Math.sin(angle),
+const LARGE = 1000; // nodes above which edges and labels are hidden while the camera moves (software WebGL)
+
+// New nodes go on a ring: around the whole chart, or around the node being expanded (`anchor`), so an expansion
+// adds its neighbours where the analyst is looking instead of moving every node again.
+function addToGraph(graph, data, anchor) {
+  const fresh = data.nodes.filter((node) => !graph.hasNode(node.id));
+  const centre = anchor ? graph.getNodeAttributes(anchor) : { x: 0, y: 0 };
+  const reach = anchor ? Math.max(5, spread(graph) / 12) : 0;
+  fresh.forEach((node, i) => {
+    const angle = (2 * Math.PI * i) / Math.max(8, fresh.length);
+    const radius = anchor ? reach * (1 + (i % 3) / 3) : node.kind === "group" ? 10 : 40 + Math.random() * 40;
+    graph.addNode(node.id, { ...node, label: node.label, x: centre.x + radius * Math.cos(angle), y: centre.y + radius * Math.sin(angle),
       size: node.kind === "group" ? 14 : node.kind === "person" ? 5 : 3, color: NODE_COLORS[node.kind] || "#333" });
   });
   for (const edge of data.edges) {
@@ -22,12 +27,48 @@ function addToGraph(graph, data) {
     const size = edge.kind === "group_tie" ? 2 + Math.min(8, edge.weight) : edge.kind === "linked" ? 1 + 2 * edge.weight : 1;
     graph.addEdgeWithKey(edge.id, edge.source, edge.target, { ...edge, size, color: EDGE_COLORS[edge.kind] || "#999" });
   }
+  return fresh.length;
 }
 
-function layout(graph, iterations) {
-  const { forceAtlas2 } = window.CGV;
-  const settings = forceAtlas2.inferSettings(graph);
-  forceAtlas2.assign(graph, { iterations, settings: { ...settings, barnesHutOptimize: graph.order > 500 } });
+function spread(graph) {
+  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+  graph.forEachNode((_, a) => { x0 = Math.min(x0, a.x); x1 = Math.max(x1, a.x); y0 = Math.min(y0, a.y); y1 = Math.max(y1, a.y); });
+  return Number.isFinite(x0) ? Math.hypot(x1 - x0, y1 - y0) : 100;
+}
+
+function layoutSettings(graph) {
+  return { ...window.CGV.forceAtlas2.inferSettings(graph), barnesHutOptimize: graph.order > 500 };
+}
+
+// ForceAtlas2 on a copy of the graph in a web worker, so the page stays responsive while it runs (at 5,000 nodes
+// the same work on the page's thread froze it for 1.3-1.7 s); the chart moves once, when the layout is done.
+// Resolves with the iterations run; without a worker (or if it fails to start) the layout runs on this thread.
+function layout(graph, iterations, budgetMs) {
+  const { forceAtlas2, FA2Layout } = window.CGV;
+  const here = () => { forceAtlas2.assign(graph, { iterations, settings: layoutSettings(graph) }); return iterations; };
+  if (typeof Worker === "undefined" || !FA2Layout) return Promise.resolve(here());
+  const shadow = graph.copy();
+  return new Promise((resolve) => {
+    let rounds = 0;
+    let settled = false;
+    const fa2 = new FA2Layout(shadow, { settings: layoutSettings(shadow) });
+    const finish = (failed) => {
+      if (settled) return;
+      settled = true;
+      fa2.kill();
+      clearTimeout(timer);
+      if (failed) return resolve(here());
+      graph.updateEachNodeAttributes((node, a) => (shadow.hasNode(node) ? { ...a, x: shadow.getNodeAttribute(node, "x"),
+        y: shadow.getNodeAttribute(node, "y") } : a), { attributes: ["x", "y"] });
+      resolve(rounds);
+    };
+    // the event fires inside the supervisor's message handler: stop now, kill after the handler has returned
+    shadow.on("eachNodeAttributesUpdated", () => { rounds += 1; if (rounds >= iterations) { fa2.stop(); setTimeout(() => finish(false)); } });
+    fa2.worker.addEventListener("error", () => finish(true));
+    const timer = setTimeout(() => finish(false), budgetMs);
+    CG.cleanup.push(() => { settled = true; fa2.kill(); clearTimeout(timer); });
+    fa2.start();
+  });
 }
 
 function edgeWhy(graph, edge) {
@@ -67,10 +108,11 @@ CG.views.chart = async function chart(view, params) {
   view.insertBefore(CG.el("div", {}, notes), box);
   const graph = new Graph({ multi: false, type: "undirected" });
   addToGraph(graph, data);
-  layout(graph, graph.order > 2000 ? 40 : 120);
+  const large = graph.order > LARGE;
   let renderer;
   try {
     renderer = new Sigma(graph, box, { enableEdgeEvents: true, labelRenderedSizeThreshold: 6, zIndex: true,
+      hideEdgesOnMove: large, hideLabelsOnMove: large,
       edgeReducer: (edge, attrs) => (CG.chartState.hidden.has(attrs.kind) ? { ...attrs, hidden: true } : attrs) });
   } catch (error) {
     return box.replaceChildren(CG.el("p", { class: "error" }, `this browser cannot draw the chart (WebGL): ${error.message}`));
@@ -78,11 +120,13 @@ CG.views.chart = async function chart(view, params) {
   CG.chartState.renderer = renderer;
   CG.chartState.graph = graph;
   CG.cleanup.push(() => { renderer.kill(); CG.chartState.renderer = null; });
-  const count = () => { info.textContent = `${graph.order} nodes, ${graph.size} ties${data.truncated ? " (first 5,000 nodes)" : ""}`; };
+  let state = "laying out";
+  const count = () => {
+    info.textContent = `${graph.order} nodes, ${graph.size} ties${data.truncated ? " (first 5,000 nodes)" : ""}${state ? ` (${state})` : ""}`;
+  };
   const expand = async (node) => {
     const more = await CG.api(`/api/graph/expand${CG.qs({ node, limit: 500 })}`);
-    addToGraph(graph, more);
-    layout(graph, 30);
+    addToGraph(graph, more, node);
     count();
   };
   renderer.on("clickNode", ({ node }) => nodeWhy(graph, node, expand));
@@ -90,4 +134,10 @@ CG.views.chart = async function chart(view, params) {
   renderer.on("clickEdge", ({ edge }) => edgeWhy(graph, edge));
   CG.chartState.edgeWhy = (edge) => edgeWhy(graph, edge);
   count();
+  CG.chartState.laidOut = layout(graph, graph.order > 2000 ? 100 : 150, 6000).then((rounds) => {
+    state = "";
+    box.dataset.layout = `${rounds} iterations`;
+    count();
+    return rounds;
+  });
 };
