@@ -19,7 +19,7 @@ function addToGraph(graph, data, anchor) {
   fresh.forEach((node, i) => {
     const angle = (2 * Math.PI * i) / Math.max(8, fresh.length);
     const radius = anchor ? reach * (1 + (i % 3) / 3) : node.kind === "group" ? 10 : 40 + Math.random() * 40;
-    graph.addNode(node.id, { ...node, label: node.label, x: centre.x + radius * Math.cos(angle), y: centre.y + radius * Math.sin(angle),
+    graph.addNode(node.id, { ...node, label: node.label, anchor, x: centre.x + radius * Math.cos(angle), y: centre.y + radius * Math.sin(angle),
       size: node.kind === "group" ? 14 : node.kind === "person" ? 5 : 3, color: NODE_COLORS[node.kind] || "#333" });
   });
   for (const edge of data.edges) {
@@ -45,7 +45,12 @@ function layoutSettings(graph) {
 // Resolves with the iterations run; without a worker (or if it fails to start) the layout runs on this thread.
 function layout(graph, iterations, budgetMs) {
   const { forceAtlas2, FA2Layout } = window.CGV;
-  const here = () => { forceAtlas2.assign(graph, { iterations, settings: layoutSettings(graph) }); return iterations; };
+  // on this thread, as many iterations as it can afford without freezing the page for seconds
+  const here = () => {
+    const affordable = Math.min(iterations, graph.order > 2000 ? 40 : 120);
+    forceAtlas2.assign(graph, { iterations: affordable, settings: layoutSettings(graph) });
+    return affordable;
+  };
   if (typeof Worker === "undefined" || !FA2Layout) return Promise.resolve(here());
   const shadow = graph.copy();
   return new Promise((resolve) => {
@@ -58,8 +63,15 @@ function layout(graph, iterations, budgetMs) {
       fa2.kill();
       clearTimeout(timer);
       if (failed) return resolve(here());
-      graph.updateEachNodeAttributes((node, a) => (shadow.hasNode(node) ? { ...a, x: shadow.getNodeAttribute(node, "x"),
-        y: shadow.getNodeAttribute(node, "y") } : a), { attributes: ["x", "y"] });
+      // nodes an expand added meanwhile are not in the copy: they move with the node they were expanded from
+      const moved = {};
+      shadow.forEachNode((node, a) => { const b = graph.getNodeAttributes(node); moved[node] = [a.x - b.x, a.y - b.y]; });
+      graph.updateEachNodeAttributes((node, a) => {
+        let from = a.anchor;
+        while (from && !moved[from]) from = graph.getNodeAttribute(from, "anchor");
+        const [dx, dy] = moved[node] || moved[from] || [0, 0];
+        return { ...a, x: a.x + dx, y: a.y + dy };
+      }, { attributes: ["x", "y"] });
       resolve(rounds);
     };
     // the event fires inside the supervisor's message handler: stop now, kill after the handler has returned
