@@ -63,14 +63,18 @@ function layout(graph, iterations, budgetMs) {
       fa2.kill();
       clearTimeout(timer);
       if (failed) return resolve(here());
-      // nodes an expand added meanwhile are not in the copy: they move with the node they were expanded from
-      const moved = {};
-      shadow.forEachNode((node, a) => { const b = graph.getNodeAttributes(node); moved[node] = [a.x - b.x, a.y - b.y]; });
+      // nodes an expand added meanwhile are not in the copy: they keep their place around the node they were
+      // expanded from, which moves, scaled as the whole chart was
+      const before = {};
+      graph.forEachNode((node, a) => { before[node] = [a.x, a.y]; });
+      const scale = spread(shadow) / spread(graph);
       graph.updateEachNodeAttributes((node, a) => {
+        if (shadow.hasNode(node)) return { ...a, x: shadow.getNodeAttribute(node, "x"), y: shadow.getNodeAttribute(node, "y") };
         let from = a.anchor;
-        while (from && !moved[from]) from = graph.getNodeAttribute(from, "anchor");
-        const [dx, dy] = moved[node] || moved[from] || [0, 0];
-        return { ...a, x: a.x + dx, y: a.y + dy };
+        while (from && !shadow.hasNode(from)) from = graph.getNodeAttribute(from, "anchor");
+        if (!from) return a;
+        const [x0, y0] = before[from];
+        return { ...a, x: shadow.getNodeAttribute(from, "x") + (a.x - x0) * scale, y: shadow.getNodeAttribute(from, "y") + (a.y - y0) * scale };
       }, { attributes: ["x", "y"] });
       resolve(rounds);
     };
