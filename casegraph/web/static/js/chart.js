@@ -27,7 +27,6 @@ function addToGraph(graph, data, anchor) {
     const size = edge.kind === "group_tie" ? 2 + Math.min(8, edge.weight) : edge.kind === "linked" ? 1 + 2 * edge.weight : 1;
     graph.addEdgeWithKey(edge.id, edge.source, edge.target, { ...edge, size, color: EDGE_COLORS[edge.kind] || "#999" });
   }
-  return fresh.length;
 }
 
 function spread(graph) {
