@@ -1,6 +1,6 @@
 """Overhead of the guarded store (statement scan, agency view, audit entry) on a 1,000,000-row read path.
 
-One command: `.venv/bin/python bench/safeguards/bench_audit_overhead.py [--rows N] [--repeat R]`.
+One command: `.venv/bin/python bench/safeguards/run.py [--rows N] [--repeat R]` (or `bench/run safeguards`).
 The peer is the plain store running the query the guard effectively runs (the user's agency, protected fields
 left out), so the ratio is the cost of the safeguards themselves; the plain unfiltered read is shown too.
 Target: guarded / plain-equivalent < 1.10.

@@ -1,0 +1,27 @@
+"""Every benchmark's entry point (`bench/<name>/run.py`, what `bench/run` calls) still imports and parses its
+arguments: benchmarks are too slow for CI, so this is what keeps them from rotting between runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ENTRY_POINTS = sorted((ROOT / "bench").glob("*/run.py"))
+
+
+def test_every_benchmark_folder_has_an_entry_point():
+    folders = {p.name for p in (ROOT / "bench").iterdir() if p.is_dir() and not p.name.startswith(".")}
+    runnable = {p.parent.name for p in ENTRY_POINTS} | {p.parent.name for p in (ROOT / "bench").glob("*/run")}
+    assert folders - runnable == {"results"}  # results/ holds what they write
+
+
+@pytest.mark.parametrize("script", ENTRY_POINTS, ids=lambda p: p.parent.name)
+def test_benchmark_entry_point_answers_help(script: Path):
+    done = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage" in done.stdout.lower(), done.stdout[:500]
