@@ -16,7 +16,7 @@ ENTRY_POINTS = sorted((ROOT / "bench").glob("*/run.py"))
 def test_every_benchmark_folder_has_an_entry_point():
     folders = {p.name for p in (ROOT / "bench").iterdir() if p.is_dir() and not p.name.startswith(".")}
     runnable = {p.parent.name for p in ENTRY_POINTS} | {p.parent.name for p in (ROOT / "bench").glob("*/run")}
-    assert folders - runnable == {"results"}  # results/ holds what they write
+    assert folders - runnable <= {"results"}  # results/ (git-ignored) holds what they write
 
 
 @pytest.mark.parametrize("script", ENTRY_POINTS, ids=lambda p: p.parent.name)
