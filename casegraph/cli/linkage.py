@@ -25,6 +25,9 @@ from casegraph.store import open_store
 
 stage = LazyModule("casegraph.linkage")
 datasets = LazyModule("casegraph.linkage.datasets")
+query = LazyModule("casegraph.linkage.query")
+attribution = LazyModule("casegraph.linkage.attribute")
+evaluation = LazyModule("casegraph.linkage.evaluate")
 
 JSON_HELP = "Print machine-readable JSON."
 
@@ -61,10 +64,7 @@ def similar(
     """The incidents most likely linked to a seed, each with its probability and the evidence for it."""
     set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
-        try:
-            result = LazyModule("casegraph.linkage.query").similar(store, incident, agency=agency, top=top)
-        except CasegraphError as exc:
-            fail(str(exc))
+        result = query.similar(store, incident, agency=agency, top=top)
     emit(ctx, result, _render_similar)
 
 
@@ -92,11 +92,8 @@ def attribute(
     """The known offenders, series and groups an incident most likely belongs to, with evidence."""
     set_json(ctx, as_json)
     with opened(ctx) as (store, settings):
-        try:
-            result = LazyModule("casegraph.linkage.attribute").attribute(store, incident, settings.linkage, agency=agency, top=top,
-                                        min_probability=min_probability)  # fmt: skip
-        except CasegraphError as exc:
-            fail(str(exc))
+        result = attribution.attribute(store, incident, settings.linkage, agency=agency, top=top,
+                                       min_probability=min_probability)  # fmt: skip
     emit(ctx, result, _render_attribute)
 
 
@@ -137,9 +134,7 @@ def eval_linkage(
             ingest.run(store, settings, data / "incidents.csv", table="incidents",
                        mapping=mapping if mapping.exists() else None, agency=None if mapping.exists() else "eval")  # fmt: skip
             truth = datasets.read_truth(data, linked_by=linked_by, seed=settings.linkage.random_state)
-            result = LazyModule("casegraph.linkage.evaluate").evaluate(
-                store, settings, truth, all_pairs=all_pairs
-            )
+            result = evaluation.evaluate(store, settings, truth, all_pairs=all_pairs)
         except CasegraphError as exc:
             fail(str(exc))
         finally:

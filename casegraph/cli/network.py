@@ -88,10 +88,7 @@ def tie(ctx: typer.Context, group_a: str = typer.Argument(...), group_b: str = t
     """One pair of groups: the test and its evidence month by month."""
     set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
-        try:
-            data = stage.tie(store, group_a, group_b)
-        except CasegraphError as exc:
-            fail(str(exc))
+        data = stage.tie(store, group_a, group_b)
     emit(ctx, json.loads(json.dumps(data, default=str)), _render_tie)
 
 
@@ -131,10 +128,7 @@ def person(ctx: typer.Context, person_id: str = typer.Argument(...), as_json: bo
     """One person's measures and typed ties, each with its evidence."""
     set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
-        try:
-            data = stage.person(store, person_id)
-        except CasegraphError as exc:
-            fail(str(exc))
+        data = stage.person(store, person_id)
     data = json.loads(json.dumps(data, default=str))
     emit(ctx, data, lambda d: out.print(table_of(f"ties of {person_id}", d["ties"],
                                                  ["person_a", "person_b", "kind", "weight", "n_events",
@@ -191,10 +185,7 @@ def export(
     if fmt not in FORMATS:
         fail(f"say the format: --format {' | '.join(FORMATS)}")
     with opened(ctx) as (store, _settings):
-        try:
-            nodes, edges = stage.graph_frames(store, group or None)
-        except CasegraphError as exc:
-            fail(str(exc))
+        nodes, edges = stage.graph_frames(store, group or None)
     _write_graph(fmt, nodes, edges, out_file)
     emit(ctx, {"format": fmt, "people": len(nodes), "ties": len(edges), "file": str(out_file)},
          lambda d: out.print(f"{d['people']} people, {d['ties']} ties -> {d['file']} ({d['format']})"))  # fmt: skip

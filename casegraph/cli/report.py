@@ -10,7 +10,6 @@ from pathlib import Path
 import typer
 
 from casegraph.cli.common import emit, fail, opened, out
-from casegraph.errors import CasegraphError
 
 report_app = typer.Typer(
     help="Reports to hand over (each one is recorded as a dissemination).", no_args_is_help=True
@@ -35,10 +34,7 @@ def group(
     if out_file.suffix.lower() not in {".html", ".htm", ".pdf"}:
         fail("--out must end in .html or .pdf")
     with opened(ctx, purpose=purpose) as (g, _settings):  # the configured user's guarded session
-        try:
-            html = build_report(g, name, recipient=recipient, purpose=purpose, file=str(out_file))  # type: ignore[arg-type]
-        except CasegraphError as exc:
-            fail(str(exc))
+        html = build_report(g, name, recipient=recipient, purpose=purpose, file=str(out_file))  # type: ignore[arg-type]
     _write(html, out_file)
     emit(ctx, {"group": name, "file": str(out_file), "recipient": recipient},
          lambda d: out.print(f"report on {d['group']} for {d['recipient']} -> {d['file']} (dissemination recorded)"))  # fmt: skip

@@ -73,10 +73,7 @@ def _db_api(settings: Settings, engine: str | None) -> Any:
 
 def _run(ctx: typer.Context, engine: str | None) -> None:
     with opened(ctx) as (store, settings):
-        try:
-            summary = stage.run(store, settings, progress=RichProgress(), db_api=_db_api(settings, engine))
-        except CasegraphError as exc:
-            fail(str(exc))
+        summary = stage.run(store, settings, progress=RichProgress(), db_api=_db_api(settings, engine))
     emit(ctx, summary, _render_summary)
 
 
@@ -111,11 +108,8 @@ def explain(
     """The match-weight waterfall of two records: the prior, then what each comparison added."""
     set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
-        try:
-            a, b = stage.record_key(store, record_a), stage.record_key(store, record_b)
-            data = stage.explain(store, a, b, html=html is not None)
-        except CasegraphError as exc:
-            fail(str(exc))
+        a, b = stage.record_key(store, record_a), stage.record_key(store, record_b)
+        data = stage.explain(store, a, b, html=html is not None)
     if html is not None:
         html.write_text(data.pop("html"), encoding="utf-8")
     emit(ctx, data, _render_explain)
@@ -171,15 +165,12 @@ def decide(
     """Record an analyst's decision on a pair (who and when are kept); it overrides the model from now on."""
     set_json(ctx, as_json)
     with opened(ctx) as (store, settings):
-        try:
-            a, b = stage.record_key(store, record_a), stage.record_key(store, record_b)
-            if decision == "undo":
-                data: dict[str, Any] = {"undone": stage.undo(store, a, b, user=settings.user.id)}
-            else:
-                data = stage.decide(store, a, b, decision, user=settings.user.id, note=note)
-            data["applied"] = _recluster(store, settings)
-        except CasegraphError as exc:
-            fail(str(exc))
+        a, b = stage.record_key(store, record_a), stage.record_key(store, record_b)
+        if decision == "undo":
+            data: dict[str, Any] = {"undone": stage.undo(store, a, b, user=settings.user.id)}
+        else:
+            data = stage.decide(store, a, b, decision, user=settings.user.id, note=note)
+        data["applied"] = _recluster(store, settings)
     emit(ctx, data, lambda d: out.print(_decision_line(d)))
 
 
