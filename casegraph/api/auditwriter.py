@@ -108,9 +108,8 @@ class GroupCommitLog(AuditLog):
             self._write(batch)
         finally:
             self._cv.acquire()
-            for (
-                t
-            ) in batch:  # done only under the lock: when_committed sees a ticket done or adds its callback
+            # done only under the lock: when_committed sees a ticket done or adds its callback
+            for t in batch:
                 t.done = True
                 for then in t.then:  # settles futures only (never takes this lock)
                     then(t.error)

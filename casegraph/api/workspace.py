@@ -64,7 +64,7 @@ class Workspace:
         self.store: Store = store if store is not None else open_store(settings)
         bootstrap(self.store, settings)  # a new store gets its configured user and an admin (audited)
         parallel = isinstance(self.store, DuckDBStore)
-        audit_store = ReaderStore(self.store) if isinstance(self.store, DuckDBStore) else self.store
+        audit_store = ReaderStore(self.store) if parallel else self.store
         self.log = GroupCommitLog(audit_store, Anchor(self.store, settings))
         share_audit_log(self.store, self.log)
         self._gate = Gate()
