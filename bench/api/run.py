@@ -2,7 +2,8 @@
 loopback, bounded runs (a fixed number of requests) that stop by themselves. Target (issue 9): p95 < 100 ms and
 no errors for the incident list and detail endpoints.
 
-Two load models, one after the other against the same server, each with its own verdict:
+Two load models, one after the other, each against its own server on a fresh copy of the store (its own audit
+log, cold caches) and with its own verdict:
 - saturation (think time 0): every client sends its next request as soon as the last is answered, so 50
   requests are always in flight; this measures capacity (what 50 scripts hammering the API would see).
 - analysts (think time 1 s): each client pauses an exponential time with mean 1 s between requests, as a person

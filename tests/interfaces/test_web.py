@@ -173,9 +173,8 @@ def test_link_chart_draws_and_explains_a_tie(page):
         "() => { const g = CG.chartState.graph; CG.chartState.edgeWhy(g.findEdge((e, a) => a.kind === 'member')); }"
     )
     page.wait_for_selector("#why-body h3:has-text('Criteria met')")
-    page.wait_for_selector(
-        "#graph[data-layout]"
-    )  # ForceAtlas2 ran in a web worker, then the chart moved once
+    # ForceAtlas2 ran in a web worker, then the chart moved once
+    page.wait_for_selector("#graph[data-layout]")
     assert int(page.get_attribute("#graph", "data-layout").split()[0]) > 0
     assert "laying out" not in page.locator("#view .info").inner_text()
     shot(page, "06-link-chart")
