@@ -38,7 +38,33 @@ class ReaderStore(DuckDBStore):
         )  # the store it reads: answers cached for one serve all
         self.con = main.con.cursor()
         self.con.execute(f"USE {ALIAS}")
-        self._in_transaction = False
+        self._in_transaction = self._begun = False
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """As DuckDBStore's, but BEGIN waits for the first statement: a read answered from the workspace's
+        caches alone opens no DuckDB transaction."""
+        if self._in_transaction:
+            yield
+            return
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            if self._begun:
+                self.con.execute("ROLLBACK")
+            raise
+        else:
+            if self._begun:
+                self.con.execute("COMMIT")
+        finally:
+            self._in_transaction = self._begun = False
+
+    def _run(self, sql: str, params: Params) -> Any:
+        if self._in_transaction and not self._begun:
+            self.con.execute("BEGIN TRANSACTION")
+            self._begun = True
+        return super()._run(sql, params)
 
     def records(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
         """Rows as dicts without going through Arrow (see GuardedStore.records)."""
