@@ -33,6 +33,7 @@ FIELD_KEYS = {
     "not_before",
     "references",
     "default_from",
+    "owner_of",
 }
 # Columns every record row carries so its origin can always be shown (FtM-style provenance).
 PROVENANCE_FIELDS: dict[str, dict[str, Any]] = {
@@ -66,6 +67,7 @@ class Field:
     not_before: str | None = None
     references: str | None = None
     default_from: str | None = None
+    owner_of: str | None = None  # on an agency column: the id column whose record this agency owns
     provenance: bool = False
 
 
@@ -157,6 +159,9 @@ def _table(spec: dict[str, Any], vocabularies: dict[str, Any]) -> Table:
         sensitive=bool(spec.get("sensitive")),
     )
     table.field(table.key)  # the key must be a declared field
+    for f in table.fields:
+        if f.owner_of:
+            table.field(f.owner_of)  # an agency column owns the record of a declared id column
     return table
 
 

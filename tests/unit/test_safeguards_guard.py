@@ -184,3 +184,33 @@ def test_entries_made_in_a_rolled_back_transaction_are_still_logged(people, sett
     g.close()
     last = people.rows("SELECT action, outcome FROM audit_log ORDER BY seq DESC LIMIT 1")
     assert last == [("read", "rolled back")]
+
+
+def test_derived_rows_follow_the_visibility_of_every_record_they_name(people, settings):
+    """A link between a metro and a county incident is seen only where both incidents are; a group's incident
+    follows the incident's agency and the group's record (not the group's agency: G1 is metro's, I2 county's)."""
+    people.execute(
+        f"INSERT INTO groups (group_id, name, {P}) VALUES ('G1', 'Crew', '{METRO}', 's', 1, 'h', now())"
+    )
+    people.execute("INSERT INTO incident_links (link_id, agency_a, incident_a, agency_b, incident_b) VALUES "
+                   f"('L1', '{METRO}', 'I1', '{COUNTY}', 'I2'), ('L2', '{METRO}', 'I1', NULL, NULL)")  # fmt: skip
+    people.execute("INSERT INTO group_incidents (link_id, group_id, agency, incident_id) VALUES "
+                   f"('GI1', 'G1', '{METRO}', 'I1'), ('GI2', 'G1', '{COUNTY}', 'I2'), "
+                   f"('GI3', 'G9', '{METRO}', 'I1')")  # fmt: skip
+
+    def seen(user: str) -> tuple[list[tuple], list[tuple]]:
+        g = guard(people, user, settings=settings)
+        try:
+            return (g.rows("SELECT link_id FROM incident_links ORDER BY 1"),
+                    g.rows("SELECT link_id FROM group_incidents ORDER BY 1"))  # fmt: skip
+        finally:
+            g.close()
+
+    # metro: both of its own rows; the county incident and the group G9 (no such record) are not visible
+    assert seen("analyst") == ([("L2",)], [("GI1",)])
+    assert seen("cty") == ([], [])  # county sees its incident I2 but not metro's group G1
+    metro_admin = guard(people, "admin", settings=settings)
+    share(metro_admin, COUNTY, tables=["incidents", "groups"])
+    metro_admin.close()
+    assert seen("cty") == ([("L1",), ("L2",)], [("GI1",), ("GI2",)])
+    assert seen("analyst") == ([("L2",)], [("GI1",)])  # sharing is one way
