@@ -2,15 +2,22 @@
 loopback, bounded runs (a fixed number of requests) that stop by themselves. Target (issue 9): p95 < 100 ms and
 no errors for the incident list and detail endpoints.
 
+The store is what an analyst's holds: the demo city with every stage run (`casegraph demo -n N`: ingest,
+resolve, linkage, network, trends), so reads go through the safeguards' views of derived tables too. It is
+built once and cached in bench/results/demo-N (tens of minutes at 1,000,000 incidents).
+
 Two load models, one after the other, each against its own server on a fresh copy of the store (its own audit
 log, cold caches) and with its own verdict:
 - saturation (think time 0): every client sends its next request as soon as the last is answered, so 50
   requests are always in flight; this measures capacity (what 50 scripts hammering the API would see).
 - analysts (think time 1 s): each client pauses an exponential time with mean 1 s between requests, as a person
   clicking through the workspace (a human is slower than that: this is 50 very busy analysts).
+After a saturation run, the floor: the same load on a request that runs no statement (GET /api/me), i.e. the
+most this server can answer on this machine however fast the database were.
 Each endpoint's main statement is also timed on the raw store (no HTTP, no safeguards, one client), so the
 table shows what the workspace adds: ratio = API p50 / raw p50. The server runs in its own process.
 Usage: python bench/api/run.py [--incidents N] [--requests N] [--clients 50] [--think-ms 0 1000] [--store FILE]
+       [--only KIND ...] [--no-floor]
 """
 
 from __future__ import annotations
@@ -21,7 +28,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,34 +39,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # client.py beside this file
-CACHE = ROOT / "bench" / "results" / "api"
+from bench.common import ANALYST, demo_store, free_port, percentile  # noqa: E402
+
 TARGET_MS = 100.0
-FLOOR_KIND = "alerts"
+FLOOR = ("floor: /api/me", "/api/me", {})  # signed in, the session, a lane; no statement, no audit entry
 LIST_AND_DETAIL = ("incidents: newest", "incidents: filtered", "incidents: area, page 3", "incident detail")
-
-
-def build_store(n: int) -> Path:
-    """The synthetic city of n incidents, ingested once and kept in bench/results/api (it takes minutes)."""
-    path = CACHE / f"city-{n}.duckdb"
-    if path.exists():
-        return path
-    from casegraph import ingest
-    from casegraph.demo import make_city
-    from casegraph.settings import load_settings
-    from casegraph.store import open_store
-
-    CACHE.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        make_city(Path(tmp) / "city", n_incidents=n, seed=1)
-        s = load_settings()
-        s.store.path = str(path) + ".tmp"
-        store = open_store(s)
-        ingest.run_folder(store, s, Path(tmp) / "city")
-        store.close()
-    Path(str(path) + ".tmp").rename(path)
-    print(f"built {path} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    return path
 
 
 def sample_inputs(path: Path) -> dict[str, list[Any]]:
@@ -95,12 +78,6 @@ def request_mix(inputs: dict[str, list[Any]], rng: random.Random) -> list[tuple[
     ]  # fmt: skip
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
     import httpx
 
@@ -127,8 +104,8 @@ async def load(
     args.error_samples = {}
     rng = random.Random(7)
     kinds = set(args.only or [k for k, _, _ in request_mix(inputs, random.Random(0))])
-    mix = lambda: [r for r in request_mix(inputs, rng) if r[0] in kinds]  # noqa: E731
-    plan = [r for _ in range(args.requests // len(kinds) + 1) for r in mix()][: args.requests]
+    mix = lambda: [FLOOR] if args.floor else [r for r in request_mix(inputs, rng) if r[0] in kinds]  # noqa: E731
+    plan = [r for _ in range(args.requests // len(mix()) + 1) for r in mix()][: args.requests]
     rng.shuffle(plan)
     warm = plan[: args.clients * 2]
     queue: asyncio.Queue[tuple[str, str, dict[str, Any]]] = asyncio.Queue()
@@ -195,11 +172,6 @@ def raw_timings(path: Path, inputs: dict[str, list[Any]], repeat: int = 15) -> d
     return out
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
 def report(results: list[tuple[str, float, int]], raw: dict[str, float], args: argparse.Namespace) -> bool:
     print(
         f"\nAPI benchmark: {args.incidents:,} incidents, {args.clients} concurrent clients, {len(results)} requests "
@@ -253,7 +225,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", metavar="KIND", help="request kinds to send (default: all seven); "
                         "e.g. --only 'incident detail' groups")  # fmt: skip
     args = parser.parse_args()
-    source = args.store or build_store(args.incidents)
+    args.floor = False
+    source = args.store or demo_store(args.incidents)
     inputs = sample_inputs(source)
 
     runs = [
@@ -274,19 +247,17 @@ def main() -> None:
 
 
 def floor(source: Path, inputs: dict[str, list[Any]], args: argparse.Namespace) -> str:
-    """The saturation run again with a request that runs no database statement: /api/alerts on a store where no
-    stage has written alerts is answered from the cached "stage not run" note, after the same sign-in, session,
-    lane and JSON work as every request. What it reaches is the most this server can do on this machine, however
-    fast the statements; checked by its audit: an answer with no statement leaves no read entry (the note itself
-    is read once per server, by the first request)."""
-    run = argparse.Namespace(**{**vars(args), "think_ms": 0.0, "only": [FLOOR_KIND]})
+    """The saturation run again with a request that runs no statement: GET /api/me signs in, takes the caller's
+    session on a lane and answers from it. What it reaches is the most this server can do on this machine,
+    however fast the statements were; checked by the audit: no read entry for it."""
+    run = argparse.Namespace(**{**vars(args), "think_ms": 0.0, "floor": True})
     run, results, audit = serve_and_load(source, inputs, run)
     ms = [t * 1000 for _, t, status in results if 200 <= status < 300]
     reads = re.search(r"; (\d+) read entries", audit)
-    if len(ms) < len(results) or not audit.startswith("audit: ok") or not reads or int(reads[1]) > 10:
-        return f"floor: not measured: /api/alerts read the store here (or failed): {audit}"
-    return (f"floor (saturation, every request answered without a database statement): {len(ms) / run.wall:.0f} "
-            f"req/s, p50 {percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} ms, server CPU "
+    if len(ms) < len(results) or not audit.startswith("audit: ok") or not reads or int(reads[1]):
+        return f"floor: not measured ({len(results) - len(ms)} errors; {audit})"
+    return (f"floor (saturation, GET /api/me: no statement): {len(ms) / run.wall:.0f} req/s, p50 "
+            f"{percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} ms, server CPU "
             f"{run.server_cpu / len(ms) * 1000:.1f} ms per request")  # fmt: skip
 
 
@@ -300,9 +271,12 @@ def serve_and_load(
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "bench.duckdb"
         shutil.copy(source, store)
+        anchor = Path(f"{source}.audit-anchor")  # the audit chain's head, kept beside the store
+        if anchor.exists():
+            shutil.copy(anchor, f"{store}.audit-anchor")
         s = load_settings()
         s.store.path = str(store)
-        token = user_token(Signer(load_secret(s)), s.user.id)
+        token = user_token(Signer(load_secret(s)), ANALYST[0])
         headers = {"Authorization": f"Bearer {token}", "X-Casegraph-Purpose": "benchmark"}
         port = free_port()
         proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("server.py")), "--store", str(store),

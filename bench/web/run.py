@@ -1,7 +1,7 @@
 """Link-chart benchmark (issue 9: "smooth at 5,000 nodes"): the web workspace's chart in headless Chromium.
 
 What it does, as an analyst would: `casegraph serve` over a synthetic city of 100,000 incidents (built once by
-`casegraph demo`, every stage run, cached in bench/results/web/), sign in, open the link chart (`#/chart`, the
+`casegraph demo`, every stage run, cached in bench/results/demo-100000), sign in, open the link chart (`#/chart`, the
 chart fetching /api/graph itself) for a few group selections chosen so the chart holds about 1,000, 2,500 and
 5,000 nodes (the API caps the chart at 5,000), plus two rows whose data is INJECTED (marked in the table): a
 10-node control (the frame rate of a nearly empty chart, the renderer's floor) and 10,000 nodes (the real
@@ -45,7 +45,6 @@ import json
 import math
 import os
 import platform
-import socket
 import subprocess
 import sys
 import time
@@ -55,14 +54,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from bench.common import ANALYST, casegraph_cli, demo_store, free_port, percentile, store_settings  # noqa: E402
+
 CACHE = ROOT / "bench" / "results" / "web"
 CHROMIUM = Path("/usr/bin/chromium")
 # As tests/interfaces/test_web.py launches it (WebGL through ANGLE on SwiftShader).
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]  # fmt: skip
 VIEWPORT = {"width": 1400, "height": 900}
-SEED = 7
-ANALYST = ("analyst", "metro_pd", "analyst")
 PURPOSE = "benchmark: link chart smoothness (issue 9)"
 TARGETS = (1000, 2500)  # group selections chosen to come closest to these node counts; then all groups
 JANK_MS = 1000 / 30
@@ -72,67 +71,13 @@ ASK_AT_MOST = 12  # nodes on screen asked /api/graph/expand; the one adding the 
 # -- the store and the server ---------------------------------------------------------------------------------
 
 
-def casegraph_cli() -> str:
-    return str(Path(sys.executable).with_name("casegraph"))
-
-
-def build_store(n: int) -> Path:
-    """`casegraph demo` on a city of n incidents (every stage run), plus an analyst to sign in as; cached."""
-    folder = CACHE / f"demo-{n}"
-    store, done = folder / "casegraph.duckdb", folder / "built.ok"
-    if store.exists() and done.exists():
-        return store
-    folder.mkdir(parents=True, exist_ok=True)
-    env = os.environ | {"CASEGRAPH_USER": "admin", "CASEGRAPH_ROLE": "admin", "CASEGRAPH_AGENCY": "metro_pd"}
-    log = CACHE / f"demo-{n}.log"
-    print(f"building the store once: casegraph demo -n {n} (log: {log}) ...", file=sys.stderr, flush=True)
-    started = time.perf_counter()
-    cmd = [casegraph_cli(), "--store", str(store), "demo", "-n", str(n), "--seed", str(SEED), "--out", folder]
-    with log.open("w") as fh:
-        if subprocess.run(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT).returncode:
-            raise SystemExit(f"casegraph demo failed: see {log}")
-    _add_analyst(store)
-    done.write_text(f"casegraph demo -n {n} --seed {SEED}: {time.perf_counter() - started:.0f} s\n")
-    print(f"built {store} in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    return store
-
-
-def _add_analyst(store: Path) -> None:
-    from casegraph.safeguards import add_user, guard
-    from casegraph.store import open_store
-
-    s = _settings(store)
-    opened = open_store(s)
-    try:
-        if not opened.scalar("SELECT count(*) FROM users WHERE user_id = ?", [ANALYST[0]]):
-            admin = guard(opened, "admin", settings=s, purpose="benchmark setup")
-            add_user(admin, *ANALYST)
-            admin.close()
-    finally:
-        opened.close()
-
-
-def _settings(store: Path) -> Any:
-    from casegraph.settings import load_settings
-
-    s = load_settings()
-    s.store.path = str(store)
-    return s
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def serve(store: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     """`casegraph serve` over the store as the analyst, in its own process; (process, base url, sign-in token)."""
     import httpx
 
     from casegraph.api import Signer, load_secret, user_token
 
-    token = user_token(Signer(load_secret(_settings(store))), ANALYST[0])
+    token = user_token(Signer(load_secret(store_settings(store))), ANALYST[0])
     port = free_port()
     env = os.environ | dict(zip(("CASEGRAPH_USER", "CASEGRAPH_AGENCY", "CASEGRAPH_ROLE"), ANALYST))  # noqa: B905
     log = (CACHE / "server.log").open("w")
@@ -434,14 +379,6 @@ EXPAND_DONE = """() => {
 # -- measuring ----------------------------------------------------------------------------------------------
 
 
-def pct(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
-
-
 def frame_stats(rec: dict[str, Any]) -> dict[str, Any]:
     frames = rec["frames"]
     gaps = [b - a for a, b in itertools.pairwise(frames)]
@@ -451,13 +388,13 @@ def frame_stats(rec: dict[str, Any]) -> dict[str, Any]:
         "seconds": round(rec["ms"] / 1000, 2),
         "fps": (len(frames) - 1) / span * 1000 if span else None,
         "frame_p50_ms": median(gaps) if gaps else None,
-        "frame_p95_ms": pct(gaps, 95),
+        "frame_p95_ms": percentile(gaps, 95),
         "frame_max_ms": max(gaps) if gaps else None,
         "over_33ms_share": sum(g > JANK_MS for g in gaps) / len(gaps) if gaps else None,
         "sigma_draws": len(rec["renders"]),
         "draws_per_s": len(rec["renders"]) / (rec["ms"] / 1000) if rec["ms"] else None,
         "draw_p50_ms": median(rec["renders"]) if rec["renders"] else None,
-        "draw_p95_ms": pct(rec["renders"], 95),
+        "draw_p95_ms": percentile(rec["renders"], 95),
     }
 
 
@@ -524,7 +461,11 @@ def drag_and_wheel(page: Any, seconds: float = 3.0) -> dict[str, Any]:
         page.mouse.wheel(0, dy)
         time.sleep(0.4)
     stats = frame_stats(page.evaluate("() => window.__cgb.stop()"))
-    return stats | {"moves": len(handled), "move_p50_ms": median(handled), "move_p95_ms": pct(handled, 95)}
+    return stats | {
+        "moves": len(handled),
+        "move_p50_ms": median(handled),
+        "move_p95_ms": percentile(handled, 95),
+    }
 
 
 def pointer(page: Any) -> dict[str, Any]:
@@ -784,7 +725,7 @@ def main() -> int:
     if not CHROMIUM.exists():
         print(f"no Chromium at {CHROMIUM} (apt-get install chromium): nothing measured", file=sys.stderr)
         return 2
-    store = build_store(args.incidents)
+    store = demo_store(args.incidents)
     load = os.getloadavg()
     proc, base, token = serve(store)
     try:
