@@ -80,3 +80,37 @@ def test_records_keeps_the_guards_checks_and_audit(search_file, tmp_path):
     finally:
         reader.close()
         store.close()
+
+
+def test_the_name_index_answers_as_the_sql_search(search_file, tmp_path, monkeypatch):
+    """Same persons, counts, names, agencies and dates of birth from the in-memory index and from ILIKE in SQL
+    (the path of a caller who sees too many records to index), with and without resolved persons."""
+    from casegraph.api.reads import names, people
+
+    s = settings_for(copy_store(search_file, tmp_path / "n.duckdb"))
+    store = open_store(s)
+    try:  # persons of several records (a stand-in for resolve): one per family name
+        store.execute("INSERT INTO person_identities (record_id, agency, person_id, run_id) SELECT record_id, "
+                      "agency, 'P' || hash(family_name), 'test' FROM person_records")  # fmt: skip
+        g = guard(store, "analyst", settings=s, purpose="test: name index", origin="test")
+        texts = [r[0][:4].lower() for r in g.rows("SELECT family_name FROM person_records "
+                                                  "WHERE family_name IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 5")]  # fmt: skip
+        texts += ["a", "zz-nobody-zz"]
+        for resolved in (True, False):
+            if not resolved:
+                monkeypatch.setattr(people, "stage_note", lambda *_: {"note": "resolve has not run"})
+            indexed = {t: people.persons(g, t, limit=500, offset=0)["items"] for t in texts}
+            monkeypatch.setattr(names, "MAX_INDEXED", 0)
+            in_sql = {t: people.persons(g, t, limit=500, offset=0)["items"] for t in texts}
+            monkeypatch.setattr(names, "MAX_INDEXED", 3_000_000)
+            for t in texts:
+                if t == "a":  # more matches than HITS: each path groups its own first 2000 records
+                    assert indexed[t] and in_sql[t]
+                    continue
+                assert indexed[t] == in_sql[t], (resolved, t)
+            assert indexed[texts[0]] and not indexed["zz-nobody-zz"]
+            assert {p["person_id"].count("/") for p in indexed[texts[0]]} == ({0} if resolved else {1})
+            assert (max(p["records"] for p in indexed[texts[0]]) > 1) == resolved
+        g.close()
+    finally:
+        store.close()

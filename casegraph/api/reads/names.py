@@ -1,20 +1,21 @@
-"""Name search without scanning every name: the distinct names a caller may see, matched in memory.
+"""Name search over the person records a caller may see, held in memory as dictionary codes.
 
-`ILIKE '%text%'` over the given, family and alias names of a million person records costs 30-50 ms of CPU per
-search (every string of three columns is decompressed and lower-cased). A city holds far fewer distinct names
-than records (11,622 for 892,313 records in the benchmark's city), so the workspace keeps each name column's
-distinct values per visibility (read once through the guard, so that read is audited like any other), matches
-the pattern against them with Arrow's `match_like` (SQL LIKE semantics, case-insensitive), and reads the
-records with `column IN (?, ...)` on the columns that matched: an equality filter DuckDB checks against the
-column's dictionary and statistics instead of lower-casing every row. The list is exact: it is remembered
-only until the next change (see cache.py). When a column has too many distinct names, or the text matches too
-many of them, that column falls back to ILIKE.
+`ILIKE '%text%'` over the given, family and alias names of a million person records, then a join with
+person_identities for their persons, cost 60-80 ms of CPU per search at 1,000,000 incidents. A city holds far
+fewer distinct names than records, so the workspace reads the caller's records once (through the guard: that
+read is audited like any other), keeps each name column as its distinct names plus one code per record, and
+answers a search by matching the pattern against the distinct names only (Arrow's `match_like`: SQL LIKE
+semantics, case-insensitive) and picking the records whose codes matched. Every search is audited as a read
+of person_records with the number of records it matched. The index is exact: it is kept only until the next
+change (see cache.py). Its memory is about 60 bytes per visible record; a caller who sees more than
+MAX_INDEXED records is searched with ILIKE in SQL instead.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -22,25 +23,49 @@ from casegraph.api import cache
 from casegraph.safeguards import GuardedStore
 
 NAME_COLUMNS = ("family_name", "given_name", "alias")
-MAX_KNOWN = 500_000  # distinct names kept per column and visibility; a larger column is searched with ILIKE
-MAX_MATCHES = 300  # names bound as parameters per column; more and the column is searched with ILIKE
+MAX_INDEXED = 3_000_000
 
 
-def distinct_names_sql(column: str) -> str:
-    if column not in NAME_COLUMNS:
-        raise ValueError(f"not a name column: {column}")
-    return f"SELECT DISTINCT {column} AS name FROM person_records WHERE {column} IS NOT NULL LIMIT ?"
+@dataclass(frozen=True)
+class NameIndex:
+    """The caller's person records (person_id, agency, given_name, family_name, dob), in (agency, record_id)
+    order, and for each name column its distinct names and each record's code into them (-1: no name)."""
+
+    records: pa.Table
+    codes: dict[str, tuple[pa.Array, np.ndarray]]
 
 
-def known_names(g: GuardedStore, column: str) -> pa.Array | None:
-    """The column's distinct names visible to the caller, or None when there are too many to keep."""
-    sql = distinct_names_sql(column)
+def index_sql(resolved: bool) -> str:
+    person = (
+        "coalesce(pi.person_id, p.agency || '/' || p.record_id)"
+        if resolved
+        else "p.agency || '/' || p.record_id"
+    )
+    join = (
+        "LEFT JOIN person_identities pi ON pi.agency = p.agency AND pi.record_id = p.record_id"
+        if resolved
+        else ""
+    )
+    return (
+        f"SELECT {person} AS person_id, p.agency, p.given_name, p.family_name, p.alias, p.dob "
+        f"FROM person_records p {join} ORDER BY p.agency, p.record_id"
+    )
 
-    def read() -> pa.Array | None:
-        names = g.arrow(sql, [MAX_KNOWN + 1]).column("name").combine_chunks()
-        return names if len(names) <= MAX_KNOWN else None
 
-    return cache.remembered(g, "names", sql, [MAX_KNOWN + 1], read)  # type: ignore[no-any-return]
+def name_index(g: GuardedStore, resolved: bool) -> NameIndex | None:
+    """The caller's index (read once per visibility until the next change), or None when too large to hold."""
+    if int(cache.scalar(g, "SELECT count(*) FROM person_records")) > MAX_INDEXED:
+        return None
+    sql = index_sql(resolved)
+    return cache.remembered(g, "names", sql, None, lambda: _build(g.arrow(sql)))  # type: ignore[no-any-return]
+
+
+def _build(table: pa.Table) -> NameIndex:
+    codes = {}
+    for column in NAME_COLUMNS:
+        encoded = table.column(column).combine_chunks().dictionary_encode()
+        codes[column] = (encoded.dictionary, pc.fill_null(encoded.indices, -1).to_numpy())
+    return NameIndex(table.drop_columns(["alias"]), codes)
 
 
 def like_pattern(pattern: str) -> str:
@@ -49,23 +74,29 @@ def like_pattern(pattern: str) -> str:
     return pattern.replace("\\", "\\\\")
 
 
-def matching_names(g: GuardedStore, column: str, pattern: str) -> list[str] | None:
-    """The caller's names in `column` that `pattern` (an ILIKE pattern) matches; None: search with ILIKE."""
-    names = known_names(g, column)
-    if names is None:
-        return None
-    found = names.filter(pc.match_like(names, like_pattern(pattern), ignore_case=True))
-    return None if len(found) > MAX_MATCHES else found.to_pylist()
+def matches(index: NameIndex, pattern: str, limit: int) -> pa.Table:
+    """The first `limit` records (in index order) with any name matching `pattern`, an ILIKE pattern."""
+    hit = np.zeros(index.records.num_rows, dtype=bool)
+    for names, codes in index.codes.values():
+        matched = pc.match_like(names, like_pattern(pattern), ignore_case=True)
+        lookup = np.append(matched.to_numpy(zero_copy_only=False), False)  # code -1 reads the last slot
+        hit |= lookup[codes]
+    return index.records.take(np.flatnonzero(hit)[:limit])
 
 
-def name_filters(g: GuardedStore, pattern: str, alias: str = "p") -> list[tuple[str, list[Any]]]:
-    """WHERE fragments (fixed SQL, names as parameters), one per name column, whose union is "any name column
-    ILIKE pattern"; empty when no visible name matches."""
-    out: list[tuple[str, list[Any]]] = []
-    for column in NAME_COLUMNS:
-        names = matching_names(g, column, pattern)
-        if names is None:
-            out.append((f"{alias}.{column} ILIKE ?", [pattern]))
-        elif names:
-            out.append((f"{alias}.{column} IN ({', '.join('?' * len(names))})", names))
-    return out
+def persons_of(hits: pa.Table, *, limit: int, offset: int) -> list[dict[str, object]]:
+    """Records grouped by person: how many matched, their names and agencies, the earliest date of birth;
+    the persons with most records first (as persons_sql orders them)."""
+    named = hits.append_column(
+        "name", pc.binary_join_element_wise(hits["given_name"], hits["family_name"], " ")
+    )
+    grouped = named.group_by("person_id").aggregate(
+        [("person_id", "count"), ("name", "distinct"), ("agency", "distinct"), ("dob", "min")]
+    )
+    ordered = grouped.sort_by([("person_id_count", "descending"), ("person_id", "ascending")])
+    return [
+        {"person_id": r["person_id"], "records": r["person_id_count"],
+         "names": sorted(n for n in r["name_distinct"] if n is not None),
+         "agencies": sorted(a for a in r["agency_distinct"] if a is not None), "dob": r["dob_min"]}
+        for r in ordered.slice(offset, limit).to_pylist()
+    ]  # fmt: skip

@@ -15,16 +15,18 @@ from casegraph.api.reads.common import (
     rows,
     stage_note,
 )
-from casegraph.api.reads.names import name_filters
+from casegraph.api.reads.names import matches, name_index, persons_of
 from casegraph.api.workspace import ApiProblem
 from casegraph.safeguards import GuardedStore
 
+HITS = 2000  # matching records grouped into persons per name search
 RECORD_COLUMNS = ("p.record_id, p.agency, p.given_name, p.middle_name, p.family_name, p.alias, p.dob, p.sex, "
                   "p.address, p.postcode")  # fmt: skip
 
 
 def persons_sql(resolved: bool, where: str = "true") -> str:
-    """Persons whose records pass `where` (a fixed fragment, see names.py), each with its records' count.
+    """Persons whose records pass `where` (a fixed fragment), each with its records' count: the name search
+    when the caller sees too many records for the name index (names.py), and the list without a search.
 
     The first 2000 matching records are read once (MATERIALIZED: DuckDB would otherwise inline the CTE and scan
     person_records twice), and their persons are looked up with a semi-join, which hashes those few records
@@ -39,7 +41,7 @@ def persons_sql(resolved: bool, where: str = "true") -> str:
     )
     return (
         "WITH hits AS MATERIALIZED (SELECT p.agency, p.record_id, p.given_name, p.family_name, p.dob "
-        f"FROM person_records p WHERE {where} LIMIT 2000), named AS ({named}) "
+        f"FROM person_records p WHERE {where} LIMIT {HITS}), named AS ({named}) "
         "SELECT person_id, count(*) AS records, list_sort(list_distinct(list(given_name || ' ' || family_name))) AS names, "
         "list_sort(list_distinct(list(agency))) AS agencies, min(dob) AS dob FROM named GROUP BY person_id "
         "ORDER BY records DESC, person_id LIMIT ? OFFSET ?"
@@ -49,13 +51,16 @@ def persons_sql(resolved: bool, where: str = "true") -> str:
 def persons(g: GuardedStore, text: str | None, *, limit: int, offset: int) -> dict[str, Any]:
     note = stage_note(g, "person_identities")
     pattern = contains_pattern(text)
-    found = name_filters(g, pattern) if pattern is not None else [("true", [])]
-    if not found:  # no visible name matches: nothing to read, but the search itself is on record
-        g.log("read", "person_records", f"name search {pattern!r}: no visible name matches", rows=0)
-        return listing([], limit=limit, offset=offset, total=None, note=note)
-    where = " OR ".join(where for where, _ in found)
-    params = [p for _, values in found for p in values]
-    items = rows(g, persons_sql(note is None, f"({where})"), [*params, limit, offset])
+    index = name_index(g, note is None) if pattern is not None else None
+    if index is not None and pattern is not None:
+        hits = matches(index, pattern, HITS)
+        found = f"{hits.num_rows} matching records" if hits.num_rows else "no visible name matches"
+        g.log("read", "person_records", f"name search {pattern!r} (name index): {found}", rows=hits.num_rows)
+        items = persons_of(hits, limit=limit, offset=offset)
+        return listing(items, limit=limit, offset=offset, total=None, note=note)
+    where = "(p.family_name ILIKE ? OR p.given_name ILIKE ? OR p.alias ILIKE ?)" if pattern else "true"
+    params = [pattern] * 3 if pattern else []
+    items = rows(g, persons_sql(note is None, where), [*params, limit, offset])
     return listing(items, limit=limit, offset=offset, total=None, note=note)
 
 
