@@ -32,6 +32,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -261,10 +263,10 @@ def floor(source: Path, inputs: dict[str, list[Any]], args: argparse.Namespace) 
             f"{run.server_cpu / len(ms) * 1000:.1f} ms per request")  # fmt: skip
 
 
-def serve_and_load(
-    source: Path, inputs: dict[str, list[Any]], run: argparse.Namespace
-) -> tuple[Any, Any, str]:
-    """A fresh copy of the store (its own audit log, cold caches) served in its own process; one load run."""
+@contextmanager
+def served(source: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[bytes], Any]]:
+    """A fresh copy of the store (its own audit log, cold caches) served in its own process:
+    (base url, the analyst's headers, the server process, the copy's settings)."""
     from casegraph.api import Signer, load_secret, user_token
     from casegraph.settings import load_settings
 
@@ -283,14 +285,22 @@ def serve_and_load(
                                  "--port", str(port)], stderr=subprocess.PIPE)  # fmt: skip
         try:
             asyncio.run(wait_up(f"http://127.0.0.1:{port}", proc))
-            cpu_before, client_before = cpu_seconds(proc.pid), time.process_time()
-            results = asyncio.run(load(f"http://127.0.0.1:{port}", headers, inputs, run))
-            run.server_cpu = cpu_seconds(proc.pid) - cpu_before
-            run.client_cpu = time.process_time() - client_before
+            yield f"http://127.0.0.1:{port}", headers, proc, s
         finally:
             proc.terminate()
             proc.wait(timeout=60)
-        return run, results, audit_check(s, results)
+
+
+def serve_and_load(
+    source: Path, inputs: dict[str, list[Any]], run: argparse.Namespace
+) -> tuple[Any, Any, str]:
+    """One load run against its own server and copy of the store; (run, results, audit check)."""
+    with served(source) as (base, headers, proc, s):
+        cpu_before, client_before = cpu_seconds(proc.pid), time.process_time()
+        results = asyncio.run(load(base, headers, inputs, run))
+        run.server_cpu = cpu_seconds(proc.pid) - cpu_before
+        run.client_cpu = time.process_time() - client_before
+    return run, results, audit_check(s, results)
 
 
 def cpu_seconds(pid: int) -> float:

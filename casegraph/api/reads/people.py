@@ -96,9 +96,8 @@ def person(g: GuardedStore, person_id: str) -> dict[str, Any]:
             404, f"no person {person_id} (ids are person ids, or agency/record_id before resolve)"
         )
     keys = [f"{r['agency']}/{r['record_id']}" for r in records]
-    incidents = rows(g, "SELECT v.role, i.incident_id, i.agency, i.offence, i.occurred_from, i.area FROM "
-                        "involvements v JOIN incidents i ON i.agency = v.agency AND i.incident_id = v.incident_id "
-                        "WHERE list_contains(?, v.agency || '/' || v.record_id) ORDER BY i.occurred_from", [keys])  # fmt: skip
+    pairs = [[r["agency"] for r in records], [r["record_id"] for r in records]]
+    incidents = rows(g, person_incidents_sql(), pairs)
     out: dict[str, Any] = {"person_id": person_id, "records": records, "claims": rows(g, claims_sql(), [keys]),
                            "incidents": incidents, "ties": person_ties(g, person_id)}  # fmt: skip
     if not resolved:
@@ -106,12 +105,26 @@ def person(g: GuardedStore, person_id: str) -> dict[str, Any]:
     return out
 
 
+def person_incidents_sql() -> str:
+    """The incidents of some records (parameters: their agencies, their record ids), oldest first. Involvements
+    and incidents are fetched by semi-join on those records (matching `agency || '/' || record_id` against a
+    list built a string for every involvement: 86 ms per person at 1,000,000 incidents)."""
+    return ("WITH k AS MATERIALIZED (SELECT unnest(?::VARCHAR[]) AS agency, unnest(?::VARCHAR[]) AS record_id), "
+            "v AS MATERIALIZED (SELECT v.role, v.agency, v.incident_id FROM involvements v SEMI JOIN k "
+            "USING (agency, record_id)) "
+            "SELECT v.role, i.incident_id, i.agency, i.offence, i.occurred_from, i.area FROM v JOIN "
+            "(SELECT i.incident_id, i.agency, i.offence, i.occurred_from, i.area FROM incidents i SEMI JOIN v "
+            "USING (agency, incident_id)) i USING (agency, incident_id) "
+            "ORDER BY i.occurred_from, i.agency, i.incident_id, v.role")  # fmt: skip
+
+
 def person_ties(g: GuardedStore, person_id: str) -> list[dict[str, Any]]:
+    """Up to 200 ties of the person (either end: two filters DuckDB can push into the scan, not one OR)."""
     if not has_table(g, "person_ties"):
         return []
-    return rows(
-        g, "SELECT * FROM person_ties WHERE person_a = ? OR person_b = ? LIMIT 200", [person_id, person_id]
-    )
+    sql = ("SELECT * FROM (SELECT * FROM person_ties WHERE person_a = ? UNION ALL "
+           "SELECT * FROM person_ties WHERE person_b = ? AND person_a IS DISTINCT FROM ?) LIMIT 200")  # fmt: skip
+    return rows(g, sql, [person_id, person_id, person_id])
 
 
 def groups_sql() -> str:
@@ -171,9 +184,19 @@ def group_incidents(g: GuardedStore, gid: str, *, limit: int, offset: int) -> di
     if note:
         return listing([], total=0, limit=limit, offset=offset, note=note)
     total = int(g.scalar("SELECT count(*) FROM group_incidents WHERE group_id = ?", [gid]))
-    items = rows(g, "SELECT gi.incident_id, gi.agency, gi.occurred_on, gi.area, gi.via, gi.members, gi.evidence, "
-                    "i.offence, s.series_id FROM group_incidents gi LEFT JOIN incidents i ON i.agency = gi.agency "
-                    "AND i.incident_id = gi.incident_id LEFT JOIN series s ON s.agency = gi.agency AND "
-                    "s.incident_id = gi.incident_id WHERE gi.group_id = ? ORDER BY gi.occurred_on LIMIT ? OFFSET ?",
-                 [gid, limit, offset])  # fmt: skip
+    items = rows(g, group_incidents_sql(), [gid, limit, offset])
     return listing(items, total=total, limit=limit, offset=offset)
+
+
+def group_incidents_sql() -> str:
+    """One page of a group's incidents, oldest first, with each incident's offence and series. The page is cut
+    first and its incidents and series fetched by semi-join (a plain LEFT JOIN made DuckDB hash every incident:
+    115 ms per page at 1,000,000 incidents)."""
+    return ("WITH page AS MATERIALIZED (SELECT incident_id, agency, occurred_on, area, via, members, evidence "
+            "FROM group_incidents WHERE group_id = ? ORDER BY occurred_on, agency, incident_id LIMIT ? OFFSET ?) "
+            "SELECT p.incident_id, p.agency, p.occurred_on, p.area, p.via, p.members, p.evidence, i.offence, "
+            "s.series_id FROM page p LEFT JOIN (SELECT i.agency, i.incident_id, i.offence FROM incidents i "
+            "SEMI JOIN page USING (agency, incident_id)) i USING (agency, incident_id) "
+            "LEFT JOIN (SELECT s.agency, s.incident_id, s.series_id FROM series s "
+            "SEMI JOIN page USING (agency, incident_id)) s USING (agency, incident_id) "
+            "ORDER BY p.occurred_on, p.agency, p.incident_id")  # fmt: skip
