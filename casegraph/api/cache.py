@@ -2,6 +2,7 @@
 
 Exact, not approximate: while the workspace runs it holds the store open, so no other process can write,
 and every change made through the API runs as an `alone` job, after which the workspace clears the cache.
+Answers are also kept for one day at most: which membership claims count depends on the date.
 Only aggregates are kept; person-level rows are always read (and audited) afresh.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from casegraph.safeguards import GuardedStore
@@ -22,7 +24,8 @@ def _key(g: GuardedStore, kind: str, sql: str, params: list[Any] | None) -> tupl
     seen = tuple(sorted((t, tuple(a)) for t, a in g.visibility.agencies.items()))
     frozen = tuple(tuple(p) if isinstance(p, list) else p for p in params or [])
     store = getattr(g.inner, "family", id(g.inner))  # the reader connections of one store share answers
-    return (store, g.user.role, seen, kind, sql, frozen)
+    # today: which claims count changes at midnight (review dates), with no change to the store
+    return (store, g.user.role, seen, date.today(), kind, sql, frozen)
 
 
 def remembered(

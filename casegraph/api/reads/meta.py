@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from casegraph.api import cache
 from casegraph.api.reads.common import has_table, listing, parsed, producer_of, rows
 from casegraph.pipeline import STAGE_NAMES, stage_module
 from casegraph.safeguards import GuardedStore
@@ -22,7 +23,7 @@ def status(g: GuardedStore) -> dict[str, Any]:
     stages = [{"stage": s, "built": stage_module(s) is not None, "last_run": runs.get(s),
                "state": "ran" if s in runs else "not built" if stage_module(s) is None else "stage not run"}
               for s in STAGE_NAMES]  # fmt: skip
-    tables = [{"table": t, "stage": producer_of(t), "rows": int(g.scalar(f"SELECT count(*) FROM {quote(t)}"))
+    tables = [{"table": t, "stage": producer_of(t), "rows": int(cache.scalar(g, f"SELECT count(*) FROM {quote(t)}"))
                if has_table(g, t) else None} for t in SHOWN_TABLES]  # fmt: skip
     return {"user": _me(g), "stages": stages, "tables": tables}
 
