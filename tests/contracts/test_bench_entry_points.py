@@ -1,5 +1,6 @@
-"""Every benchmark's entry point (`bench/<name>/run.py`, what `bench/run` calls) still imports and parses its
-arguments: benchmarks are too slow for CI, so this is what keeps them from rotting between runs."""
+"""Every benchmark's entry point (`bench/<name>/run.py`, what `bench/run` calls, and the other scripts beside it)
+still imports and parses its arguments: benchmarks are too slow for CI, so this is what keeps them from rotting
+between runs."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY_POINTS = sorted((ROOT / "bench").glob("*/run.py"))
+# the command-line scripts; a peer.py runs in the peer's own environment (bench/<name>/peer-venv), not ours
+SCRIPTS = sorted(p for p in (ROOT / "bench").glob("*/*.py")
+                 if "argparse.ArgumentParser" in p.read_text() and p.name != "peer.py")  # fmt: skip
 
 
 def test_every_benchmark_folder_has_an_entry_point():
@@ -19,7 +23,7 @@ def test_every_benchmark_folder_has_an_entry_point():
     assert folders - runnable <= {"results"}  # results/ (git-ignored) holds what they write
 
 
-@pytest.mark.parametrize("script", ENTRY_POINTS, ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_benchmark_entry_point_answers_help(script: Path):
     done = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120,
                           cwd=ROOT)  # fmt: skip
