@@ -154,9 +154,10 @@ class Lane:
     """One thread, one connection, its sessions; `run_job` is given by the workspace (read or write)."""
 
     def __init__(self, name: str, store: Store, settings: Settings, log: GroupCommitLog, jobs: JobQueue,
-                 run_job: Callable[[Lane, Job], None]) -> None:  # fmt: skip
+                 run_job: Callable[[Lane, Job], None], snapshot: Callable[[], str] | None = None) -> None:  # fmt: skip
         self.store, self.settings, self.log, self.jobs = store, settings, log, jobs
         self._run_job = run_job
+        self._snapshot = snapshot  # a reader lane's token for the claims snapshot (views.install)
         self._sessions: OrderedDict[Caller, tuple[GuardedStore, float, tuple[Any, ...]]] = OrderedDict()
         self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
@@ -165,7 +166,14 @@ class Lane:
             self._run_job(self, job)
 
     def session(self, caller: Caller) -> GuardedStore:
-        """The caller's guarded session on this lane, made once (one login entry), dropped if the user changes."""
+        """The caller's guarded session on this lane, made once (one login entry), dropped if the user changes;
+        on a reader lane, its claims snapshot renewed when the store or the date has changed."""
+        g = self._session(caller)
+        if self._snapshot is not None:
+            g.snapshot_claims(self._snapshot())
+        return g
+
+    def _session(self, caller: Caller) -> GuardedStore:
         cached = self._sessions.get(caller)
         now = time.monotonic()
         if cached is not None:

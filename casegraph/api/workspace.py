@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import Future
+from datetime import date
 from typing import Any, TypeVar
 
 from casegraph.api import cache
@@ -68,6 +69,7 @@ class Workspace:
         self.log = GroupCommitLog(audit_store, Anchor(self.store, settings))
         share_audit_log(self.store, self.log)
         self._gate = Gate()
+        self._changes = 0  # changes made through the workspace: each one renews the readers' claims snapshots
         self._writes, self._reads = JobQueue(), JobQueue()
         self._lanes = [
             Lane("casegraph-writer", self.store, settings, self.log, self._writes, self._run_write)
@@ -76,7 +78,7 @@ class Workspace:
             reader = ReaderStore(self.store)  # type: ignore[arg-type]
             share_audit_log(reader, self.log)
             self._lanes.append(Lane(f"casegraph-reader-{n}", reader, settings, self.log, self._reads,
-                                    self._run_read))  # fmt: skip
+                                    self._run_read, self._snapshot_token))  # fmt: skip
         self._parallel = parallel
         self._settings_before = self._set_duckdb(SERVING_DUCKDB) if parallel else None
         self._audit_store = audit_store
@@ -136,7 +138,13 @@ class Workspace:
                 error = exc
             finally:
                 cache.clear()
+                self._changes += 1
         _settle(job, result, error)
+
+    def _snapshot_token(self) -> str:
+        """What the readers' claims snapshots hold for: no change since, and today (claims expire by date).
+        Nothing else writes while the workspace holds the store."""
+        return f"{self._changes}:{date.today()}"
 
     def close(self) -> None:
         self._stopping = True

@@ -90,6 +90,9 @@ class GuardedStore:
         self._pending: list[Entry] = []
         self._depth = 0
         self._tables = frozenset(model.tables)
+        self.claims_snapshot: str | None = (
+            None  # see views.install: set by a long-lived caller (the workspace)
+        )
         self.visibility = views.install(inner, user, self.rules)
         self._catalogs = frozenset({self.visibility.catalog.lower()})
         _ACTIVE[inner] = self
@@ -98,12 +101,20 @@ class GuardedStore:
     def activate(self) -> None:
         """Several users may share one open store in turn (an API server): re-point the views when needed."""
         if _ACTIVE.get(self.inner) is not self:
-            self.visibility = views.install(self.inner, self.user, self.rules)
-            _ACTIVE[self.inner] = self
+            self.refresh_views()
 
     def refresh_views(self) -> None:
-        self.visibility = views.install(self.inner, self.user, self.rules)
+        self.visibility = views.install(
+            self.inner, self.user, self.rules, claims_snapshot=self.claims_snapshot
+        )
         _ACTIVE[self.inner] = self
+
+    def snapshot_claims(self, token: str) -> None:
+        """Read the valid claims once per `token` (which the caller changes whenever the store or the date may
+        have changed) instead of checking every claim's rules on each read of membership_claims."""
+        if token != self.claims_snapshot:
+            self.claims_snapshot = token
+            self.refresh_views()
 
     def log(self, action: str, target: str | None = None, detail: str | None = None, *, outcome: str = "ok",
             rows: int | None = None) -> None:  # fmt: skip

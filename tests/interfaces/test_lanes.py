@@ -1,11 +1,14 @@
-"""The workspace's reader connections: a read's statements share one snapshot, and a read that runs no
-statement (answered from the workspace's caches) opens no DuckDB transaction at all."""
+"""The workspace's reader connections: a read's statements share one snapshot, a read that runs no statement
+(answered from the workspace's caches) opens no DuckDB transaction at all, and the claims they read come from a
+snapshot of the passing claims renewed after every change."""
 
 from __future__ import annotations
 
 import pytest
 
 from casegraph.api.lanes import ReaderStore
+from casegraph.safeguards import bootstrap, guard
+from casegraph.store import open_store
 
 
 @pytest.fixture
@@ -55,3 +58,63 @@ def test_a_failed_read_is_rolled_back_and_the_connection_reads_on(lane_and_write
         raise RuntimeError("the read's Python failed")
     with reader.transaction():
         assert reader.scalar("SELECT count(*) FROM notes") == 1
+
+
+def test_a_claims_snapshot_holds_the_passing_claims_until_its_token_changes(city_store_file, tmp_path):
+    """The same claims as the rules' view. Which claims pass is what the snapshot holds: a claim that stops
+    passing still shows under the old token (which is why the workspace changes it after every change and every
+    day) and not under a new one; the rows themselves are read live."""
+    from tests.interfaces.test_api import copy_store, settings_for
+
+    s = settings_for(copy_store(city_store_file, tmp_path / "c.duckdb"))
+    store = open_store(s)
+    try:
+        bootstrap(store, s)
+        plain = guard(store, "admin", settings=s, purpose="test: snapshot")
+        claims = plain.rows("SELECT agency, claim_id FROM membership_claims ORDER BY ALL")
+        plain.close()
+        snap = guard(store, "admin", settings=s, purpose="test: snapshot")
+        snap.snapshot_claims("day 1")
+        assert snap.rows("SELECT agency, claim_id FROM membership_claims ORDER BY ALL") == claims
+        assert len(claims) > 10
+        table = snap.visibility.qualified("membership_claims")  # the table itself, not the session's view
+        store.execute(f"UPDATE {table} SET criteria = [] WHERE agency = ? AND claim_id = ?", list(claims[0]))
+        snap.refresh_views()  # the same token: the snapshot is kept
+        assert len(snap.rows("SELECT claim_id FROM membership_claims")) == len(claims)
+        snap.snapshot_claims("day 2")
+        assert snap.rows("SELECT agency, claim_id FROM membership_claims ORDER BY ALL") == claims[1:]
+        kept = store.rows(
+            "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name LIKE '_valid_claims_%'"
+        )
+        assert kept == [(1,)]  # the day-1 snapshot was dropped
+        snap.close()
+    finally:
+        store.close()
+
+
+def test_the_workspace_renews_its_readers_claims_after_a_change(city_store_file, tmp_path):
+    from casegraph.api.lanes import Caller
+    from casegraph.api.workspace import Workspace
+    from tests.interfaces.test_api import copy_store, settings_for
+
+    s = settings_for(copy_store(city_store_file, tmp_path / "w.duckdb"))
+    ws = Workspace(s)
+    caller = Caller("admin", "test: snapshot", "test")
+    try:
+        count = "SELECT count(*) FROM membership_claims"
+        first = ws.submit(
+            caller, lambda g: g.rows("SELECT agency, claim_id FROM membership_claims LIMIT 1")
+        ).result()
+        before = ws.submit(caller, lambda g: g.scalar(count)).result()
+
+        def fail_a_claim(g):  # no criteria: it no longer passes
+            table = g.visibility.qualified("membership_claims")
+            g.inner.execute(
+                f"UPDATE {table} SET criteria = [] WHERE agency = ? AND claim_id = ?", list(first[0])
+            )
+
+        ws.submit(caller, fail_a_claim, alone=True).result()  # a change made through the workspace
+        after = {ws.submit(caller, lambda g: g.scalar(count)).result() for _ in range(8)}  # every reader lane
+        assert after == {before - 1}
+    finally:
+        ws.close()
