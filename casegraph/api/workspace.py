@@ -23,6 +23,7 @@ from casegraph.errors import EngineError, PolicyDenied
 from casegraph.safeguards import GuardedStore, bootstrap
 from casegraph.safeguards.audit import Anchor
 from casegraph.safeguards.guard import share_audit_log
+from casegraph.safeguards.views import drop_claims_snapshots
 from casegraph.settings import Settings
 from casegraph.store import Store, open_store
 from casegraph.store.duckdb import DuckDBStore
@@ -139,6 +140,8 @@ class Workspace:
             finally:
                 cache.clear()
                 self._changes += 1
+                if self._parallel:  # no read is under way (the gate): the readers make new ones
+                    drop_claims_snapshots(self.store)
         _settle(job, result, error)
 
     def _snapshot_token(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from dataclasses import dataclass, field
 
 from casegraph.safeguards.claims import lit, valid_claims_sql
@@ -23,7 +24,8 @@ ID_STEMS = {"record": "person_records", "incident": "incidents", "contact": "con
             "claim": "membership_claims", "arrest": "arrests", "group": "groups"}  # fmt: skip
 # Record views that hide rows beyond agency (claims past review, unapproved ...).
 ROW_RULES = {"membership_claims"}
-SNAPSHOT = "_valid_claims_"  # TEMP TABLEs of the passing claims' keys (see install)
+SNAPSHOTS, SNAPSHOT = "casegraph_snapshots", "valid_claims_"  # the passing claims' keys (see install)
+_snapshot_lock = threading.Lock()
 ID_COLUMN = re.compile(
     r"^(?P<stem>" + "|".join(ID_STEMS) + r")(?:_id)?(?:_(?P<side>[abc12lr]|src|dst|from|to|left|right))?$"
 )
@@ -131,8 +133,8 @@ def install(
     Which claims pass their rules is worked out over every claim and the records they cite (0.4-0.7 s at
     1,000,000 incidents), on every read of membership_claims. A long-lived session (the workspace's reader
     lanes) passes `claims_snapshot`, a token it changes whenever the store or the date may have changed: the
-    keys of the passing claims are then kept in a TEMP TABLE per token and visibility, and the view reads the
-    claims whose keys are in it (the same rows, until the token changes)."""
+    keys of the passing claims are then kept in a table per token and visibility, and the view reads the claims
+    whose keys are in it (the rows read live; which claims pass as when the token was set)."""
     catalog, schema = store.rows("SELECT current_database(), current_schema()")[0]
     vis = Visibility(str(catalog), str(schema), visible_agencies(store, user.agency))
     present = set(store.table_names())
@@ -152,20 +154,26 @@ def install(
 
 
 def _snapshot_sql(store: Store, vis: Visibility, claims: Table, valid: str, token: str) -> str:
-    """The claims view reading the passing claims' keys from a TEMP TABLE made once per token and visibility
-    (tables of other tokens are dropped: they describe a store or a day that has passed)."""
-    token_key = hashlib.sha256(token.encode()).hexdigest()[:12]
-    seen = hashlib.sha256(repr(sorted(vis.agencies.items())).encode()).hexdigest()[:12]
-    name = f"{SNAPSHOT}{token_key}_{seen}"
-    kept = {str(r[0]) for r in store.rows("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
-                                          "starts_with(table_name, ?)", [SNAPSHOT])}  # fmt: skip
-    for old in kept:
-        if not old.startswith(f"{SNAPSHOT}{token_key}_"):
-            store.execute(f"DROP TABLE IF EXISTS temp.main.{quote(old)}")
-    if name not in kept:
-        store.execute(f"CREATE TEMP TABLE {quote(name)} AS SELECT agency, claim_id FROM ({valid})")
-    return (f"SELECT c.* FROM ({record_view_sql(claims, vis)}) c WHERE EXISTS (SELECT 1 FROM temp.main.{quote(name)} "
-            "k WHERE k.agency = c.agency AND k.claim_id = c.claim_id)")  # fmt: skip
+    """The claims view reading the passing claims' keys from a table made once per token and visibility, in an
+    in-memory database attached to the open store, so every connection to it (each workspace lane) shares it."""
+    key = hashlib.sha256(repr((token, sorted(vis.agencies.items()))).encode()).hexdigest()[:16]
+    name = f"{SNAPSHOTS}.main.{quote(SNAPSHOT + key)}"
+    with _snapshot_lock:  # two lanes asking at once: one builds it, the other reads it
+        store.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {SNAPSHOTS}")
+        store.execute(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT agency, claim_id FROM ({valid})")
+    return (f"SELECT c.* FROM ({record_view_sql(claims, vis)}) c WHERE EXISTS (SELECT 1 FROM {name} k "
+            "WHERE k.agency = c.agency AND k.claim_id = c.claim_id)")  # fmt: skip
+
+
+def drop_claims_snapshots(store: Store) -> None:
+    """Forget every claims snapshot (after a change: the next reads make them again). Call it when no read that
+    may use one is under way."""
+    with _snapshot_lock:
+        if store.scalar("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [SNAPSHOTS]):
+            for (table,) in store.rows(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [SNAPSHOTS]
+            ):
+                store.execute(f"DROP TABLE IF EXISTS {SNAPSHOTS}.main.{quote(table)}")
 
 
 def _create(store: Store, vis: Visibility, name: str, body: str) -> None:

@@ -1,6 +1,6 @@
 """The workspace's reader connections: a read's statements share one snapshot, a read that runs no statement
 (answered from the workspace's caches) opens no DuckDB transaction at all, and the claims they read come from a
-snapshot of the passing claims renewed after every change."""
+snapshot of the passing claims, shared by the lanes and renewed after every change."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from casegraph.api.lanes import ReaderStore
 from casegraph.safeguards import bootstrap, guard
+from casegraph.safeguards.views import drop_claims_snapshots
 from casegraph.store import open_store
 
 
@@ -83,10 +84,10 @@ def test_a_claims_snapshot_holds_the_passing_claims_until_its_token_changes(city
         assert len(snap.rows("SELECT claim_id FROM membership_claims")) == len(claims)
         snap.snapshot_claims("day 2")
         assert snap.rows("SELECT agency, claim_id FROM membership_claims ORDER BY ALL") == claims[1:]
-        kept = store.rows(
-            "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name LIKE '_valid_claims_%'"
-        )
-        assert kept == [(1,)]  # the day-1 snapshot was dropped
+        snapshots = "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'casegraph_snapshots'"
+        assert store.scalar(snapshots) == 2  # day 1's and day 2's, until a change clears them
+        drop_claims_snapshots(store)
+        assert store.scalar(snapshots) == 0
         snap.close()
     finally:
         store.close()
@@ -116,5 +117,8 @@ def test_the_workspace_renews_its_readers_claims_after_a_change(city_store_file,
         ws.submit(caller, fail_a_claim, alone=True).result()  # a change made through the workspace
         after = {ws.submit(caller, lambda g: g.scalar(count)).result() for _ in range(8)}  # every reader lane
         assert after == {before - 1}
+        shared = ws.submit(caller, lambda g: g.inner.scalar("SELECT count(*) FROM duckdb_tables() WHERE "
+                                                            "database_name = 'casegraph_snapshots'"), alone=True)  # fmt: skip
+        assert shared.result() == 1  # one snapshot for every lane (this job, a change, drops it when it ends)
     finally:
         ws.close()
