@@ -16,17 +16,22 @@ from casegraph.safeguards import GuardedStore
 ALERT_COLUMNS = ("alert_id, stage, kind, subject, title, severity, status, onset, created_at, acknowledged_by, "
                  "acknowledged_at, note, evidence, detail, run_id")  # fmt: skip
 # Evidence items are written kind:id; each kind is shown from its own table.
+# Each kind of evidence as id, agency, what, at (when), area and about (what it concerns, for arrests and claims).
 EVIDENCE_SQL = {
-    "incident": "SELECT incident_id AS id, agency, offence AS what, occurred_from AS at, area FROM incidents "
-    "WHERE list_contains(?, incident_id) ORDER BY occurred_from",
-    "contact": "SELECT contact_id AS id, agency, kind AS what, occurred_at AS at, area FROM contacts "
+    "incident": "SELECT incident_id AS id, agency, offence AS what, occurred_from AS at, area, NULL AS about "
+    "FROM incidents WHERE list_contains(?, incident_id) ORDER BY occurred_from",
+    "contact": "SELECT contact_id AS id, agency, kind AS what, occurred_at AS at, area, NULL AS about FROM contacts "
     "WHERE list_contains(?, contact_id) ORDER BY occurred_at",
-    "arrest": "SELECT arrest_id AS id, agency, charge AS what, arrested_at AS at, incident_id AS area FROM arrests "
-    "WHERE list_contains(?, arrest_id) ORDER BY arrested_at",
+    "arrest": "WITH a AS MATERIALIZED (SELECT arrest_id, agency, charge, arrested_at, incident_id FROM arrests "
+    "WHERE list_contains(?, arrest_id)) SELECT a.arrest_id AS id, a.agency, a.charge AS what, a.arrested_at AS at, "
+    "i.area, 'incident ' || a.incident_id AS about FROM a LEFT JOIN (SELECT agency, incident_id, area FROM incidents "
+    "SEMI JOIN a USING (agency, incident_id)) i USING (agency, incident_id) ORDER BY a.arrested_at",
     "claim": "SELECT claim_id AS id, agency, group_id || ': ' || array_to_string(criteria, ', ') AS what, "
-    "entered_at AS at, record_id AS area FROM membership_claims WHERE list_contains(?, claim_id)",
+    "entered_at AS at, NULL AS area, 'record ' || record_id AS about FROM membership_claims "
+    "WHERE list_contains(?, claim_id)",
     "series": "SELECT series_id AS id, any_value(agency) AS agency, 'series of ' || any_value(size) AS what, "
-    "min(first_from) AS at, NULL AS area FROM series WHERE list_contains(?, series_id) GROUP BY series_id",
+    "min(first_from) AS at, NULL AS area, NULL AS about FROM series WHERE list_contains(?, series_id) "
+    "GROUP BY series_id",
 }
 
 

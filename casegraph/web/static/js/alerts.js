@@ -52,7 +52,7 @@ CG.views.alert = async function alert(view, params, rest) {
     CG.el("h2", {}, `Evidence (${(a.evidence_records || []).length} records)`),
     CG.table(a.evidence_records || [], [
       { key: "item", label: "record", render: (r) => CG.evidenceLink(r) }, { key: "agency" }, { key: "what" },
-      { key: "at", label: "when", render: (r) => CG.day(r.at) }, { key: "area" }], { rowClass: (r) => (r.found === false ? "missing" : null) }),
+      { key: "at", label: "when", render: (r) => CG.day(r.at) }, { key: "area" }, { key: "about" }], { rowClass: (r) => (r.found === false ? "missing" : null) }),
     CG.el("div", {}, a.detail ? [CG.el("h2", {}, "Numbers behind it"), CG.kv(Object.entries(a.detail).filter(([, v]) => typeof v !== "object" || Array.isArray(v)))] : null),
     ack);
 };
