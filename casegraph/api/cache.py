@@ -2,13 +2,17 @@
 
 Exact, not approximate: while the workspace runs it holds the store open, so no other process can write,
 and every change made through the API runs as an `alone` job, after which the workspace clears the cache.
-Answers are also kept for one day at most: which membership claims count depends on the date.
-Only aggregates are kept; person-level rows are always read (and audited) afresh.
+Answers are also kept for one day at most: which membership claims count depends on the date. At most
+MAX_ENTRIES answers are kept, the least recently used forgotten first (one filter too many used to empty the
+whole cache, the name search's index with it).
+Aggregates are kept, and the name search's index (names.py: read once, audited, each search audited); other
+person-level rows are always read (and audited) afresh.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -16,7 +20,7 @@ from typing import Any
 from casegraph.safeguards import GuardedStore
 
 _lock = threading.Lock()
-_values: dict[tuple[Any, ...], Any] = {}
+_values: OrderedDict[tuple[Any, ...], Any] = OrderedDict()  # least recently used first
 MAX_ENTRIES = 10_000
 
 
@@ -35,12 +39,13 @@ def remembered(
     key = _key(g, kind, sql, params)
     with _lock:
         if key in _values:
+            _values.move_to_end(key)
             return _values[key]
     value = compute()
     with _lock:
-        if len(_values) >= MAX_ENTRIES:
-            _values.clear()
         _values[key] = value
+        while len(_values) > MAX_ENTRIES:  # the least recently used go first (not the name index in use)
+            _values.popitem(last=False)
     return value
 
 

@@ -122,3 +122,23 @@ def test_the_workspace_renews_its_readers_claims_after_a_change(city_store_file,
         assert shared.result() == 1  # one snapshot for every lane (this job, a change, drops it when it ends)
     finally:
         ws.close()
+
+
+def test_the_workspace_cache_forgets_the_least_recently_used_answer(monkeypatch):
+    from types import SimpleNamespace
+
+    from casegraph.api import cache
+
+    cache.clear()
+    monkeypatch.setattr(cache, "MAX_ENTRIES", 2)
+    g = SimpleNamespace(visibility=SimpleNamespace(agencies={"incidents": ["metro_pd"]}), inner=object(),
+                        user=SimpleNamespace(role="analyst"))  # fmt: skip
+    computed: list[str] = []
+
+    def ask(sql: str) -> str:
+        return cache.remembered(g, "test", sql, None, lambda: computed.append(sql) or sql)  # type: ignore[arg-type]
+
+    ask("a"), ask("b"), ask("a"), ask("c")  # "b" is now the least recently used: it goes
+    ask("a"), ask("c"), ask("b")
+    assert computed == ["a", "b", "c", "b"]
+    cache.clear()
