@@ -12,6 +12,7 @@ import shutil
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,17 @@ def copy_store(src: Path, dst: Path) -> Path:
     for f in _files(src):
         shutil.copy(f, dst.parent / f.name.replace(src.name, dst.name, 1))
     return dst
+
+
+@contextmanager
+def opened_copy(src: Path, dst: Path) -> Iterator[tuple[Settings, Any]]:
+    """A copy of a store file (with its companions), opened for the block: for tests with their own sessions."""
+    s = settings_for(copy_store(src, dst))
+    store = open_store(s)
+    try:
+        yield s, store
+    finally:
+        store.close()
 
 
 def settings_for(path: Path) -> Settings:

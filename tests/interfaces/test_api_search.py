@@ -13,7 +13,14 @@ from casegraph.api import create_app
 from casegraph.api.lanes import ReaderStore
 from casegraph.safeguards import guard
 from casegraph.store import open_store
-from tests.interfaces.test_api import bearer, build_workspace_store, copy_store, raw, settings_for
+from tests.interfaces.test_api import (
+    bearer,
+    build_workspace_store,
+    copy_store,
+    opened_copy,
+    raw,
+    settings_for,
+)
 
 with warnings.catch_warnings():  # Starlette's TestClient warns (a UserWarning) that it prefers httpx2
     warnings.simplefilter("ignore")
@@ -87,9 +94,8 @@ def test_the_name_index_answers_as_the_sql_search(search_file, tmp_path, monkeyp
     (the path of a caller who sees too many records to index), with and without resolved persons."""
     from casegraph.api.reads import names, people
 
-    s = settings_for(copy_store(search_file, tmp_path / "n.duckdb"))
-    store = open_store(s)
-    try:  # persons of several records (a stand-in for resolve): one per family name
+    with opened_copy(search_file, tmp_path / "n.duckdb") as (s, store):
+        # persons of several records (a stand-in for resolve): one per family name
         store.execute("INSERT INTO person_identities (record_id, agency, person_id, run_id) SELECT record_id, "
                       "agency, 'P' || hash(family_name), 'test' FROM person_records")  # fmt: skip
         g = guard(store, "analyst", settings=s, purpose="test: name index", origin="test")
@@ -112,17 +118,13 @@ def test_the_name_index_answers_as_the_sql_search(search_file, tmp_path, monkeyp
             assert {p["person_id"].count("/") for p in indexed[texts[0]]} == ({0} if resolved else {1})
             assert (max(p["records"] for p in indexed[texts[0]]) > 1) == resolved
         g.close()
-    finally:
-        store.close()
 
 
 def test_evidence_records_say_where_and_what_about(search_file, tmp_path):
     """An arrest shows the area of its incident and which incident it concerns; a claim, which record."""
     from casegraph.api.reads.activity import evidence_records
 
-    s = settings_for(copy_store(search_file, tmp_path / "e.duckdb"))
-    store = open_store(s)
-    try:
+    with opened_copy(search_file, tmp_path / "e.duckdb") as (s, store):
         g = guard(store, "analyst", settings=s, purpose="test: evidence", origin="test")
         arrest, incident, area = g.rows("SELECT a.arrest_id, a.incident_id, i.area FROM arrests a JOIN incidents i "
                                         "USING (agency, incident_id) WHERE i.area IS NOT NULL LIMIT 1")[0]  # fmt: skip
@@ -132,5 +134,3 @@ def test_evidence_records_say_where_and_what_about(search_file, tmp_path):
         assert (shown[1]["area"], shown[1]["about"]) == (None, f"record {record}")
         assert shown[2]["found"] is False
         g.close()
-    finally:
-        store.close()

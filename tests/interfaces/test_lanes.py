@@ -9,7 +9,6 @@ import pytest
 from casegraph.api.lanes import ReaderStore
 from casegraph.safeguards import bootstrap, guard
 from casegraph.safeguards.views import drop_claims_snapshots
-from casegraph.store import open_store
 
 
 @pytest.fixture
@@ -65,11 +64,9 @@ def test_a_claims_snapshot_holds_the_passing_claims_until_its_token_changes(city
     """The same claims as the rules' view. Which claims pass is what the snapshot holds: a claim that stops
     passing still shows under the old token (which is why the workspace changes it after every change and every
     day) and not under a new one; the rows themselves are read live."""
-    from tests.interfaces.test_api import copy_store, settings_for
+    from tests.interfaces.test_api import opened_copy
 
-    s = settings_for(copy_store(city_store_file, tmp_path / "c.duckdb"))
-    store = open_store(s)
-    try:
+    with opened_copy(city_store_file, tmp_path / "c.duckdb") as (s, store):
         bootstrap(store, s)
         plain = guard(store, "admin", settings=s, purpose="test: snapshot")
         claims = plain.rows("SELECT agency, claim_id FROM membership_claims ORDER BY ALL")
@@ -89,8 +86,6 @@ def test_a_claims_snapshot_holds_the_passing_claims_until_its_token_changes(city
         drop_claims_snapshots(store)
         assert store.scalar(snapshots) == 0
         snap.close()
-    finally:
-        store.close()
 
 
 def test_the_workspace_renews_its_readers_claims_after_a_change(city_store_file, tmp_path):
