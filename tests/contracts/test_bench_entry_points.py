@@ -24,8 +24,10 @@ def test_every_benchmark_folder_has_an_entry_point():
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_benchmark_entry_point_answers_help(script: Path):
+def test_benchmark_entry_point_answers_help(script: Path, tmp_path: Path):
+    # run from an empty folder: a script that took --help for a path would write there, not into the checkout
     done = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT)  # fmt: skip
+                          cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
+    assert not any(tmp_path.iterdir()), f"{script.name} --help wrote files"
     assert "usage" in done.stdout.lower(), done.stdout[:500]
