@@ -40,29 +40,19 @@ class ReaderStore(DuckDBStore):
         self.con.execute(f"USE {ALIAS}")
         self._in_transaction = self._begun = False
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """As DuckDBStore's, but BEGIN waits for the first statement: a read answered from the workspace's
-        caches alone opens no DuckDB transaction."""
-        if self._in_transaction:
-            yield
-            return
-        self._in_transaction = True
-        try:
-            yield
-        except BaseException:
-            if self._begun:
-                self.con.execute("ROLLBACK")
-            raise
-        else:
-            if self._begun:
-                self.con.execute("COMMIT")
-        finally:
-            self._in_transaction = self._begun = False
+    # A transaction's BEGIN waits for its first statement: a read answered from the workspace's caches alone
+    # opens no DuckDB transaction (and its statements still share the snapshot of the first).
+    def _begin(self) -> None:
+        self._begun = False
+
+    def _end(self, how: str) -> None:
+        if self._begun:
+            super()._end(how)
+        self._begun = False
 
     def _run(self, sql: str, params: Params) -> Any:
         if self._in_transaction and not self._begun:
-            self.con.execute("BEGIN TRANSACTION")
+            super()._begin()
             self._begun = True
         return super()._run(sql, params)
 

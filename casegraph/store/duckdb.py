@@ -190,17 +190,24 @@ class DuckDBStore:
         if self._in_transaction:
             yield
             return
-        self.con.execute("BEGIN TRANSACTION")
+        self._begin()
         self._in_transaction = True
         try:
             yield
         except BaseException:
-            self.con.execute("ROLLBACK")
+            self._end("ROLLBACK")
             raise
         else:
-            self.con.execute("COMMIT")
+            self._end("COMMIT")
         finally:
             self._in_transaction = False
+
+    def _begin(self) -> None:
+        self.con.execute("BEGIN TRANSACTION")
+
+    def _end(self, how: str) -> None:
+        """COMMIT or ROLLBACK the transaction begun by _begin."""
+        self.con.execute(how)
 
     # -- runs ----------------------------------------------------------------------------------------
     def new_run(self, stage: str, settings: dict[str, Any], user_id: str | None = None) -> str:
