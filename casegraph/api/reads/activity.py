@@ -8,15 +8,24 @@ import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
 from casegraph.api import cache
-from casegraph.api.reads.common import has_table, listing, one, parsed, rows, stage_note
+from casegraph.api.reads.common import (
+    INCIDENT_KEY,
+    fetched,
+    has_table,
+    listing,
+    one,
+    parsed,
+    rows,
+    stage_note,
+)
 from casegraph.api.reads.incidents import IncidentQuery, check_agency, filter_notes, where_sql
 from casegraph.api.workspace import ApiProblem
 from casegraph.safeguards import GuardedStore
 
 ALERT_COLUMNS = ("alert_id, stage, kind, subject, title, severity, status, onset, created_at, acknowledged_by, "
                  "acknowledged_at, note, evidence, detail, run_id")  # fmt: skip
-# Evidence items are written kind:id; each kind is shown from its own table.
-# Each kind of evidence as id, agency, what, at (when), area and about (what it concerns, for arrests and claims).
+# Evidence items are written kind:id; each kind is shown from its own table, as id, agency, what, at (when),
+# area and about (what it concerns, for arrests and claims).
 EVIDENCE_SQL = {
     "incident": "SELECT incident_id AS id, agency, offence AS what, occurred_from AS at, area, NULL AS about "
     "FROM incidents WHERE list_contains(?, incident_id) ORDER BY occurred_from",
@@ -24,8 +33,8 @@ EVIDENCE_SQL = {
     "WHERE list_contains(?, contact_id) ORDER BY occurred_at",
     "arrest": "WITH a AS MATERIALIZED (SELECT arrest_id, agency, charge, arrested_at, incident_id FROM arrests "
     "WHERE list_contains(?, arrest_id)) SELECT a.arrest_id AS id, a.agency, a.charge AS what, a.arrested_at AS at, "
-    "i.area, 'incident ' || a.incident_id AS about FROM a LEFT JOIN (SELECT agency, incident_id, area FROM incidents "
-    "SEMI JOIN a USING (agency, incident_id)) i USING (agency, incident_id) ORDER BY a.arrested_at",
+    f"i.area, 'incident ' || a.incident_id AS about FROM a {fetched('incidents', 'i', 'area', 'a', INCIDENT_KEY)} "
+    "ORDER BY a.arrested_at",
     "claim": "SELECT claim_id AS id, agency, group_id || ': ' || array_to_string(criteria, ', ') AS what, "
     "entered_at AS at, NULL AS area, 'record ' || record_id AS about FROM membership_claims "
     "WHERE list_contains(?, claim_id)",

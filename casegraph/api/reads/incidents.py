@@ -8,7 +8,9 @@ from typing import Any
 
 from casegraph.api import cache
 from casegraph.api.reads.common import (
+    RECORD_KEY,
     contains_pattern,
+    fetched,
     has_rows,
     has_table,
     listing,
@@ -158,21 +160,14 @@ def people_sql(resolved: bool) -> str:
     with semi-joins on them: DuckDB then pushes their keys into the scans of person_records and
     person_identities (both stored in key order, so it skips what lies outside). A correlated subquery for the
     person made DuckDB hash all of person_identities: 110-235 ms per incident at 1,000,000 incidents, 12-25 now."""
-    person = (
-        "LEFT JOIN (SELECT pi.agency, pi.record_id, pi.person_id FROM person_identities pi SEMI JOIN inv "
-        "ON pi.agency = inv.agency AND pi.record_id = inv.record_id) pi "
-        "ON pi.agency = i.agency AND pi.record_id = i.record_id"
-        if resolved
-        else ""
-    )
+    persons = fetched("person_identities", "pi", "person_id", "inv", RECORD_KEY) if resolved else ""
     return (
         "WITH inv AS MATERIALIZED (SELECT v.agency, v.involvement_id, v.role, v.record_id FROM involvements v "
         "WHERE v.agency = ? AND v.incident_id = ?) "
         "SELECT i.involvement_id, i.role, i.record_id, p.given_name, p.family_name, p.alias, "
         f"{'pi.person_id' if resolved else 'NULL'} AS person_id FROM inv i "
-        "LEFT JOIN (SELECT p.agency, p.record_id, p.given_name, p.family_name, p.alias FROM person_records p "
-        "SEMI JOIN inv ON p.agency = inv.agency AND p.record_id = inv.record_id) p "
-        f"ON p.agency = i.agency AND p.record_id = i.record_id {person} ORDER BY i.role, i.involvement_id"
+        f"{fetched('person_records', 'p', 'given_name, family_name, alias', 'inv', RECORD_KEY)} {persons} "
+        "ORDER BY i.role, i.involvement_id"
     )
 
 

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from casegraph.api import cache
+from casegraph.api.reads.common import person_of
 from casegraph.safeguards import GuardedStore
 
 NAME_COLUMNS = ("family_name", "given_name", "alias")
@@ -36,18 +37,9 @@ class NameIndex:
 
 
 def index_sql(resolved: bool) -> str:
-    person = (
-        "coalesce(pi.person_id, p.agency || '/' || p.record_id)"
-        if resolved
-        else "p.agency || '/' || p.record_id"
-    )
-    join = (
-        "LEFT JOIN person_identities pi ON pi.agency = p.agency AND pi.record_id = p.record_id"
-        if resolved
-        else ""
-    )
+    join = "LEFT JOIN person_identities pi USING (agency, record_id)" if resolved else ""
     return (
-        f"SELECT {person} AS person_id, p.agency, p.given_name, p.family_name, p.alias, p.dob "
+        f"SELECT {person_of('p', resolved)} AS person_id, p.agency, p.given_name, p.family_name, p.alias, p.dob "
         f"FROM person_records p {join} ORDER BY p.agency, p.record_id"
     )
 

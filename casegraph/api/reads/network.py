@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from casegraph.api.reads.common import columns_of, has_table, listing, one, parsed, rows, stage_note
+from casegraph.api.reads.common import (
+    INCIDENT_KEY,
+    RECORD_KEY,
+    columns_of,
+    fetched,
+    has_table,
+    listing,
+    one,
+    parsed,
+    person_of,
+    rows,
+    stage_note,
+)
 from casegraph.api.workspace import ApiProblem
 from casegraph.safeguards import GuardedStore
 
@@ -79,17 +91,13 @@ def _edge(kind: str, a: str, b: str, weight: float, **extra: Any) -> dict[str, A
     return {"id": f"{kind}:{a}~{b}", "kind": kind, "source": a, "target": b, "weight": weight, **extra}
 
 
-# The claims of the chosen groups first (MATERIALIZED), then their records' persons and names by semi-join:
-# LEFT JOINs with person_identities and person_records hashed both whole (250 ms at 1,000,000 incidents).
+# The claims of the chosen groups first (MATERIALIZED), then their records' persons and names (common.fetched).
 MEMBERS_SQL = (
     "WITH c AS MATERIALIZED (SELECT claim_id, group_id, agency, record_id, len(criteria) AS criteria, entered_at "
     "FROM membership_claims WHERE ? IS NULL OR list_contains(?, group_id)) "
-    "SELECT c.claim_id, c.group_id, coalesce(pi.person_id, c.agency || '/' || c.record_id) AS pid, "
-    "p.given_name || ' ' || p.family_name AS name, c.criteria, c.entered_at FROM c "
-    "LEFT JOIN (SELECT pi.agency, pi.record_id, pi.person_id FROM person_identities pi SEMI JOIN c "
-    "USING (agency, record_id)) pi USING (agency, record_id) "
-    "LEFT JOIN (SELECT p.agency, p.record_id, p.given_name, p.family_name FROM person_records p SEMI JOIN c "
-    "USING (agency, record_id)) p USING (agency, record_id)"
+    f"SELECT c.claim_id, c.group_id, {person_of('c')} AS pid, p.given_name || ' ' || p.family_name AS name, "
+    f"c.criteria, c.entered_at FROM c {fetched('person_identities', 'pi', 'person_id', 'c', RECORD_KEY)} "
+    f"{fetched('person_records', 'p', 'given_name, family_name', 'c', RECORD_KEY)}"
 )
 
 
@@ -133,8 +141,7 @@ def incident_layer(g: GuardedStore, gids: list[str] | None, start: Any, end: Any
     found = rows(g, "WITH gi AS MATERIALIZED (SELECT group_id, agency, incident_id, occurred_on, via FROM "
                     "group_incidents WHERE (? IS NULL OR list_contains(?, group_id)) AND (? IS NULL OR occurred_on >= ?) "
                     "AND (? IS NULL OR occurred_on <= ?) ORDER BY occurred_on DESC, agency, incident_id LIMIT ?) "
-                    "SELECT gi.*, i.offence FROM gi JOIN (SELECT i.agency, i.incident_id, i.offence FROM incidents i "
-                    "SEMI JOIN gi USING (agency, incident_id)) i USING (agency, incident_id) "
+                    f"SELECT gi.*, i.offence FROM gi {fetched('incidents', 'i', 'offence', 'gi', INCIDENT_KEY, join='INNER')} "
                     "ORDER BY gi.occurred_on DESC, gi.agency, gi.incident_id",
                  [gids, gids, start, start, end, end, limit])  # fmt: skip
     nodes, edges, keys = {}, [], []
@@ -158,14 +165,12 @@ SHOWN = "WITH shown AS (SELECT DISTINCT unnest(?) AS key) "
 
 def involvement_edges(g: GuardedStore, shown: list[list[str]]) -> list[dict[str, Any]]:
     """Who took part in the incidents shown ([agencies, incident ids]): matched by key pair, never by a string
-    built for every involvement, and their persons fetched by semi-join (a string per involvement cost 150 ms at 1,000,000 incidents)."""
+    built for every involvement (150 ms at 1,000,000 incidents), and their persons fetched (common.fetched)."""
     found = rows(g, "WITH shown AS MATERIALIZED (SELECT DISTINCT unnest(?::VARCHAR[]) AS agency, "
                     "unnest(?::VARCHAR[]) AS incident_id), v AS MATERIALIZED (SELECT v.agency, v.incident_id, v.role, "
                     "v.record_id FROM involvements v SEMI JOIN shown USING (agency, incident_id) WHERE v.role IN "
-                    "('suspect', 'offender', 'arrestee')) SELECT v.agency, v.incident_id, v.role, "
-                    "coalesce(pi.person_id, v.agency || '/' || v.record_id) AS pid FROM v LEFT JOIN "
-                    "(SELECT pi.agency, pi.record_id, pi.person_id FROM person_identities pi SEMI JOIN v "
-                    "USING (agency, record_id)) pi USING (agency, record_id)", shown)  # fmt: skip
+                    f"('suspect', 'offender', 'arrestee')) SELECT v.agency, v.incident_id, v.role, {person_of('v')} "
+                    f"AS pid FROM v {fetched('person_identities', 'pi', 'person_id', 'v', RECORD_KEY)}", shown)  # fmt: skip
     return [_edge("involved", f"person:{r['pid']}", f"incident:{r['agency']}/{r['incident_id']}", 1.0, role=r["role"])
             for r in found]  # fmt: skip
 
@@ -240,7 +245,7 @@ def _person_neighbours(
     found = rows(g, "SELECT v.agency, v.incident_id, v.role, i.offence, i.occurred_from::DATE AS day FROM involvements v "
                     "JOIN incidents i ON i.agency = v.agency AND i.incident_id = v.incident_id LEFT JOIN "
                     "person_identities pi ON pi.agency = v.agency AND pi.record_id = v.record_id WHERE "
-                    "coalesce(pi.person_id, v.agency || '/' || v.record_id) = ? LIMIT ?", [pid, limit])  # fmt: skip
+                    f"{person_of('v')} = ? LIMIT ?", [pid, limit])  # fmt: skip
     nodes = [_node("incident", f"{r['agency']}/{r['incident_id']}", r["incident_id"], offence=r["offence"],
                    date=r["day"]) for r in found]  # fmt: skip
     edges = [
@@ -249,7 +254,7 @@ def _person_neighbours(
     ]
     claims = rows(g, "SELECT c.claim_id, c.group_id, len(c.criteria) AS criteria FROM membership_claims c LEFT JOIN "
                      "person_identities pi ON pi.agency = c.agency AND pi.record_id = c.record_id WHERE "
-                     "coalesce(pi.person_id, c.agency || '/' || c.record_id) = ?", [pid])  # fmt: skip
+                     f"{person_of('c')} = ?", [pid])  # fmt: skip
     for c in claims:
         nodes.append(_node("group", c["group_id"], c["group_id"]))
         edges.append(_edge("member", f"person:{pid}", f"group:{c['group_id']}", float(c["criteria"] or 1),

@@ -7,10 +7,14 @@ from typing import Any
 
 from casegraph.api import cache
 from casegraph.api.reads.common import (
+    INCIDENT_KEY,
+    RECORD_KEY,
     contains_pattern,
+    fetched,
     has_table,
     listing,
     one,
+    person_of,
     refuse_hidden,
     rows,
     stage_note,
@@ -30,15 +34,10 @@ def persons_sql(resolved: bool, where: str = "true") -> str:
 
     The first 2000 matching records are read once (MATERIALIZED: DuckDB would otherwise inline the CTE and scan
     person_records twice), and their persons are looked up with a semi-join, which hashes those few records
-    instead of all of person_identities. list_distinct(list(..)) costs a sixth of list(DISTINCT ..) here (sorted, so a person reads the same every time)."""
-    named = (
-        "SELECT coalesce(pi.person_id, h.agency || '/' || h.record_id) AS person_id, h.* FROM hits h LEFT JOIN "
-        "(SELECT pi.agency, pi.record_id, pi.person_id FROM person_identities pi SEMI JOIN hits h "
-        "ON pi.agency = h.agency AND pi.record_id = h.record_id) pi "
-        "ON pi.agency = h.agency AND pi.record_id = h.record_id"
-        if resolved
-        else "SELECT h.agency || '/' || h.record_id AS person_id, h.* FROM hits h"
-    )
+    instead of all of person_identities. list_distinct(list(..)) costs a sixth of list(DISTINCT ..) here (sorted,
+    so a person reads the same every time)."""
+    persons = fetched("person_identities", "pi", "person_id", "hits", RECORD_KEY) if resolved else ""
+    named = f"SELECT {person_of('h', resolved)} AS person_id, h.* FROM hits h {persons}"
     return (
         "WITH hits AS MATERIALIZED (SELECT p.agency, p.record_id, p.given_name, p.family_name, p.dob "
         f"FROM person_records p WHERE {where} LIMIT {HITS}), named AS ({named}) "
@@ -112,9 +111,8 @@ def person_incidents_sql() -> str:
     return ("WITH k AS MATERIALIZED (SELECT unnest(?::VARCHAR[]) AS agency, unnest(?::VARCHAR[]) AS record_id), "
             "v AS MATERIALIZED (SELECT v.role, v.agency, v.incident_id FROM involvements v SEMI JOIN k "
             "USING (agency, record_id)) "
-            "SELECT v.role, i.incident_id, i.agency, i.offence, i.occurred_from, i.area FROM v JOIN "
-            "(SELECT i.incident_id, i.agency, i.offence, i.occurred_from, i.area FROM incidents i SEMI JOIN v "
-            "USING (agency, incident_id)) i USING (agency, incident_id) "
+            "SELECT v.role, i.incident_id, i.agency, i.offence, i.occurred_from, i.area FROM v "
+            f"{fetched('incidents', 'i', 'offence, occurred_from, area', 'v', INCIDENT_KEY, join='INNER')} "
             "ORDER BY i.occurred_from, i.agency, i.incident_id, v.role")  # fmt: skip
 
 
@@ -195,8 +193,7 @@ def group_incidents_sql() -> str:
     return ("WITH page AS MATERIALIZED (SELECT incident_id, agency, occurred_on, area, via, members, evidence "
             "FROM group_incidents WHERE group_id = ? ORDER BY occurred_on, agency, incident_id LIMIT ? OFFSET ?) "
             "SELECT p.incident_id, p.agency, p.occurred_on, p.area, p.via, p.members, p.evidence, i.offence, "
-            "s.series_id FROM page p LEFT JOIN (SELECT i.agency, i.incident_id, i.offence FROM incidents i "
-            "SEMI JOIN page USING (agency, incident_id)) i USING (agency, incident_id) "
-            "LEFT JOIN (SELECT s.agency, s.incident_id, s.series_id FROM series s "
-            "SEMI JOIN page USING (agency, incident_id)) s USING (agency, incident_id) "
+            "s.series_id FROM page p "
+            f"{fetched('incidents', 'i', 'offence', 'page', INCIDENT_KEY)} "
+            f"{fetched('series', 's', 'series_id', 'page', INCIDENT_KEY)} "
             "ORDER BY p.occurred_on, p.agency, p.incident_id")  # fmt: skip
