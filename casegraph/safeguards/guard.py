@@ -90,9 +90,8 @@ class GuardedStore:
         self._pending: list[Entry] = []
         self._depth = 0
         self._tables = frozenset(model.tables)
-        self.claims_snapshot: str | None = (
-            None  # see views.install: set by a long-lived caller (the workspace)
-        )
+        # see views.install: set by a long-lived caller (the workspace), through snapshot_claims
+        self.claims_snapshot: str | None = None
         self.visibility = views.install(inner, user, self.rules)
         self._catalogs = frozenset({self.visibility.catalog.lower()})
         _ACTIVE[inner] = self
