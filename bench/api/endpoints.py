@@ -34,22 +34,33 @@ def sample(path: Path) -> dict[str, Any]:
         return row[0] if row else None
 
     out = {
-        "incident": first("SELECT incident_id FROM incidents WHERE agency = 'metro_pd' ORDER BY incident_id "
-                          "LIMIT 1 OFFSET 1000"),
-        "linked": first("SELECT incident_a FROM incident_links WHERE agency_a = 'metro_pd' ORDER BY probability "
-                        "DESC LIMIT 1"),
-        "link": first("SELECT link_id FROM incident_links WHERE agency_a = 'metro_pd' AND agency_b = 'metro_pd' "
-                      "ORDER BY probability DESC LIMIT 1"),
-        "series": first("SELECT series_id FROM series WHERE agency = 'metro_pd' GROUP BY 1 ORDER BY count(*) DESC "
-                        "LIMIT 1"),
-        "person": first("SELECT person_id FROM person_identities WHERE agency = 'metro_pd' GROUP BY 1 "
-                        "ORDER BY count(*) DESC, 1 LIMIT 1"),
+        "incident": first(
+            "SELECT incident_id FROM incidents WHERE agency = 'metro_pd' ORDER BY incident_id "
+            "LIMIT 1 OFFSET 1000"
+        ),
+        "linked": first(
+            "SELECT incident_a FROM incident_links WHERE agency_a = 'metro_pd' ORDER BY probability "
+            "DESC LIMIT 1"
+        ),
+        "link": first(
+            "SELECT link_id FROM incident_links WHERE agency_a = 'metro_pd' AND agency_b = 'metro_pd' "
+            "ORDER BY probability DESC LIMIT 1"
+        ),
+        "series": first(
+            "SELECT series_id FROM series WHERE agency = 'metro_pd' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+        ),
+        "person": first(
+            "SELECT person_id FROM person_identities WHERE agency = 'metro_pd' GROUP BY 1 "
+            "ORDER BY count(*) DESC, 1 LIMIT 1"
+        ),
         "group": first("SELECT group_id FROM groups ORDER BY 1 LIMIT 1"),
         "tie": con.execute("SELECT group_a, group_b FROM group_ties ORDER BY p_value LIMIT 1").fetchone(),
         "alert": first("SELECT alert_id FROM alerts ORDER BY onset DESC LIMIT 1"),
-        "name": first("SELECT family_name FROM person_records WHERE family_name IS NOT NULL LIMIT 1 OFFSET 500"),
+        "name": first(
+            "SELECT family_name FROM person_records WHERE family_name IS NOT NULL LIMIT 1 OFFSET 500"
+        ),
         "area": first("SELECT area FROM incidents WHERE area IS NOT NULL LIMIT 1"),
-    }  # fmt: skip
+    }
     con.close()
     return out
 

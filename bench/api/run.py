@@ -69,14 +69,26 @@ def request_mix(inputs: dict[str, list[Any]], rng: random.Random) -> list[tuple[
     month = rng.choice(inputs["months"])
     return [
         ("incidents: newest", "/api/incidents", {"limit": 50}),
-        ("incidents: filtered", "/api/incidents", {"offence": rng.choice(inputs["offences"]),
-                                                   "from": f"{month}-01", "to": f"{month}-28", "limit": 50}),
-        ("incidents: area, page 3", "/api/incidents", {"area": rng.choice(inputs["areas"]), "offset": 100, "limit": 50}),
+        (
+            "incidents: filtered",
+            "/api/incidents",
+            {
+                "offence": rng.choice(inputs["offences"]),
+                "from": f"{month}-01",
+                "to": f"{month}-28",
+                "limit": 50,
+            },
+        ),
+        (
+            "incidents: area, page 3",
+            "/api/incidents",
+            {"area": rng.choice(inputs["areas"]), "offset": 100, "limit": 50},
+        ),
         ("incident detail", f"/api/incidents/{rng.choice(inputs['ids'])}", {}),
         ("groups", "/api/groups", {}),
         ("persons: name search", "/api/persons", {"q": rng.choice(inputs["names"]), "limit": 20}),
         ("alerts", "/api/alerts", {}),
-    ]  # fmt: skip
+    ]
 
 
 async def wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
@@ -151,17 +163,30 @@ def raw_timings(path: Path, inputs: dict[str, list[Any]], repeat: int = 15) -> d
     con = duckdb.connect(str(path), read_only=True, config={"threads": "2"})
     rng = random.Random(3)
     statements = {
-        "incidents: newest": ("SELECT incident_id, agency, offence, occurred_from, area FROM incidents WHERE agency = 'metro_pd' "
-                              "ORDER BY occurred_from DESC LIMIT 50", lambda: []),
-        "incidents: filtered": ("SELECT incident_id, agency, offence, occurred_from, area FROM incidents WHERE agency = 'metro_pd' "
-                                "AND offence = ? AND occurred_from >= ?::DATE ORDER BY occurred_from DESC LIMIT 50",
-                                lambda: [rng.choice(inputs["offences"]), f"{rng.choice(inputs['months'])}-01"]),
-        "incidents: area, page 3": ("SELECT incident_id FROM incidents WHERE agency = 'metro_pd' AND area = ? ORDER BY occurred_from DESC "
-                                    "LIMIT 50 OFFSET 100", lambda: [rng.choice(inputs["areas"])]),
-        "incident detail": ("SELECT * FROM incidents WHERE agency = 'metro_pd' AND incident_id = ?", lambda: [rng.choice(inputs["ids"])]),
-        "persons: name search": ("SELECT record_id FROM person_records WHERE agency = 'metro_pd' AND family_name ILIKE '%' || ? || '%' LIMIT 20",
-                                 lambda: [rng.choice(inputs["names"])]),
-    }  # fmt: skip
+        "incidents: newest": (
+            "SELECT incident_id, agency, offence, occurred_from, area FROM incidents WHERE agency = 'metro_pd' "
+            "ORDER BY occurred_from DESC LIMIT 50",
+            lambda: [],
+        ),
+        "incidents: filtered": (
+            "SELECT incident_id, agency, offence, occurred_from, area FROM incidents WHERE agency = 'metro_pd' "
+            "AND offence = ? AND occurred_from >= ?::DATE ORDER BY occurred_from DESC LIMIT 50",
+            lambda: [rng.choice(inputs["offences"]), f"{rng.choice(inputs['months'])}-01"],
+        ),
+        "incidents: area, page 3": (
+            "SELECT incident_id FROM incidents WHERE agency = 'metro_pd' AND area = ? ORDER BY occurred_from DESC "
+            "LIMIT 50 OFFSET 100",
+            lambda: [rng.choice(inputs["areas"])],
+        ),
+        "incident detail": (
+            "SELECT * FROM incidents WHERE agency = 'metro_pd' AND incident_id = ?",
+            lambda: [rng.choice(inputs["ids"])],
+        ),
+        "persons: name search": (
+            "SELECT record_id FROM person_records WHERE agency = 'metro_pd' AND family_name ILIKE '%' || ? || '%' LIMIT 20",
+            lambda: [rng.choice(inputs["names"])],
+        ),
+    }
     out = {}
     for kind, (sql, params) in statements.items():
         times = []
@@ -184,11 +209,15 @@ def report(results: list[tuple[str, float, int]], raw: dict[str, float], args: a
             else " (saturation: a client sends its next request at once)"
         )
     )
-    print(f"server CPU {args.server_cpu:.1f} s: {args.server_cpu / len(results) * 1000:.1f} ms per request; "
-          f"load generator CPU {args.client_cpu / len(results) * 1000:.1f} ms per request; "
-          f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")  # fmt: skip
-    print(f"{'endpoint':26} {'n':>5} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-          f"{'raw ms':>7} {'p50/raw':>8}  target")  # fmt: skip
+    print(
+        f"server CPU {args.server_cpu:.1f} s: {args.server_cpu / len(results) * 1000:.1f} ms per request; "
+        f"load generator CPU {args.client_cpu / len(results) * 1000:.1f} ms per request; "
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end"
+    )
+    print(
+        f"{'endpoint':26} {'n':>5} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+        f"{'raw ms':>7} {'p50/raw':>8}  target"
+    )
     ok = any(k in LIST_AND_DETAIL for k, _, _ in results)  # a run of other kinds only has no verdict
     for kind in dict.fromkeys(k for k, _, _ in results):
         ms = [t * 1000 for k, t, _ in results if k == kind]
@@ -198,9 +227,11 @@ def report(results: list[tuple[str, float, int]], raw: dict[str, float], args: a
         passed = p95 < TARGET_MS and errors == 0
         ok &= passed or not target
         base = raw.get(kind)
-        print(f"{kind:26} {len(ms):5d} {errors:6d} {p50:8.1f} {p95:8.1f} {percentile(ms, 99):8.1f} {max(ms):8.1f} "
-              f"{base if base else float('nan'):7.1f} {p50 / base if base else float('nan'):8.1f}  "
-              f"{('PASS' if passed else 'FAIL') + ' (p95 < 100 ms, no errors)' if target else '-'}")  # fmt: skip
+        print(
+            f"{kind:26} {len(ms):5d} {errors:6d} {p50:8.1f} {p95:8.1f} {percentile(ms, 99):8.1f} {max(ms):8.1f} "
+            f"{base if base else float('nan'):7.1f} {p50 / base if base else float('nan'):8.1f}  "
+            f"{('PASS' if passed else 'FAIL') + ' (p95 < 100 ms, no errors)' if target else '-'}"
+        )
     for kind, sample in getattr(args, "error_samples", {}).items():
         print(f"first error of {kind}: {sample}")
     if not any(k in LIST_AND_DETAIL for k, _, _ in results):
@@ -224,8 +255,12 @@ def main() -> None:
     )
     parser.add_argument("--store", type=Path, help="use this store instead of building the synthetic city")
     parser.add_argument("--no-floor", action="store_true", help="skip the floor run (see floor())")
-    parser.add_argument("--only", nargs="+", metavar="KIND", help="request kinds to send (default: all seven); "
-                        "e.g. --only 'incident detail' groups")  # fmt: skip
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="KIND",
+        help="request kinds to send (default: all seven); e.g. --only 'incident detail' groups",
+    )
     args = parser.parse_args()
     args.floor = False
     source = args.store or demo_store(args.incidents)
@@ -236,13 +271,17 @@ def main() -> None:
         for think in args.think_ms
     ]
     raw = raw_timings(source, inputs)
-    verdicts = [(think, report(results, raw, run) and audit.startswith("audit: ok"))
-                for think, (run, results, audit) in runs]  # fmt: skip
+    verdicts = [
+        (think, report(results, raw, run) and audit.startswith("audit: ok"))
+        for think, (run, results, audit) in runs
+    ]
     for think, (_, _, audit) in runs:
         print(f"think time {think:g} ms: {audit}")
     for think, ok in verdicts:
-        print(f"think time {think:g} ms: list and detail p95 < {TARGET_MS:g} ms, no errors, audit ok: "
-              f"{'PASS' if ok else 'FAIL'}")  # fmt: skip
+        print(
+            f"think time {think:g} ms: list and detail p95 < {TARGET_MS:g} ms, no errors, audit ok: "
+            f"{'PASS' if ok else 'FAIL'}"
+        )
     if 0 in args.think_ms and not args.no_floor:
         print(floor(source, inputs, args))
     sys.exit(0 if all(ok for _, ok in verdicts) else 1)
@@ -257,9 +296,11 @@ def floor(source: Path, inputs: dict[str, list[Any]], args: argparse.Namespace) 
     ms = [t * 1000 for _, t, status in results if 200 <= status < 300]
     if len(ms) < len(results) or not audit.startswith("audit: ok"):
         return f"floor: not measured ({len(results) - len(ms)} errors; {audit})"
-    return (f"floor (saturation, GET /api/me: no statement): {len(ms) / run.wall:.0f} req/s, p50 "
-            f"{percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} ms, server CPU "
-            f"{run.server_cpu / len(ms) * 1000:.1f} ms per request")  # fmt: skip
+    return (
+        f"floor (saturation, GET /api/me: no statement): {len(ms) / run.wall:.0f} req/s, p50 "
+        f"{percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} ms, server CPU "
+        f"{run.server_cpu / len(ms) * 1000:.1f} ms per request"
+    )
 
 
 @contextmanager
@@ -283,8 +324,17 @@ def served(source: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Popen
         token = user_token(Signer(load_secret(s)), ANALYST[0])
         headers = {"Authorization": f"Bearer {token}", "X-Casegraph-Purpose": "benchmark"}
         port = free_port()
-        proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("server.py")), "--store", str(store),
-                                 "--port", str(port)], stderr=subprocess.PIPE)  # fmt: skip
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).with_name("server.py")),
+                "--store",
+                str(store),
+                "--port",
+                str(port),
+            ],
+            stderr=subprocess.PIPE,
+        )
         try:
             asyncio.run(wait_up(f"http://127.0.0.1:{port}", proc))
             yield f"http://127.0.0.1:{port}", headers, proc, s
@@ -340,8 +390,10 @@ def audit_check(s: Any, results: list[tuple[str, float, int]], *, statements: bo
     else:
         as_expected, otherwise = not reads, "UNEXPECTED: read entries"
     state = f"BROKEN ({check.problems[:2]})" if check.problems else "ok" if as_expected else otherwise
-    return (f"audit: {state}: chain of {check.entries} entries verified with its anchor; {reads} read entries "
-            f"(purpose 'benchmark') for {answered} answered requests (+ warm-up)")  # fmt: skip
+    return (
+        f"audit: {state}: chain of {check.entries} entries verified with its anchor; {reads} read entries "
+        f"(purpose 'benchmark') for {answered} answered requests (+ warm-up)"
+    )
 
 
 if __name__ == "__main__":

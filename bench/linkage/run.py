@@ -90,8 +90,12 @@ def peer_eval(folder: Path, out: Path, reuse: bool) -> dict[str, Any]:
         scores = pd.read_csv(seed_file, dtype={"i1": str, "i2": str})
         for model, rows in per_model.items():
             rows.append(score_pairs(folder, seed_file.stem, scores, model))
-    return {"wall_s": wall, "peak_gb": peak, "timings": json.loads((out / "timings.json").read_text()),
-            **{m: {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} for m, rows in per_model.items()}}  # fmt: skip
+    return {
+        "wall_s": wall,
+        "peak_gb": peak,
+        "timings": json.loads((out / "timings.json").read_text()),
+        **{m: {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} for m, rows in per_model.items()},
+    }
 
 
 def score_pairs(folder: Path, seed: str, scores: pd.DataFrame, model: str) -> dict[str, float]:
@@ -102,8 +106,10 @@ def score_pairs(folder: Path, seed: str, scores: pd.DataFrame, model: str) -> di
     truth = pd.read_csv(folder / "incident_truth.csv", dtype=str)
     truth = truth[truth["incident_id"].isin(test)]
     codes = pd.factorize(truth["offender_id"])[0]
-    matrix = coo_matrix((np.ones(len(truth)), (position[truth["incident_id"]].to_numpy(), codes)),
-                        shape=(len(test), codes.max() + 1)).tocsr()  # fmt: skip
+    matrix = coo_matrix(
+        (np.ones(len(truth)), (position[truth["incident_id"]].to_numpy(), codes)),
+        shape=(len(test), codes.max() + 1),
+    ).tocsr()
     i, j = position[scores["i1"]].to_numpy(), position[scores["i2"]].to_numpy()
     p = scores[model].to_numpy(dtype=float)
     p = (p - p.min()) / (p.max() - p.min()) + 1e-9  # log Bayes factors to a positive score, ranks unchanged
@@ -121,16 +127,28 @@ def real_data(work: Path, skip_peer: bool, reuse_peer: bool) -> list[dict[str, A
     rows = []
     for folder in convert_crime_series(SHARED, work / "crime_series"):
         ours = casegraph_eval(folder, all_pairs=True)
-        rows.append({"dataset": folder.name, "system": "casegraph (" + "/".join(sorted(set(ours["selected_models"]))) + ")",
-                     **{k: ours[k] for k in ("auc", "average_precision", "top10_any", "top25_any")},
-                     "wall_s": ours["wall_s"], "peak_gb": ours["peak_gb"]})  # fmt: skip
+        rows.append(
+            {
+                "dataset": folder.name,
+                "system": "casegraph (" + "/".join(sorted(set(ours["selected_models"]))) + ")",
+                **{k: ours[k] for k in ("auc", "average_precision", "top10_any", "top25_any")},
+                "wall_s": ours["wall_s"],
+                "peak_gb": ours["peak_gb"],
+            }
+        )
         if skip_peer:
             continue
         peer = peer_eval(folder, work / "peer" / folder.name, reuse_peer)
         for model in ("naive_bayes", "gradient_boosting"):
-            rows.append({"dataset": folder.name, "system": f"crimeserieslinkage ({model})",
-                         **{k: peer[model][k] for k in ("auc", "average_precision", "top10_any", "top25_any")},
-                         "wall_s": peer["wall_s"], "peak_gb": peer["peak_gb"]})  # fmt: skip
+            rows.append(
+                {
+                    "dataset": folder.name,
+                    "system": f"crimeserieslinkage ({model})",
+                    **{k: peer[model][k] for k in ("auc", "average_precision", "top10_any", "top25_any")},
+                    "wall_s": peer["wall_s"],
+                    "peak_gb": peer["peak_gb"],
+                }
+            )
     return rows
 
 
@@ -150,11 +168,26 @@ def million(work: Path, n: int) -> dict[str, Any]:
     )
     stdout, wall, peak = measured([sys.executable, str(HERE / "scale.py"), "link", str(store)])
     summary = json.loads(stdout)
-    latency = json.loads(subprocess.run([sys.executable, str(HERE / "scale.py"), "similar", str(store), "200"],
-                                        check=True, cwd=ROOT, capture_output=True, text=True).stdout)  # fmt: skip
-    return {"n_incidents": summary["n_incidents"], "n_candidates": summary["n_candidates"],
-            "n_links": summary["n_links"], "n_series": summary["n_series"], "link_wall_s": wall,
-            "link_peak_gb": peak, "phases": summary["phases"], "blocking": summary["blocking"], **latency}  # fmt: skip
+    latency = json.loads(
+        subprocess.run(
+            [sys.executable, str(HERE / "scale.py"), "similar", str(store), "200"],
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    return {
+        "n_incidents": summary["n_incidents"],
+        "n_candidates": summary["n_candidates"],
+        "n_links": summary["n_links"],
+        "n_series": summary["n_series"],
+        "link_wall_s": wall,
+        "link_peak_gb": peak,
+        "phases": summary["phases"],
+        "blocking": summary["blocking"],
+        **latency,
+    }
 
 
 def show(rows: list[dict[str, Any]]) -> None:
@@ -171,9 +204,15 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ours = next(r for r in rows if r["dataset"] == dataset and r["system"].startswith("casegraph"))
         peers = [r for r in rows if r["dataset"] == dataset and not r["system"].startswith("casegraph")]
         for peer in peers:
-            out.append({"dataset": dataset, "versus": peer["system"], "auc_difference": ours["auc"] - peer["auc"],
-                        "top10_difference": ours["top10_any"] - peer["top10_any"],
-                        "time_ratio_peer_over_casegraph": peer["wall_s"] / ours["wall_s"]})  # fmt: skip
+            out.append(
+                {
+                    "dataset": dataset,
+                    "versus": peer["system"],
+                    "auc_difference": ours["auc"] - peer["auc"],
+                    "top10_difference": ours["top10_any"] - peer["top10_any"],
+                    "time_ratio_peer_over_casegraph": peer["wall_s"] / ours["wall_s"],
+                }
+            )
     return out
 
 
@@ -199,8 +238,21 @@ def main() -> None:
         show(results["ratios"])
     print("\n== synthetic city, 3,000 incidents (seed 7), default settings ==")
     city = synthetic_city(args.work)
-    results["city"] = {k: city[k] for k in ("auc", "average_precision", "top10_any", "top10_all", "top25_any",
-                                            "bcubed_f1", "adjusted_rand", "n_series", "wall_s", "peak_gb")}  # fmt: skip
+    results["city"] = {
+        k: city[k]
+        for k in (
+            "auc",
+            "average_precision",
+            "top10_any",
+            "top10_all",
+            "top25_any",
+            "bcubed_f1",
+            "adjusted_rand",
+            "n_series",
+            "wall_s",
+            "peak_gb",
+        )
+    }
     show([results["city"]])
     if not args.skip_million:
         print(f"\n== {args.incidents:,} synthetic incidents: link, then similar ==")

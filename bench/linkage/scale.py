@@ -65,8 +65,12 @@ def latency(store_path: Path, k: int) -> dict[str, float]:
         candidates.append(result["candidates"])
     store.close()
     ms = np.array(times) * 1000
-    return {"similar_median_ms": float(np.median(ms)), "similar_p95_ms": float(np.percentile(ms, 95)),
-            "similar_queries": len(ms), "similar_mean_candidates": float(np.mean(candidates))}  # fmt: skip
+    return {
+        "similar_median_ms": float(np.median(ms)),
+        "similar_p95_ms": float(np.percentile(ms, 95)),
+        "similar_queries": len(ms),
+        "similar_mean_candidates": float(np.mean(candidates)),
+    }
 
 
 if __name__ == "__main__":

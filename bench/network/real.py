@@ -37,10 +37,36 @@ PAPERS = {
     "london_gang": "Grund & Densley (2012, 2015): the main finding (ethnic homophily) cannot be reproduced here "
     "(birthplace dropped by design); one gang, no subgroups.",
 }
-TIE_COLS = ["group_a", "group_b", "person_ties", "persons_a", "persons_b", "joint_events", "expected", "ratio",
-            "p_value", "p_permutation", "q_value", "significant", "first_at", "last_at", "detected_at", "onset"]  # fmt: skip
-PLAYER_COLS = ["person_id", "group_id", "degree", "betweenness", "brokerage", "representative", "liaison",
-               "cross_ties", "groups_reached", "community"]  # fmt: skip
+TIE_COLS = [
+    "group_a",
+    "group_b",
+    "person_ties",
+    "persons_a",
+    "persons_b",
+    "joint_events",
+    "expected",
+    "ratio",
+    "p_value",
+    "p_permutation",
+    "q_value",
+    "significant",
+    "first_at",
+    "last_at",
+    "detected_at",
+    "onset",
+]
+PLAYER_COLS = [
+    "person_id",
+    "group_id",
+    "degree",
+    "betweenness",
+    "brokerage",
+    "representative",
+    "liaison",
+    "cross_ties",
+    "groups_reached",
+    "community",
+]
 
 
 def markdown(frame: pd.DataFrame) -> str:
@@ -66,14 +92,26 @@ def _cell(value: Any) -> str:
 def section(result: dict[str, Any]) -> str:
     name = result["data"]
     d = result.get("disruption") or {}
-    summary = pd.DataFrame([{
-        "nodes": result["n_nodes"], "edges": result["n_edges"], "group column": result["group_column"] or "(none)",
-        "groups": result["n_groups"], "labelled": result["labelled_nodes"], "NMI": result["nmi"],
-        "ARI": result["ari"], "communities": result["n_communities"],
-        "significant group ties": result["significant_group_ties"], "tests": result["test"]["tests"],
-        "top 5 % by betweenness removed: largest component": f"{d.get('largest_before')} -> {d.get('largest_after')}"
-        f" (-{100 * d.get('reduction', 0):.0f} %)" if d else "",
-    }])  # fmt: skip
+    summary = pd.DataFrame(
+        [
+            {
+                "nodes": result["n_nodes"],
+                "edges": result["n_edges"],
+                "group column": result["group_column"] or "(none)",
+                "groups": result["n_groups"],
+                "labelled": result["labelled_nodes"],
+                "NMI": result["nmi"],
+                "ARI": result["ari"],
+                "communities": result["n_communities"],
+                "significant group ties": result["significant_group_ties"],
+                "tests": result["test"]["tests"],
+                "top 5 % by betweenness removed: largest component": f"{d.get('largest_before')} -> {d.get('largest_after')}"
+                f" (-{100 * d.get('reduction', 0):.0f} %)"
+                if d
+                else "",
+            }
+        ]
+    )
     ties = pd.DataFrame(result["group_ties"], columns=TIE_COLS).head(10)
     players = pd.DataFrame(result["key_players"], columns=PLAYER_COLS).head(5)
     growth = pd.DataFrame(result["growth"])
@@ -93,8 +131,9 @@ def main() -> None:
     net = load_settings().network
     parts = ["# casegraph network evaluation on real networks\n\n"]
     for folder in sorted(p for p in Path(args.data).iterdir() if p.is_dir()):
-        result = evaluate_folder(folder, tie_params=tie_params(net), role_params=role_params(net),
-                                 gap_days=net.onset_gap_days)  # fmt: skip
+        result = evaluate_folder(
+            folder, tie_params=tie_params(net), role_params=role_params(net), gap_days=net.onset_gap_days
+        )
         parts.append(section(result))
     text = "".join(parts)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -51,10 +51,16 @@ def generate(path: Path, persons: int, ties: int, groups: int, memory: str) -> N
     rng = np.random.default_rng(2026)
     store = open_store(settings_for(path, memory))
     group_of = np.where(rng.random(persons) < 0.6, rng.integers(0, groups, persons), -1)
-    store.write("person_records", pa.table({
-        "agency": pa.array(["pd"] * persons), "record_id": _ids("R", np.arange(persons), 7),
-        "dob": pa.array([date(1990, 1, 1)] * persons, pa.date32()),
-    }))  # fmt: skip
+    store.write(
+        "person_records",
+        pa.table(
+            {
+                "agency": pa.array(["pd"] * persons),
+                "record_id": _ids("R", np.arange(persons), 7),
+                "dob": pa.array([date(1990, 1, 1)] * persons, pa.date32()),
+            }
+        ),
+    )
     members = np.flatnonzero(group_of >= 0)
     order = members[np.argsort(group_of[members], kind="stable")]
     starts = np.searchsorted(group_of[order], np.arange(groups))
@@ -77,15 +83,29 @@ def generate(path: Path, persons: int, ties: int, groups: int, memory: str) -> N
 def _calls(store, first: int, a: np.ndarray, b: np.ndarray, when: np.ndarray) -> None:
     n = len(a)
     cid = _ids("C", np.arange(first, first + n), 8)
-    store.write("contacts", pa.table({
-        "agency": pa.array(["pd"] * n), "contact_id": cid, "kind": pa.array(["call"] * n),
-        "occurred_at": pa.array((when * 1e6).astype("int64"), pa.timestamp("us")),
-    }))  # fmt: skip
+    store.write(
+        "contacts",
+        pa.table(
+            {
+                "agency": pa.array(["pd"] * n),
+                "contact_id": cid,
+                "kind": pa.array(["call"] * n),
+                "occurred_at": pa.array((when * 1e6).astype("int64"), pa.timestamp("us")),
+            }
+        ),
+    )
     people = np.concatenate([a, b])
-    store.write("contact_participants", pa.table({
-        "agency": pa.array(["pd"] * 2 * n), "participant_id": _ids("P", np.arange(2 * first, 2 * first + 2 * n), 9),
-        "contact_id": pa.concat_arrays([cid, cid]), "record_id": _ids("R", people, 7),
-    }))  # fmt: skip
+    store.write(
+        "contact_participants",
+        pa.table(
+            {
+                "agency": pa.array(["pd"] * 2 * n),
+                "participant_id": _ids("P", np.arange(2 * first, 2 * first + 2 * n), 9),
+                "contact_id": pa.concat_arrays([cid, cid]),
+                "record_id": _ids("R", people, 7),
+            }
+        ),
+    )
 
 
 def _planted(store, rng, order, starts, sizes, ties: int) -> None:
@@ -98,13 +118,21 @@ def _planted(store, rng, order, starts, sizes, ties: int) -> None:
 
 def _claims(store, members: np.ndarray, group_of: np.ndarray) -> None:
     n = len(members)
-    store.write("membership_claims", pa.table({
-        "agency": pa.array(["pd"] * n), "claim_id": _ids("M", np.arange(n), 7),
-        "record_id": _ids("R", members, 7), "group_id": _ids("G", group_of[members] + 1, 4),
-        "criteria": pa.array([["self_admission", "named_in_court_record"]] * n),
-        "evidence": pa.array([["contact:C00000000"]] * n), "entered_by": pa.array(["bench"] * n),
-        "entered_at": pa.array([START + timedelta(days=700)] * n, pa.timestamp("us")),
-    }))  # fmt: skip
+    store.write(
+        "membership_claims",
+        pa.table(
+            {
+                "agency": pa.array(["pd"] * n),
+                "claim_id": _ids("M", np.arange(n), 7),
+                "record_id": _ids("R", members, 7),
+                "group_id": _ids("G", group_of[members] + 1, 4),
+                "criteria": pa.array([["self_admission", "named_in_court_record"]] * n),
+                "evidence": pa.array([["contact:C00000000"]] * n),
+                "entered_by": pa.array(["bench"] * n),
+                "entered_at": pa.array([START + timedelta(days=700)] * n, pa.timestamp("us")),
+            }
+        ),
+    )
 
 
 CHILD = """
@@ -158,19 +186,27 @@ def report(s: dict, args: argparse.Namespace) -> None:
         f"(children peak {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6:.2f} GB)"
     )
     print("| measure | value |\n|---|---|")
-    rows = [("people / ties in the graph", f"{s['n_nodes']:,} / {s['n_edges']:,}"),
-            ("total seconds (build + 99 permutations + key players + writes)", s["wall_seconds"]),
-            *[(f"  {k} seconds", v) for k, v in s["step_seconds"].items()],
-            ("CPU seconds: stage process (DuckDB threads included) / forked Leiden process",
-             f"{s['cpu_seconds']} / {s['forked_cpu_seconds']}"),
-            ("load average (2 cores, shared)", s["load_average"]),
-            ("peak memory, GB (stage process, DuckDB included)", s["peak_rss_gb"]),
-            ("peak memory, GB (forked Leiden process)", s["forked_peak_rss_gb"]),
-            ("significant group ties (planted: G0001-G0002)", f"{s['significant_group_ties']} {top}"),
-            ("betweenness", s["methods"]["betweenness"]), ("communities", s["methods"]["communities"]),
-            ("brokerage", s["methods"]["brokerage"]), ("NMI / ARI communities vs groups",
-             f"{s['communities_vs_groups']['nmi']} / {s['communities_vs_groups']['ari']}"),
-            ("under 5 minutes and 8 GB", s["wall_seconds"] < 300 and s["peak_rss_gb"] < 8)]  # fmt: skip
+    rows = [
+        ("people / ties in the graph", f"{s['n_nodes']:,} / {s['n_edges']:,}"),
+        ("total seconds (build + 99 permutations + key players + writes)", s["wall_seconds"]),
+        *[(f"  {k} seconds", v) for k, v in s["step_seconds"].items()],
+        (
+            "CPU seconds: stage process (DuckDB threads included) / forked Leiden process",
+            f"{s['cpu_seconds']} / {s['forked_cpu_seconds']}",
+        ),
+        ("load average (2 cores, shared)", s["load_average"]),
+        ("peak memory, GB (stage process, DuckDB included)", s["peak_rss_gb"]),
+        ("peak memory, GB (forked Leiden process)", s["forked_peak_rss_gb"]),
+        ("significant group ties (planted: G0001-G0002)", f"{s['significant_group_ties']} {top}"),
+        ("betweenness", s["methods"]["betweenness"]),
+        ("communities", s["methods"]["communities"]),
+        ("brokerage", s["methods"]["brokerage"]),
+        (
+            "NMI / ARI communities vs groups",
+            f"{s['communities_vs_groups']['nmi']} / {s['communities_vs_groups']['ari']}",
+        ),
+        ("under 5 minutes and 8 GB", s["wall_seconds"] < 300 and s["peak_rss_gb"] < 8),
+    ]
     for name, value in rows:
         print(f"| {name} | {value} |")
 

@@ -28,10 +28,17 @@ def to_schema(frame: pd.DataFrame) -> pd.DataFrame:
     )
     address = (address + " " + _text(frame, "suburb")).str.split().str.join(" ")
     dob = pd.to_datetime(frame["date_of_birth"], format="%Y%m%d", errors="coerce").dt.strftime("%Y-%m-%d")
-    return pd.DataFrame({
-        "record_id": frame["rec_id"], "given_name": frame["given_name"], "family_name": frame["surname"],
-        "dob": dob, "address": address, "postcode": frame["postcode"], "id_number": frame["soc_sec_id"],
-    })[COLUMNS]  # fmt: skip
+    return pd.DataFrame(
+        {
+            "record_id": frame["rec_id"],
+            "given_name": frame["given_name"],
+            "family_name": frame["surname"],
+            "dob": dob,
+            "address": address,
+            "postcode": frame["postcode"],
+            "id_number": frame["soc_sec_id"],
+        }
+    )[COLUMNS]
 
 
 def truth_of(records: pd.DataFrame) -> pd.DataFrame:

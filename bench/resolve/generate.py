@@ -24,7 +24,64 @@ STREET_TYPES = np.array(["St", "Ave", "Rd", "Blvd", "Dr", "Pl", "Ct", "Ln"])
 ALIASES = np.array(
     ["Shorty", "Ghost", "Smoke", "Ace", "Tiny", "Red", "Slim", "Bugs", "Lefty", "Junior", "Boo", "Dre"]
 )
-SYLLABLES = ["an", "ber", "bro", "cal", "car", "dal", "den", "dor", "el", "far", "gan", "gar", "hal", "har", "hol", "jen", "kar", "kel", "kin", "lan", "lar", "len", "lin", "lor", "mal", "man", "mar", "mel", "mor", "nel", "nor", "ol", "or", "pan", "par", "per", "ran", "ren", "ros", "sal", "san", "sel", "son", "stan", "tar", "ter", "tor", "val", "van", "ver", "wal", "war", "wel", "win", "yar", "zan"]  # fmt: skip
+SYLLABLES = [
+    "an",
+    "ber",
+    "bro",
+    "cal",
+    "car",
+    "dal",
+    "den",
+    "dor",
+    "el",
+    "far",
+    "gan",
+    "gar",
+    "hal",
+    "har",
+    "hol",
+    "jen",
+    "kar",
+    "kel",
+    "kin",
+    "lan",
+    "lar",
+    "len",
+    "lin",
+    "lor",
+    "mal",
+    "man",
+    "mar",
+    "mel",
+    "mor",
+    "nel",
+    "nor",
+    "ol",
+    "or",
+    "pan",
+    "par",
+    "per",
+    "ran",
+    "ren",
+    "ros",
+    "sal",
+    "san",
+    "sel",
+    "son",
+    "stan",
+    "tar",
+    "ter",
+    "tor",
+    "val",
+    "van",
+    "ver",
+    "wal",
+    "war",
+    "wel",
+    "win",
+    "yar",
+    "zan",
+]
 
 
 def nickname_table() -> dict[str, list[str]]:
@@ -71,18 +128,26 @@ def _apply(rng: np.random.Generator, values: np.ndarray, mask: np.ndarray, fn) -
 
 def people(rng: np.random.Generator, n: int, given: np.ndarray, family: np.ndarray) -> pd.DataFrame:
     """n true identities."""
-    return pd.DataFrame({
-        "given": rng.choice(given, size=n, p=zipf_weights(len(given), 1.0, 8.0)),
-        "middle": np.where(rng.random(n) < 0.7, rng.choice(given, size=n), ""),
-        "family": rng.choice(family, size=n, p=zipf_weights(len(family), 0.9, 50.0)),
-        "male": rng.random(n) < 0.5,
-        "dob": rng.integers(np.datetime64("1945-01-01").astype(int), np.datetime64("2008-12-31").astype(int), n),
-        "number": rng.integers(1, 9999, n), "street": rng.choice(family, size=n), "stype": rng.integers(0, 8, n),
-        "postcode": rng.integers(10000, 10600, n),
-        "phone": np.where(rng.random(n) < 0.6, rng.integers(2_000_000_000, 9_999_999_999, n).astype(str), ""),
-        "id_number": np.where(rng.random(n) < 0.6, rng.integers(10**8, 10**9, n).astype(str), ""),
-        "alias": np.where(rng.random(n) < 0.15, rng.choice(ALIASES, size=n), ""),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "given": rng.choice(given, size=n, p=zipf_weights(len(given), 1.0, 8.0)),
+            "middle": np.where(rng.random(n) < 0.7, rng.choice(given, size=n), ""),
+            "family": rng.choice(family, size=n, p=zipf_weights(len(family), 0.9, 50.0)),
+            "male": rng.random(n) < 0.5,
+            "dob": rng.integers(
+                np.datetime64("1945-01-01").astype(int), np.datetime64("2008-12-31").astype(int), n
+            ),
+            "number": rng.integers(1, 9999, n),
+            "street": rng.choice(family, size=n),
+            "stype": rng.integers(0, 8, n),
+            "postcode": rng.integers(10000, 10600, n),
+            "phone": np.where(
+                rng.random(n) < 0.6, rng.integers(2_000_000_000, 9_999_999_999, n).astype(str), ""
+            ),
+            "id_number": np.where(rng.random(n) < 0.6, rng.integers(10**8, 10**9, n).astype(str), ""),
+            "alias": np.where(rng.random(n) < 0.15, rng.choice(ALIASES, size=n), ""),
+        }
+    )
 
 
 def _nicknamed(
@@ -147,16 +212,23 @@ def records(
     middle = np.where(u["mid"] < 0.5, pd.Series(middle).str[:1].to_numpy(object), middle)
     id_number = np.where(u["id"] < 0.6, r["id_number"], "")
     id_number = _apply(rng, id_number, noisy & (u["idt"] < 0.03) & (id_number != ""), typo)
-    return pd.DataFrame({
-        "record_id": [f"R{i:08d}" for i in range(1, m + 1)], "agency": rng.choice(AGENCIES, m, p=[0.55, 0.28, 0.17]),
-        "given_name": given, "middle_name": middle, "family_name": family,
-        "alias": np.where(u["alias"] < 0.6, r["alias"], ""), "dob": _dob_text(rng, r["dob"].to_numpy(), noisy),
-        "sex": np.where(r["male"], "male", "female"),
-        "address": np.where(u["addr"] < 0.08, "", address.to_numpy(object)),
-        "postcode": np.where(moved, rng.integers(10000, 10600, m), r["postcode"]).astype(str),
-        "phone": _phone_text(rng, r["phone"].to_numpy(object)), "id_number": id_number,
-        "person_id": [f"P{p:08d}" for p in pid],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "record_id": [f"R{i:08d}" for i in range(1, m + 1)],
+            "agency": rng.choice(AGENCIES, m, p=[0.55, 0.28, 0.17]),
+            "given_name": given,
+            "middle_name": middle,
+            "family_name": family,
+            "alias": np.where(u["alias"] < 0.6, r["alias"], ""),
+            "dob": _dob_text(rng, r["dob"].to_numpy(), noisy),
+            "sex": np.where(r["male"], "male", "female"),
+            "address": np.where(u["addr"] < 0.08, "", address.to_numpy(object)),
+            "postcode": np.where(moved, rng.integers(10000, 10600, m), r["postcode"]).astype(str),
+            "phone": _phone_text(rng, r["phone"].to_numpy(object)),
+            "id_number": id_number,
+            "person_id": [f"P{p:08d}" for p in pid],
+        }
+    )
 
 
 def generate(out: Path, n_records: int, seed: int = 1) -> Path:

@@ -67,8 +67,12 @@ def run(folder: Path) -> dict[str, object]:
     seconds = time.perf_counter() - started
     source = records["source"].reset_index(drop=True) if link else None
     result = score(pd.Series(labels), truth.loc[records.index].reset_index(drop=True), source)
-    return {**result, "seconds": round(seconds, 3), "candidate_pairs": len(pairs),
-            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 3)}  # fmt: skip
+    return {
+        **result,
+        "seconds": round(seconds, 3),
+        "candidate_pairs": len(pairs),
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 3),
+    }
 
 
 if __name__ == "__main__":

@@ -28,8 +28,18 @@ sys.path.insert(0, str(HERE))
 from febrl import write_febrl3, write_febrl4  # noqa: E402
 from generate import generate  # noqa: E402
 
-COLUMNS = ["dataset", "system", "n_records", "precision", "recall", "f1", "bcubed_f1", "seconds", "records_per_s",
-           "peak_rss_gb"]  # fmt: skip
+COLUMNS = [
+    "dataset",
+    "system",
+    "n_records",
+    "precision",
+    "recall",
+    "f1",
+    "bcubed_f1",
+    "seconds",
+    "records_per_s",
+    "peak_rss_gb",
+]
 
 
 def casegraph(folder: Path, config: Path) -> dict[str, object]:
@@ -86,8 +96,12 @@ def datasets(work: Path, records: int, million: bool) -> list[tuple[str, Path, b
         str(records),
     ]
     subprocess.run([*command, *(["--skip-million"] if not million else [])], cwd=ROOT, check=True)
-    found = [("febrl3 (dedupe)", work / "febrl3", True), ("febrl4 (link)", work / "febrl4", True),
-             ("synthetic city", work / "city", True), ("generated 20k", work / "generated_20000", True)]  # fmt: skip
+    found = [
+        ("febrl3 (dedupe)", work / "febrl3", True),
+        ("febrl4 (link)", work / "febrl4", True),
+        ("synthetic city", work / "city", True),
+        ("generated 20k", work / "generated_20000", True),
+    ]
     if million:
         found.append((f"generated {records:,}", work / f"generated_{records}", False))
     return found
@@ -138,8 +152,10 @@ def main() -> None:
         if with_peer:
             theirs = peer(folder)
             rows.append(row(name, theirs))
-            notes.append(f"{name}: F1 ratio casegraph/peer {ours['f1'] / theirs['f1']:.3f}, "  # type: ignore[operator]
-                         f"time ratio {ours['seconds'] / theirs['seconds']:.2f}")  # type: ignore[operator]  # fmt: skip
+            notes.append(
+                f"{name}: F1 ratio casegraph/peer {ours['f1'] / theirs['f1']:.3f}, "  # type: ignore[operator]
+                f"time ratio {ours['seconds'] / theirs['seconds']:.2f}"
+            )  # type: ignore[operator]
         else:
             notes.append(
                 f"{name}: peer not run; its single-key blocks would form {single_key_pairs(folder):,} pairs"

@@ -88,10 +88,24 @@ def run_ehsa_casegraph(out: Path) -> dict:
     seconds = time.perf_counter() - started
     w = grid_weights(ehs.cube.col, ehs.cube.row, CELL, 1.5 * CELL).tocoo()
     mk = mann_kendall(ehs.z)
-    np.savez(out / "ehsa.npz", counts=ehs.cube.counts, w_row=w.row, w_col=w.col, z=ehs.z, mk_z=mk.z, mk_p=mk.p,
-             mk_tau=mk.tau, mk_s=mk.s)  # fmt: skip
-    return {"n": len(x), "locations": int(ehs.z.shape[0]), "steps": int(ehs.z.shape[1]),
-            "classes": {k: v for k, v in ehs.class_counts().items() if v}, "seconds": seconds}  # fmt: skip
+    np.savez(
+        out / "ehsa.npz",
+        counts=ehs.cube.counts,
+        w_row=w.row,
+        w_col=w.col,
+        z=ehs.z,
+        mk_z=mk.z,
+        mk_p=mk.p,
+        mk_tau=mk.tau,
+        mk_s=mk.s,
+    )
+    return {
+        "n": len(x),
+        "locations": int(ehs.z.shape[0]),
+        "steps": int(ehs.z.shape[1]),
+        "classes": {k: v for k, v in ehs.class_counts().items() if v},
+        "seconds": seconds,
+    }
 
 
 def space_time_weights(saved: dict, time_lag: int = 1):
@@ -129,8 +143,13 @@ def run_ehsa_pysal(out: Path) -> dict:
     for name, key in (("z", "mk_z"), ("p", "mk_p"), ("Tau", "mk_tau"), ("s", "mk_s")):
         ref = np.array([getattr(r, name) for r in tests], dtype=float)
         diffs[f"mk_{name.lower()}"] = float(np.abs(ref - saved[key]).max())
-    return {"n_bins": int(y.size), "gi_seconds": gi_seconds, "mk_seconds": mk_seconds,
-            "seconds": gi_seconds + mk_seconds, "max_abs_diff": diffs}  # fmt: skip
+    return {
+        "n_bins": int(y.size),
+        "gi_seconds": gi_seconds,
+        "mk_seconds": mk_seconds,
+        "seconds": gi_seconds + mk_seconds,
+        "max_abs_diff": diffs,
+    }
 
 
 def cpu_seconds() -> float:

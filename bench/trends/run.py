@@ -30,8 +30,16 @@ BENCH_VENV = ROOT / "bench" / ".venv-trends"
 # Davies' NearRepeat code (MIT) is not kept in this repository: to compare with it, put its Knox code in
 # bench/trends/davies_knox.py locally (git-ignored); without it the comparison is with pointpats and esda only.
 DAVIES = HERE / "davies_knox.py"
-REFERENCES = ["pointpats==2.5.5", "esda==2.9.0", "libpysal==4.14.1", "pymannkendall==1.4.3", "scikit-learn",
-              "pandas", "numpy", "scipy"]  # fmt: skip
+REFERENCES = [
+    "pointpats==2.5.5",
+    "esda==2.9.0",
+    "libpysal==4.14.1",
+    "pymannkendall==1.4.3",
+    "scikit-learn",
+    "pandas",
+    "numpy",
+    "scipy",
+]
 TASKS = {
     "knox_chicago_2014": ["casegraph", "davies", "pointpats"],
     "knox_chicago_all": ["casegraph", "davies", "pointpats"],
@@ -58,8 +66,13 @@ def reference_python() -> Path:
 def measure(task: str, impl: str, out: Path) -> dict:
     python = Path(sys.executable) if impl == "casegraph" else reference_python()
     started = time.perf_counter()
-    done = subprocess.run([str(python), str(HERE / "measure.py"), task, impl, str(out)], capture_output=True,
-                          text=True, cwd=ROOT, check=False)  # fmt: skip
+    done = subprocess.run(
+        [str(python), str(HERE / "measure.py"), task, impl, str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     if done.returncode != 0:
         return {"task": task, "impl": impl, "error": done.stderr.strip().splitlines()[-1:]}
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -74,8 +87,26 @@ def cli_hotspots() -> dict:
     )
     cli = Path(sys.executable).parent / "casegraph"
     started = time.perf_counter()
-    done = subprocess.run([str(cli), "--json", "trends", "hotspots", str(csv), "--x", "x_utm17n", "--y", "y_utm17n",
-                           "--date", "date", "--cell", "250"], capture_output=True, text=True, check=False)  # fmt: skip
+    done = subprocess.run(
+        [
+            str(cli),
+            "--json",
+            "trends",
+            "hotspots",
+            str(csv),
+            "--x",
+            "x_utm17n",
+            "--y",
+            "y_utm17n",
+            "--date",
+            "date",
+            "--cell",
+            "250",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - started
     if done.returncode != 0:
         return {"task": "ehsa_toronto", "impl": "casegraph CLI", "error": done.stderr[-300:]}

@@ -59,8 +59,16 @@ from bench.common import ANALYST, casegraph_cli, demo_store, free_port, percenti
 CACHE = ROOT / "bench" / "results" / "web"
 CHROMIUM = Path("/usr/bin/chromium")
 # As tests/interfaces/test_web.py launches it (WebGL through ANGLE on SwiftShader).
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]  # fmt: skip
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
 VIEWPORT = {"width": 1400, "height": 900}
 PURPOSE = "benchmark: link chart smoothness (issue 9)"
 TARGETS = (1000, 2500)  # group selections chosen to come closest to these node counts; then all groups
@@ -81,8 +89,13 @@ def serve(store: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     port = free_port()
     env = os.environ | dict(zip(("CASEGRAPH_USER", "CASEGRAPH_AGENCY", "CASEGRAPH_ROLE"), ANALYST))  # noqa: B905
     log = (CACHE / "server.log").open("w")
-    proc = subprocess.Popen([casegraph_cli(), "--store", str(store), "serve", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    proc = subprocess.Popen(
+        [casegraph_cli(), "--store", str(store), "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(1200):
         if proc.poll() is not None:
@@ -126,8 +139,15 @@ def plan_runs(base: str, token: str, injected: bool) -> tuple[list[dict[str, Any
         if all(s["groups"] != chosen for s in plan):
             plan.append({"name": f"~{target:,}", "groups": chosen, "api_nodes": n, "injected": False})
     everything = api_get(base, token, "/api/graph", {"limit": 5000})
-    plan.append({"name": "all groups", "groups": [], "api_nodes": len(everything["nodes"]), "injected": False,
-                 "truncated": everything["truncated"]})  # fmt: skip
+    plan.append(
+        {
+            "name": "all groups",
+            "groups": [],
+            "api_nodes": len(everything["nodes"]),
+            "injected": False,
+            "truncated": everything["truncated"],
+        }
+    )
     if not injected:
         return plan, {}
     small, big = tiny(everything), doubled(everything)
@@ -146,8 +166,10 @@ def tiny(data: dict[str, Any], n: int = 10) -> dict[str, Any]:
 def doubled(data: dict[str, Any]) -> dict[str, Any]:
     """The real graph and a copy of it with every id suffixed "~2": twice the nodes and ties, same structure."""
     nodes = data["nodes"] + [{**n, "id": f"{n['id']}~2"} for n in data["nodes"]]
-    copies = [{**e, "id": f"{e['id']}~2", "source": f"{e['source']}~2", "target": f"{e['target']}~2"}
-              for e in data["edges"]]  # fmt: skip
+    copies = [
+        {**e, "id": f"{e['id']}~2", "source": f"{e['source']}~2", "target": f"{e['target']}~2"}
+        for e in data["edges"]
+    ]
     return {**data, "nodes": nodes, "edges": data["edges"] + copies, "truncated": False, "notes": {}}
 
 
@@ -482,12 +504,20 @@ def pointer(page: Any) -> dict[str, Any]:
     page.mouse.move(target["x"], target["y"])
     page.wait_for_function("() => window.__cgb.hover.painted !== undefined", timeout=30_000)
     h = page.evaluate("() => window.__cgb.hover")
-    out |= {"hover_ms": h["enter"] - h["move"], "hover_painted_ms": h["painted"] - h["move"], "hovered": h["node"]}  # fmt: skip
+    out |= {
+        "hover_ms": h["enter"] - h["move"],
+        "hover_painted_ms": h["painted"] - h["move"],
+        "hovered": h["node"],
+    }
     page.evaluate(ARM_CLICK)
     page.mouse.click(target["x"], target["y"])
     page.wait_for_function("() => window.__cgb.click.painted !== undefined", timeout=30_000)
     c = page.evaluate("() => window.__cgb.click")
-    out |= {"why_ms": c["shown"] - c["down"], "why_painted_ms": c["painted"] - c["down"], "why_title": c["title"]}  # fmt: skip
+    out |= {
+        "why_ms": c["shown"] - c["down"],
+        "why_painted_ms": c["painted"] - c["down"],
+        "why_title": c["title"],
+    }
     if not target["fresh"]:
         out["expand"] = {"error": f"not measured: none of the {target['asked']} nodes asked would add a node"}
         return out
@@ -511,8 +541,10 @@ def measure(browser: Any, base: str, token: str, sc: dict[str, Any], injected: s
     page = sign_in(browser, base, token)
     try:
         if injected is not None:
-            page.route(lambda url: "/api/graph?" in url,
-                       lambda route: route.fulfill(status=200, content_type="application/json", body=injected))  # fmt: skip
+            page.route(
+                lambda url: "/api/graph?" in url,
+                lambda route: route.fulfill(status=200, content_type="application/json", body=injected),
+            )
         query = "&".join(f"group={g}" for g in sc["groups"])
         opened = page.evaluate(OPEN, [f"#/chart{'?' + query if query else ''}", LAYOUT_WAIT_MS])
         result: dict[str, Any] = {"scenario": sc, "open": opened, "laying_out": while_laying_out(opened)}
@@ -603,31 +635,49 @@ def details(r: dict[str, Any]) -> str:
     o, p, w = r["open"], r["pointer"], r["laying_out"]
     ex = p.get("expand") or {}
     f = o["fetch"] if not r["scenario"]["injected"] else None
-    lines = [f"{_name(r['scenario'])}: chart said {o['info_first']!r} at the first frame, then {o['info']!r}; "
-             f"kinds {o['kinds']}" + (f"; /api/graph {_ms(f['bytes'] / 1024)} KB, server {_ms(f['server'])} ms "
-             "to first byte" if f else "")]  # fmt: skip
+    lines = [
+        f"{_name(r['scenario'])}: chart said {o['info_first']!r} at the first frame, then {o['info']!r}; "
+        f"kinds {o['kinds']}"
+        + (
+            f"; /api/graph {_ms(f['bytes'] / 1024)} KB, server {_ms(f['server'])} ms to first byte"
+            if f
+            else ""
+        )
+    ]
     for wk in o["workers"]:
-        lines.append(f"  worker: ForceAtlas2 on {wk['order']:,} nodes from {_ms(wk['start'])} to {_ms(wk['end'])} ms "
-                     f"after opening; {wk['messages']} messages handled on the page's thread, "
-                     f"{_ms(wk['message_ms'])} ms in all, longest {_f(wk['message_max_ms'])} ms")  # fmt: skip
+        lines.append(
+            f"  worker: ForceAtlas2 on {wk['order']:,} nodes from {_ms(wk['start'])} to {_ms(wk['end'])} ms "
+            f"after opening; {wk['messages']} messages handled on the page's thread, "
+            f"{_ms(wk['message_ms'])} ms in all, longest {_f(wk['message_max_ms'])} ms"
+        )
     for a in o["assigns"]:
-        lines.append(f"  FALLBACK: ForceAtlas2 ran on the page's thread: {a['iterations']} iterations on "
-                     f"{a['order']:,} nodes took {_ms(a['end'] - a['start'])} ms (page frozen)")  # fmt: skip
+        lines.append(
+            f"  FALLBACK: ForceAtlas2 ran on the page's thread: {a['iterations']} iterations on "
+            f"{a['order']:,} nodes took {_ms(a['end'] - a['start'])} ms (page frozen)"
+        )
     if w:
-        lines.append(f"  while laying out ({_ms(w['ms'])} ms from the first frame drawn): {w['longtasks']} long "
-                     f"tasks, {_ms(w['longtask_ms'])} ms in all; sigma draws {w['sigma_draws']}; then {o['moved']:,} "
-                     f"of {o['nodes']:,} nodes moved, sigma's draw {_f(w['move_draw_ms'])} ms, that frame "
-                     f"{_ms(w['move_frame_ms'])} ms")  # fmt: skip
+        lines.append(
+            f"  while laying out ({_ms(w['ms'])} ms from the first frame drawn): {w['longtasks']} long "
+            f"tasks, {_ms(w['longtask_ms'])} ms in all; sigma draws {w['sigma_draws']}; then {o['moved']:,} "
+            f"of {o['nodes']:,} nodes moved, sigma's draw {_f(w['move_draw_ms'])} ms, that frame "
+            f"{_ms(w['move_frame_ms'])} ms"
+        )
     else:
         lines.append(f"  LAYOUT NEVER FINISHED: no data-layout on #graph within {LAYOUT_WAIT_MS // 1000} s")
-    lines.append(f"  pointed at {p.get('node')} ({p.get('kind')}; /api/graph/expand asked first for {p.get('asked')} "
-                 f"nodes on screen, this one adds the most: {p.get('fresh')}); hovered {p.get('hovered')}"
-                 + (" (NOT the node pointed at)" if p.get("hovered") != p.get("node") else "") + "; why panel "
-                 f"{p.get('why_title')!r}; expand: "
-                 + (ex["error"] if "error" in ex else
-                    f"+{ex['added_nodes']} nodes +{ex['added_edges']} ties to {ex['order']:,}, fetch "
-                    f"{_ms(ex['fetch'])} ms, sigma's draw {_f(ex['draw'])} ms ending {_ms(ex['drawn'])} ms after the click, "
-                    f"{ex['moved']} nodes already drawn moved"))  # fmt: skip
+    lines.append(
+        f"  pointed at {p.get('node')} ({p.get('kind')}; /api/graph/expand asked first for {p.get('asked')} "
+        f"nodes on screen, this one adds the most: {p.get('fresh')}); hovered {p.get('hovered')}"
+        + (" (NOT the node pointed at)" if p.get("hovered") != p.get("node") else "")
+        + "; why panel "
+        f"{p.get('why_title')!r}; expand: "
+        + (
+            ex["error"]
+            if "error" in ex
+            else f"+{ex['added_nodes']} nodes +{ex['added_edges']} ties to {ex['order']:,}, fetch "
+            f"{_ms(ex['fetch'])} ms, sigma's draw {_f(ex['draw'])} ms ending {_ms(ex['drawn'])} ms after the click, "
+            f"{ex['moved']} nodes already drawn moved"
+        )
+    )
     if r["page_errors"]:
         lines.append(f"  PAGE ERRORS: {r['page_errors']}")
     return "\n".join(lines)
@@ -663,20 +713,30 @@ INJECTED rows are not the API's answer to the chart: "control" is 10 nodes of a 
   caps the chart at 5,000 nodes)."""
 
 
-def report(version: str, gl: dict[str, Any], store: Path, n: int, load: tuple[float, ...],
-           results: list[dict[str, Any]]) -> None:  # fmt: skip
+def report(
+    version: str,
+    gl: dict[str, Any],
+    store: Path,
+    n: int,
+    load: tuple[float, ...],
+    results: list[dict[str, Any]],
+) -> None:
     first = results[0]["open"]
-    print(f"\nLink chart (sigma.js 3 + graphology ForceAtlas2 in a web worker) in headless Chromium {version} over "
-          f"`casegraph serve`, store {store.parent.name} ({n:,} incidents, every stage run), viewport "
-          f"{VIEWPORT['width']}x{VIEWPORT['height']}, chart canvas {first['canvas'][0]}x{first['canvas'][1]} px, "
-          f"devicePixelRatio {first['dpr']}")  # fmt: skip
+    print(
+        f"\nLink chart (sigma.js 3 + graphology ForceAtlas2 in a web worker) in headless Chromium {version} over "
+        f"`casegraph serve`, store {store.parent.name} ({n:,} incidents, every stage run), viewport "
+        f"{VIEWPORT['width']}x{VIEWPORT['height']}, chart canvas {first['canvas'][0]}x{first['canvas'][1]} px, "
+        f"devicePixelRatio {first['dpr']}"
+    )
     print(f"WebGL: {gl['version']}; renderer: {gl['renderer']} (vendor {gl['vendor']})")
     if "swiftshader" in gl["renderer"].lower():
-        print("  -> software rendering on the CPU (no GPU in this headless browser): a real GPU draws faster")  # fmt: skip
+        print("  -> software rendering on the CPU (no GPU in this headless browser): a real GPU draws faster")
     idle = [r["idle"]["fps"] for r in results if r.get("idle", {}).get("fps")]
-    print(f"machine: {os.cpu_count()} cores ({platform.machine()}), load average {'/'.join(f'{x:.2f}' for x in load)} "
-          f"(1/5/15 min) before the run; idle frame rate with the chart open "
-          f"{min(idle, default=0):.0f}-{max(idle, default=0):.0f} fps (the display cap)")  # fmt: skip
+    print(
+        f"machine: {os.cpu_count()} cores ({platform.machine()}), load average {'/'.join(f'{x:.2f}' for x in load)} "
+        f"(1/5/15 min) before the run; idle frame rate with the chart open "
+        f"{min(idle, default=0):.0f}-{max(idle, default=0):.0f} fps (the display cap)"
+    )
     print("\nopening the chart")
     print_table([opening_row(r) for r in results])
     print("\ninteracting (after the layout is done)")
@@ -691,8 +751,9 @@ def report(version: str, gl: dict[str, Any], store: Path, n: int, load: tuple[fl
 # -- main ---------------------------------------------------------------------------------------------------
 
 
-def run_browser(base: str, token: str, plan: list[dict[str, Any]], bodies: dict[str, str],
-                repeat: int) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]]]:  # fmt: skip
+def run_browser(
+    base: str, token: str, plan: list[dict[str, Any]], bodies: dict[str, str], repeat: int
+) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]]]:
     """(Chromium version, WebGL info or None when there is no WebGL, one result per chart opened)."""
     from playwright.sync_api import sync_playwright
 
@@ -707,7 +768,9 @@ def run_browser(base: str, token: str, plan: list[dict[str, Any]], bodies: dict[
                 return browser.version, None, results
             for sc, _ in itertools.product(plan, range(repeat)):
                 print(f"measuring {_name(sc)} ...", file=sys.stderr, flush=True)
-                results.append(measure(browser, base, token, sc, bodies.get(sc["name"]) if sc["injected"] else None))  # fmt: skip
+                results.append(
+                    measure(browser, base, token, sc, bodies.get(sc["name"]) if sc["injected"] else None)
+                )
                 if results[-1].get("error"):
                     break
             return browser.version, gl, results
@@ -719,7 +782,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--incidents", type=int, default=100_000, help="size of the synthetic city (cached)")
     parser.add_argument("--repeat", type=int, default=1, help="open each chart this many times (fresh page)")
-    parser.add_argument("--no-injected", action="store_true", help="skip the injected rows (control, 2 x 5,000)")  # fmt: skip
+    parser.add_argument(
+        "--no-injected", action="store_true", help="skip the injected rows (control, 2 x 5,000)"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     if not CHROMIUM.exists():
@@ -735,8 +800,10 @@ def main() -> int:
         proc.terminate()
         proc.wait(timeout=30)
     if gl is None:
-        print("WebGL is not available in this headless Chromium: the link chart cannot be drawn; nothing measured",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "WebGL is not available in this headless Chromium: the link chart cannot be drawn; nothing measured",
+            file=sys.stderr,
+        )
         return 2
     if results and results[-1].get("error"):
         print(f"the chart failed ({_name(results[-1]['scenario'])}): {results[-1]['error']}", file=sys.stderr)
@@ -744,10 +811,24 @@ def main() -> int:
     report(version, gl, store, args.incidents, load, results)
     wall = time.perf_counter() - started
     CACHE.mkdir(parents=True, exist_ok=True)
-    (CACHE / "web.json").write_text(json.dumps({"chromium": version, "webgl": gl, "store": str(store), "load": load,
-                                                "wall_s": wall, "results": results}, indent=1, default=str))  # fmt: skip
-    print(f"\nwall time {wall:.0f} s; load average {'/'.join(f'{x:.2f}' for x in os.getloadavg())} after; "
-          f"details in {CACHE / 'web.json'}")  # fmt: skip
+    (CACHE / "web.json").write_text(
+        json.dumps(
+            {
+                "chromium": version,
+                "webgl": gl,
+                "store": str(store),
+                "load": load,
+                "wall_s": wall,
+                "results": results,
+            },
+            indent=1,
+            default=str,
+        )
+    )
+    print(
+        f"\nwall time {wall:.0f} s; load average {'/'.join(f'{x:.2f}' for x in os.getloadavg())} after; "
+        f"details in {CACHE / 'web.json'}"
+    )
     return 0
 
 

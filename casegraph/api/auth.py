@@ -146,8 +146,10 @@ def check_csrf(request: Request, session: dict[str, Any]) -> None:
     same_origin_or_refuse(request)
     sent = request.headers.get(CSRF_HEADER, "")
     if not hmac.compare_digest(sent, str(session.get("csrf", ""))):
-        raise ApiProblem(403, "missing or wrong CSRF token: changes must come from the workspace page "
-                              f"(header {CSRF_HEADER})")  # fmt: skip
+        raise ApiProblem(
+            403,
+            f"missing or wrong CSRF token: changes must come from the workspace page (header {CSRF_HEADER})",
+        )
 
 
 def same_origin_or_refuse(request: Request) -> None:
@@ -167,12 +169,18 @@ def caller_of(request: Request, *, need_purpose: bool = True) -> Caller:
     else:
         session = session_of(request)
         if session is None:
-            raise ApiProblem(401, "sign in first: open the link `casegraph serve` printed, or send "
-                                  "Authorization: Bearer <token>")  # fmt: skip
+            raise ApiProblem(
+                401,
+                "sign in first: open the link `casegraph serve` printed, or send "
+                "Authorization: Bearer <token>",
+            )
         check_csrf(request, session)
         purpose = clean_purpose(request.headers.get(PURPOSE_HEADER) or session.get("purpose"))
         user_id = str(session["sub"])
     if need_purpose and not purpose:
-        raise ApiProblem(400, f"state the purpose of this request (header {PURPOSE_HEADER}, or the purpose "
-                              "given at sign-in): person-level reads are recorded with their purpose")  # fmt: skip
+        raise ApiProblem(
+            400,
+            f"state the purpose of this request (header {PURPOSE_HEADER}, or the purpose "
+            "given at sign-in): person-level reads are recorded with their purpose",
+        )
     return Caller(user_id, purpose or "(none stated)", origin_of(request))

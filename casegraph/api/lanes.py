@@ -143,8 +143,16 @@ class JobQueue:
 class Lane:
     """One thread, one connection, its sessions; `run_job` is given by the workspace (read or write)."""
 
-    def __init__(self, name: str, store: Store, settings: Settings, log: GroupCommitLog, jobs: JobQueue,
-                 run_job: Callable[[Lane, Job], None], snapshot: Callable[[], str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        name: str,
+        store: Store,
+        settings: Settings,
+        log: GroupCommitLog,
+        jobs: JobQueue,
+        run_job: Callable[[Lane, Job], None],
+        snapshot: Callable[[], str] | None = None,
+    ) -> None:
         self.store, self.settings, self.log, self.jobs = store, settings, log, jobs
         self._run_job = run_job
         self._snapshot = snapshot  # a reader lane's token for the claims snapshot (views.install)

@@ -22,7 +22,7 @@ from casegraph.api.auth import (
     same_origin_or_refuse,
     session_cookie,
     session_of,
-)  # fmt: skip
+)
 from casegraph.api.jsonresp import JSON
 from casegraph.api.workspace import ApiProblem, Caller, Workspace
 from casegraph.errors import PolicyDenied
@@ -83,8 +83,9 @@ async def login(request: Request) -> Response:
 
 def _signed_in(signer: Signer, user_id: str, purpose: str, response: Response) -> Response:
     value, _csrf = session_cookie(signer, user_id, purpose)
-    response.set_cookie(SESSION_COOKIE, value, max_age=SESSION_HOURS * 3600, httponly=True, samesite="strict",
-                        path="/")  # fmt: skip
+    response.set_cookie(
+        SESSION_COOKIE, value, max_age=SESSION_HOURS * 3600, httponly=True, samesite="strict", path="/"
+    )
     return response
 
 
@@ -117,6 +118,7 @@ async def change_purpose(request: Request, body: PurposeChange) -> Response:
     await ws.call(Caller(caller.user_id, purpose, caller.origin), lambda g: g.user.user_id)
     value, csrf = session_cookie(request.app.state.signer, caller.user_id, purpose)
     response = JSON({"purpose": purpose, "csrf": csrf})
-    response.set_cookie(SESSION_COOKIE, value, max_age=SESSION_HOURS * 3600, httponly=True, samesite="strict",
-                        path="/")  # fmt: skip
+    response.set_cookie(
+        SESSION_COOKIE, value, max_age=SESSION_HOURS * 3600, httponly=True, samesite="strict", path="/"
+    )
     return response

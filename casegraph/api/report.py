@@ -34,8 +34,13 @@ def activity_chart(totals: list[dict[str, Any]], alerts: list[dict[str, Any]]) -
 
     fig = Figure(figsize=(9, 2.8))
     ax = fig.add_subplot()
-    ax.bar([t["period_start"] for t in totals], [t["incidents"] for t in totals], width=20, color="#1f77b4",
-           label="linked incidents")  # fmt: skip
+    ax.bar(
+        [t["period_start"] for t in totals],
+        [t["incidents"] for t in totals],
+        width=20,
+        color="#1f77b4",
+        label="linked incidents",
+    )
     for a in alerts:
         if a.get("onset"):
             ax.axvline(
@@ -81,10 +86,15 @@ def gather(g: GuardedStore, name_or_id: str) -> dict[str, Any]:
     alerts = activity.alerts(g, status=None, kind=None, group=gid, limit=200, offset=0)
     series = Counter(i["series_id"] for i in linked["items"] if i.get("series_id"))
     return {
-        **detail, "activity": acts, "incidents": linked, "ties": ties, "alerts": alerts,
-        "series": series.most_common(30), "areas": activity.areas(g)["items"],
+        **detail,
+        "activity": acts,
+        "incidents": linked,
+        "ties": ties,
+        "alerts": alerts,
+        "series": series.most_common(30),
+        "areas": activity.areas(g)["items"],
         "hulls": activity.group_areas(g, gid, "quarter")["items"],
-    }  # fmt: skip
+    }
 
 
 def items_of(data: dict[str, Any]) -> list[tuple[str, str | None, str]]:
@@ -103,14 +113,19 @@ def build_report(
     """The report's HTML; the dissemination is recorded first (refused without a recipient and a purpose)."""
     data = gather(g, name_or_id)
     gid = data["group"]["group_id"]
-    did = record_dissemination(g, recipient=recipient, purpose=purpose, what=f"group report {gid}",
-                               items=items_of(data), file=file)  # fmt: skip
+    did = record_dissemination(
+        g, recipient=recipient, purpose=purpose, what=f"group report {gid}", items=items_of(data), file=file
+    )
     return templates.get_template("report.html").render(
-        **data, dissemination_id=did, recipient=recipient, purpose=purpose, user=g.user,
+        **data,
+        dissemination_id=did,
+        recipient=recipient,
+        purpose=purpose,
+        user=g.user,
         made_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         activity_svg=activity_chart(data["activity"]["totals"], data["alerts"]["items"]),
         map_svg=map_chart(data["areas"], _points(g, gid), data["hulls"]),
-    )  # fmt: skip
+    )
 
 
 def _points(g: GuardedStore, gid: str) -> list[dict[str, Any]]:

@@ -78,8 +78,17 @@ class Workspace:
         for n in range(READ_LANES if parallel else 0):
             reader = ReaderStore(self.store)  # type: ignore[arg-type]
             share_audit_log(reader, self.log)
-            self._lanes.append(Lane(f"casegraph-reader-{n}", reader, settings, self.log, self._reads,
-                                    self._run_read, self._snapshot_token))  # fmt: skip
+            self._lanes.append(
+                Lane(
+                    f"casegraph-reader-{n}",
+                    reader,
+                    settings,
+                    self.log,
+                    self._reads,
+                    self._run_read,
+                    self._snapshot_token,
+                )
+            )
         self._parallel = parallel
         self._settings_before = self._set_duckdb(SERVING_DUCKDB) if parallel else None
         self._audit_store = audit_store

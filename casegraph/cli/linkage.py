@@ -40,11 +40,20 @@ def link(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help=
 
 def _render_link(d: dict[str, Any]) -> None:
     b = d["blocking"]
-    out.print(f"{d['n_incidents']} incidents, {d['n_candidates']} candidate pairs (gap {b['max_gap_days']} days, "
-              f"distance {b['max_distance_m']} m) -> {d['n_links']} links, {d['n_series']} series "
-              f"in {d['seconds']} s")  # fmt: skip
-    rows = [{"model": k, "cv AUC": round(v["auc"], 3), "cv AP": round(v["average_precision"], 3),
-             "selected": "yes" if k == d["selected_model"] else ""} for k, v in d["models"].items()]  # fmt: skip
+    out.print(
+        f"{d['n_incidents']} incidents, {d['n_candidates']} candidate pairs (gap {b['max_gap_days']} days, "
+        f"distance {b['max_distance_m']} m) -> {d['n_links']} links, {d['n_series']} series "
+        f"in {d['seconds']} s"
+    )
+    rows = [
+        {
+            "model": k,
+            "cv AUC": round(v["auc"], 3),
+            "cv AP": round(v["average_precision"], 3),
+            "selected": "yes" if k == d["selected_model"] else "",
+        }
+        for k, v in d["models"].items()
+    ]
     out.print(
         table_of(
             f"pair models ({d['training']['pairs']} training pairs, {d['training']['linked']} linked)", rows
@@ -73,9 +82,18 @@ def _why(contributions: list[dict[str, Any]], n: int = 3) -> str:
 
 
 def _render_similar(d: dict[str, Any]) -> None:
-    rows = [{"rank": r["rank"], "incident": r["incident_id"], "agency": r["agency"], "offence": r.get("offence"),
-             "occurred": r.get("occurred_from"), "p": r["probability"], "strongest evidence (log-odds)": _why(r["contributions"])}
-            for r in d["results"]]  # fmt: skip
+    rows = [
+        {
+            "rank": r["rank"],
+            "incident": r["incident_id"],
+            "agency": r["agency"],
+            "offence": r.get("offence"),
+            "occurred": r.get("occurred_from"),
+            "p": r["probability"],
+            "strongest evidence (log-odds)": _why(r["contributions"]),
+        }
+        for r in d["results"]
+    ]
     out.print(
         table_of(f"incidents like {d['seed']['incident_id']} ({d['candidates']} candidates compared)", rows)
     )
@@ -92,8 +110,9 @@ def attribute(
     """The known offenders, series and groups an incident most likely belongs to, with evidence."""
     set_json(ctx, as_json)
     with opened(ctx) as (store, settings):
-        result = attribution.attribute(store, incident, settings.linkage, agency=agency, top=top,
-                                       min_probability=min_probability)  # fmt: skip
+        result = attribution.attribute(
+            store, incident, settings.linkage, agency=agency, top=top, min_probability=min_probability
+        )
     emit(ctx, result, _render_attribute)
 
 
@@ -101,13 +120,49 @@ def _render_attribute(d: dict[str, Any]) -> None:
     def evidence(item: dict[str, Any]) -> str:
         return ", ".join(f"{e['incident_id']} ({e['probability']})" for e in item["evidence"][:3])
 
-    out.print(table_of("offenders", [{"offender": o["offender"], "score": o["score"], "records": ", ".join(o["records"]),
-                                      "linked incidents": evidence(o)} for o in d["offenders"]]))  # fmt: skip
-    out.print(table_of("series", [{"series": s["series_id"], "score": s["score"], "size": s["size"],
-                                   "linked members": evidence(s)} for s in d["series"]]))  # fmt: skip
-    out.print(table_of("groups", [{"group": g["group_id"], "name": g["name"], "score": g["score"],
-                                   "members": ", ".join(m["offender"] for m in g["members"][:3]),
-                                   "claims": ", ".join(c["claim_id"] for c in g["claims"][:3])} for g in d["groups"]]))  # fmt: skip
+    out.print(
+        table_of(
+            "offenders",
+            [
+                {
+                    "offender": o["offender"],
+                    "score": o["score"],
+                    "records": ", ".join(o["records"]),
+                    "linked incidents": evidence(o),
+                }
+                for o in d["offenders"]
+            ],
+        )
+    )
+    out.print(
+        table_of(
+            "series",
+            [
+                {
+                    "series": s["series_id"],
+                    "score": s["score"],
+                    "size": s["size"],
+                    "linked members": evidence(s),
+                }
+                for s in d["series"]
+            ],
+        )
+    )
+    out.print(
+        table_of(
+            "groups",
+            [
+                {
+                    "group": g["group_id"],
+                    "name": g["name"],
+                    "score": g["score"],
+                    "members": ", ".join(m["offender"] for m in g["members"][:3]),
+                    "claims": ", ".join(c["claim_id"] for c in g["claims"][:3]),
+                }
+                for g in d["groups"]
+            ],
+        )
+    )
 
 
 def eval_linkage(
@@ -131,8 +186,14 @@ def eval_linkage(
         store = open_store(settings)
         try:
             mapping = data / "mapping.yaml"
-            ingest.run(store, settings, data / "incidents.csv", table="incidents",
-                       mapping=mapping if mapping.exists() else None, agency=None if mapping.exists() else "eval")  # fmt: skip
+            ingest.run(
+                store,
+                settings,
+                data / "incidents.csv",
+                table="incidents",
+                mapping=mapping if mapping.exists() else None,
+                agency=None if mapping.exists() else "eval",
+            )
             truth = datasets.read_truth(data, linked_by=linked_by, seed=settings.linkage.random_state)
             result = evaluation.evaluate(store, settings, truth, all_pairs=all_pairs)
         except CasegraphError as exc:
@@ -144,9 +205,13 @@ def eval_linkage(
 
 def _render_eval(d: dict[str, Any]) -> None:
     keys = ("auc", "average_precision", "top10_any", "top10_all", "top25_any", "bcubed_f1", "adjusted_rand")
-    out.print(table_of(f"linkage on {d['n_incidents']} incidents, {d['n_series']} held-out series per split "
-                       f"(linked by {d['linked_by']}) in {d['seconds']} s",
-                       [{k: round(d[k], 3) for k in keys}]))  # fmt: skip
+    out.print(
+        table_of(
+            f"linkage on {d['n_incidents']} incidents, {d['n_series']} held-out series per split "
+            f"(linked by {d['linked_by']}) in {d['seconds']} s",
+            [{k: round(d[k], 3) for k in keys}],
+        )
+    )
 
 
 def eval_linkage_data(

@@ -39,8 +39,23 @@ network_app = typer.Typer(
     invoke_without_command=True,
 )
 JSON = typer.Option(False, "--json", help="Print machine-readable JSON.")
-TIE_VIEW = ["group_a", "group_b", "person_ties", "persons_a", "persons_b", "joint_events", "expected", "ratio",
-            "p_value", "q_value", "significant", "first_at", "last_at", "detected_at", "onset"]  # fmt: skip
+TIE_VIEW = [
+    "group_a",
+    "group_b",
+    "person_ties",
+    "persons_a",
+    "persons_b",
+    "joint_events",
+    "expected",
+    "ratio",
+    "p_value",
+    "q_value",
+    "significant",
+    "first_at",
+    "last_at",
+    "detected_at",
+    "onset",
+]
 FORMATS = {"graphml": ".graphml", "gexf": ".gexf", "i2": ".csv", "json": ".json"}
 
 
@@ -60,9 +75,11 @@ def _render_run(d: dict[str, Any]) -> None:
     for note in d["notes"]:
         out.print(f"note: {note}")
     fit = d["communities_vs_groups"]
-    out.print(f"{d['n_nodes']} people, {d['n_edges']} ties, {d['n_groups']} groups; "
-              f"{d['significant_group_ties']} significant group ties {d['ties']}; communities vs groups "
-              f"NMI {fit['nmi']} ARI {fit['ari']}; {d['rows']['alerts']} alerts in {d['seconds']} s")  # fmt: skip
+    out.print(
+        f"{d['n_nodes']} people, {d['n_edges']} ties, {d['n_groups']} groups; "
+        f"{d['significant_group_ties']} significant group ties {d['ties']}; communities vs groups "
+        f"NMI {fit['nmi']} ARI {fit['ari']}; {d['rows']['alerts']} alerts in {d['seconds']} s"
+    )
 
 
 @network_app.command("ties")
@@ -83,8 +100,12 @@ def ties(
 
 
 @network_app.command("tie")
-def tie(ctx: typer.Context, group_a: str = typer.Argument(...), group_b: str = typer.Argument(...),
-        as_json: bool = JSON) -> None:  # fmt: skip
+def tie(
+    ctx: typer.Context,
+    group_a: str = typer.Argument(...),
+    group_b: str = typer.Argument(...),
+    as_json: bool = JSON,
+) -> None:
     """One pair of groups: the test and its evidence month by month."""
     set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
@@ -97,20 +118,25 @@ def _render_tie(d: dict[str, Any]) -> None:
         out.print(f"no cross-group ties between {d['group_a']} and {d['group_b']}")
         return
     out.print(d["tie"]["explanation"])
-    rows = [{**m, "evidence": ", ".join(m["evidence"][:6]) + (" ..." if len(m["evidence"]) > 6 else "")}
-            for m in d["months"]]  # fmt: skip
+    rows = [
+        {**m, "evidence": ", ".join(m["evidence"][:6]) + (" ..." if len(m["evidence"]) > 6 else "")}
+        for m in d["months"]
+    ]
     out.print(table_of(f"{d['group_a']}-{d['group_b']} month by month", rows))
 
 
 @network_app.command("players")
 def players(
     ctx: typer.Context,
-    by: str = typer.Option("betweenness", "--by", help="betweenness, brokerage, degree, strength, cross_ties, "
-                           "liaison or groups_reached."),
+    by: str = typer.Option(
+        "betweenness",
+        "--by",
+        help="betweenness, brokerage, degree, strength, cross_ties, liaison or groups_reached.",
+    ),
     group: str = typer.Option(None, "--group", help="Only members of this group."),
     limit: int = typer.Option(20, "--limit", help="Rows to show."),
     as_json: bool = JSON,
-) -> None:  # fmt: skip
+) -> None:
     """Key players: who is central, who brokers between groups, whose ties cross groups the most."""
     set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
@@ -118,8 +144,20 @@ def players(
             frame = stage.players(store, by, limit, group)
         except (CasegraphError, ValueError) as exc:
             fail(str(exc))
-    cols = ["person_id", "group_id", "community", "degree", "betweenness", "brokerage", "coordinator",
-            "itinerant", "representative", "liaison", "cross_ties", "groups_reached"]  # fmt: skip
+    cols = [
+        "person_id",
+        "group_id",
+        "community",
+        "degree",
+        "betweenness",
+        "brokerage",
+        "coordinator",
+        "itinerant",
+        "representative",
+        "liaison",
+        "cross_ties",
+        "groups_reached",
+    ]
     emit(ctx, _records(frame), lambda d: out.print(table_of(f"key players by {by}", d, cols)))
 
 
@@ -130,14 +168,25 @@ def person(ctx: typer.Context, person_id: str = typer.Argument(...), as_json: bo
     with opened(ctx) as (store, _settings):
         data = stage.person(store, person_id)
     data = json.loads(json.dumps(data, default=str))
-    emit(ctx, data, lambda d: out.print(table_of(f"ties of {person_id}", d["ties"],
-                                                 ["person_a", "person_b", "kind", "weight", "n_events",
-                                                  "first_at", "last_at", "evidence"])))  # fmt: skip
+    emit(
+        ctx,
+        data,
+        lambda d: out.print(
+            table_of(
+                f"ties of {person_id}",
+                d["ties"],
+                ["person_a", "person_b", "kind", "weight", "n_events", "first_at", "last_at", "evidence"],
+            )
+        ),
+    )
 
 
 @network_app.command("alerts")
-def alerts(ctx: typer.Context, status: str = typer.Option(None, "--status", help="open, acknowledged, dismissed."),
-           as_json: bool = JSON) -> None:  # fmt: skip
+def alerts(
+    ctx: typer.Context,
+    status: str = typer.Option(None, "--status", help="open, acknowledged, dismissed."),
+    as_json: bool = JSON,
+) -> None:
     """New and growing group ties, each with its onset and evidence."""
     set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
@@ -175,11 +224,16 @@ def ack(
 def export(
     ctx: typer.Context,
     out_file: Path = typer.Option(..., "--out", "-o", help="Output file."),
-    fmt: str = typer.Option(None, "--format", "-f", help="graphml, gexf, i2 (CSV link table) or json "
-                            "(default: from the file extension)."),
-    group: list[str] = typer.Option(None, "--group", help="Only these groups' members and the people tied to "
-                                    "them (repeatable)."),
-) -> None:  # fmt: skip
+    fmt: str = typer.Option(
+        None,
+        "--format",
+        "-f",
+        help="graphml, gexf, i2 (CSV link table) or json (default: from the file extension).",
+    ),
+    group: list[str] = typer.Option(
+        None, "--group", help="Only these groups' members and the people tied to them (repeatable)."
+    ),
+) -> None:
     """Export the person graph for Gephi, yEd, i2 Analyst's Notebook or a web view (formulas made inert)."""
     fmt = fmt or next((f for f, ext in FORMATS.items() if out_file.suffix == ext and f != "i2"), None)
     if fmt not in FORMATS:
@@ -187,8 +241,11 @@ def export(
     with opened(ctx) as (store, _settings):
         nodes, edges = stage.graph_frames(store, group or None)
     _write_graph(fmt, nodes, edges, out_file)
-    emit(ctx, {"format": fmt, "people": len(nodes), "ties": len(edges), "file": str(out_file)},
-         lambda d: out.print(f"{d['people']} people, {d['ties']} ties -> {d['file']} ({d['format']})"))  # fmt: skip
+    emit(
+        ctx,
+        {"format": fmt, "people": len(nodes), "ties": len(edges), "file": str(out_file)},
+        lambda d: out.print(f"{d['people']} people, {d['ties']} ties -> {d['file']} ({d['format']})"),
+    )
 
 
 def _write_graph(fmt: str, nodes: Any, edges: Any, path: Path) -> None:
@@ -203,12 +260,17 @@ def _write_graph(fmt: str, nodes: Any, edges: Any, path: Path) -> None:
 
 def eval_network(
     ctx: typer.Context,
-    data: Path = typer.Option(..., "--data", help="A network folder (nodes.csv, edges.csv or affiliation.csv) "
-                              "or a synthetic city folder (record CSVs and group_tie_truth.csv)."),
-    group_column: str = typer.Option(None, "--group-column", help="Group column of nodes.csv (default: the "
-                                     "README's, else `group`)."),
+    data: Path = typer.Option(
+        ...,
+        "--data",
+        help="A network folder (nodes.csv, edges.csv or affiliation.csv) "
+        "or a synthetic city folder (record CSVs and group_tie_truth.csv).",
+    ),
+    group_column: str = typer.Option(
+        None, "--group-column", help="Group column of nodes.csv (default: the README's, else `group`)."
+    ),
     as_json: bool = JSON,
-) -> None:  # fmt: skip
+) -> None:
     """Communities against recorded groups (NMI, ARI), group ties, key players; on a city, the planted tie."""
     set_json(ctx, as_json)
     settings = ctx_of(ctx).settings()
@@ -216,9 +278,13 @@ def eval_network(
         if (data / "group_tie_truth.csv").exists():
             result = evaluate_city(data, settings)
         elif (data / "edges.csv").exists() or (data / "affiliation.csv").exists():
-            result = evaluate_folder(data, group_column, tie_params=tie_params(settings.network),
-                                     role_params=role_params(settings.network),
-                                     gap_days=settings.network.onset_gap_days)  # fmt: skip
+            result = evaluate_folder(
+                data,
+                group_column,
+                tie_params=tie_params(settings.network),
+                role_params=role_params(settings.network),
+                gap_days=settings.network.onset_gap_days,
+            )
         else:
             fail(
                 f"{data}: expected edges.csv / affiliation.csv, or a synthetic city with group_tie_truth.csv"
@@ -241,17 +307,39 @@ def evaluate_city(data: Path, settings: Any) -> dict[str, Any]:
             scores = score_city(store, data)
         finally:
             store.close()
-    return {**scores, "n_nodes": summary["n_nodes"], "n_edges": summary["n_edges"],
-            "n_groups": summary["n_groups"], "significant_group_ties": summary["significant_group_ties"],
-            "communities_vs_recorded_groups": summary["communities_vs_groups"], "notes": summary["notes"],
-            "stages": stages, "seconds": summary["seconds"],
-            "total_seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
+    return {
+        **scores,
+        "n_nodes": summary["n_nodes"],
+        "n_edges": summary["n_edges"],
+        "n_groups": summary["n_groups"],
+        "significant_group_ties": summary["significant_group_ties"],
+        "communities_vs_recorded_groups": summary["communities_vs_groups"],
+        "notes": summary["notes"],
+        "stages": stages,
+        "seconds": summary["seconds"],
+        "total_seconds": round(time.perf_counter() - started, 3),
+    }
 
 
 def _render_eval(d: dict[str, Any]) -> None:
-    keys = [k for k in ("data", "n_nodes", "n_edges", "n_groups", "nmi", "ari", "significant_group_ties",
-                        "planted_ties", "planted_ties_found", "onset_error_days", "false_group_ties", "seconds")
-            if k in d]  # fmt: skip
+    keys = [
+        k
+        for k in (
+            "data",
+            "n_nodes",
+            "n_edges",
+            "n_groups",
+            "nmi",
+            "ari",
+            "significant_group_ties",
+            "planted_ties",
+            "planted_ties_found",
+            "onset_error_days",
+            "false_group_ties",
+            "seconds",
+        )
+        if k in d
+    ]
     out.print(table_of("network evaluation", [{"measure": k, "value": d[k]} for k in keys]))
     if d.get("group_ties"):
         out.print(table_of("group ties", d["group_ties"], TIE_VIEW))

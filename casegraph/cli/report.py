@@ -36,8 +36,13 @@ def group(
     with opened(ctx, purpose=purpose) as (g, _settings):  # the configured user's guarded session
         html = build_report(g, name, recipient=recipient, purpose=purpose, file=str(out_file))  # type: ignore[arg-type]
     _write(html, out_file)
-    emit(ctx, {"group": name, "file": str(out_file), "recipient": recipient},
-         lambda d: out.print(f"report on {d['group']} for {d['recipient']} -> {d['file']} (dissemination recorded)"))  # fmt: skip
+    emit(
+        ctx,
+        {"group": name, "file": str(out_file), "recipient": recipient},
+        lambda d: out.print(
+            f"report on {d['group']} for {d['recipient']} -> {d['file']} (dissemination recorded)"
+        ),
+    )
 
 
 def _write(html: str, out_file: Path) -> None:
@@ -46,13 +51,22 @@ def _write(html: str, out_file: Path) -> None:
         return
     browser = next((found for name in CHROMIUM if (found := shutil.which(name))), None)
     if browser is None:
-        fail("a PDF is printed by headless Chromium, which is not installed (apt-get install chromium); "
-             "write .html and print it from a browser instead")  # fmt: skip
+        fail(
+            "a PDF is printed by headless Chromium, which is not installed (apt-get install chromium); "
+            "write .html and print it from a browser instead"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         page = Path(tmp) / "report.html"
         page.write_text(html, encoding="utf-8")
-        cmd = [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
-               f"--print-to-pdf={out_file.resolve()}", page.as_uri()]  # fmt: skip
+        cmd = [
+            browser,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={out_file.resolve()}",
+            page.as_uri(),
+        ]
         done = subprocess.run(cmd, capture_output=True, timeout=120, check=False)  # noqa: S603 (fixed argv)
     if done.returncode != 0 or not out_file.exists():
         fail(f"Chromium could not print the PDF: {done.stderr.decode(errors='replace')[-400:]}")

@@ -117,15 +117,23 @@ def explain(
 
 def _render_explain(d: dict[str, Any]) -> None:
     rows = [
-        {"comparison": s["comparison"], "level": s["level"], "left": s["value_l"], "right": s["value_r"],
-         "weight": f"{s['match_weight']:+.2f}"}
-        for s in d["waterfall"] if not s["term_frequency_adjustment"] or s["match_weight"]
-    ]  # fmt: skip
+        {
+            "comparison": s["comparison"],
+            "level": s["level"],
+            "left": s["value_l"],
+            "right": s["value_r"],
+            "weight": f"{s['match_weight']:+.2f}",
+        }
+        for s in d["waterfall"]
+        if not s["term_frequency_adjustment"] or s["match_weight"]
+    ]
     a, b = d["record_a"], d["record_b"]
     out.print(table_of(f"{a['agency']}:{a['record_id']} vs {b['agency']}:{b['record_id']}", rows))
     decided = f"; analyst decision: {d['decision']['decision']}" if d["decision"] else ""
-    out.print(f"match weight {d['match_weight']:+.2f}, probability {d['match_probability']:.4f}; "
-              f"same person now: {d['same_person']}{decided}")  # fmt: skip
+    out.print(
+        f"match weight {d['match_weight']:+.2f}, probability {d['match_probability']:.4f}; "
+        f"same person now: {d['same_person']}{decided}"
+    )
 
 
 @resolve_app.command("review")
@@ -148,8 +156,10 @@ def _render_review(pairs: list[dict[str, Any]]) -> None:
     for p in pairs:
         fa, fb = p["record_a_fields"], p["record_b_fields"]
         rows = [{"field": k, "A": fa.get(k), "B": fb.get(k)} for k in fa if k not in {"agency", "record_id"}]
-        title = (f"{p['agency_a']}:{p['record_a']} vs {p['agency_b']}:{p['record_b']}  "
-                 f"p={p['match_probability']:.3f}  same person now: {p['same_person']}")  # fmt: skip
+        title = (
+            f"{p['agency_a']}:{p['record_a']} vs {p['agency_b']}:{p['record_b']}  "
+            f"p={p['match_probability']:.3f}  same person now: {p['same_person']}"
+        )
         out.print(table_of(title, rows))
 
 
@@ -182,9 +192,12 @@ def _recluster(store: Any, settings: Settings) -> dict[str, Any] | None:
 
 
 def _decision_line(d: dict[str, Any]) -> str:
-    done = (f"undid {d['undone']} decision(s)" if "undone" in d
-            else f"{d['decision']}: {d['agency_a']}:{d['record_a']} ~ {d['agency_b']}:{d['record_b']} "
-                 f"by {d['decided_by']}")  # fmt: skip
+    done = (
+        f"undid {d['undone']} decision(s)"
+        if "undone" in d
+        else f"{d['decision']}: {d['agency_a']}:{d['record_a']} ~ {d['agency_b']}:{d['record_b']} "
+        f"by {d['decided_by']}"
+    )
     applied = d.get("applied")
     tail = f"; persons now {applied['n_persons']}" if applied else "; applies on the next `casegraph resolve`"
     return done + tail
@@ -261,18 +274,31 @@ def evaluate(data: Path, settings: Settings, engine: str | None = None) -> dict[
         store = open_store(settings)
         try:
             started = time.perf_counter()
-            report = ingest.run(store, settings, data / "person_records.csv", table="person_records",
-                                mapping=mapping, agency="eval")  # fmt: skip
+            report = ingest.run(
+                store,
+                settings,
+                data / "person_records.csv",
+                table="person_records",
+                mapping=mapping,
+                agency="eval",
+            )
             ingest_seconds = time.perf_counter() - started
             summary = stage.run(store, settings, progress=RichProgress(), db_api=_db_api(settings, engine))
             result = _scores(store, truth, link)
         finally:
             store.close()
-    return {**result, "mode": "link" if link else "dedupe", "engine": settings.resolve.engine,
-            "seconds": summary["seconds"], "ingest_seconds": round(ingest_seconds, 3),
-            "records_per_second": round(summary["n_records"] / max(summary["seconds"], 1e-9), 1),
-            "n_persons": summary["n_persons"], "n_pairs_scored": summary["n_pairs_scored"],
-            "rows_rejected": report.rejected, "match_threshold": settings.resolve.match_threshold}  # fmt: skip
+    return {
+        **result,
+        "mode": "link" if link else "dedupe",
+        "engine": settings.resolve.engine,
+        "seconds": summary["seconds"],
+        "ingest_seconds": round(ingest_seconds, 3),
+        "records_per_second": round(summary["n_records"] / max(summary["seconds"], 1e-9), 1),
+        "n_persons": summary["n_persons"],
+        "n_pairs_scored": summary["n_pairs_scored"],
+        "rows_rejected": report.rejected,
+        "match_threshold": settings.resolve.match_threshold,
+    }
 
 
 def eval_resolve(
@@ -297,8 +323,19 @@ def eval_resolve(
 
 
 def _render_eval(d: dict[str, Any]) -> None:
-    keys = ["n_records", "precision", "recall", "f1", "bcubed_precision", "bcubed_recall", "bcubed_f1",
-            "seconds", "records_per_second", "mode", "engine"]  # fmt: skip
+    keys = [
+        "n_records",
+        "precision",
+        "recall",
+        "f1",
+        "bcubed_precision",
+        "bcubed_recall",
+        "bcubed_f1",
+        "seconds",
+        "records_per_second",
+        "mode",
+        "engine",
+    ]
     rows = [{"measure": k, "value": f"{d[k]:.4f}" if isinstance(d[k], float) else d[k]} for k in keys]
     out.print(table_of("resolve against ground truth", rows))
     if d["rows_rejected"]:

@@ -53,8 +53,11 @@ def review(
     with guarded(ctx, purpose or "review") as g:
         if keep:
             table, _, key = keep.partition(":")
-            emit(ctx, keep_record(g, table, key, reason, today=_day(today)),
-                 lambda d: out.print(f"kept {d['table']} {d['key']}: next review {d['next_review']}"))  # fmt: skip
+            emit(
+                ctx,
+                keep_record(g, table, key, reason, today=_day(today)),
+                lambda d: out.print(f"kept {d['table']} {d['key']}: next review {d['next_review']}"),
+            )
             return
         rows = sg.due(g, today=_day(today), within_days=within)
     emit(
@@ -78,13 +81,22 @@ def purge(
     """Remove your agency's records past their review date, from the records and every derived table."""
     with guarded(ctx, "purge") as g:
         summary = sg.purge(g, today=_day(today), dry_run=dry_run)
-    emit(ctx, summary, lambda d: out.print(
-        f"{d['expired']} records past review on {d['today']}" + (" (dry run)" if d["dry_run"] else "")
-        + "".join(f"\n  {t}: {n} removed" for t, n in d["removed"].items())))  # fmt: skip
+    emit(
+        ctx,
+        summary,
+        lambda d: out.print(
+            f"{d['expired']} records past review on {d['today']}"
+            + (" (dry run)" if d["dry_run"] else "")
+            + "".join(f"\n  {t}: {n} removed" for t, n in d["removed"].items())
+        ),
+    )
 
 
-def why(ctx: typer.Context, person: str = typer.Argument(..., help="Person record id or person id."),
-        purpose: str = PURPOSE) -> None:  # fmt: skip
+def why(
+    ctx: typer.Context,
+    person: str = typer.Argument(..., help="Person record id or person id."),
+    purpose: str = PURPOSE,
+) -> None:
     """Every claim, link and tie involving a person, with its evidence, criteria and review date."""
     with guarded(ctx, purpose) as g:
         data = sg.why(g, person)
@@ -170,14 +182,19 @@ def log(
             return
         mine = "" if g.user.role == "admin" else "AND agency = ?"
         params: list[Any] = [user, user] + ([] if g.user.role == "admin" else [g.user.agency])
-        rows = g.df(f"SELECT seq, \"at\", user_id, role, action, target, purpose, origin, outcome, row_count "
-                    f"FROM audit_log WHERE (? IS NULL OR user_id = ?) {mine} ORDER BY seq DESC LIMIT {int(limit)}",
-                    params).to_dict("records")  # fmt: skip
+        rows = g.df(
+            f'SELECT seq, "at", user_id, role, action, target, purpose, origin, outcome, row_count '
+            f"FROM audit_log WHERE (? IS NULL OR user_id = ?) {mine} ORDER BY seq DESC LIMIT {int(limit)}",
+            params,
+        ).to_dict("records")
     emit(ctx, rows, lambda d: out.print(table_of("audit log", d)))
 
 
-def disseminations(ctx: typer.Context, person_or_record: str = typer.Argument(..., help="Person, record or id."),
-                   purpose: str = PURPOSE) -> None:  # fmt: skip
+def disseminations(
+    ctx: typer.Context,
+    person_or_record: str = typer.Argument(..., help="Person, record or id."),
+    purpose: str = PURPOSE,
+) -> None:
     """Who has been given this person's record (or this record), when and for what purpose."""
     with guarded(ctx, purpose or "audit") as g:
         rows = sg.who_received(g, person_or_record)
@@ -193,15 +210,28 @@ def fairness(ctx: typer.Context, purpose: str = PURPOSE) -> None:
 
 def _render_fairness(d: dict[str, Any]) -> None:
     for b in d["breakdowns"]:
-        rows = [{"value": g["value"], "records": g["records"],
-                 **{m: f"{g[m]['rate']:.3f} (x{g[m]['ratio_to_overall'] or 0:.2f}){' !' if g[m]['flagged'] else ''}"
-                    for m in b["metrics"]}} for g in b["groups"]]  # fmt: skip
+        rows = [
+            {
+                "value": g["value"],
+                "records": g["records"],
+                **{
+                    m: f"{g[m]['rate']:.3f} (x{g[m]['ratio_to_overall'] or 0:.2f}){' !' if g[m]['flagged'] else ''}"
+                    for m in b["metrics"]
+                },
+            }
+            for g in b["groups"]
+        ]
         out.print(table_of(f"{b['table']}.{b['field']} (rate, ratio to overall; ! = outside the band)", rows))
     out.print("\n".join(d["flagged"]) or "nothing flagged")
 
 
-def users_add(ctx: typer.Context, user_id: str = typer.Argument(...), agency: str = typer.Option(..., "--agency"),
-              role: str = typer.Option(..., "--role"), name: str = typer.Option(None, "--name")) -> None:  # fmt: skip
+def users_add(
+    ctx: typer.Context,
+    user_id: str = typer.Argument(...),
+    agency: str = typer.Option(..., "--agency"),
+    role: str = typer.Option(..., "--role"),
+    name: str = typer.Option(None, "--name"),
+) -> None:
     """Add a user (admins)."""
     with guarded(ctx, "user administration") as g:
         emit(ctx, sg.add_user(g, user_id, agency, role, name), lambda d: out.print(f"added {d['user_id']}"))
@@ -226,12 +256,20 @@ def agencies_share(
         data = sg.share(
             g, grantee, tables=tables.split(",") if tables else None, purpose=purpose, revoke=revoke
         )
-    emit(ctx, data, lambda d: out.print(f"{d['owner']} -> {d['grantee']}: {d['tables']}"
-                                        + (" revoked" if d["revoked"] else "")))  # fmt: skip
+    emit(
+        ctx,
+        data,
+        lambda d: out.print(
+            f"{d['owner']} -> {d['grantee']}: {d['tables']}" + (" revoked" if d["revoked"] else "")
+        ),
+    )
 
 
-def encrypt(ctx: typer.Context, source: Path = typer.Argument(..., help="Unencrypted store file."),
-            dest: Path = typer.Argument(..., help="New encrypted store file.")) -> None:  # fmt: skip
+def encrypt(
+    ctx: typer.Context,
+    source: Path = typer.Argument(..., help="Unencrypted store file."),
+    dest: Path = typer.Argument(..., help="New encrypted store file."),
+) -> None:
     """Copy a store into a new encrypted one (key from $CASEGRAPH_KEY or store.key_file); admins."""
     from casegraph.store.duckdb import _httpfs_path, _literal, read_key
 

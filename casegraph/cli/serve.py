@@ -27,8 +27,13 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def serve(ctx: typer.Context, host: str = "127.0.0.1", port: int = 8765, get: str | None = None,
-          token_for: str | None = None) -> None:  # fmt: skip
+def serve(
+    ctx: typer.Context,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    get: str | None = None,
+    token_for: str | None = None,
+) -> None:
     """Start the workspace (or answer one --get request, or print a sign-in token)."""
     from casegraph.api import Signer, create_app, load_secret, user_token
 
@@ -41,15 +46,19 @@ def serve(ctx: typer.Context, host: str = "127.0.0.1", port: int = 8765, get: st
     if get:
         raise typer.Exit(_answer_one(settings, token, get))
     if not _is_loopback(host):
-        console.print(f"[bold yellow]warning:[/] serving on {host}: the session cookie is not marked Secure; "
-                      "put the workspace behind TLS before anyone else can reach it")  # fmt: skip
+        console.print(
+            f"[bold yellow]warning:[/] serving on {host}: the session cookie is not marked Secure; "
+            "put the workspace behind TLS before anyone else can reach it"
+        )
     try:
         app = create_app(settings)
     except CasegraphError as exc:
         fail(str(exc))
     shown = f"[{host}]" if ":" in host else host
-    console.print(f"casegraph workspace on http://{shown}:{port}/ for {settings.user.id} "
-                  f"({settings.user.role}, {settings.user.agency}) over {settings.store.path}")  # fmt: skip
+    console.print(
+        f"casegraph workspace on http://{shown}:{port}/ for {settings.user.id} "
+        f"({settings.user.role}, {settings.user.agency}) over {settings.store.path}"
+    )
     console.print(f"sign in: http://{shown}:{port}/login?token={token}", highlight=False, soft_wrap=True)
     _run(app, host, port)
 

@@ -49,9 +49,11 @@ def trends(ctx: typer.Context, as_json: bool = JSON) -> None:
 
 
 def _render_run(d: dict[str, Any]) -> None:
-    out.print(f"{d['groups']} groups, {d['linked_incidents']} linked incidents "
-              f"(identities: {d['built_from']['person_identities']}, series: {d['built_from']['series']}); "
-              f"{d['alerts']} alerts in {d['seconds']} s")  # fmt: skip
+    out.print(
+        f"{d['groups']} groups, {d['linked_incidents']} linked incidents "
+        f"(identities: {d['built_from']['person_identities']}, series: {d['built_from']['series']}); "
+        f"{d['alerts']} alerts in {d['seconds']} s"
+    )
     out.print(table_of("rows written", [{"table": t, "rows": n} for t, n in d["rows"].items()]))
 
 
@@ -100,25 +102,42 @@ WHERE = typer.Option([], "--where", help="Keep rows where COL is one of the valu
 def knox_cmd(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="CSV of points with projected x/y in metres and a date."),
-    x: str = typer.Option("x", "--x"), y: str = typer.Option("y", "--y"), date: str = typer.Option("date", "--date"),
+    x: str = typer.Option("x", "--x"),
+    y: str = typer.Option("y", "--y"),
+    date: str = typer.Option("date", "--date"),
     space: float = typer.Option(200.0, "--space", help="Close in space: distance <= this (metres)."),
     time_: float = typer.Option(7.0, "--time", help="Close in time: |days apart| <= this."),
     perms: int = typer.Option(99, "--perms", help="Permutations of the dates."),
-    bands_space: str = typer.Option(None, "--bands-space", help="Distance band edges, e.g. 0.1,100,200,300,400."),
+    bands_space: str = typer.Option(
+        None, "--bands-space", help="Distance band edges, e.g. 0.1,100,200,300,400."
+    ),
     bands_time: str = typer.Option(None, "--bands-time", help="Time band edges in days, e.g. 7,14,21."),
-    closed: str = typer.Option("right", "--closed", help="right: [0,a], (a,b] (pointpats, Davies); left: [0,a), [a,b)."),
-    seed: int = typer.Option(12345, "--seed"), workers: int = typer.Option(2, "--workers"),
-    where: list[str] = WHERE, since: str = typer.Option(None, "--from"), until: str = typer.Option(None, "--to"),
+    closed: str = typer.Option(
+        "right", "--closed", help="right: [0,a], (a,b] (pointpats, Davies); left: [0,a), [a,b)."
+    ),
+    seed: int = typer.Option(12345, "--seed"),
+    workers: int = typer.Option(2, "--workers"),
+    where: list[str] = WHERE,
+    since: str = typer.Option(None, "--from"),
+    until: str = typer.Option(None, "--to"),
     as_json: bool = JSON,
-) -> None:  # fmt: skip
+) -> None:
     """Knox test (one band) or near-repeat table (--bands-*) with a permutation test of each cell."""
     set_json(ctx, as_json)
     started = time.perf_counter()
     xy, days = _points(file, (x, y, date), where, since, until)
     t = (days - days.min()).dt.days.to_numpy()
     try:
-        table = knox.near_repeat(xy, t, space=_edges(bands_space, space), time_bands=_edges(bands_time, time_),
-                            permutations=perms, seed=seed, closed=closed, workers=workers)  # fmt: skip
+        table = knox.near_repeat(
+            xy,
+            t,
+            space=_edges(bands_space, space),
+            time_bands=_edges(bands_time, time_),
+            permutations=perms,
+            seed=seed,
+            closed=closed,
+            workers=workers,
+        )
     except ValueError as exc:
         fail(str(exc))
     result = knox.overall(table)
@@ -139,27 +158,48 @@ def _render_knox(d: dict[str, Any]) -> None:
 def hotspots_cmd(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="CSV of points with projected x/y in metres and a date."),
-    x: str = typer.Option("x", "--x"), y: str = typer.Option("y", "--y"), date: str = typer.Option("date", "--date"),
+    x: str = typer.Option("x", "--x"),
+    y: str = typer.Option("y", "--y"),
+    date: str = typer.Option("date", "--date"),
     cell: float = typer.Option(250.0, "--cell", help="Cell size of the space-time cube (metres)."),
     step: str = typer.Option("month", "--step", help="Time step: week, month or a number of days."),
-    distance: float = typer.Option(None, "--distance", help="Gi* neighbourhood between cell centres (default 1.5 cells)."),
+    distance: float = typer.Option(
+        None, "--distance", help="Gi* neighbourhood between cell centres (default 1.5 cells)."
+    ),
     time_lag: int = typer.Option(1, "--time-lag", help="Previous time steps in the neighbourhood."),
-    alpha: float = typer.Option(0.05, "--alpha"), no_fdr: bool = typer.Option(False, "--no-fdr"),
+    alpha: float = typer.Option(0.05, "--alpha"),
+    no_fdr: bool = typer.Option(False, "--no-fdr"),
     map_png: Path = typer.Option(None, "--map", help="Also draw the classes on a map (PNG)."),
-    where: list[str] = WHERE, since: str = typer.Option(None, "--from"), until: str = typer.Option(None, "--to"),
+    where: list[str] = WHERE,
+    since: str = typer.Option(None, "--from"),
+    until: str = typer.Option(None, "--to"),
     as_json: bool = JSON,
-) -> None:  # fmt: skip
+) -> None:
     """Emerging hot spot analysis: locations per class (new, consecutive, intensifying, persistent, ...)."""
     set_json(ctx, as_json)
     started = time.perf_counter()
     xy, days = _points(file, (x, y, date), where, since, until)
     try:
-        ehs = hotspots.emerging_hotspots(xy[:, 0], xy[:, 1], hotspots.hotspot_steps(days, step), cell=cell, distance=distance,
-                                time_lag=time_lag, alpha=alpha, fdr=not no_fdr)  # fmt: skip
+        ehs = hotspots.emerging_hotspots(
+            xy[:, 0],
+            xy[:, 1],
+            hotspots.hotspot_steps(days, step),
+            cell=cell,
+            distance=distance,
+            time_lag=time_lag,
+            alpha=alpha,
+            fdr=not no_fdr,
+        )
     except ValueError as exc:
         fail(str(exc))
-    result = {"n": len(xy), "locations": len(ehs.classes), "steps": int(ehs.z.shape[1]), "cell": cell,
-              "classes": ehs.class_counts(), "analysis_seconds": round(ehs.seconds, 3)}  # fmt: skip
+    result = {
+        "n": len(xy),
+        "locations": len(ehs.classes),
+        "steps": int(ehs.z.shape[1]),
+        "cell": cell,
+        "classes": ehs.class_counts(),
+        "analysis_seconds": round(ehs.seconds, 3),
+    }
     if map_png:
         from casegraph.trends.charts import hotspot_map
 
@@ -168,9 +208,16 @@ def hotspots_cmd(
         )
         result["map"] = str(hotspot_map(xy, cells, map_png, cell=cell))
     result["seconds"] = round(time.perf_counter() - started, 3)
-    emit(ctx, result, lambda d: out.print(table_of(
-        f"emerging hot spots: {d['n']} events, {d['locations']} cells x {d['steps']} steps, {d['seconds']} s",
-        [{"class": k, "locations": v} for k, v in d["classes"].items() if v])))  # fmt: skip
+    emit(
+        ctx,
+        result,
+        lambda d: out.print(
+            table_of(
+                f"emerging hot spots: {d['n']} events, {d['locations']} cells x {d['steps']} steps, {d['seconds']} s",
+                [{"class": k, "locations": v} for k, v in d["classes"].items() if v],
+            )
+        ),
+    )
 
 
 @trends_app.command("kde")
@@ -178,10 +225,14 @@ def kde_cmd(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="CSV of points with projected x/y in metres."),
     out_png: Path = typer.Option(..., "--out", help="PNG of the surface."),
-    x: str = typer.Option("x", "--x"), y: str = typer.Option("y", "--y"), date: str = typer.Option("date", "--date"),
-    cell: float = typer.Option(100.0, "--cell"), bandwidth: float = typer.Option(400.0, "--bandwidth"),
-    where: list[str] = WHERE, as_json: bool = JSON,
-) -> None:  # fmt: skip
+    x: str = typer.Option("x", "--x"),
+    y: str = typer.Option("y", "--y"),
+    date: str = typer.Option("date", "--date"),
+    cell: float = typer.Option(100.0, "--cell"),
+    bandwidth: float = typer.Option(400.0, "--bandwidth"),
+    where: list[str] = WHERE,
+    as_json: bool = JSON,
+) -> None:
     """Quartic kernel density surface (points per km²) as a PNG."""
     set_json(ctx, as_json)
     xy, _days = _points(file, (x, y, date), where)
@@ -220,8 +271,10 @@ def groups_cmd(ctx: typer.Context, as_json: bool = JSON) -> None:
 
 @trends_app.command("alerts")
 def alerts_cmd(
-    ctx: typer.Context, kind: str = typer.Option(None, "--kind", help="group_spread or group_growth."), as_json: bool = JSON
-) -> None:  # fmt: skip
+    ctx: typer.Context,
+    kind: str = typer.Option(None, "--kind", help="group_spread or group_growth."),
+    as_json: bool = JSON,
+) -> None:
     """The stage's alerts with their status."""
     set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
@@ -235,15 +288,18 @@ def alerts_cmd(
 
 @trends_app.command("ack")
 def ack_cmd(
-    ctx: typer.Context, alert_id: str = typer.Argument(...),
+    ctx: typer.Context,
+    alert_id: str = typer.Argument(...),
     dismiss: bool = typer.Option(False, "--dismiss", help="Dismiss instead of acknowledging."),
-    note: str = typer.Option(None, "--note"), as_json: bool = JSON,
-) -> None:  # fmt: skip
+    note: str = typer.Option(None, "--note"),
+    as_json: bool = JSON,
+) -> None:
     """Acknowledge (or dismiss) an alert; the mark survives re-runs."""
     set_json(ctx, as_json)
     with opened(ctx) as (store, settings):
-        ok = stage.acknowledge(store, alert_id, settings.user.id, status="dismissed" if dismiss else "acknowledged",
-                               note=note)  # fmt: skip
+        ok = stage.acknowledge(
+            store, alert_id, settings.user.id, status="dismissed" if dismiss else "acknowledged", note=note
+        )
     if not ok:
         fail(f"no alert {alert_id}")
     emit(ctx, {"alert_id": alert_id, "status": "dismissed" if dismiss else "acknowledged"})
@@ -251,9 +307,12 @@ def ack_cmd(
 
 @trends_app.command("chart")
 def chart_cmd(
-    ctx: typer.Context, group_id: str = typer.Argument(...), out_png: Path = typer.Option(..., "--out"),
-    period: str = typer.Option("week", "--period", help="week or month"), as_json: bool = JSON,
-) -> None:  # fmt: skip
+    ctx: typer.Context,
+    group_id: str = typer.Argument(...),
+    out_png: Path = typer.Option(..., "--out"),
+    period: str = typer.Option("week", "--period", help="week or month"),
+    as_json: bool = JSON,
+) -> None:
     """PNG of a group's linked incidents over time with its alerts marked."""
     set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
@@ -288,10 +347,16 @@ def evaluate(data: Path, settings: Any) -> dict[str, Any]:
             scores = LazyModule("casegraph.trends.evaluate").spread_scores(truth, stage.alerts(store))
         finally:
             store.close()
-    return {**scores, "seconds": summary["seconds"], "ingest_seconds": round(ingest_seconds, 3),
-            "total_seconds": round(time.perf_counter() - started, 3), "stages": stages,
-            "linked_incidents": summary["linked_incidents"], "built_from": summary["built_from"],
-            "alerts": summary["alerts"]}  # fmt: skip
+    return {
+        **scores,
+        "seconds": summary["seconds"],
+        "ingest_seconds": round(ingest_seconds, 3),
+        "total_seconds": round(time.perf_counter() - started, 3),
+        "stages": stages,
+        "linked_incidents": summary["linked_incidents"],
+        "built_from": summary["built_from"],
+        "alerts": summary["alerts"],
+    }
 
 
 def eval_trends(
@@ -313,8 +378,15 @@ def eval_trends(
 
 
 def _render_eval(d: dict[str, Any]) -> None:
-    keys = ["spreads", "spreads_detected", "spread_delay_days", "first_spread_delay_days", "false_spread_alerts",
-            "seconds", "total_seconds"]  # fmt: skip
+    keys = [
+        "spreads",
+        "spreads_detected",
+        "spread_delay_days",
+        "first_spread_delay_days",
+        "false_spread_alerts",
+        "seconds",
+        "total_seconds",
+    ]
     out.print(table_of("trends against the planted spread", [{"measure": k, "value": d[k]} for k in keys]))
     out.print(table_of("per planted spread", d["per_spread"]))
 

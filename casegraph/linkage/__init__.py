@@ -13,8 +13,18 @@ from casegraph.linkage.comparisons import COMPARISONS, fields_read
 from casegraph.linkage.query import similar
 from casegraph.linkage.stage import run
 
-READS = ("incidents", "involvements", "arrests", "person_identities", "membership_claims", "groups", "series",
-         "incident_links", "linkage_models", "linkage_index")  # fmt: skip
+READS = (
+    "incidents",
+    "involvements",
+    "arrests",
+    "person_identities",
+    "membership_claims",
+    "groups",
+    "series",
+    "incident_links",
+    "linkage_models",
+    "linkage_index",
+)
 WRITES = ("incident_links", "series", "linkage_models", "linkage_index")
 
 # The schema fields features, blocking keys and link explanations are computed from (checked by
@@ -31,6 +41,13 @@ BLOCKING_FIELDS = (
 )
 
 __all__ = [
-    "BLOCKING_FIELDS", "COMPARISON_FIELDS", "FEATURE_FIELDS", "LINK_REASON_FIELDS", "READS", "WRITES",
-    "attribute", "run", "similar",
-]  # fmt: skip
+    "BLOCKING_FIELDS",
+    "COMPARISON_FIELDS",
+    "FEATURE_FIELDS",
+    "LINK_REASON_FIELDS",
+    "READS",
+    "WRITES",
+    "attribute",
+    "run",
+    "similar",
+]

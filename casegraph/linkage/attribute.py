@@ -24,8 +24,10 @@ LINKED = "_tmp_linkage_attribute"
 
 def offenders_sql(n_roles: int, with_identities: bool) -> str:
     known = known_offenders_sql(n_roles, with_identities)
-    return (f"SELECT o.offender, o.record_agency, o.record_id, c.agency, c.incident_id, c.probability "
-            f"FROM ({known}) o JOIN {quote(LINKED)} c ON c.agency = o.agency AND c.incident_id = o.incident_id")  # fmt: skip
+    return (
+        f"SELECT o.offender, o.record_agency, o.record_id, c.agency, c.incident_id, c.probability "
+        f"FROM ({known}) o JOIN {quote(LINKED)} c ON c.agency = o.agency AND c.incident_id = o.incident_id"
+    )
 
 
 def series_sql() -> str:
@@ -38,13 +40,20 @@ def series_sql() -> str:
 
 def claims_sql(with_identities: bool) -> str:
     """Membership claims keyed like offenders (resolved person, else agency:record_id), with the group name."""
-    person = "coalesce(p.person_id, m.agency || ':' || m.record_id)" if with_identities else (
-        "m.agency || ':' || m.record_id")  # fmt: skip
+    person = (
+        "coalesce(p.person_id, m.agency || ':' || m.record_id)"
+        if with_identities
+        else ("m.agency || ':' || m.record_id")
+    )
     identities = (
-        "LEFT JOIN (SELECT agency, record_id, person_id FROM person_identities "
-        "QUALIFY row_number() OVER (PARTITION BY agency, record_id ORDER BY run_id DESC) = 1) p "
-        "ON p.agency = m.agency AND p.record_id = m.record_id "
-    ) if with_identities else ""  # fmt: skip
+        (
+            "LEFT JOIN (SELECT agency, record_id, person_id FROM person_identities "
+            "QUALIFY row_number() OVER (PARTITION BY agency, record_id ORDER BY run_id DESC) = 1) p "
+            "ON p.agency = m.agency AND p.record_id = m.record_id "
+        )
+        if with_identities
+        else ""
+    )
     return (
         f"SELECT {person} AS offender, m.group_id, g.name AS group_name, m.claim_id, m.agency AS claim_agency, "
         f"m.record_id, m.criteria FROM membership_claims m {identities}"
@@ -53,13 +62,25 @@ def claims_sql(with_identities: bool) -> str:
     )
 
 
-def attribute(store: Store, incident_id: str, settings: LinkageSettings, *, agency: str | None = None,
-              top: int = 10, min_probability: float = 0.05) -> dict[str, Any]:  # fmt: skip
+def attribute(
+    store: Store,
+    incident_id: str,
+    settings: LinkageSettings,
+    *,
+    agency: str | None = None,
+    top: int = 10,
+    min_probability: float = 0.05,
+) -> dict[str, Any]:
     """Ranked offenders, series and groups for one incident, each with its evidence."""
     scores = score_seed(store, incident_id, agency=agency)
     keep = scores.probability >= min_probability
-    linked = pd.DataFrame({"agency": scores.agency[keep].astype(str), "incident_id": scores.incident_id[keep].astype(str),
-                           "probability": scores.probability[keep]})  # fmt: skip
+    linked = pd.DataFrame(
+        {
+            "agency": scores.agency[keep].astype(str),
+            "incident_id": scores.incident_id[keep].astype(str),
+            "probability": scores.probability[keep],
+        }
+    )
     identities = has_identities(store)
     with store.registered(LINKED, linked):
         offenders = store.df(offenders_sql(len(settings.offender_roles), identities), settings.offender_roles)
@@ -68,11 +89,14 @@ def attribute(store: Store, incident_id: str, settings: LinkageSettings, *, agen
     ranked_offenders = _rank_offenders(offenders, top)
     return {
         "seed": {"agency": scores.seed.agency, "incident_id": scores.seed.incident_id},
-        "run_id": scores.artefact.run_id, "model_id": scores.artefact.model_id,
-        "candidates": len(scores.log_odds), "linked_incidents": len(linked),
-        "offenders": ranked_offenders, "series": _rank_series(series, top),
+        "run_id": scores.artefact.run_id,
+        "model_id": scores.artefact.model_id,
+        "candidates": len(scores.log_odds),
+        "linked_incidents": len(linked),
+        "offenders": ranked_offenders,
+        "series": _rank_series(series, top),
         "groups": _rank_groups(offenders, claims, top),
-    }  # fmt: skip
+    }
 
 
 def _evidence(frame: pd.DataFrame, limit: int = 5) -> list[dict[str, Any]]:
@@ -81,8 +105,10 @@ def _evidence(frame: pd.DataFrame, limit: int = 5) -> list[dict[str, Any]]:
         .drop_duplicates(["agency", "incident_id"])
         .head(limit)
     )
-    return [{"agency": a, "incident_id": i, "probability": round(float(p), 4)}
-            for a, i, p in best[["agency", "incident_id", "probability"]].itertuples(index=False)]  # fmt: skip
+    return [
+        {"agency": a, "incident_id": i, "probability": round(float(p), 4)}
+        for a, i, p in best[["agency", "incident_id", "probability"]].itertuples(index=False)
+    ]
 
 
 def _rank_offenders(offenders: pd.DataFrame, top: int) -> list[dict[str, Any]]:
@@ -91,9 +117,15 @@ def _rank_offenders(offenders: pd.DataFrame, top: int) -> list[dict[str, Any]]:
         records = sorted(
             {f"{a}:{r}" for a, r in rows[["record_agency", "record_id"]].itertuples(index=False)}
         )
-        out.append({"offender": offender, "score": round(float(rows["probability"].max()), 4),
-                    "linked_incidents": int(rows[["agency", "incident_id"]].drop_duplicates().shape[0]),
-                    "records": records, "evidence": _evidence(rows)})  # fmt: skip
+        out.append(
+            {
+                "offender": offender,
+                "score": round(float(rows["probability"].max()), 4),
+                "linked_incidents": int(rows[["agency", "incident_id"]].drop_duplicates().shape[0]),
+                "records": records,
+                "evidence": _evidence(rows),
+            }
+        )
     return sorted(out, key=lambda d: -d["score"])[:top]
 
 
@@ -104,8 +136,14 @@ def _rank_series(series: pd.DataFrame, top: int) -> list[dict[str, Any]]:
         confidence = rows.set_index("incident_id")["confidence"]
         for item in evidence:
             item["member_confidence"] = round(float(confidence.get(item["incident_id"], 0.0)), 4)
-        out.append({"series_id": series_id, "score": round(float(rows["probability"].max()), 4),
-                    "size": int(rows["size"].iloc[0]), "evidence": evidence})  # fmt: skip
+        out.append(
+            {
+                "series_id": series_id,
+                "score": round(float(rows["probability"].max()), 4),
+                "size": int(rows["size"].iloc[0]),
+                "evidence": evidence,
+            }
+        )
     return sorted(out, key=lambda d: -d["score"])[:top]
 
 
@@ -117,11 +155,22 @@ def _rank_groups(offenders: pd.DataFrame, claims: pd.DataFrame, top: int) -> lis
     out = []
     for (group_id, name), rows in joined.groupby(["group_id", "group_name"], dropna=False):
         members = rows.sort_values("score", ascending=False).drop_duplicates("offender")
-        out.append({
-            "group_id": group_id, "name": None if pd.isna(name) else name, "score": round(float(members["score"].max()), 4),
-            "members": [{"offender": o, "score": round(float(s), 4)} for o, s in members[["offender", "score"]].itertuples(index=False)],
-            "claims": [{"claim_id": c, "agency": a, "record_id": r, "criteria": list(k) if k is not None else []}
-                       for c, a, r, k in rows[["claim_id", "claim_agency", "record_id", "criteria"]].itertuples(index=False)],
-            "evidence": _evidence(offenders[offenders["offender"].isin(members["offender"])]),
-        })  # fmt: skip
+        out.append(
+            {
+                "group_id": group_id,
+                "name": None if pd.isna(name) else name,
+                "score": round(float(members["score"].max()), 4),
+                "members": [
+                    {"offender": o, "score": round(float(s), 4)}
+                    for o, s in members[["offender", "score"]].itertuples(index=False)
+                ],
+                "claims": [
+                    {"claim_id": c, "agency": a, "record_id": r, "criteria": list(k) if k is not None else []}
+                    for c, a, r, k in rows[["claim_id", "claim_agency", "record_id", "criteria"]].itertuples(
+                        index=False
+                    )
+                ],
+                "evidence": _evidence(offenders[offenders["offender"].isin(members["offender"])]),
+            }
+        )
     return sorted(out, key=lambda d: -d["score"])[:top]

@@ -28,8 +28,11 @@ class Blocking:
         return {"gap": self.gap_hours or 1.0, "dist": self.distance_m or 1.0}
 
     def as_dict(self) -> dict[str, float | bool]:
-        return {"max_gap_days": round(self.gap_hours / 24.0, 3), "max_distance_m": round(self.distance_m, 1),
-                "same_family": self.same_family}  # fmt: skip
+        return {
+            "max_gap_days": round(self.gap_hours / 24.0, 3),
+            "max_distance_m": round(self.distance_m, 1),
+            "same_family": self.same_family,
+        }
 
 
 def _keyed_sql(index: str, blocking: Blocking, subset: str | None) -> str:
@@ -67,8 +70,14 @@ def _filters(blocking: Blocking) -> list[str]:
     return conditions
 
 
-def candidate_pairs_sql(index: str, blocking: Blocking, *, subset: str | None = None,
-                        left: str | None = None, ordered: bool = True) -> str:  # fmt: skip
+def candidate_pairs_sql(
+    index: str,
+    blocking: Blocking,
+    *,
+    subset: str | None = None,
+    left: str | None = None,
+    ordered: bool = True,
+) -> str:
     """Pairs (i, j) of row numbers; parameters $run, $gap (hours) and $dist (metres).
 
     `subset` restricts both sides to the row numbers in a relation; `left` restricts the first side only

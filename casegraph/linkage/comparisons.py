@@ -47,30 +47,56 @@ _WINDOW = ("occurred_from", "occurred_to")
 
 COMPARISONS: tuple[Comparison, ...] = (
     Comparison("distance_m", "distance", ("x", "y"), "m", "Straight-line distance between the two places"),
-    Comparison("days_apart", "time_gap", _WINDOW, "days",
-               "Expected absolute time difference, both occurrences uniform over their time windows (Porter)"),
-    Comparison("hours_apart_in_day", "cycle_gap", _WINDOW, "h",
-               "Circular time-of-day difference; tends to 6 h (no information) as the time windows widen",
-               period_hours=24.0),
-    Comparison("days_apart_in_week", "cycle_gap", _WINDOW, "days",
-               "Circular day-of-week difference; tends to 1.75 days (no information) as the windows widen",
-               period_hours=168.0),
+    Comparison(
+        "days_apart",
+        "time_gap",
+        _WINDOW,
+        "days",
+        "Expected absolute time difference, both occurrences uniform over their time windows (Porter)",
+    ),
+    Comparison(
+        "hours_apart_in_day",
+        "cycle_gap",
+        _WINDOW,
+        "h",
+        "Circular time-of-day difference; tends to 6 h (no information) as the time windows widen",
+        period_hours=24.0,
+    ),
+    Comparison(
+        "days_apart_in_week",
+        "cycle_gap",
+        _WINDOW,
+        "days",
+        "Circular day-of-week difference; tends to 1.75 days (no information) as the windows widen",
+        period_hours=168.0,
+    ),
     Comparison("same_offence", "same_code", ("offence",), "", "1 when both incidents have the same offence"),
     Comparison("premises", "category", ("premises",), "", "Same premises type (larger = rarer shared value)"),
     Comparison("mo_entry", "category", ("mo_entry",), "", "Same method of entry or approach"),
     Comparison("mo_target", "category", ("mo_target",), "", "Same target or victim type"),
     Comparison("mo_other", "category", ("mo_other",), "", "Same further MO code"),
     Comparison("weapon", "category", ("weapon",), "", "Same weapon"),
-    Comparison("property_taken", "token_set", ("property_taken",), "", "Jaccard overlap of the property taken"),
+    Comparison(
+        "property_taken", "token_set", ("property_taken",), "", "Jaccard overlap of the property taken"
+    ),
     Comparison("vehicle", "token_set", ("vehicle",), "", "Jaccard overlap of the vehicle description words"),
     Comparison("narrative", "text", ("narrative",), "", "Cosine similarity of the narratives (TF-IDF, LSA)"),
-    Comparison("suspect_age_gap", "range_gap", ("suspect_age_min", "suspect_age_max"), "years",
-               "Gap between the two reported suspect age ranges (0 = they overlap)"),
-    Comparison("suspect_height_gap", "number_gap", ("suspect_height_cm",), "cm", "Difference in reported height"),
+    Comparison(
+        "suspect_age_gap",
+        "range_gap",
+        ("suspect_age_min", "suspect_age_max"),
+        "years",
+        "Gap between the two reported suspect age ranges (0 = they overlap)",
+    ),
+    Comparison(
+        "suspect_height_gap", "number_gap", ("suspect_height_cm",), "cm", "Difference in reported height"
+    ),
     Comparison("suspect_count_gap", "number_gap", ("suspect_count",), "", "Difference in number of suspects"),
     Comparison("suspect_build", "category", ("suspect_build",), "", "Same reported build"),
-    Comparison("suspect_clothing", "token_set", ("suspect_clothing",), "", "Jaccard overlap of clothing words"),
-)  # fmt: skip
+    Comparison(
+        "suspect_clothing", "token_set", ("suspect_clothing",), "", "Jaccard overlap of clothing words"
+    ),
+)
 
 BY_NAME = {c.name: c for c in COMPARISONS}
 

@@ -25,8 +25,9 @@ from casegraph.linkage.evaluate import Truth
 ATTRIBUTION = "Copyright (c) 2021 (2022), Consortium Board ROXANNE (3-clause BSD-style licence)."
 
 
-def read_truth(folder: Path, *, linked_by: str = "auto", n_splits: int = 3, test_share: float = 0.3,
-               seed: int = 0) -> Truth:  # fmt: skip
+def read_truth(
+    folder: Path, *, linked_by: str = "auto", n_splits: int = 3, test_share: float = 0.3, seed: int = 0
+) -> Truth:
     """The truth keys and the splits of an evaluation folder."""
     path = folder / "incident_truth.csv"
     if not path.exists():
@@ -105,11 +106,17 @@ def convert_israel(source: Path, out: Path, splits: Path) -> None:
     charged, known only once the crime is solved, and it would leak the answer into the features."""
     out.mkdir(parents=True, exist_ok=True)
     crimes = pd.read_csv(source / "crimes_2020h1.csv", dtype=str)
-    pd.DataFrame({
-        "incident_id": crimes["crime_id"], "agency": "israel_inp", "offence": "burglary",
-        "occurred_from": crimes["date"] + "T00:00:00", "occurred_to": crimes["date"] + "T23:59:59",
-        "x": crimes["x_scaled"], "y": crimes["y_scaled"],  # min-max scaled upstream: relative units only
-    }).to_csv(out / "incidents.csv", index=False)  # fmt: skip
+    pd.DataFrame(
+        {
+            "incident_id": crimes["crime_id"],
+            "agency": "israel_inp",
+            "offence": "burglary",
+            "occurred_from": crimes["date"] + "T00:00:00",
+            "occurred_to": crimes["date"] + "T23:59:59",
+            "x": crimes["x_scaled"],
+            "y": crimes["y_scaled"],  # min-max scaled upstream: relative units only
+        }
+    ).to_csv(out / "incidents.csv", index=False)
     pairs = pd.read_csv(source / "offender_crime_2020h1.csv", dtype=str).drop_duplicates()
     pairs.rename(columns={"crime_id": "incident_id"})[["incident_id", "offender_id"]].to_csv(
         out / "incident_truth.csv", index=False

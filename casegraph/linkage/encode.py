@@ -91,8 +91,14 @@ def _bit_of(token: str, ranks: dict[str, int]) -> int:
 class IncidentEncoder:
     """Learns vocabularies and a text space from incidents; encodes incidents into an Encoded."""
 
-    def __init__(self, *, comparisons: tuple[Comparison, ...], text_dims: int = 32, text_sample: int = 200_000,
-                 random_state: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        comparisons: tuple[Comparison, ...],
+        text_dims: int = 32,
+        text_sample: int = 200_000,
+        random_state: int = 0,
+    ) -> None:
         self.comparisons = comparisons
         self.text_dims = text_dims
         self.text_sample = text_sample

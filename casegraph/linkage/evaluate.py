@@ -27,8 +27,17 @@ from casegraph.linkage.training import fit_models, training_set
 from casegraph.settings import LinkageSettings, Settings
 from casegraph.store import Store, quote
 
-HEADLINE = ("auc", "average_precision", "top10_any", "top10_all", "top25_any", "top25_all", "bcubed_f1",
-            "adjusted_rand", "blocking_recall")  # fmt: skip
+HEADLINE = (
+    "auc",
+    "average_precision",
+    "top10_any",
+    "top10_all",
+    "top25_any",
+    "top25_all",
+    "bcubed_f1",
+    "adjusted_rand",
+    "blocking_recall",
+)
 
 
 @dataclass
@@ -43,8 +52,11 @@ class Truth:
 def evaluate(store: Store, settings: Settings, truth: Truth, *, all_pairs: bool = False) -> dict[str, Any]:
     """Mean metrics over the split seeds, with each split's own numbers under `splits`."""
     started = time.perf_counter()
-    s = settings.linkage.model_copy(update={"max_gap_days": 0.0, "max_distance_m": 0.0}) if all_pairs else (
-        settings.linkage)  # fmt: skip
+    s = (
+        settings.linkage.model_copy(update={"max_gap_days": 0.0, "max_distance_m": 0.0})
+        if all_pairs
+        else (settings.linkage)
+    )
     run_id = store.new_run("linkage_eval", s.model_dump(), settings.user.id)
     try:
         index, _, comparisons = encode_incidents(store, run_id, s)
@@ -62,10 +74,15 @@ def evaluate(store: Store, settings: Settings, truth: Truth, *, all_pairs: bool 
     summary = {k: float(np.nanmean([r[k] for r in results])) for k in HEADLINE}
     store.finish_run(run_id, "ok", summary)
     return {
-        **summary, "seconds": round(time.perf_counter() - started, 3), "n_incidents": len(index),
-        "n_series": round(float(np.mean([r["n_series"] for r in results]))), "linked_by": truth.linked_by,
-        "blocking": blocking.as_dict(), "selected_models": [r["selected_model"] for r in results], "splits": results,
-    }  # fmt: skip
+        **summary,
+        "seconds": round(time.perf_counter() - started, 3),
+        "n_incidents": len(index),
+        "n_series": round(float(np.mean([r["n_series"] for r in results]))),
+        "linked_by": truth.linked_by,
+        "blocking": blocking.as_dict(),
+        "selected_models": [r["selected_model"] for r in results],
+        "splits": results,
+    }
 
 
 def _row_keys(index: IncidentIndex, keys: pd.DataFrame) -> pd.DataFrame:
@@ -96,24 +113,34 @@ def _split(ctx: RunContext, keys: pd.DataFrame, splits: pd.DataFrame, seed: str)
     fitted[best].adapt_prior(scored.X)  # the test candidates' linked share, estimated without their labels
     result = _measure(ctx, scored, fitted[best], test_rows, _truth_matrix(keys, test_rows))
     return {
-        "seed": seed, "selected_model": best, "n_train_pairs": len(data.y), "n_test_incidents": len(test_rows),
-        "cv": {k: m.cv_scores_ for k, m in fitted.items()}, **result,
+        "seed": seed,
+        "selected_model": best,
+        "n_train_pairs": len(data.y),
+        "n_test_incidents": len(test_rows),
+        "cv": {k: m.cv_scores_ for k, m in fitted.items()},
+        **result,
         "seconds": round(time.perf_counter() - started, 3),
-    }  # fmt: skip
+    }
 
 
-def _measure(ctx: RunContext, scored: Scored, model: LinkModel, test_rows: np.ndarray,
-             truth: csr_matrix) -> dict[str, Any]:  # fmt: skip
+def _measure(
+    ctx: RunContext, scored: Scored, model: LinkModel, test_rows: np.ndarray, truth: csr_matrix
+) -> dict[str, Any]:
     local = pd.Series(np.arange(len(test_rows)), index=test_rows)
     i, j = local[scored.i].to_numpy(), local[scored.j].to_numpy()
     p = model.predict_proba(scored.X)[:, 1] if len(scored.X) else np.zeros(0)
     clusters = _partition(i, j, p, len(test_rows), ctx.settings)
     first = ctx.index.encoded["t_lo"][test_rows]
     return {
-        "linked_share": {"training": model.training_prior_, "estimated": model.prior_,
-                         "actual": _share_linked(i, j, truth)},
-        **pairwise_scores(i, j, p, truth), **top_k_recall(i, j, p, truth, first), **clustering_scores(clusters, truth),
-    }  # fmt: skip
+        "linked_share": {
+            "training": model.training_prior_,
+            "estimated": model.prior_,
+            "actual": _share_linked(i, j, truth),
+        },
+        **pairwise_scores(i, j, p, truth),
+        **top_k_recall(i, j, p, truth, first),
+        **clustering_scores(clusters, truth),
+    }
 
 
 def _partition(i: np.ndarray, j: np.ndarray, p: np.ndarray, n: int, s: LinkageSettings) -> np.ndarray:

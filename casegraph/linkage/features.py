@@ -17,8 +17,9 @@ from casegraph.linkage.timewindows import cycle_gap, expected_abs_diff
 Sides = tuple[Encoded, np.ndarray, Encoded, np.ndarray]
 
 
-def pair_features(left: Encoded, i: np.ndarray, right: Encoded, j: np.ndarray,
-                  comparisons: tuple[Comparison, ...]) -> np.ndarray:  # fmt: skip
+def pair_features(
+    left: Encoded, i: np.ndarray, right: Encoded, j: np.ndarray, comparisons: tuple[Comparison, ...]
+) -> np.ndarray:
     """Feature matrix (float32) for pairs left[i] x right[j]."""
     out = np.empty((len(i), len(comparisons)), np.float32)
     sides = (left, i, right, j)
@@ -114,7 +115,13 @@ def number_gap(sides: Sides, c: Comparison) -> np.ndarray:
 
 
 KIND_FUNCTIONS: dict[str, Callable[[Sides, Comparison], np.ndarray]] = {
-    "distance": distance, "time_gap": time_gap, "cycle_gap": cycle, "same_code": same_code,
-    "category": category, "token_set": token_set, "text": text, "range_gap": range_gap,
+    "distance": distance,
+    "time_gap": time_gap,
+    "cycle_gap": cycle,
+    "same_code": same_code,
+    "category": category,
+    "token_set": token_set,
+    "text": text,
+    "range_gap": range_gap,
     "number_gap": number_gap,
-}  # fmt: skip
+}

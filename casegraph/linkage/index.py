@@ -85,15 +85,20 @@ def _index_table(run_id: str, frame: pd.DataFrame, encoded: Encoded, rows: np.nd
     def floats(values: np.ndarray) -> pa.Array:
         return pa.array(values, type=pa.float64(), from_pandas=True)
 
-    return pa.table({
-        "run_id": pa.array([run_id] * len(rows)), "row_no": pa.array(rows, type=pa.int64()),
-        "agency": pa.array(frame["agency"].astype(str)), "incident_id": pa.array(frame["incident_id"].astype(str)),
-        "family": pa.array(frame["family"].astype(str)),
-        "t_lo": floats(encoded["t_lo"]), "t_hi": floats(encoded["t_hi"]),
-        "x": floats(encoded.columns.get("x", np.full(len(rows), np.nan))),
-        "y": floats(encoded.columns.get("y", np.full(len(rows), np.nan))),
-        "encoded": pa.array(encoded.pack()),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "run_id": pa.array([run_id] * len(rows)),
+            "row_no": pa.array(rows, type=pa.int64()),
+            "agency": pa.array(frame["agency"].astype(str)),
+            "incident_id": pa.array(frame["incident_id"].astype(str)),
+            "family": pa.array(frame["family"].astype(str)),
+            "t_lo": floats(encoded["t_lo"]),
+            "t_hi": floats(encoded["t_hi"]),
+            "x": floats(encoded.columns.get("x", np.full(len(rows), np.nan))),
+            "y": floats(encoded.columns.get("y", np.full(len(rows), np.nan))),
+            "encoded": pa.array(encoded.pack()),
+        }
+    )
 
 
 @dataclass

@@ -36,8 +36,10 @@ def pairwise_scores(i: np.ndarray, j: np.ndarray, p: np.ndarray, truth: csr_matr
         "auc": float(roc_auc_score(labels, scores, sample_weight=weights)),
         "average_precision": float(average_precision_score(labels, scores, sample_weight=weights)),
         "blocking_recall": float(y.sum() / n_linked) if n_linked else float("nan"),
-        "n_pairs": n_pairs, "n_linked_pairs": n_linked, "n_scored_pairs": len(p),
-    }  # fmt: skip
+        "n_pairs": n_pairs,
+        "n_linked_pairs": n_linked,
+        "n_scored_pairs": len(p),
+    }
 
 
 def series_members(truth: csr_matrix, min_size: int = 2) -> list[np.ndarray]:
@@ -54,8 +56,15 @@ def series_members(truth: csr_matrix, min_size: int = 2) -> list[np.ndarray]:
     return out
 
 
-def top_k_recall(i: np.ndarray, j: np.ndarray, p: np.ndarray, truth: csr_matrix, first: np.ndarray,
-                 *, ks: tuple[int, ...] = (10, 25)) -> dict[str, float]:  # fmt: skip
+def top_k_recall(
+    i: np.ndarray,
+    j: np.ndarray,
+    p: np.ndarray,
+    truth: csr_matrix,
+    first: np.ndarray,
+    *,
+    ks: tuple[int, ...] = (10, 25),
+) -> dict[str, float]:
     """Share of series whose first incident (seed) ranks at least one / all other members in the top k.
 
     A member's rank is 1 + the number of other incidents scored at least as high (ties count against,

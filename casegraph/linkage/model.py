@@ -86,8 +86,10 @@ class _AdditiveTables(_BinaryPairClassifier):
     """
 
     def _bins(self, X: np.ndarray) -> list[np.ndarray]:
-        return [np.where(np.isnan(X[:, k]), len(e) + 1, np.searchsorted(e, X[:, k], side="left"))
-                for k, e in enumerate(self.edges_)]  # fmt: skip
+        return [
+            np.where(np.isnan(X[:, k]), len(e) + 1, np.searchsorted(e, X[:, k], side="left"))
+            for k, e in enumerate(self.edges_)
+        ]
 
     def decision_function(self, X: Any) -> np.ndarray:
         X = self._check(X)
@@ -177,9 +179,17 @@ class BoostedModel(_AdditiveTables):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, *, max_iter: int = 300, learning_rate: float = 0.08, max_leaf_nodes: int = 15,
-                 min_samples_leaf: int = 40, l2_regularization: float = 1.0, monotonic: Any = None,
-                 random_state: Any = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        max_iter: int = 300,
+        learning_rate: float = 0.08,
+        max_leaf_nodes: int = 15,
+        min_samples_leaf: int = 40,
+        l2_regularization: float = 1.0,
+        monotonic: Any = None,
+        random_state: Any = 0,
+    ) -> None:
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
@@ -192,11 +202,16 @@ class BoostedModel(_AdditiveTables):
         self._validate_params()
         X, y = self._check_fit(X, y)
         trees = HistGradientBoostingClassifier(
-            max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
-            min_samples_leaf=self.min_samples_leaf, l2_regularization=self.l2_regularization,
-            interaction_cst="no_interactions", early_stopping=len(y) >= 2000, random_state=self.random_state,
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
+            interaction_cst="no_interactions",
+            early_stopping=len(y) >= 2000,
+            random_state=self.random_state,
             monotonic_cst=None if self.monotonic is None else list(self.monotonic),
-        )  # fmt: skip
+        )
         # A feature never observed in training is constant to the trees (the binning refuses all-NaN columns).
         observed = np.isfinite(X).any(axis=0)
         X = np.where(observed, X, 0.0)
@@ -259,8 +274,10 @@ class LinkModel(_BinaryPairClassifier):
         estimator = clone(self.estimator if self.estimator is not None else BoostedModel())
         folds = self._folds(y01, groups)
         oof = cross_val_predict(estimator, X, y01, groups=groups, cv=folds, method="decision_function")
-        self.cv_scores_ = {"auc": float(roc_auc_score(y01, oof)),
-                           "average_precision": float(average_precision_score(y01, oof))}  # fmt: skip
+        self.cv_scores_ = {
+            "auc": float(roc_auc_score(y01, oof)),
+            "average_precision": float(average_precision_score(y01, oof)),
+        }
         platt = LogisticRegression(C=1e4).fit(oof[:, None], y01)
         self.slope_, self.intercept_ = float(platt.coef_[0, 0]), float(platt.intercept_[0])
         self.training_prior_ = self.prior_ = float(y01.mean())

@@ -55,8 +55,10 @@ def find_seed(store: Store, artefact: Artefact, incident_id: str, agency: str | 
         where, params = where + " AND agency = ?", [*params, agency]
     rows = store.rows(f"SELECT agency, incident_id, family, encoded FROM {INDEX} WHERE {where}", params)
     if len(rows) > 1:
-        raise CasegraphError(f"incident {incident_id} exists in agencies {', '.join(r[0] for r in rows)}: "
-                             "say which with --agency")  # fmt: skip
+        raise CasegraphError(
+            f"incident {incident_id} exists in agencies {', '.join(r[0] for r in rows)}: "
+            "say which with --agency"
+        )
     if rows:
         a, i, family, packed = rows[0]
         return Seed(a, i, family, Encoded.unpack([packed], artefact.layout))
@@ -99,8 +101,15 @@ def _candidate_rows(store: Store, artefact: Artefact, seed: Seed) -> list[tuple[
     x, y = _finite(enc.columns.get("x")), _finite(enc.columns.get("y"))
     if blocking.distance_m and (x is None or y is None):
         return []  # an incident without a place has no candidates under a distance limit (as in `link`)
-    values = {"run": artefact.run_id, "family": seed.family, "lo": float(enc["t_lo"][0]),
-              "hi": float(enc["t_hi"][0]), "x": x, "y": y, **blocking.params()}  # fmt: skip
+    values = {
+        "run": artefact.run_id,
+        "family": seed.family,
+        "lo": float(enc["t_lo"][0]),
+        "hi": float(enc["t_hi"][0]),
+        "x": x,
+        "y": y,
+        **blocking.params(),
+    }
     sql = seed_candidates_sql(INDEX, blocking)
     return store.rows(sql, params_for(sql, values))
 
@@ -111,8 +120,9 @@ def _finite(values: np.ndarray | None) -> float | None:
     return float(values[0])
 
 
-def similar(store: Store, incident_id: str, *, agency: str | None = None, top: int = 10,
-            run_id: str | None = None) -> dict[str, Any]:  # fmt: skip
+def similar(
+    store: Store, incident_id: str, *, agency: str | None = None, top: int = 10, run_id: str | None = None
+) -> dict[str, Any]:
     """The `top` incidents most likely linked to the seed, best first, each explained feature by feature."""
     scores = score_seed(store, incident_id, agency=agency, run_id=run_id)
     best = np.argsort(-scores.log_odds, kind="stable")[:top]
@@ -122,22 +132,36 @@ def similar(store: Store, incident_id: str, *, agency: str | None = None, top: i
     for rank, k in enumerate(best):
         assert explained is not None
         other = (scores.agency[k], scores.incident_id[k])
-        results.append({
-            "rank": rank + 1, "agency": other[0], "incident_id": other[1],
-            "probability": round(float(scores.probability[k]), 4), "log_odds": round(float(scores.log_odds[k]), 3),
-            "base": round(float(explained.base[rank]), 3), **details.get(other, {}).get("summary", {}),
-            "contributions": contributions(scores, explained.contributions[rank], scores.X[k], details, other),
-        })  # fmt: skip
+        results.append(
+            {
+                "rank": rank + 1,
+                "agency": other[0],
+                "incident_id": other[1],
+                "probability": round(float(scores.probability[k]), 4),
+                "log_odds": round(float(scores.log_odds[k]), 3),
+                "base": round(float(explained.base[rank]), 3),
+                **details.get(other, {}).get("summary", {}),
+                "contributions": contributions(
+                    scores, explained.contributions[rank], scores.X[k], details, other
+                ),
+            }
+        )
     return {
-        "seed": {"agency": scores.seed.agency, "incident_id": scores.seed.incident_id,
-                 **details.get((scores.seed.agency, scores.seed.incident_id), {}).get("summary", {})},
-        "run_id": scores.artefact.run_id, "model_id": scores.artefact.model_id,
-        "candidates": len(scores.log_odds), "results": results,
-    }  # fmt: skip
+        "seed": {
+            "agency": scores.seed.agency,
+            "incident_id": scores.seed.incident_id,
+            **details.get((scores.seed.agency, scores.seed.incident_id), {}).get("summary", {}),
+        },
+        "run_id": scores.artefact.run_id,
+        "model_id": scores.artefact.model_id,
+        "candidates": len(scores.log_odds),
+        "results": results,
+    }
 
 
-def contributions(scores: Scores, row: np.ndarray, values: np.ndarray, details: dict[Any, Any],
-                  other: tuple[str, str]) -> list[dict[str, Any]]:  # fmt: skip
+def contributions(
+    scores: Scores, row: np.ndarray, values: np.ndarray, details: dict[Any, Any], other: tuple[str, str]
+) -> list[dict[str, Any]]:
     """Per-feature evidence, strongest first: contribution (log-odds), compared value and both raw values."""
     seed_raw = details.get((scores.seed.agency, scores.seed.incident_id), {}).get("raw", {})
     other_raw = details.get(other, {}).get("raw", {})
@@ -145,12 +169,17 @@ def contributions(scores: Scores, row: np.ndarray, values: np.ndarray, details: 
     for comparison, c, v in zip(scores.artefact.comparisons, row, values, strict=True):
         if abs(c) < 0.005:
             continue
-        out.append({
-            "feature": comparison.name, "contribution": round(float(c), 3),
-            "value": None if math.isnan(v) else round(float(v), 3), "unit": comparison.unit,
-            "meaning": comparison.description,
-            "seed": {f: seed_raw.get(f) for f in comparison.fields}, "other": {f: other_raw.get(f) for f in comparison.fields},
-        })  # fmt: skip
+        out.append(
+            {
+                "feature": comparison.name,
+                "contribution": round(float(c), 3),
+                "value": None if math.isnan(v) else round(float(v), 3),
+                "unit": comparison.unit,
+                "meaning": comparison.description,
+                "seed": {f: seed_raw.get(f) for f in comparison.fields},
+                "other": {f: other_raw.get(f) for f in comparison.fields},
+            }
+        )
     return sorted(out, key=lambda d: -abs(d["contribution"]))
 
 
@@ -165,8 +194,11 @@ def incident_details(store: Store, scores: Scores, agencies: np.ndarray, ids: np
         {"agency": [seed.agency, *map(str, agencies)], "incident_id": [seed.incident_id, *map(str, ids)]}
     )
     with store.registered("_tmp_linkage_details", wanted) as name:
-        sql = incidents_sql(fields, f" SEMI JOIN {quote(name)} w ON w.agency = incidents.agency "
-                                    "AND w.incident_id = incidents.incident_id")  # fmt: skip
+        sql = incidents_sql(
+            fields,
+            f" SEMI JOIN {quote(name)} w ON w.agency = incidents.agency "
+            "AND w.incident_id = incidents.incident_id",
+        )
         frame = store.df(sql)
     out = {}
     for record in frame.to_dict("records"):

@@ -35,8 +35,15 @@ class Scored:
         return expit(self.log_odds)
 
 
-def score_candidates(ctx: RunContext, model: LinkModel, threshold: float, *, subset: str | None = None,
-                     progress: Progress | None = None, batch: int = 500_000) -> Scored:  # fmt: skip
+def score_candidates(
+    ctx: RunContext,
+    model: LinkModel,
+    threshold: float,
+    *,
+    subset: str | None = None,
+    progress: Progress | None = None,
+    batch: int = 500_000,
+) -> Scored:
     """Score every candidate pair; keep those with probability >= threshold (all when threshold is 0)."""
     progress = progress or NoProgress()
     sql = candidate_pairs_sql(INDEX, ctx.blocking, subset=subset)
@@ -57,8 +64,13 @@ def score_candidates(ctx: RunContext, model: LinkModel, threshold: float, *, sub
         progress.advance(len(i))
     progress.finish()
     if not kept:
-        return Scored(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, len(ctx.comparisons)), np.float32),
-                      np.zeros(0), 0)  # fmt: skip
+        return Scored(
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros((0, len(ctx.comparisons)), np.float32),
+            np.zeros(0),
+            0,
+        )
     return Scored(*(np.concatenate([k[n] for k in kept]) for n in range(4)), total)
 
 
@@ -90,14 +102,22 @@ def links_table(ctx: RunContext, model_id: str, scored: Scored, model: LinkModel
     digits = [DECIMALS.get(c.unit, 3) for c in comparisons]
     values = _json_object(names[:-1], list(X.T.astype(np.float64)), digits, 0)
     start = rows.start or 0
-    return pa.table({
-        "link_id": pa.array([f"{run_id}:{k}" for k in range(start, start + len(i))]),
-        "run_id": pa.array([run_id] * len(i)), "model_id": pa.array([model_id] * len(i)),
-        "agency_a": pa.array(index.agency[i].astype(str)), "incident_a": pa.array(index.incident_id[i].astype(str)),
-        "agency_b": pa.array(index.agency[j].astype(str)), "incident_b": pa.array(index.incident_id[j].astype(str)),
-        "probability": pa.array(expit(z)), "log_odds": pa.array(z), "base": pa.array(explained.base),
-        "contributions": contributions, "features": values,
-    })  # fmt: skip
+    return pa.table(
+        {
+            "link_id": pa.array([f"{run_id}:{k}" for k in range(start, start + len(i))]),
+            "run_id": pa.array([run_id] * len(i)),
+            "model_id": pa.array([model_id] * len(i)),
+            "agency_a": pa.array(index.agency[i].astype(str)),
+            "incident_a": pa.array(index.incident_id[i].astype(str)),
+            "agency_b": pa.array(index.agency[j].astype(str)),
+            "incident_b": pa.array(index.incident_id[j].astype(str)),
+            "probability": pa.array(expit(z)),
+            "log_odds": pa.array(z),
+            "base": pa.array(explained.base),
+            "contributions": contributions,
+            "features": values,
+        }
+    )
 
 
 def write_links(ctx: RunContext, model_id: str, scored: Scored, model: LinkModel) -> int:

@@ -33,8 +33,9 @@ class SeriesResult:
         return len(self.rows)
 
 
-def cluster_links(i: np.ndarray, j: np.ndarray, p: np.ndarray, *, threshold: float, resolution: float,
-                  seed: int = 0) -> SeriesResult:  # fmt: skip
+def cluster_links(
+    i: np.ndarray, j: np.ndarray, p: np.ndarray, *, threshold: float, resolution: float, seed: int = 0
+) -> SeriesResult:
     """Leiden (CPM) communities of the graph of links with p >= threshold; singletons are dropped."""
     strong = p >= threshold
     i, j, p = i[strong], j[strong], p[strong]
@@ -91,12 +92,20 @@ def series_frame(result: SeriesResult, run_id: str, index: IncidentIndex) -> pd.
     first = frame.groupby("k")["t_lo"].transform("min")
     last = frame.groupby("k")["t_hi"].transform("max")
     order = {k: n for n, k in enumerate(frame.assign(first=first).sort_values(["first", "k"])["k"].unique())}
-    return pd.DataFrame({
-        "series_id": [f"S{order[k] + 1:06d}" for k in result.series],
-        "run_id": run_id, "agency": agency[result.rows].astype(str), "incident_id": incident_id[result.rows].astype(str),
-        "confidence": result.confidence, "strongest": result.strongest, "size": result.size,
-        "cohesion": result.cohesion, "first_from": _stamp(first.to_numpy()), "last_to": _stamp(last.to_numpy()),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "series_id": [f"S{order[k] + 1:06d}" for k in result.series],
+            "run_id": run_id,
+            "agency": agency[result.rows].astype(str),
+            "incident_id": incident_id[result.rows].astype(str),
+            "confidence": result.confidence,
+            "strongest": result.strongest,
+            "size": result.size,
+            "cohesion": result.cohesion,
+            "first_from": _stamp(first.to_numpy()),
+            "last_to": _stamp(last.to_numpy()),
+        }
+    )
 
 
 def _stamp(hours: np.ndarray) -> pd.Series:

@@ -58,8 +58,9 @@ def run(store: Store, settings: Settings, *, progress: Progress | None = None) -
     return summary
 
 
-def encode_incidents(store: Store, run_id: str, s: LinkageSettings) -> tuple[IncidentIndex, IncidentEncoder,
-                                                                              tuple[Comparison, ...]]:  # fmt: skip
+def encode_incidents(
+    store: Store, run_id: str, s: LinkageSettings
+) -> tuple[IncidentIndex, IncidentEncoder, tuple[Comparison, ...]]:
     frame = read_incidents(store, selected(s.features or None))
     if frame.empty:
         raise CasegraphError("there are no incidents to link: ingest incidents first")
@@ -99,24 +100,43 @@ def _run(store: Store, s: LinkageSettings, run_id: str, progress: Progress) -> d
     clock.lap("score")
     n_links = write_links(ctx, model_id, scored, fitted[best])
     clock.lap("explain")
-    series = cluster_links(scored.i, scored.j, scored.probability, threshold=s.series_threshold,
-                           resolution=s.series_resolution, seed=s.random_state)  # fmt: skip
+    series = cluster_links(
+        scored.i,
+        scored.j,
+        scored.probability,
+        threshold=s.series_threshold,
+        resolution=s.series_resolution,
+        seed=s.random_state,
+    )
     store.write("series", series_frame(series, run_id, index))
     drop_other_runs(store, run_id)
     forget_cache()
     clock.lap("series")
     return {
-        "run_id": run_id, "n_incidents": len(index), "features": [c.name for c in comparisons],
+        "run_id": run_id,
+        "n_incidents": len(index),
+        "features": [c.name for c in comparisons],
         "blocking": {**blocking.as_dict(), "candidates_per_incident": round(per_incident, 1)},
         "n_candidates": scored.n_candidates,
-        "training": {"solved_incidents": int(keys["row_no"].nunique()), "pairs": len(data.y),
-                     "linked": int(data.y.sum()), "candidates_among_solved": data.n_candidates},
-        "models": {k: m.cv_scores_ for k, m in fitted.items()}, "selected_model": best, "model_id": model_id,
-        "linked_share": {"training": round(fitted[best].training_prior_, 5),
-                         "candidates": round(fitted[best].prior_, 5)},
-        "n_links": n_links, "n_series": int(series.series.max() + 1) if len(series) else 0,
-        "incidents_in_series": len(series), "seconds": clock.total(), "phases": clock.phases,
-    }  # fmt: skip
+        "training": {
+            "solved_incidents": int(keys["row_no"].nunique()),
+            "pairs": len(data.y),
+            "linked": int(data.y.sum()),
+            "candidates_among_solved": data.n_candidates,
+        },
+        "models": {k: m.cv_scores_ for k, m in fitted.items()},
+        "selected_model": best,
+        "model_id": model_id,
+        "linked_share": {
+            "training": round(fitted[best].training_prior_, 5),
+            "candidates": round(fitted[best].prior_, 5),
+        },
+        "n_links": n_links,
+        "n_series": int(series.series.max() + 1) if len(series) else 0,
+        "incidents_in_series": len(series),
+        "seconds": clock.total(),
+        "phases": clock.phases,
+    }
 
 
 def train(ctx: RunContext, keys: pd.DataFrame) -> tuple[TrainingSet, str, dict[str, LinkModel]]:
@@ -129,8 +149,9 @@ def train(ctx: RunContext, keys: pd.DataFrame) -> tuple[TrainingSet, str, dict[s
     return data, best, fitted
 
 
-def save_models(ctx: RunContext, fitted: dict[str, LinkModel], best: str, data: TrainingSet,
-                encoder: IncidentEncoder) -> str:  # fmt: skip
+def save_models(
+    ctx: RunContext, fitted: dict[str, LinkModel], best: str, data: TrainingSet, encoder: IncidentEncoder
+) -> str:
     """One linkage_models row per fitted kind; returns the selected model's id."""
     fingerprint = data.fingerprint(ctx.index)
     rows = []
@@ -139,12 +160,23 @@ def save_models(ctx: RunContext, fitted: dict[str, LinkModel], best: str, data: 
         text, digest = Artefact(
             encoder, model, ctx.comparisons, ctx.blocking, ctx.index.encoded.dtype()
         ).dumps()
-        rows.append({
-            "model_id": model_id, "run_id": ctx.run_id, "kind": kind, "selected": kind == best,
-            "created_at": datetime.now(UTC).replace(tzinfo=None), "features": [c.name for c in ctx.comparisons],
-            "n_pairs": len(data.y), "n_linked": int(data.y.sum()), "cv_auc": model.cv_scores_["auc"],
-            "cv_average_precision": model.cv_scores_["average_precision"], "training_fingerprint": fingerprint,
-            "settings_json": ctx.settings.model_dump_json(), "artefact": text, "artefact_sha256": digest,
-        })  # fmt: skip
+        rows.append(
+            {
+                "model_id": model_id,
+                "run_id": ctx.run_id,
+                "kind": kind,
+                "selected": kind == best,
+                "created_at": datetime.now(UTC).replace(tzinfo=None),
+                "features": [c.name for c in ctx.comparisons],
+                "n_pairs": len(data.y),
+                "n_linked": int(data.y.sum()),
+                "cv_auc": model.cv_scores_["auc"],
+                "cv_average_precision": model.cv_scores_["average_precision"],
+                "training_fingerprint": fingerprint,
+                "settings_json": ctx.settings.model_dump_json(),
+                "artefact": text,
+                "artefact_sha256": digest,
+            }
+        )
     ctx.store.write("linkage_models", pd.DataFrame(rows))
     return f"{ctx.run_id}:{best}"

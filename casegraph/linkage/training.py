@@ -42,13 +42,20 @@ def known_offenders_sql(n_roles: int, with_identities: bool) -> str:
     record, else the record itself (agency:record_id).
     """
     roles = ", ".join("?" for _ in range(n_roles))
-    person = "coalesce(p.person_id, k.agency || ':' || k.record_id)" if with_identities else (
-        "k.agency || ':' || k.record_id")  # fmt: skip
+    person = (
+        "coalesce(p.person_id, k.agency || ':' || k.record_id)"
+        if with_identities
+        else ("k.agency || ':' || k.record_id")
+    )
     identities = (
-        "LEFT JOIN (SELECT agency, record_id, person_id FROM person_identities "
-        "QUALIFY row_number() OVER (PARTITION BY agency, record_id ORDER BY run_id DESC) = 1) p "
-        "ON p.agency = k.agency AND p.record_id = k.record_id"
-    ) if with_identities else ""  # fmt: skip
+        (
+            "LEFT JOIN (SELECT agency, record_id, person_id FROM person_identities "
+            "QUALIFY row_number() OVER (PARTITION BY agency, record_id ORDER BY run_id DESC) = 1) p "
+            "ON p.agency = k.agency AND p.record_id = k.record_id"
+        )
+        if with_identities
+        else ""
+    )
     return (
         "SELECT DISTINCT k.agency, k.incident_id, k.agency AS record_agency, k.record_id, "
         f"{person} AS offender FROM (SELECT agency, incident_id, record_id FROM involvements "
@@ -64,8 +71,10 @@ def has_identities(store: Store) -> bool:
 def offender_keys(store: Store, run_id: str, roles: list[str]) -> pd.DataFrame:
     """(row_no, offender) for the indexed incidents of a run."""
     known = known_offenders_sql(len(roles), has_identities(store))
-    sql = (f"SELECT DISTINCT x.row_no, o.offender FROM ({known}) o JOIN {INDEX} x "
-           "ON x.agency = o.agency AND x.incident_id = o.incident_id AND x.run_id = ?")  # fmt: skip
+    sql = (
+        f"SELECT DISTINCT x.row_no, o.offender FROM ({known}) o JOIN {INDEX} x "
+        "ON x.agency = o.agency AND x.incident_id = o.incident_id AND x.run_id = ?"
+    )
     return store.df(sql, [*roles, run_id])
 
 
@@ -103,8 +112,11 @@ class TrainingSet:
     def fingerprint(self, index: IncidentIndex) -> str:
         digest = hashlib.sha256()
         for side in (self.i, self.j):
-            digest.update("\x1f".join(f"{a}:{b}" for a, b in zip(index.agency[side], index.incident_id[side],
-                                                                   strict=True)).encode())  # fmt: skip
+            digest.update(
+                "\x1f".join(
+                    f"{a}:{b}" for a, b in zip(index.agency[side], index.incident_id[side], strict=True)
+                ).encode()
+            )
         digest.update(self.y.astype(np.int8).tobytes())
         return digest.hexdigest()
 
@@ -160,11 +172,16 @@ def make_model(kind: str, comparisons: tuple[Comparison, ...], random_state: int
     return LinkModel(estimator=inner, cv=cv, random_state=random_state)
 
 
-def fit_models(data: TrainingSet, comparisons: tuple[Comparison, ...],
-               settings: LinkageSettings) -> tuple[str, dict[str, LinkModel]]:  # fmt: skip
+def fit_models(
+    data: TrainingSet, comparisons: tuple[Comparison, ...], settings: LinkageSettings
+) -> tuple[str, dict[str, LinkModel]]:
     """Fit every candidate model kind (or the one the settings force); choose by out-of-fold average precision."""
     kinds = MODEL_KINDS if settings.model == "auto" else (settings.model,)
-    fitted = {k: make_model(k, comparisons, settings.random_state, settings.cv_folds).fit(data.X, data.y, data.groups)
-              for k in kinds}  # fmt: skip
+    fitted = {
+        k: make_model(k, comparisons, settings.random_state, settings.cv_folds).fit(
+            data.X, data.y, data.groups
+        )
+        for k in kinds
+    }
     best = max(kinds, key=lambda k: (fitted[k].cv_scores_["average_precision"], fitted[k].cv_scores_["auc"]))
     return best, fitted

@@ -16,18 +16,49 @@ from casegraph.network.roles import agreement, key_players
 from casegraph.network.stage import run
 from casegraph.network.ties import group_ties
 
-READS = ("person_records", "person_identities", "incidents", "involvements", "arrests", "contacts",
-         "contact_participants", "membership_claims", "groups", "series", "reviews", "users", "alerts")  # fmt: skip
+READS = (
+    "person_records",
+    "person_identities",
+    "incidents",
+    "involvements",
+    "arrests",
+    "contacts",
+    "contact_participants",
+    "membership_claims",
+    "groups",
+    "series",
+    "reviews",
+    "users",
+    "alerts",
+)
 WRITES = ("person_ties", "group_ties", "group_tie_evidence", "key_players", "alerts")
 # The schema fields that make a tie between two people (checked: none may be protected).
 LINK_REASON_FIELDS = {
-    "involvements": ["incident_id", "record_id", "role"], "arrests": ["incident_id", "record_id", "arrested_at"],
-    "contacts": ["contact_id", "kind", "occurred_at"], "contact_participants": ["contact_id", "record_id"],
-    "person_records": ["record_id", "address", "postcode"], "series": ["series_id", "incident_id"],
-    "incidents": ["incident_id", "occurred_from"], "membership_claims": ["record_id", "group_id", "criteria", "evidence"],
-}  # fmt: skip
+    "involvements": ["incident_id", "record_id", "role"],
+    "arrests": ["incident_id", "record_id", "arrested_at"],
+    "contacts": ["contact_id", "kind", "occurred_at"],
+    "contact_participants": ["contact_id", "record_id"],
+    "person_records": ["record_id", "address", "postcode"],
+    "series": ["series_id", "incident_id"],
+    "incidents": ["incident_id", "occurred_from"],
+    "membership_claims": ["record_id", "group_id", "criteria", "evidence"],
+}
 
 __all__ = [
-    "LINK_REASON_FIELDS", "READS", "WRITES", "PersonGraph", "acknowledge", "agreement", "alerts", "build_graph", "graph_frames",
-    "group_ties", "key_players", "person", "players", "run", "tie", "ties",
-]  # fmt: skip
+    "LINK_REASON_FIELDS",
+    "READS",
+    "WRITES",
+    "PersonGraph",
+    "acknowledge",
+    "agreement",
+    "alerts",
+    "build_graph",
+    "graph_frames",
+    "group_ties",
+    "key_players",
+    "person",
+    "players",
+    "run",
+    "tie",
+    "ties",
+]

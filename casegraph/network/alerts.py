@@ -65,9 +65,11 @@ def _trend(days: np.ndarray, start: float, as_of: float) -> dict[str, int]:
 
 def _new_tie(tie: dict[str, Any], days: np.ndarray, as_of: float, run_id: str) -> dict[str, Any]:
     onset = tie["onset"] if tie["onset"] is not None else tie["detected_at"]
-    title = (f"New tie {tie['group_a']}-{tie['group_b']}: significant since {str(tie['detected_at'])[:10]}, "
-             f"evidence from {str(onset)[:10]} ({tie['person_ties']} person ties, {tie['ratio']:.1f}x chance, "
-             f"q = {tie['q_value']:.2g})")  # fmt: skip
+    title = (
+        f"New tie {tie['group_a']}-{tie['group_b']}: significant since {str(tie['detected_at'])[:10]}, "
+        f"evidence from {str(onset)[:10]} ({tie['person_ties']} person ties, {tie['ratio']:.1f}x chance, "
+        f"q = {tie['q_value']:.2g})"
+    )
     severity = "high" if tie["q_value"] < 0.001 else "medium"
     detail = _detail(tie, _trend(days, _day(onset), as_of))
     return _row("group_tie_new", tie, str(onset)[:10], title, detail, onset, severity, run_id)
@@ -77,28 +79,62 @@ def _growing_tie(
     tie: dict[str, Any], days: np.ndarray, grew: Any, span: tuple[float, float], run_id: str
 ) -> dict[str, Any]:
     start, as_of = day_to_date(span[0]), span[1]
-    title = (f"Growing tie {tie['group_a']}-{tie['group_b']}: {grew.recent} joint events in the last "
-             f"window, {grew.ratio:.1f}x the rate before (p = {grew.p:.2g})")  # fmt: skip
+    title = (
+        f"Growing tie {tie['group_a']}-{tie['group_b']}: {grew.recent} joint events in the last "
+        f"window, {grew.ratio:.1f}x the rate before (p = {grew.p:.2g})"
+    )
     detail = _detail(tie, _trend(days, _day(tie["first_at"]), as_of))
     detail.update(recent=grew.recent, before=grew.before, rate_ratio=grew.ratio, growth_p=grew.p)
     return _row("group_tie_growing", tie, str(start)[:10], title, detail, start, "medium", run_id)
 
 
 def _detail(tie: dict[str, Any], trend: dict[str, int]) -> dict[str, Any]:
-    keys = ("person_ties", "persons_a", "persons_b", "joint_events", "expected", "ratio", "p_value", "q_value",
-            "first_at", "last_at", "detected_at", "onset", "explanation")  # fmt: skip
+    keys = (
+        "person_ties",
+        "persons_a",
+        "persons_b",
+        "joint_events",
+        "expected",
+        "ratio",
+        "p_value",
+        "q_value",
+        "first_at",
+        "last_at",
+        "detected_at",
+        "onset",
+        "explanation",
+    )
     return {**{k: tie[k] for k in keys}, "monthly_joint_events": trend}
 
 
-def _row(kind: str, tie: dict[str, Any], key: str, title: str, detail: dict[str, Any], onset: Any,
-         severity: str, run_id: str) -> dict[str, Any]:  # fmt: skip
+def _row(
+    kind: str,
+    tie: dict[str, Any],
+    key: str,
+    title: str,
+    detail: dict[str, Any],
+    onset: Any,
+    severity: str,
+    run_id: str,
+) -> dict[str, Any]:
     subject = f"{tie['group_a']}|{tie['group_b']}"
-    return {"alert_id": alert_id(kind, subject, key), "run_id": run_id, "stage": STAGE, "kind": kind,
-            "subject": subject, "title": title, "detail": json.dumps(detail, default=str),
-            "evidence": list(tie["evidence"]) if tie["evidence"] is not None else [],
-            "onset": pd.Timestamp(onset).date() if onset is not None else None, "created_at": now_utc(),
-            "severity": severity, "status": "open", "acknowledged_by": None, "acknowledged_at": None,
-            "note": None}  # fmt: skip
+    return {
+        "alert_id": alert_id(kind, subject, key),
+        "run_id": run_id,
+        "stage": STAGE,
+        "kind": kind,
+        "subject": subject,
+        "title": title,
+        "detail": json.dumps(detail, default=str),
+        "evidence": list(tie["evidence"]) if tie["evidence"] is not None else [],
+        "onset": pd.Timestamp(onset).date() if onset is not None else None,
+        "created_at": now_utc(),
+        "severity": severity,
+        "status": "open",
+        "acknowledged_by": None,
+        "acknowledged_at": None,
+        "note": None,
+    }
 
 
 def now_utc() -> datetime:

@@ -61,10 +61,13 @@ def make_scratch(store: Store, settings: Settings, src: Sources) -> None:
 def make_sides(store: Store, pg: PersonGraph, pidx: np.ndarray, side: np.ndarray) -> None:
     """The people counted on each group's side of a tie (recorded members, and associates if counted)."""
     keep = side != NO_GROUP
-    frame = pd.DataFrame({
-        "pidx": pidx[keep].astype(np.int32), "group_id": [pg.groups[g] for g in side[keep]],
-        "associate": (pg.label[keep] == NO_GROUP),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "pidx": pidx[keep].astype(np.int32),
+            "group_id": [pg.groups[g] for g in side[keep]],
+            "associate": (pg.label[keep] == NO_GROUP),
+        }
+    )
     with store.registered("_tmp_network_sides_frame", frame) as name:
         store.execute(sql.create_as_sql(sql.SCRATCH_SIDES, f"SELECT * FROM {name}"))
 

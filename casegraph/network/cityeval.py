@@ -43,18 +43,33 @@ def score_ties(ties: pd.DataFrame, planted: pd.DataFrame) -> dict[str, Any]:
     """Planted ties found (significant), onset error in days (the largest), significant ties not planted."""
     significant = ties[ties["significant"].astype(bool)]
     found = planted.merge(significant, on=["group_a", "group_b"], how="inner", suffixes=("_truth", ""))
-    errors = [abs((pd.Timestamp(o) - t).days) for o, t in zip(found["onset"], found["onset_truth"], strict=True)
-              if pd.notna(o)]  # fmt: skip
+    errors = [
+        abs((pd.Timestamp(o) - t).days)
+        for o, t in zip(found["onset"], found["onset_truth"], strict=True)
+        if pd.notna(o)
+    ]
     keys = set(zip(planted["group_a"], planted["group_b"], strict=True))
-    false = [f"{a}-{b}" for a, b in zip(significant["group_a"], significant["group_b"], strict=True)
-             if (a, b) not in keys]  # fmt: skip
+    false = [
+        f"{a}-{b}"
+        for a, b in zip(significant["group_a"], significant["group_b"], strict=True)
+        if (a, b) not in keys
+    ]
     return {
-        "planted_ties": len(planted), "planted_ties_found": len(found),
+        "planted_ties": len(planted),
+        "planted_ties_found": len(found),
         "onset_error_days": max(errors) if errors else None,
-        "onsets": [{"pair": f"{r.group_a}-{r.group_b}", "truth": str(r.onset_truth.date()),
-                    "found": str(r.onset)[:10], "detected": str(r.detected_at)[:10]} for r in found.itertuples()],
-        "false_group_ties": len(false), "false_ties": false,
-    }  # fmt: skip
+        "onsets": [
+            {
+                "pair": f"{r.group_a}-{r.group_b}",
+                "truth": str(r.onset_truth.date()),
+                "found": str(r.onset)[:10],
+                "detected": str(r.detected_at)[:10],
+            }
+            for r in found.itertuples()
+        ],
+        "false_group_ties": len(false),
+        "false_ties": false,
+    }
 
 
 def score_city(store: Store, city: str | Path) -> dict[str, Any]:
@@ -64,5 +79,9 @@ def score_city(store: Store, city: str | Path) -> dict[str, Any]:
         true_groups(store, city), on="person_id"
     )
     fit = agreement(players["community"].to_numpy(), players["true_group"].to_numpy(object))
-    return {"nmi": fit["nmi"], "ari": fit["ari"], "truth_compared": fit["compared"],
-            **score_ties(ties, planted_ties(city))}  # fmt: skip
+    return {
+        "nmi": fit["nmi"],
+        "ari": fit["ari"],
+        "truth_compared": fit["compared"],
+        **score_ties(ties, planted_ties(city)),
+    }

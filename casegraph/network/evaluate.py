@@ -22,10 +22,36 @@ from casegraph.network.roles import RoleParams, agreement, key_players
 from casegraph.network.ties import TieParams
 from casegraph.network.tietable import day_to_date, tie_table
 
-TIE_COLUMNS = ["group_a", "group_b", "person_ties", "persons_a", "persons_b", "joint_events", "expected", "ratio",
-               "p_value", "p_permutation", "q_value", "significant", "first_at", "last_at", "detected_at", "onset"]  # fmt: skip
-PLAYER_COLUMNS = ["person_id", "group_id", "degree", "betweenness", "brokerage", "liaison", "representative",
-                  "cross_ties", "groups_reached", "community"]  # fmt: skip
+TIE_COLUMNS = [
+    "group_a",
+    "group_b",
+    "person_ties",
+    "persons_a",
+    "persons_b",
+    "joint_events",
+    "expected",
+    "ratio",
+    "p_value",
+    "p_permutation",
+    "q_value",
+    "significant",
+    "first_at",
+    "last_at",
+    "detected_at",
+    "onset",
+]
+PLAYER_COLUMNS = [
+    "person_id",
+    "group_id",
+    "degree",
+    "betweenness",
+    "brokerage",
+    "liaison",
+    "representative",
+    "cross_ties",
+    "groups_reached",
+    "community",
+]
 
 
 @dataclass
@@ -72,8 +98,15 @@ def load_folder(folder: str | Path, group_column: str | None = None) -> Folder:
         weight = pd.to_numeric(
             edges.get("weight", pd.Series(1.0, index=edges.index)), errors="coerce"
         ).fillna(1.0)
-        pairs = pd.DataFrame({"source": edges["source"], "target": edges["target"], "weight": weight,
-                              "day": day, "event": edges.index.astype(str)})  # fmt: skip
+        pairs = pd.DataFrame(
+            {
+                "source": edges["source"],
+                "target": edges["target"],
+                "weight": weight,
+                "day": day,
+                "event": edges.index.astype(str),
+            }
+        )
     ids = pd.unique(pd.concat([pairs["source"], pairs["target"]]).astype(str))
     if nodes is None:
         nodes = pd.DataFrame({"id": ids})
@@ -86,21 +119,27 @@ def load_folder(folder: str | Path, group_column: str | None = None) -> Folder:
 
 def folder_graph(data: Folder) -> PersonGraph:
     names = data.nodes["id"].astype(str).to_numpy(object)
-    edges = edges_from_pairs(names, data.pairs["source"], data.pairs["target"], data.pairs["weight"],
-                             data.pairs["day"])  # fmt: skip
+    edges = edges_from_pairs(
+        names, data.pairs["source"], data.pairs["target"], data.pairs["weight"], data.pairs["day"]
+    )
     return build_graph(names, data.nodes["group"].to_numpy(object), edges)
 
 
 def pair_event_days(pg: PersonGraph, data: Folder) -> tuple[pd.DataFrame, dict]:
     """Per pair of groups: joint events, first/last day and evidence (event ids); and each pair's event days."""
     group = dict(zip(pg.names, [pg.groups[g] if g >= 0 else None for g in pg.label], strict=True))
-    p = data.pairs.assign(ga=data.pairs["source"].astype(str).map(group),
-                          gb=data.pairs["target"].astype(str).map(group))  # fmt: skip
+    p = data.pairs.assign(
+        ga=data.pairs["source"].astype(str).map(group), gb=data.pairs["target"].astype(str).map(group)
+    )
     p = p[p["ga"].notna() & p["gb"].notna() & (p["ga"] != p["gb"])]
     p = p.assign(group_a=np.minimum(p["ga"], p["gb"]), group_b=np.maximum(p["ga"], p["gb"]))
     grouped = p.groupby(["group_a", "group_b"])
-    evidence = grouped.agg(joint_events=("event", "nunique"), first_at=("day", "min"), last_at=("day", "max"),
-                           evidence=("event", lambda s: sorted(set(s))[:50])).reset_index()  # fmt: skip
+    evidence = grouped.agg(
+        joint_events=("event", "nunique"),
+        first_at=("day", "min"),
+        last_at=("day", "max"),
+        evidence=("event", lambda s: sorted(set(s))[:50]),
+    ).reset_index()
     evidence["kinds"] = [[] for _ in range(len(evidence))]
     if not data.periodic:
         for col in ("first_at", "last_at"):
@@ -109,8 +148,14 @@ def pair_event_days(pg: PersonGraph, data: Folder) -> tuple[pd.DataFrame, dict]:
     return evidence, days
 
 
-def evaluate_folder(folder: str | Path, group_column: str | None = None, *, tie_params: TieParams | None = None,
-                    role_params: RoleParams | None = None, gap_days: int = 365) -> dict[str, Any]:  # fmt: skip
+def evaluate_folder(
+    folder: str | Path,
+    group_column: str | None = None,
+    *,
+    tie_params: TieParams | None = None,
+    role_params: RoleParams | None = None,
+    gap_days: int = 365,
+) -> dict[str, Any]:
     """Group ties, communities against the recorded groups, key players and growth over time periods."""
     started = time.perf_counter()
     data = load_folder(folder, group_column)
@@ -122,17 +167,26 @@ def evaluate_folder(folder: str | Path, group_column: str | None = None, *, tie_
     players, methods = key_players(pg, role_params or RoleParams())
     fit = agreement(players["community"].to_numpy(), players["group_id"].to_numpy(object))
     return {
-        "data": data.name, "group_column": data.group_column, "n_nodes": pg.graph.vcount(),
-        "n_edges": pg.graph.ecount(), "n_groups": pg.n_groups, "labelled_nodes": int((pg.label >= 0).sum()),
-        "nmi": fit["nmi"], "ari": fit["ari"], "n_communities": methods["n_communities"],
-        "significant_group_ties": int(ties["significant"].sum()), "test": test, "methods": methods,
+        "data": data.name,
+        "group_column": data.group_column,
+        "n_nodes": pg.graph.vcount(),
+        "n_edges": pg.graph.ecount(),
+        "n_groups": pg.n_groups,
+        "labelled_nodes": int((pg.label >= 0).sum()),
+        "nmi": fit["nmi"],
+        "ari": fit["ari"],
+        "n_communities": methods["n_communities"],
+        "significant_group_ties": int(ties["significant"].sum()),
+        "test": test,
+        "methods": methods,
         "group_ties": _period_dates(ties[TIE_COLUMNS].head(20), data.periodic).to_dict("records"),
-        "key_players": players.sort_values("betweenness", ascending=False)[PLAYER_COLUMNS].head(10)
+        "key_players": players.sort_values("betweenness", ascending=False)[PLAYER_COLUMNS]
+        .head(10)
         .to_dict("records"),
         "growth": growth_table(data.pairs, data.periodic).to_dict("records"),
         "disruption": disruption(pg, players["betweenness"].to_numpy()),
         "seconds": round(time.perf_counter() - started, 3),
-    }  # fmt: skip
+    }
 
 
 def _period_dates(frame: pd.DataFrame, periodic: bool) -> pd.DataFrame:
@@ -166,9 +220,16 @@ def growth_table(pairs: pd.DataFrame, periodic: bool) -> pd.DataFrame:
     for period, part in frame.groupby("period", sort=True):
         pairs_now = set(zip(part["a"], part["b"], strict=True))
         nodes_now = set(part["a"]) | set(part["b"])
-        rows.append({"period": period, "people": len(nodes_now), "ties": len(pairs_now),
-                     "new_people": len(nodes_now - seen_nodes), "new_ties": len(pairs_now - seen_pairs),
-                     **_period_graph(part)})  # fmt: skip
+        rows.append(
+            {
+                "period": period,
+                "people": len(nodes_now),
+                "ties": len(pairs_now),
+                "new_people": len(nodes_now - seen_nodes),
+                "new_ties": len(pairs_now - seen_pairs),
+                **_period_graph(part),
+            }
+        )
         seen_nodes |= nodes_now
         seen_pairs |= pairs_now
         rows[-1].update(people_so_far=len(seen_nodes), ties_so_far=len(seen_pairs))
@@ -182,9 +243,12 @@ def _period_graph(part: pd.DataFrame) -> dict[str, Any]:
     n = g.vcount()
     degree = np.asarray(g.degree())
     top = int(degree.argmax())
-    return {"density": round(g.density(), 4),
-            "largest_component": round(max(g.connected_components().sizes()) / n, 3),
-            "most_central": g.vs[top]["name"], "centrality": round(degree[top] / max(n - 1, 1), 3)}  # fmt: skip
+    return {
+        "density": round(g.density(), 4),
+        "largest_component": round(max(g.connected_components().sizes()) / n, 3),
+        "most_central": g.vs[top]["name"],
+        "centrality": round(degree[top] / max(n - 1, 1), 3),
+    }
 
 
 def disruption(pg: PersonGraph, score: np.ndarray, share: float = 0.05) -> dict[str, Any]:
@@ -198,5 +262,9 @@ def disruption(pg: PersonGraph, score: np.ndarray, share: float = 0.05) -> dict[
     rest = g.copy()
     rest.delete_vertices(np.argsort(-score)[:k].tolist())
     after = max(rest.connected_components().sizes()) if rest.vcount() else 0
-    return {"removed": k, "largest_before": before, "largest_after": after,
-            "reduction": round(1 - after / before, 3)}  # fmt: skip
+    return {
+        "removed": k,
+        "largest_before": before,
+        "largest_after": after,
+        "reduction": round(1 - after / before, 3),
+    }

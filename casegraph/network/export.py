@@ -15,13 +15,40 @@ import numpy as np
 import pandas as pd
 
 Cell = Callable[[Any], Any]
-NODE_ATTRS = {"group_id": "string", "community": "int", "degree": "int", "strength": "double",
-              "betweenness": "double", "brokerage": "double", "liaison": "double", "cross_ties": "int"}  # fmt: skip
-EDGE_ATTRS = {"weight": "double", "n_events": "int", "kinds": "string", "first_at": "string",
-              "last_at": "string", "evidence": "string"}  # fmt: skip
-I2_COLUMNS = ["Entity1_ID", "Entity1_Type", "Entity1_Label", "Entity1_Group", "Entity2_ID", "Entity2_Type",
-              "Entity2_Label", "Entity2_Group", "Link_Type", "Link_Label", "Link_Strength", "Link_Date",
-              "Link_End_Date", "Link_Evidence"]  # fmt: skip
+NODE_ATTRS = {
+    "group_id": "string",
+    "community": "int",
+    "degree": "int",
+    "strength": "double",
+    "betweenness": "double",
+    "brokerage": "double",
+    "liaison": "double",
+    "cross_ties": "int",
+}
+EDGE_ATTRS = {
+    "weight": "double",
+    "n_events": "int",
+    "kinds": "string",
+    "first_at": "string",
+    "last_at": "string",
+    "evidence": "string",
+}
+I2_COLUMNS = [
+    "Entity1_ID",
+    "Entity1_Type",
+    "Entity1_Label",
+    "Entity1_Group",
+    "Entity2_ID",
+    "Entity2_Type",
+    "Entity2_Label",
+    "Entity2_Group",
+    "Link_Type",
+    "Link_Label",
+    "Link_Strength",
+    "Link_Date",
+    "Link_End_Date",
+    "Link_Evidence",
+]
 
 
 def plain(value: Any) -> Any:
@@ -48,15 +75,17 @@ def graphml(nodes: pd.DataFrame, edges: pd.DataFrame, cell: Cell) -> str:
     root = ET.Element("graphml", xmlns="http://graphml.graphdrawing.org/xmlns")
     for scope, attrs in (("node", NODE_ATTRS), ("edge", EDGE_ATTRS)):
         for name, kind in attrs.items():
-            ET.SubElement(root, "key", {"id": f"{scope[0]}_{name}", "for": scope, "attr.name": name,
-                                        "attr.type": kind})  # fmt: skip
+            ET.SubElement(
+                root, "key", {"id": f"{scope[0]}_{name}", "for": scope, "attr.name": name, "attr.type": kind}
+            )
     graph = ET.SubElement(root, "graph", id="casegraph", edgedefault="undirected")
     for row in nodes.to_dict("records"):
         node = ET.SubElement(graph, "node", id=_text(row["person_id"], cell))
         _data(node, row, NODE_ATTRS, "n", cell)
     for i, row in enumerate(edges.to_dict("records")):
-        edge = ET.SubElement(graph, "edge", id=f"e{i}", source=_text(row["source"], cell),
-                             target=_text(row["target"], cell))  # fmt: skip
+        edge = ET.SubElement(
+            graph, "edge", id=f"e{i}", source=_text(row["source"], cell), target=_text(row["target"], cell)
+        )
         _data(edge, row, EDGE_ATTRS, "e", cell)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
@@ -81,8 +110,14 @@ def gexf(nodes: pd.DataFrame, edges: pd.DataFrame, cell: Cell) -> str:
         _values(node, row, NODE_ATTRS, cell)
     edge_block = ET.SubElement(graph, "edges")
     for i, row in enumerate(edges.to_dict("records")):
-        edge = ET.SubElement(edge_block, "edge", id=str(i), source=_text(row["source"], cell),
-                             target=_text(row["target"], cell), weight=str(float(row["weight"])))  # fmt: skip
+        edge = ET.SubElement(
+            edge_block,
+            "edge",
+            id=str(i),
+            source=_text(row["source"], cell),
+            target=_text(row["target"], cell),
+            weight=str(float(row["weight"])),
+        )
         _values(edge, row, EDGE_ATTRS, cell)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
@@ -101,14 +136,24 @@ def i2_rows(nodes: pd.DataFrame, edges: pd.DataFrame) -> list[dict[str, Any]]:
     rows = []
     for e in edges.to_dict("records"):
         kinds = plain(e["kinds"])
-        rows.append({
-            "Entity1_ID": e["source"], "Entity1_Type": "Person", "Entity1_Label": e["source"],
-            "Entity1_Group": plain(group.get(e["source"])), "Entity2_ID": e["target"], "Entity2_Type": "Person",
-            "Entity2_Label": e["target"], "Entity2_Group": plain(group.get(e["target"])), "Link_Type": kinds,
-            "Link_Label": f"{kinds} x{int(e['n_events'])}", "Link_Strength": round(float(e["weight"]), 4),
-            "Link_Date": plain(e["first_at"]), "Link_End_Date": plain(e["last_at"]),
-            "Link_Evidence": plain(e["evidence"]),
-        })  # fmt: skip
+        rows.append(
+            {
+                "Entity1_ID": e["source"],
+                "Entity1_Type": "Person",
+                "Entity1_Label": e["source"],
+                "Entity1_Group": plain(group.get(e["source"])),
+                "Entity2_ID": e["target"],
+                "Entity2_Type": "Person",
+                "Entity2_Label": e["target"],
+                "Entity2_Group": plain(group.get(e["target"])),
+                "Link_Type": kinds,
+                "Link_Label": f"{kinds} x{int(e['n_events'])}",
+                "Link_Strength": round(float(e["weight"]), 4),
+                "Link_Date": plain(e["first_at"]),
+                "Link_End_Date": plain(e["last_at"]),
+                "Link_Evidence": plain(e["evidence"]),
+            }
+        )
     return rows
 
 

@@ -81,11 +81,14 @@ def edges_from_pairs(
     index = {str(n): i for i, n in enumerate(names)}
     a = source.astype(str).map(index).to_numpy(np.int64)
     b = target.astype(str).map(index).to_numpy(np.int64)
-    frame = pd.DataFrame({
-        "a": np.minimum(a, b), "b": np.maximum(a, b),
-        "weight": weight.to_numpy(float) if weight is not None else 1.0,
-        "first_day": first_day.to_numpy(float) if first_day is not None else np.nan,
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "a": np.minimum(a, b),
+            "b": np.maximum(a, b),
+            "weight": weight.to_numpy(float) if weight is not None else 1.0,
+            "first_day": first_day.to_numpy(float) if first_day is not None else np.nan,
+        }
+    )
     frame = frame[frame["a"] != frame["b"]]
     out = frame.groupby(["a", "b"], sort=True).agg(
         weight=("weight", "sum"), n_events=("weight", "size"), first_day=("first_day", "min")
@@ -103,7 +106,12 @@ def project_affiliation(person: pd.Series, event: pd.Series, day: pd.Series | No
     frame = frame[size >= 2].assign(w=1.0 / (size[size >= 2] - 1))
     pairs = frame.merge(frame[["event", "person"]], on="event", suffixes=("", "_2"))
     pairs = pairs[pairs["person"] < pairs["person_2"]]
-    return pd.DataFrame({
-        "source": pairs["person"].to_numpy(), "target": pairs["person_2"].to_numpy(),
-        "weight": pairs["w"].to_numpy(), "first_day": pairs["day"].to_numpy(), "event": pairs["event"].to_numpy(),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "source": pairs["person"].to_numpy(),
+            "target": pairs["person_2"].to_numpy(),
+            "weight": pairs["w"].to_numpy(),
+            "first_day": pairs["day"].to_numpy(),
+            "event": pairs["event"].to_numpy(),
+        }
+    )

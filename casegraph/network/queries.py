@@ -54,8 +54,12 @@ def tie(store: Store, a: str, b: str) -> dict[str, Any]:
     a, b = _ordered(a, b)
     row = store.df("SELECT * FROM group_ties WHERE group_a = ? AND group_b = ?", [a, b])
     months = store.df(monthly_evidence_sql(), [a, b])
-    return {"group_a": a, "group_b": b, "tie": records(row)[0] if len(row) else None,
-            "months": records(months)}  # fmt: skip
+    return {
+        "group_a": a,
+        "group_b": b,
+        "tie": records(row)[0] if len(row) else None,
+        "months": records(months),
+    }
 
 
 def monthly_evidence_sql() -> str:

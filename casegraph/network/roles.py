@@ -64,9 +64,11 @@ def brokerage(
     q = np.asarray(m.multiply(m).sum(axis=1)).ravel()
     other, other_q = s - own, q - own**2
     counts = {
-        "coordinator": own * (own - 1) / 2, "itinerant": (other_q - other) / 2,
-        "representative": own * other, "liaison": (other**2 - other_q) / 2,
-    }  # fmt: skip
+        "coordinator": own * (own - 1) / 2,
+        "itinerant": (other_q - other) / 2,
+        "representative": own * other,
+        "liaison": (other**2 - other_q) / 2,
+    }
     method = "open two-paths"
     if _triangle_count(pg.graph) <= params.max_triangles:
         _subtract_closed(counts, pg)
@@ -123,9 +125,13 @@ def communities(graph: ig.Graph, params: RoleParams) -> tuple[np.ndarray, str]:
     weights = graph.es["weight"]
     if graph.ecount() <= params.leidenalg_max_edges:
         part = leidenalg.find_partition(
-            graph, leidenalg.RBConfigurationVertexPartition, weights=weights,
-            resolution_parameter=params.leiden_resolution, seed=params.seed, n_iterations=2,
-        )  # fmt: skip
+            graph,
+            leidenalg.RBConfigurationVertexPartition,
+            weights=weights,
+            resolution_parameter=params.leiden_resolution,
+            seed=params.seed,
+            n_iterations=2,
+        )
         return np.asarray(part.membership), "leidenalg (RB configuration, 2 iterations)"
     ig.set_random_number_generator(random.Random(params.seed))
     try:
@@ -168,15 +174,22 @@ def key_players(
     m = neighbour_groups(pg)
     roles, r_method = brokerage(pg, params, m)
     community, c_method = pending() if pending is not None else communities(g, params)
-    frame = pd.DataFrame({
-        "person_id": pg.names,
-        "group_id": [pg.groups[i] if i != NO_GROUP else None for i in pg.label],
-        "community": community,
-        "degree": np.asarray(g.degree(), dtype=np.int64),
-        "strength": np.asarray(g.strength(weights="weight"), dtype=float) if g.ecount() else 0.0,
-        "betweenness": between, "betweenness_method": b_method,
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "person_id": pg.names,
+            "group_id": [pg.groups[i] if i != NO_GROUP else None for i in pg.label],
+            "community": community,
+            "degree": np.asarray(g.degree(), dtype=np.int64),
+            "strength": np.asarray(g.strength(weights="weight"), dtype=float) if g.ecount() else 0.0,
+            "betweenness": between,
+            "betweenness_method": b_method,
+        }
+    )
     frame = pd.concat([frame, roles, crossing(pg, m)], axis=1)
-    methods = {"betweenness": b_method, "brokerage": r_method, "communities": c_method,
-               "n_communities": len(np.unique(community))}  # fmt: skip
+    methods = {
+        "betweenness": b_method,
+        "brokerage": r_method,
+        "communities": c_method,
+        "n_communities": len(np.unique(community)),
+    }
     return frame, methods

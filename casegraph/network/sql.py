@@ -23,9 +23,11 @@ SCRATCHES = (SCRATCH_PERSONS, SCRATCH_PARTS, SCRATCH_EVENTS, SCRATCH_LABELS, SCR
 def persons_sql(use_identities: bool) -> str:
     """Every person record with its person (one person per record when no resolution ran) and the person's
     number pidx (0..n-1, in person id order)."""
-    person = "coalesce(pi.person_id, r.agency || ':' || r.record_id)" if use_identities else (
-        "r.agency || ':' || r.record_id"
-    )  # fmt: skip
+    person = (
+        "coalesce(pi.person_id, r.agency || ':' || r.record_id)"
+        if use_identities
+        else ("r.agency || ':' || r.record_id")
+    )
     join = (
         " LEFT JOIN person_identities pi ON pi.agency = r.agency AND pi.record_id = r.record_id"
         if use_identities

@@ -18,23 +18,46 @@ from casegraph.settings import NetworkSettings, Settings
 from casegraph.store.base import Store
 
 STEPS = ("evidence", "graph", "group ties", "key players", "write")
-PLAYER_COLUMNS = ("person_id", "group_id", "n_groups", "community", "degree", "strength", "betweenness",
-                  "betweenness_method", "coordinator", "itinerant", "representative", "liaison", "brokerage",
-                  "cross_ties", "groups_reached")  # fmt: skip
+PLAYER_COLUMNS = (
+    "person_id",
+    "group_id",
+    "n_groups",
+    "community",
+    "degree",
+    "strength",
+    "betweenness",
+    "betweenness_method",
+    "coordinator",
+    "itinerant",
+    "representative",
+    "liaison",
+    "brokerage",
+    "cross_ties",
+    "groups_reached",
+)
 
 
 def tie_params(net: NetworkSettings) -> TieParams:
-    return TieParams(null_model=net.null_model, n_permutations=net.n_permutations, fdr=net.fdr,
-                     min_persons_per_side=net.min_persons_per_side, associate_min_ties=net.associate_min_ties,
-                     count_associates=net.count_associates,
-                     seed=net.seed)  # fmt: skip
+    return TieParams(
+        null_model=net.null_model,
+        n_permutations=net.n_permutations,
+        fdr=net.fdr,
+        min_persons_per_side=net.min_persons_per_side,
+        associate_min_ties=net.associate_min_ties,
+        count_associates=net.count_associates,
+        seed=net.seed,
+    )
 
 
 def role_params(net: NetworkSettings) -> RoleParams:
-    return RoleParams(exact_betweenness_max_nodes=net.exact_betweenness_max_nodes,
-                      betweenness_samples=net.betweenness_samples, leiden_resolution=net.leiden_resolution,
-                      leidenalg_max_edges=net.leidenalg_max_edges, max_triangles=net.max_triangles,
-                      seed=net.seed)  # fmt: skip
+    return RoleParams(
+        exact_betweenness_max_nodes=net.exact_betweenness_max_nodes,
+        betweenness_samples=net.betweenness_samples,
+        leiden_resolution=net.leiden_resolution,
+        leidenalg_max_edges=net.leidenalg_max_edges,
+        max_triangles=net.max_triangles,
+        seed=net.seed,
+    )
 
 
 def run(store: Store, settings: Settings, *, progress: Progress | None = None) -> dict[str, Any]:
@@ -108,8 +131,12 @@ def _write(store: Store, run_id: str, ties: pd.DataFrame, players: pd.DataFrame,
         store.write("group_ties", ties[list(COLUMNS)].assign(run_id=run_id))
         store.write("key_players", players[list(PLAYER_COLUMNS)].assign(run_id=run_id))
     n_alerts = write_alerts(store, alerts)
-    return {"person_ties": int(store.scalar(sql.count_sql("person_ties"))), "group_ties": len(ties),
-            "key_players": len(players), "alerts": n_alerts}  # fmt: skip
+    return {
+        "person_ties": int(store.scalar(sql.count_sql("person_ties"))),
+        "group_ties": len(ties),
+        "key_players": len(players),
+        "alerts": n_alerts,
+    }
 
 
 def _fields(table: str) -> list:
@@ -121,11 +148,16 @@ def _summary(src, pg, ties, test, methods, fit, rows, window) -> dict[str, Any]:
     return {
         "built_from": {"person_identities": src.identities, "series": src.series, "addresses": src.addresses},
         "notes": src.notes,
-        "n_nodes": pg.graph.vcount(), "n_edges": pg.graph.ecount(), "n_groups": pg.n_groups,
+        "n_nodes": pg.graph.vcount(),
+        "n_edges": pg.graph.ecount(),
+        "n_groups": pg.n_groups,
         "labelled_persons": int((pg.label >= 0).sum()),
         "significant_group_ties": len(significant),
         "ties": [f"{a}-{b}" for a, b in zip(significant["group_a"], significant["group_b"], strict=True)],
-        "test": test, "methods": methods, "communities_vs_groups": fit, "rows": rows,
+        "test": test,
+        "methods": methods,
+        "communities_vs_groups": fit,
+        "rows": rows,
         "evidence_from": str(day_to_date(window[0]))[:10] if window[0] is not None else None,
         "as_of": str(day_to_date(window[1]))[:10] if window[1] is not None else None,
-    }  # fmt: skip
+    }

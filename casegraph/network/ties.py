@@ -228,14 +228,34 @@ def group_ties(pg: PersonGraph, params: TieParams) -> tuple[pd.DataFrame, dict]:
     pa, pb = persons_per_side(stubs, u, v, codes, uniq)
     strength = np.bincount(np.searchsorted(uniq, codes), weights=pg.weight[stubs.cross], minlength=len(uniq))
     enough = (pa >= params.min_persons_per_side) & (pb >= params.min_persons_per_side)
-    frame = pd.DataFrame({
-        "a": a, "b": b, "group_a": [pg.groups[i] for i in a], "group_b": [pg.groups[i] for i in b],
-        "person_ties": observed, "persons_a": pa, "persons_b": pb, "strength": strength,
-        "expected": expected, "ratio": observed / np.maximum(expected, 1e-12), "p_value": p,
-        "p_configuration": p_conf, "p_permutation": p_perm, "expected_permutation": mean_perm,
-        "n_permutations": n_perm, "q_value": q, "significant": (q <= params.fdr) & enough,
-    })  # fmt: skip
-    summary = {"tests": n_tests, "outside_stubs": total, "cross_ties": int(stubs.cross.sum()),
-               "p_threshold": bh_threshold(q, params.fdr, n_tests), "null_model": params.null_model,
-               "n_permutations": n_perm, "smallest_permutation_p": 1.0 / (1 + n_perm)}  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "a": a,
+            "b": b,
+            "group_a": [pg.groups[i] for i in a],
+            "group_b": [pg.groups[i] for i in b],
+            "person_ties": observed,
+            "persons_a": pa,
+            "persons_b": pb,
+            "strength": strength,
+            "expected": expected,
+            "ratio": observed / np.maximum(expected, 1e-12),
+            "p_value": p,
+            "p_configuration": p_conf,
+            "p_permutation": p_perm,
+            "expected_permutation": mean_perm,
+            "n_permutations": n_perm,
+            "q_value": q,
+            "significant": (q <= params.fdr) & enough,
+        }
+    )
+    summary = {
+        "tests": n_tests,
+        "outside_stubs": total,
+        "cross_ties": int(stubs.cross.sum()),
+        "p_threshold": bh_threshold(q, params.fdr, n_tests),
+        "null_model": params.null_model,
+        "n_permutations": n_perm,
+        "smallest_permutation_p": 1.0 / (1 + n_perm),
+    }
     return frame.sort_values(["significant", "q_value", "ratio"], ascending=[False, True, False]), summary

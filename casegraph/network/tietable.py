@@ -13,10 +13,31 @@ from casegraph.network.ties import TieParams, group_ties
 from casegraph.network.timeline import detection_day, onset_day, prepare_scan
 
 COLUMNS = (
-    "pair", "group_a", "group_b", "person_ties", "persons_a", "persons_b", "joint_events", "strength", "expected",
-    "ratio", "p_value", "p_configuration", "p_permutation", "expected_permutation", "n_permutations", "q_value",
-    "significant", "first_at", "last_at", "detected_at", "onset", "kinds", "evidence", "explanation",
-)  # fmt: skip
+    "pair",
+    "group_a",
+    "group_b",
+    "person_ties",
+    "persons_a",
+    "persons_b",
+    "joint_events",
+    "strength",
+    "expected",
+    "ratio",
+    "p_value",
+    "p_configuration",
+    "p_permutation",
+    "expected_permutation",
+    "n_permutations",
+    "q_value",
+    "significant",
+    "first_at",
+    "last_at",
+    "detected_at",
+    "onset",
+    "kinds",
+    "evidence",
+    "explanation",
+)
 
 
 def day_to_date(day: float | None) -> pd.Timestamp | None:
@@ -49,8 +70,9 @@ def tie_table(
     return frame[list(COLUMNS)].reset_index(drop=True), summary
 
 
-def _dates(pg: PersonGraph, params: TieParams, rows: pd.DataFrame, threshold: float, days_for: DaysFor,
-           gap_days: int) -> list[tuple]:  # fmt: skip
+def _dates(
+    pg: PersonGraph, params: TieParams, rows: pd.DataFrame, threshold: float, days_for: DaysFor, gap_days: int
+) -> list[tuple]:
     """(detected, onset) of each significant pair."""
     scan = prepare_scan(pg, params.stubs(pg))
     days_of = days_for(list(zip(rows["group_a"], rows["group_b"], strict=True)))
@@ -83,13 +105,36 @@ def explanations(frame: pd.DataFrame) -> list[str]:
     verdict = np.where(f["significant"].astype(bool), "significant", "not significant")
     events = _text(pd.to_numeric(f["joint_events"]).astype("Int64"))
     text = (
-        f["group_a"] + "-" + f["group_b"] + ": " + f["person_ties"].astype(str) + " person ties ("
-        + f["persons_a"].astype(str) + " people of " + f["group_a"] + ", " + f["persons_b"].astype(str) + " of "
-        + f["group_b"] + ") in " + events + " joint events, " + num("ratio", "{:.1f}")
-        + "x the " + num("expected", "{:.2f}") + " expected if ties leaving groups were matched at random (p = "
-        + num("p_value", "{:.2g}") + ", q = " + num("q_value", "{:.2g}") + ": " + verdict + "); evidence "
-        + _text(f["first_at"]) + " to " + _text(f["last_at"])
-    )  # fmt: skip
+        f["group_a"]
+        + "-"
+        + f["group_b"]
+        + ": "
+        + f["person_ties"].astype(str)
+        + " person ties ("
+        + f["persons_a"].astype(str)
+        + " people of "
+        + f["group_a"]
+        + ", "
+        + f["persons_b"].astype(str)
+        + " of "
+        + f["group_b"]
+        + ") in "
+        + events
+        + " joint events, "
+        + num("ratio", "{:.1f}")
+        + "x the "
+        + num("expected", "{:.2f}")
+        + " expected if ties leaving groups were matched at random (p = "
+        + num("p_value", "{:.2g}")
+        + ", q = "
+        + num("q_value", "{:.2g}")
+        + ": "
+        + verdict
+        + "); evidence "
+        + _text(f["first_at"])
+        + " to "
+        + _text(f["last_at"])
+    )
     dated = f["detected_at"].notna()
     since = "; significant since " + _text(f["detected_at"]) + ", onset " + _text(f["onset"])
     return (text + since.where(dated, "") + ".").tolist()

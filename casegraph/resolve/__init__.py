@@ -43,6 +43,18 @@ def records_of(store: Store, person_id: str) -> pd.DataFrame:
 
 
 __all__ = [
-    "READS", "WRITES", "decide", "decisions", "explain", "identities", "person_of", "recluster", "record_key",
-    "records_of", "review_queue", "run", "score", "undo",
-]  # fmt: skip
+    "READS",
+    "WRITES",
+    "decide",
+    "decisions",
+    "explain",
+    "identities",
+    "person_of",
+    "recluster",
+    "record_key",
+    "records_of",
+    "review_queue",
+    "run",
+    "score",
+    "undo",
+]

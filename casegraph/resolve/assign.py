@@ -70,17 +70,29 @@ def assign(
     key_text = (keys["agency"] + "/" + keys["record_id"]).to_numpy()
     touched = np.zeros(n, dtype=bool)
     touched[decided[["uid_l", "uid_r"]].to_numpy().ravel()] = True
-    rows = pd.DataFrame({
-        "record_id": keys["record_id"].to_numpy(), "agency": keys["agency"].to_numpy(),
-        "person_id": person_ids(labels, key_text), "match_weight": member["match_weight"].to_numpy(),
-        "match_probability": member["match_probability"].to_numpy(), "cluster_size": member["cluster_size"].to_numpy(),
-        "cluster_confidence": member["cluster_confidence"].to_numpy(), "decided": touched, "run_id": run_id,
-    })  # fmt: skip
+    rows = pd.DataFrame(
+        {
+            "record_id": keys["record_id"].to_numpy(),
+            "agency": keys["agency"].to_numpy(),
+            "person_id": person_ids(labels, key_text),
+            "match_weight": member["match_weight"].to_numpy(),
+            "match_probability": member["match_probability"].to_numpy(),
+            "cluster_size": member["cluster_size"].to_numpy(),
+            "cluster_confidence": member["cluster_confidence"].to_numpy(),
+            "decided": touched,
+            "run_id": run_id,
+        }
+    )
     store.write(sql.IDENTITIES, rows, mode="replace")
     sizes = member.groupby("label").size()
-    return {"n_records": n, "n_persons": len(sizes), "n_pairs_scored": len(pairs),
-            "n_links": len(links), "largest_person": int(sizes.max()) if n else 0,
-            "decisions_applied": len(decided)}  # fmt: skip
+    return {
+        "n_records": n,
+        "n_persons": len(sizes),
+        "n_pairs_scored": len(pairs),
+        "n_links": len(links),
+        "largest_person": int(sizes.max()) if n else 0,
+        "decisions_applied": len(decided),
+    }
 
 
 def recluster(store: Store, settings: Settings) -> dict[str, Any]:
@@ -97,8 +109,9 @@ def recluster(store: Store, settings: Settings) -> dict[str, Any]:
         idx.rename(columns={"agency": "agency_b", "record_id": "record_b", "uid": "uid_r"}),
         on=["agency_b", "record_b"],
     )
-    run_id = store.new_run("resolve", {"recluster": True, "match_threshold": settings.resolve.match_threshold},
-                           settings.user.id)  # fmt: skip
+    run_id = store.new_run(
+        "resolve", {"recluster": True, "match_threshold": settings.resolve.match_threshold}, settings.user.id
+    )
     decisions = store.df(sql.active_decisions_sql())
     with store.transaction():
         summary = assign(

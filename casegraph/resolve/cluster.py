@@ -79,9 +79,11 @@ def _best_links(pairs: pd.DataFrame, labels: np.ndarray, same: bool) -> pd.DataF
     inside = labels[pairs["uid_l"].to_numpy()] == labels[pairs["uid_r"].to_numpy()]
     chosen = pairs[inside == same]
     both = pd.concat(
-        [chosen[["uid_l", "match_weight", "match_probability"]].rename(columns={"uid_l": "uid"}),
-         chosen[["uid_r", "match_weight", "match_probability"]].rename(columns={"uid_r": "uid"})]
-    )  # fmt: skip
+        [
+            chosen[["uid_l", "match_weight", "match_probability"]].rename(columns={"uid_l": "uid"}),
+            chosen[["uid_r", "match_weight", "match_probability"]].rename(columns={"uid_r": "uid"}),
+        ]
+    )
     return both.groupby("uid").max()
 
 

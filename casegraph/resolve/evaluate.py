@@ -34,8 +34,14 @@ def pairwise_scores(frame: pd.DataFrame, cross_source_only: bool = False) -> dic
     true = _pairs(frame, ["truth"], cross_source_only)
     precision = tp / predicted if predicted else 1.0
     recall = tp / true if true else 1.0
-    return {"precision": precision, "recall": recall, "f1": _f1(precision, recall),
-            "true_pairs": true, "predicted_pairs": predicted, "true_positive_pairs": tp}  # fmt: skip
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": _f1(precision, recall),
+        "true_pairs": true,
+        "predicted_pairs": predicted,
+        "true_positive_pairs": tp,
+    }
 
 
 def bcubed_scores(frame: pd.DataFrame) -> dict[str, float]:

@@ -26,26 +26,70 @@ from casegraph.store import quote
 TABLE = "person_records"
 # Prepared column -> the person_records field it is derived from (every one must be matchable).
 SOURCE_FIELD = {
-    "given": "given_name", "given_code": "given_name", "given_initial": "given_name",
-    "given_nicknames": "given_name", "middle": "middle_name", "family": "family_name", "family_code": "family_name",
-    "alias": "alias", "dob": "dob", "dob_year": "dob", "dob_text": "dob", "sex": "sex", "address": "address",
-    "postcode": "postcode", "phone": "phone", "id_number": "id_number",
-}  # fmt: skip
+    "given": "given_name",
+    "given_code": "given_name",
+    "given_initial": "given_name",
+    "given_nicknames": "given_name",
+    "middle": "middle_name",
+    "family": "family_name",
+    "family_code": "family_name",
+    "alias": "alias",
+    "dob": "dob",
+    "dob_year": "dob",
+    "dob_text": "dob",
+    "sex": "sex",
+    "address": "address",
+    "postcode": "postcode",
+    "phone": "phone",
+    "id_number": "id_number",
+}
 KEY_COLUMNS = ("uid", "agency", "record_id")
 _TEXT, _LIST = pa.string(), pa.list_(pa.string())
 PREPARED_SCHEMA = pa.schema(
-    [("uid", pa.int64()), ("agency", _TEXT), ("record_id", _TEXT), ("given", _TEXT), ("family", _TEXT),
-     ("middle", _TEXT), ("given_code", _TEXT), ("family_code", _TEXT), ("given_initial", _TEXT),
-     ("given_nicknames", _LIST), ("alias", _LIST), ("dob", pa.date32()),
-     ("dob_year", pa.int32()), ("dob_text", _TEXT), ("sex", _TEXT), ("address", _TEXT), ("postcode", _TEXT),
-     ("phone", _TEXT), ("id_number", _TEXT)]
-)  # fmt: skip
+    [
+        ("uid", pa.int64()),
+        ("agency", _TEXT),
+        ("record_id", _TEXT),
+        ("given", _TEXT),
+        ("family", _TEXT),
+        ("middle", _TEXT),
+        ("given_code", _TEXT),
+        ("family_code", _TEXT),
+        ("given_initial", _TEXT),
+        ("given_nicknames", _LIST),
+        ("alias", _LIST),
+        ("dob", pa.date32()),
+        ("dob_year", pa.int32()),
+        ("dob_text", _TEXT),
+        ("sex", _TEXT),
+        ("address", _TEXT),
+        ("postcode", _TEXT),
+        ("phone", _TEXT),
+        ("id_number", _TEXT),
+    ]
+)
 SEXES = {"male", "female", "other"}
 ADDRESS_WORDS = {
-    "north": "n", "south": "s", "east": "e", "west": "w", "street": "st", "avenue": "ave", "road": "rd",
-    "boulevard": "blvd", "drive": "dr", "place": "pl", "court": "ct", "lane": "ln", "terrace": "ter",
-    "parkway": "pkwy", "highway": "hwy", "square": "sq", "apartment": "apt", "unit": "apt", "suite": "ste",
-}  # fmt: skip
+    "north": "n",
+    "south": "s",
+    "east": "e",
+    "west": "w",
+    "street": "st",
+    "avenue": "ave",
+    "road": "rd",
+    "boulevard": "blvd",
+    "drive": "dr",
+    "place": "pl",
+    "court": "ct",
+    "lane": "ln",
+    "terrace": "ter",
+    "parkway": "pkwy",
+    "highway": "hwy",
+    "square": "sq",
+    "apartment": "apt",
+    "unit": "apt",
+    "suite": "ste",
+}
 
 
 def matchable_fields() -> list[str]:
@@ -156,8 +200,12 @@ def _date_columns(out: pd.DataFrame, raw: pd.DataFrame) -> None:
     out["dob_text"] = text.to_pandas().astype(object)
 
 
-ARROW_CLEANED = {"address": ("address", clean_addresses), "postcode": ("postcode", clean_codes),
-                 "phone": ("phone", clean_phones), "id_number": ("id_number", clean_codes)}  # fmt: skip
+ARROW_CLEANED = {
+    "address": ("address", clean_addresses),
+    "postcode": ("postcode", clean_codes),
+    "phone": ("phone", clean_phones),
+    "id_number": ("id_number", clean_codes),
+}
 
 
 def prepare(raw: pd.DataFrame) -> pa.Table:

@@ -63,8 +63,17 @@ def decide(
         store.execute(
             sql.insert_decision_sql(), [decision_id, aa, ra, ab, rb, decision, note, user, now, probability]
         )
-    return {"decision_id": decision_id, "agency_a": aa, "record_a": ra, "agency_b": ab, "record_b": rb,
-            "decision": decision, "decided_by": user, "decided_at": now.isoformat(), "model_probability": probability}  # fmt: skip
+    return {
+        "decision_id": decision_id,
+        "agency_a": aa,
+        "record_a": ra,
+        "agency_b": ab,
+        "record_b": rb,
+        "decision": decision,
+        "decided_by": user,
+        "decided_at": now.isoformat(),
+        "model_probability": probability,
+    }
 
 
 def undo(store: Store, a: RecordKey, b: RecordKey, *, user: str) -> int:
@@ -125,8 +134,18 @@ def _with_term_frequencies(store: Store, run_id: str, prepared: pa.Table) -> pa.
     return prepared
 
 
-WATERFALL_KEYS = ("column_name", "label_for_charts", "value_l", "value_r", "m_probability", "u_probability",
-                  "bayes_factor", "log2_bayes_factor", "bayes_factor_description", "term_frequency_adjustment")  # fmt: skip
+WATERFALL_KEYS = (
+    "column_name",
+    "label_for_charts",
+    "value_l",
+    "value_r",
+    "m_probability",
+    "u_probability",
+    "bayes_factor",
+    "log2_bayes_factor",
+    "bayes_factor_description",
+    "term_frequency_adjustment",
+)
 
 
 def _step(row: dict[str, Any]) -> dict[str, Any]:
@@ -158,10 +177,15 @@ def explain(
         api.delete_tables_created_by_splink_from_db()
         for frame in (sdf, left, right):
             frame.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
-    result = {"record_a": {"agency": a[0], "record_id": a[1]}, "record_b": {"agency": b[0], "record_id": b[1]},
-              "model_run_id": run_id, "match_weight": float(scored["match_weight"]),
-              "match_probability": float(scored["match_probability"]),
-              "waterfall": [_step(r) for r in chart.chart_data], **_standing(store, a, b)}  # fmt: skip
+    result = {
+        "record_a": {"agency": a[0], "record_id": a[1]},
+        "record_b": {"agency": b[0], "record_id": b[1]},
+        "model_run_id": run_id,
+        "match_weight": float(scored["match_weight"]),
+        "match_probability": float(scored["match_probability"]),
+        "waterfall": [_step(r) for r in chart.chart_data],
+        **_standing(store, a, b),
+    }
     if page is not None:
         result["html"] = page
     return result

@@ -128,21 +128,41 @@ def _term_frequencies(linker: Any) -> pd.DataFrame:
     frames = []
     for column in TF_COLUMNS:
         tf = linker.table_management.compute_tf_table(column).as_pandas_dataframe()
-        frames.append(pd.DataFrame({"column_name": column, "value": tf[column].astype(str),
-                                    "frequency": tf[f"tf_{column}"].astype(float)}))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                {
+                    "column_name": column,
+                    "value": tf[column].astype(str),
+                    "frequency": tf[f"tf_{column}"].astype(float),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
 def _empty_tf(run_id: str) -> pd.DataFrame:
-    return pd.DataFrame({"column_name": pd.Series(dtype=str), "value": pd.Series(dtype=str),
-                         "frequency": pd.Series(dtype=float)})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "column_name": pd.Series(dtype=str),
+            "value": pd.Series(dtype=str),
+            "frequency": pd.Series(dtype=float),
+        }
+    )
 
 
 def _model_row(run_id: str, rs: ResolveSettings, n: int, scored: dict[str, Any]) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "run_id": run_id, "created_at": datetime.now(UTC).replace(tzinfo=None), "engine": rs.engine,
-        "n_records": n, "n_labels": scored["training"]["n_labels"], "model_json": json.dumps(scored["model"]),
-    }])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "created_at": datetime.now(UTC).replace(tzinfo=None),
+                "engine": rs.engine,
+                "n_records": n,
+                "n_labels": scored["training"]["n_labels"],
+                "model_json": json.dumps(scored["model"]),
+            }
+        ]
+    )
 
 
 def pairs_with_keys(pairs: pd.DataFrame, keys: pd.DataFrame, run_id: str) -> pd.DataFrame:
@@ -151,8 +171,14 @@ def pairs_with_keys(pairs: pd.DataFrame, keys: pd.DataFrame, run_id: str) -> pd.
     left, right = pairs["uid_l"].to_numpy(dtype=np.int64), pairs["uid_r"].to_numpy(dtype=np.int64)
     al, ar, rl, rr = agency[left], agency[right], record[left], record[right]
     swap = (al > ar) | ((al == ar) & (rl > rr))
-    out = pd.DataFrame({"agency_a": np.where(swap, ar, al), "record_a": np.where(swap, rr, rl),
-                        "agency_b": np.where(swap, al, ar), "record_b": np.where(swap, rl, rr)})  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "agency_a": np.where(swap, ar, al),
+            "record_a": np.where(swap, rr, rl),
+            "agency_b": np.where(swap, al, ar),
+            "record_b": np.where(swap, rl, rr),
+        }
+    )
     out.insert(
         0, "pair_id", out["agency_a"] + "/" + out["record_a"] + "|" + out["agency_b"] + "/" + out["record_b"]
     )

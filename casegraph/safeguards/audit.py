@@ -24,8 +24,20 @@ from casegraph.store import Store, quote
 
 GENESIS = "0" * 64
 CHUNK = 500
-FIELDS = ("seq", "at", "user_id", "agency", "role", "action", "target", "purpose", "origin", "detail", "outcome",
-          "row_count")  # fmt: skip
+FIELDS = (
+    "seq",
+    "at",
+    "user_id",
+    "agency",
+    "role",
+    "action",
+    "target",
+    "purpose",
+    "origin",
+    "detail",
+    "outcome",
+    "row_count",
+)
 _MEMORY_ANCHORS: dict[int, dict[str, Any]] = {}  # anchors of in-memory stores, by store id
 
 
@@ -127,8 +139,10 @@ def anchor_problem(store: Store, anchor: Anchor) -> str | None:
         return bad_sig
     a_seq, a_hash = int(data["seq"]), str(data["hash"])
     if a_seq > seq:
-        return (f"the audit log ends at entry {seq} but its anchor records entry {a_seq}: "
-                f"{a_seq - seq} entries were deleted from the end")  # fmt: skip
+        return (
+            f"the audit log ends at entry {seq} but its anchor records entry {a_seq}: "
+            f"{a_seq - seq} entries were deleted from the end"
+        )
     found = store.rows("SELECT hash FROM audit_log WHERE seq = ?", [a_seq]) if a_seq else [(GENESIS,)]
     if not found or found[0][0] != a_hash:
         return f"entry {a_seq} of the audit log is not the one its anchor records (replaced or rewritten)"

@@ -105,8 +105,10 @@ def _evidence_checks(k: str) -> list[str]:
 def _approval_check(k: str, rules: SafeguardSettings) -> str:
     unknown = "true" if rules.unknown_age_needs_approval else "false"
     age = "date_sub('year', p.dob, c.entered_at::DATE)"
-    approved = ("coalesce(trim(c.approved_by), '') <> '' AND c.approved_by <> c.entered_by "
-                "AND coalesce(u.role, 'supervisor') = 'supervisor'")  # fmt: skip
+    approved = (
+        "coalesce(trim(c.approved_by), '') <> '' AND c.approved_by <> c.entered_by "
+        "AND coalesce(u.role, 'supervisor') = 'supervisor'"
+    )
     why = (
         f"CASE WHEN p.dob IS NULL THEN 'the person''s age is unknown' ELSE 'the person was ' || {age} || "
         f"' when the claim was entered' END || ': a supervisor''s approval is required (approved_by' || "
@@ -170,12 +172,23 @@ def claim_row(user_id: str, agency: str, claim: dict[str, Any]) -> dict[str, Any
         "approved_by": claim.get("approved_by"),
     }
     digest = hashlib.sha256(repr(sorted(row.items())).encode()).hexdigest()
-    return {**row, "source_id": f"entered-by:{user_id}", "source_row": 0, "row_hash": digest,
-            "ingested_at": row["entered_at"]}  # fmt: skip
+    return {
+        **row,
+        "source_id": f"entered-by:{user_id}",
+        "source_row": 0,
+        "row_hash": digest,
+        "ingested_at": row["entered_at"],
+    }
 
 
-ARROW_TYPES = {"list": pa.list_(pa.string()), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(),
-               "date": pa.date32(), "timestamp": pa.timestamp("us")}  # fmt: skip
+ARROW_TYPES = {
+    "list": pa.list_(pa.string()),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+}
 
 
 def claim_frame(rows: list[dict[str, Any]]) -> pa.Table:

@@ -46,9 +46,15 @@ def items_of(data: Frame, default_agency: str | None) -> list[Item]:
 
 
 def record_dissemination(
-    g: GuardedStore, *, recipient: str, purpose: str, what: str, data: Frame | None = None,
-    items: list[Item] | None = None, file: str | None = None,
-) -> str:  # fmt: skip
+    g: GuardedStore,
+    *,
+    recipient: str,
+    purpose: str,
+    what: str,
+    data: Frame | None = None,
+    items: list[Item] | None = None,
+    file: str | None = None,
+) -> str:
     """Log one dissemination (before the file is handed over); returns its id."""
     g.require("export", what)
     if not recipient.strip() or not purpose.strip():
@@ -64,8 +70,14 @@ def record_dissemination(
             "INSERT INTO disseminations VALUES (?,?,?,?,?,?,?,?,?,?)",
             [did, now, g.user.user_id, g.user.agency, recipient, purpose, what, file, rows, None],
         )
-        frame = pa.table({"dissemination_id": [did] * len(listed), "table_name": [i[0] for i in listed],
-                          "agency": [i[1] for i in listed], "record_key": [i[2] for i in listed]})  # fmt: skip
+        frame = pa.table(
+            {
+                "dissemination_id": [did] * len(listed),
+                "table_name": [i[0] for i in listed],
+                "agency": [i[1] for i in listed],
+                "record_key": [i[2] for i in listed],
+            }
+        )
         with g.inner.registered("_tmp_safeguards_items", frame):
             g.inner.execute("INSERT INTO dissemination_items SELECT * FROM _tmp_safeguards_items")
     g.log("disseminate", what, f"{did} to {recipient} for {purpose}: {len(listed)} records", rows=rows)

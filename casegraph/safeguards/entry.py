@@ -11,15 +11,31 @@ from casegraph.safeguards.identity import load_user
 
 
 def add_claim(
-    g: GuardedStore, *, record_id: str, group_id: str, criteria: list[str], evidence: list[str],
-    approved_by: str | None = None, review_date: date | None = None, claim_id: str | None = None,
-) -> str:  # fmt: skip
+    g: GuardedStore,
+    *,
+    record_id: str,
+    group_id: str,
+    criteria: list[str],
+    evidence: list[str],
+    approved_by: str | None = None,
+    review_date: date | None = None,
+    claim_id: str | None = None,
+) -> str:
     """Store one claim of the user's agency, or raise ClaimRefused naming every rule it breaks."""
     g.require("ingest", "membership_claims")
-    row = claim_row(g.user.user_id, g.user.agency, {
-        "claim_id": claim_id, "record_id": record_id, "group_id": group_id, "criteria": criteria,
-        "evidence": evidence, "approved_by": approved_by, "review_date": review_date,
-    })  # fmt: skip
+    row = claim_row(
+        g.user.user_id,
+        g.user.agency,
+        {
+            "claim_id": claim_id,
+            "record_id": record_id,
+            "group_id": group_id,
+            "criteria": criteria,
+            "evidence": evidence,
+            "approved_by": approved_by,
+            "review_date": review_date,
+        },
+    )
     problems = check_claim(g, g.rules, row)
     if approved_by:
         found = load_user(g.inner, approved_by)

@@ -32,8 +32,9 @@ PERSON_COLUMN = ("person_id", "person_a", "person_b")
 
 
 def _records(g: GuardedStore, records: list[str]) -> list[dict[str, Any]]:
-    return g.df("SELECT * FROM person_records WHERE list_contains(?, record_id) ORDER BY agency, record_id",
-                [records]).to_dict("records")  # type: ignore[no-any-return]  # fmt: skip
+    return g.df(
+        "SELECT * FROM person_records WHERE list_contains(?, record_id) ORDER BY agency, record_id", [records]
+    ).to_dict("records")  # type: ignore[no-any-return]
 
 
 def _claims(g: GuardedStore, records: list[str]) -> list[dict[str, Any]]:
@@ -59,8 +60,9 @@ def _claims(g: GuardedStore, records: list[str]) -> list[dict[str, Any]]:
 
 
 def _of_person(g: GuardedStore, table: str, column: str, records: list[str]) -> list[dict[str, Any]]:
-    return g.df(f"SELECT * FROM {quote(table)} WHERE list_contains(?, {quote(column)}) LIMIT {SHOWN}",
-                [records]).to_dict("records")  # type: ignore[no-any-return]  # fmt: skip
+    return g.df(
+        f"SELECT * FROM {quote(table)} WHERE list_contains(?, {quote(column)}) LIMIT {SHOWN}", [records]
+    ).to_dict("records")  # type: ignore[no-any-return]
 
 
 def _incidents_and_groups(

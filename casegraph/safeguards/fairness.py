@@ -24,8 +24,10 @@ def _metrics(g: GuardedStore, table: str) -> dict[str, str]:
     key = quote(model.table(table).key)
     out: dict[str, str] = {}
     if table == "person_records":
-        out["claimed"] = ("EXISTS (SELECT 1 FROM membership_claims c WHERE c.agency = p.agency "
-                          "AND c.record_id = p.record_id)")  # fmt: skip
+        out["claimed"] = (
+            "EXISTS (SELECT 1 FROM membership_claims c WHERE c.agency = p.agency "
+            "AND c.record_id = p.record_id)"
+        )
     present = set(g.table_names())
     for derived in model.tables.values():
         if derived.kind != "derived" or derived.name not in present:
@@ -57,12 +59,21 @@ def _breakdown(g: GuardedStore, table: str, field: str) -> dict[str, Any]:
         for m in metrics:
             rate = int(r[m]) / int(r["n"]) if r["n"] else None
             ratio = rate / overall[m] if rate is not None and overall[m] else None
-            flagged = bool(ratio is not None and int(r["n"]) >= g.rules.fairness_min_group
-                           and (ratio < band or ratio > 1 / band))  # fmt: skip
+            flagged = bool(
+                ratio is not None
+                and int(r["n"]) >= g.rules.fairness_min_group
+                and (ratio < band or ratio > 1 / band)
+            )
             entry[m] = {"count": int(r[m]), "rate": rate, "ratio_to_overall": ratio, "flagged": flagged}
         groups.append(entry)
-    return {"table": table, "field": field, "records": total, "overall": overall, "metrics": list(metrics),
-            "groups": groups}  # fmt: skip
+    return {
+        "table": table,
+        "field": field,
+        "records": total,
+        "overall": overall,
+        "metrics": list(metrics),
+        "groups": groups,
+    }
 
 
 def fairness(g: GuardedStore) -> dict[str, Any]:
@@ -73,8 +84,11 @@ def fairness(g: GuardedStore) -> dict[str, Any]:
     out = [_breakdown(g, table, field) for table, field in fields]
     flagged = [
         f"{b['table']}.{b['field']} = {grp['value']}: {m} rate ratio {grp[m]['ratio_to_overall']:.2f}"
-        for b in out for grp in b["groups"] for m in b["metrics"] if grp[m]["flagged"]
-    ]  # fmt: skip
+        for b in out
+        for grp in b["groups"]
+        for m in b["metrics"]
+        if grp[m]["flagged"]
+    ]
     g.log("fairness", ",".join(f"{t}.{f}" for t, f in fields), f"{len(flagged)} flagged", rows=len(flagged))
     return {
         "band": [g.rules.fairness_band, 1 / g.rules.fairness_band],

@@ -30,7 +30,7 @@ from casegraph.safeguards.policy import (
     require,
     table_kind,
     write_action,
-)  # fmt: skip
+)
 from casegraph.safeguards.sqlscan import Statement, analyse, rewrite_targets
 from casegraph.schema import model
 from casegraph.settings import Settings
@@ -79,8 +79,16 @@ def reload_audit_log(store: Store, settings: Settings) -> AuditLog:
 class GuardedStore:
     """A Store acting for one user, with a stated purpose, from one origin."""
 
-    def __init__(self, inner: Store, user: User, settings: Settings, *, purpose: str, origin: str,
-                 owns_inner: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        inner: Store,
+        user: User,
+        settings: Settings,
+        *,
+        purpose: str,
+        origin: str,
+        owns_inner: bool = False,
+    ) -> None:
         self.inner, self.user, self.settings = inner, user, settings
         self.rules = settings.safeguards
         self.purpose, self.origin = purpose, origin
@@ -115,13 +123,28 @@ class GuardedStore:
             self.claims_snapshot = token
             self.refresh_views()
 
-    def log(self, action: str, target: str | None = None, detail: str | None = None, *, outcome: str = "ok",
-            rows: int | None = None) -> None:  # fmt: skip
+    def log(
+        self,
+        action: str,
+        target: str | None = None,
+        detail: str | None = None,
+        *,
+        outcome: str = "ok",
+        rows: int | None = None,
+    ) -> None:
         """Append one audit entry (held until the end of an open transaction, then written either way)."""
         entry = Entry(
-            user_id=self.user.user_id, agency=self.user.agency, role=self.user.role, action=action, target=target,
-            purpose=self.purpose, origin=self.origin, detail=detail, outcome=outcome, row_count=rows,
-        )  # fmt: skip
+            user_id=self.user.user_id,
+            agency=self.user.agency,
+            role=self.user.role,
+            action=action,
+            target=target,
+            purpose=self.purpose,
+            origin=self.origin,
+            detail=detail,
+            outcome=outcome,
+            row_count=rows,
+        )
         if self._depth:
             self._pending.append(entry)
         else:
@@ -159,8 +182,15 @@ class GuardedStore:
         statements = analyse(sql, self._tables, self._catalogs)
         for st in statements:
             self._check(st, sql)
-        writes = tuple(sorted({s.target for s in statements if s.kind == "write" and s.target and not s.temp
-                               and table_kind(s.target) != "scratch"}))  # fmt: skip
+        writes = tuple(
+            sorted(
+                {
+                    s.target
+                    for s in statements
+                    if s.kind == "write" and s.target and not s.temp and table_kind(s.target) != "scratch"
+                }
+            )
+        )
         return Plan(
             sql=rewrite_targets(sql, statements, self.visibility.replacement()),
             original=sql,
@@ -200,8 +230,11 @@ class GuardedStore:
             result = run(plan.sql, params)
             for table in plan.record_inserts:
                 if self._foreign_rows(table) > before[table]:
-                    self.deny(f"may add rows of agency {self.user.agency} only; this insert into {table} holds "
-                              "rows of another agency", plan.original)  # fmt: skip
+                    self.deny(
+                        f"may add rows of agency {self.user.agency} only; this insert into {table} holds "
+                        "rows of another agency",
+                        plan.original,
+                    )
                 self._drop_tombstoned(table)
         return result
 
@@ -215,8 +248,10 @@ class GuardedStore:
         if not self.inner.scalar("SELECT count(*) FROM tombstones WHERE table_name = ?", [table]):
             return
         key = quote(model.table(table).key)
-        where = (f"EXISTS (SELECT 1 FROM tombstones z WHERE z.table_name = ? AND z.agency = t.agency "
-                 f"AND z.record_key = t.{key})")  # fmt: skip
+        where = (
+            f"EXISTS (SELECT 1 FROM tombstones z WHERE z.table_name = ? AND z.agency = t.agency "
+            f"AND z.record_key = t.{key})"
+        )
         target = f"{self.visibility.qualified(table)} t"
         n = int(self.inner.scalar(f"SELECT count(*) FROM {target} WHERE {where}", [table]))
         if n:

@@ -60,8 +60,16 @@ def bootstrap(store: Store, settings: Settings) -> list[User]:
             "INSERT INTO users (user_id, agency, role, name, active, created_by, created_at) VALUES (?,?,?,?,?,?,?)",
             [user.user_id, user.agency, user.role, None, True, "bootstrap", _now()],
         )
-        log.append([Entry(user_id="bootstrap", action="user-added", target=user.user_id,
-                          detail=f"{user.role} of {user.agency} (first users of a new store)")])  # fmt: skip
+        log.append(
+            [
+                Entry(
+                    user_id="bootstrap",
+                    action="user-added",
+                    target=user.user_id,
+                    detail=f"{user.role} of {user.agency} (first users of a new store)",
+                )
+            ]
+        )
     return list(wanted.values())
 
 
@@ -124,8 +132,13 @@ def session(
     """The session of the configured user (bootstrapping a store without users)."""
     bootstrap(store, settings)
     me = settings.user
-    return guard(store, User(me.id, me.agency, me.role), settings=settings, purpose=purpose,
-                 origin=origin or cli_origin())  # fmt: skip
+    return guard(
+        store,
+        User(me.id, me.agency, me.role),
+        settings=settings,
+        purpose=purpose,
+        origin=origin or cli_origin(),
+    )
 
 
 def add_user(
@@ -151,13 +164,16 @@ def set_active(g: GuardedStore, user_id: str, active: bool) -> None:
 def list_users(g: GuardedStore) -> list[dict[str, Any]]:
     if not (g.user.can("manage_users") or g.user.can("audit")):
         g.require("manage_users", "list users")
-    df = g.df("SELECT user_id, agency, role, name, coalesce(active, true) AS active, created_by, created_at "
-              "FROM users ORDER BY agency, user_id")  # fmt: skip
+    df = g.df(
+        "SELECT user_id, agency, role, name, coalesce(active, true) AS active, created_by, created_at "
+        "FROM users ORDER BY agency, user_id"
+    )
     return df.to_dict("records")  # type: ignore[no-any-return]
 
 
-def share(g: GuardedStore, grantee: str, *, tables: list[str] | None = None, purpose: str = "",
-          revoke: bool = False) -> dict[str, Any]:  # fmt: skip
+def share(
+    g: GuardedStore, grantee: str, *, tables: list[str] | None = None, purpose: str = "", revoke: bool = False
+) -> dict[str, Any]:
     """The user's agency (as owner) lets `grantee` read its rows, or revokes that; admins only."""
     owner = g.user.agency
     g.require("manage_sharing", f"{owner} -> {grantee}")
@@ -165,15 +181,25 @@ def share(g: GuardedStore, grantee: str, *, tables: list[str] | None = None, pur
         if model.table(t).kind != "record":
             raise PolicyDenied(f"only record tables are shared; {t} is {model.table(t).kind}")
     if revoke:
-        g.execute("UPDATE sharing_rules SET revoked_by = ?, revoked_at = ? WHERE owner = ? AND grantee = ? "
-                  "AND revoked_at IS NULL", [g.user.user_id, _now(), owner, grantee])  # fmt: skip
+        g.execute(
+            "UPDATE sharing_rules SET revoked_by = ?, revoked_at = ? WHERE owner = ? AND grantee = ? "
+            "AND revoked_at IS NULL",
+            [g.user.user_id, _now(), owner, grantee],
+        )
     else:
         g.execute(
             "INSERT INTO sharing_rules (rule_id, owner, grantee, tables, purpose, granted_by, granted_at) "
             "VALUES (?,?,?,?,?,?,?)",
-            [f"{owner}>{grantee}:{uuid.uuid4().hex[:8]}", owner, grantee, tables or None, purpose or None,
-             g.user.user_id, _now()],
-        )  # fmt: skip
+            [
+                f"{owner}>{grantee}:{uuid.uuid4().hex[:8]}",
+                owner,
+                grantee,
+                tables or None,
+                purpose or None,
+                g.user.user_id,
+                _now(),
+            ],
+        )
     g.refresh_views()
     return {"owner": owner, "grantee": grantee, "tables": tables or "all record tables", "revoked": revoke}
 

@@ -35,18 +35,32 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     ),
 }
 ACTION_WORDS = {
-    "read": "read records", "run": "run stages", "ingest": "import records", "scratch": "create working tables",
-    "export": "export or disseminate records", "review": "list records due for review",
-    "approve": "approve claims or keep them after review", "purge": "purge expired records",
-    "audit": "read the audit and dissemination logs", "fairness": "run the fairness check",
-    "manage_users": "add or change users", "manage_sharing": "share an agency's rows", "encrypt": "encrypt a store",
-}  # fmt: skip
+    "read": "read records",
+    "run": "run stages",
+    "ingest": "import records",
+    "scratch": "create working tables",
+    "export": "export or disseminate records",
+    "review": "list records due for review",
+    "approve": "approve claims or keep them after review",
+    "purge": "purge expired records",
+    "audit": "read the audit and dissemination logs",
+    "fairness": "run the fairness check",
+    "manage_users": "add or change users",
+    "manage_sharing": "share an agency's rows",
+    "encrypt": "encrypt a store",
+}
 # System tables only casegraph.safeguards writes (append-only); no statement through a guarded store may.
 INTERNAL_TABLES = frozenset({"audit_log", "tombstones", "disseminations", "dissemination_items", "reviews"})
 APPEND_ONLY = INTERNAL_TABLES | {"sources", "rejects"}
 READ_ACTION = {"audit_log": "audit", "disseminations": "audit", "dissemination_items": "audit"}
-WRITE_ACTION = {"users": "manage_users", "agencies": "manage_sharing", "sharing_rules": "manage_sharing",
-                "sources": "ingest", "rejects": "ingest", "runs": "run"}  # fmt: skip
+WRITE_ACTION = {
+    "users": "manage_users",
+    "agencies": "manage_sharing",
+    "sharing_rules": "manage_sharing",
+    "sources": "ingest",
+    "rejects": "ingest",
+    "runs": "run",
+}
 # Id columns that name a person record, in derived and system tables (record_id, record_a, record_b ...).
 PERSON_KEY_PREFIXES = ("record_", "person_")
 
@@ -100,8 +114,10 @@ def write_action(name: str, verb: str) -> str | None:
 
 def refusal_reason(name: str, verb: str) -> str:
     if table_kind(name) == "record":
-        return (f"{verb} on the record table {name} is refused: records are never edited in place; "
-                "expired ones are removed by `casegraph purge`")  # fmt: skip
+        return (
+            f"{verb} on the record table {name} is refused: records are never edited in place; "
+            "expired ones are removed by `casegraph purge`"
+        )
     if name in INTERNAL_TABLES:
         return f"{name} is written only by casegraph's safeguards (append-only)"
     return f"{verb} on {name} is refused: the store creates and migrates schema tables; rows are appended"

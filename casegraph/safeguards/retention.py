@@ -108,13 +108,25 @@ def keep(g: GuardedStore, table: str, key: str, reason: str, *, today: date | No
         if problems:
             raise PolicyDenied(f"claim {key} cannot be kept: " + "; ".join(f"{f}: {r}" for f, r in problems))
     day = today or datetime.now(UTC).date()
-    next_review = day.replace(year=day.year + g.rules.review_years) if (day.month, day.day) != (2, 29) else \
-        day.replace(year=day.year + g.rules.review_years, day=28)  # fmt: skip
+    next_review = (
+        day.replace(year=day.year + g.rules.review_years)
+        if (day.month, day.day) != (2, 29)
+        else day.replace(year=day.year + g.rules.review_years, day=28)
+    )
     g.inner.execute(
         "INSERT INTO reviews VALUES (?,?,?,?,?,?,?,?,?)",
-        [f"{table}:{g.user.agency}:{key}:{day}", table, g.user.agency, key, "keep", reason, g.user.user_id,
-         datetime.now(UTC).replace(tzinfo=None), next_review],
-    )  # fmt: skip
+        [
+            f"{table}:{g.user.agency}:{key}:{day}",
+            table,
+            g.user.agency,
+            key,
+            "keep",
+            reason,
+            g.user.user_id,
+            datetime.now(UTC).replace(tzinfo=None),
+            next_review,
+        ],
+    )
     g.log("review-keep", f"{table}:{key}", f"next review {next_review}: {reason}")
     return {"table": table, "key": key, "next_review": next_review}
 
@@ -131,8 +143,12 @@ def purge(g: GuardedStore, *, today: date | None = None, dry_run: bool = False) 
         )
         with g.transaction(), g.inner.registered("_tmp_safeguards_expired", frame):
             summary["removed"] = _remove(g)
-    g.log("purge", ",".join(sorted({d["table_name"] for d in expired})), json.dumps(summary, default=str),
-          rows=sum(summary["removed"].values()))  # fmt: skip
+    g.log(
+        "purge",
+        ",".join(sorted({d["table_name"] for d in expired})),
+        json.dumps(summary, default=str),
+        rows=sum(summary["removed"].values()),
+    )
     return summary
 
 
@@ -152,8 +168,12 @@ def _remove(g: GuardedStore) -> dict[str, int]:
     removed = {}
     for table in PREFIX:
         key = quote(model.table(table).key)
-        removed[table] = _delete(g, f"{q(table)} x", f"EXISTS (SELECT 1 FROM {DUE} p WHERE p.table_name = "
-                                 f"{lit(table)} AND p.agency = x.agency AND p.record_key = x.{key})")  # fmt: skip
+        removed[table] = _delete(
+            g,
+            f"{q(table)} x",
+            f"EXISTS (SELECT 1 FROM {DUE} p WHERE p.table_name = "
+            f"{lit(table)} AND p.agency = x.agency AND p.record_key = x.{key})",
+        )
     removed.update(_remove_derived(g))
     g.inner.execute(f"DROP TABLE IF EXISTS {DUE}")
     return {t: n for t, n in removed.items() if n}
@@ -169,8 +189,10 @@ def _delete(g: GuardedStore, target: str, where: str) -> int:
 def _remove_derived(g: GuardedStore) -> dict[str, int]:
     """Derived rows naming a purged record by an id column or in an evidence list go too."""
     present = set(g.inner.table_names())
-    keys = (f"(SELECT list(k) FROM (SELECT CASE table_name {' '.join(f'WHEN {lit(t)} THEN {lit(p)}' for t, p in PREFIX.items())} "
-            f"END || ':' || record_key AS k FROM {DUE} UNION ALL SELECT record_key FROM {DUE}))")  # fmt: skip
+    keys = (
+        f"(SELECT list(k) FROM (SELECT CASE table_name {' '.join(f'WHEN {lit(t)} THEN {lit(p)}' for t, p in PREFIX.items())} "
+        f"END || ':' || record_key AS k FROM {DUE} UNION ALL SELECT record_key FROM {DUE}))"
+    )
     removed: dict[str, int] = {}
     for table in model.tables.values():
         if table.kind != "derived" or table.name not in present:

@@ -18,12 +18,26 @@ READ_VERBS = {"SELECT", "FROM", "VALUES", "DESCRIBE", "DESC", "SHOW", "SUMMARIZE
 WRITE_VERBS = {"INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "TRUNCATE"}
 TRANSACTION_VERBS = {"BEGIN", "COMMIT", "ROLLBACK", "START", "END", "ABORT"}
 # Settings a stage may change; anything else (search_path, extensions, external access) is refused.
-ALLOWED_SETTINGS = {"threads", "memory_limit", "preserve_insertion_order", "enable_progress_bar",
-                    "enable_object_cache", "max_temp_directory_size", "temp_directory"}  # fmt: skip
+ALLOWED_SETTINGS = {
+    "threads",
+    "memory_limit",
+    "preserve_insertion_order",
+    "enable_progress_bar",
+    "enable_object_cache",
+    "max_temp_directory_size",
+    "temp_directory",
+}
 # Table functions that run a statement given as text would escape the scan.
 FORBIDDEN_FUNCTIONS = {"query", "query_table"}
-STRING_TYPES = {TokenType.STRING, TokenType.HEREDOC_STRING, TokenType.NATIONAL_STRING, TokenType.RAW_STRING,
-                TokenType.BIT_STRING, TokenType.HEX_STRING, TokenType.BYTE_STRING}  # fmt: skip
+STRING_TYPES = {
+    TokenType.STRING,
+    TokenType.HEREDOC_STRING,
+    TokenType.NATIONAL_STRING,
+    TokenType.RAW_STRING,
+    TokenType.BIT_STRING,
+    TokenType.HEX_STRING,
+    TokenType.BYTE_STRING,
+}
 NAME_TYPES = {TokenType.VAR, TokenType.IDENTIFIER}
 _DIALECT = DuckDB()
 
@@ -57,8 +71,27 @@ def _name_at(tokens: list[Token], i: int) -> tuple[int, list[str]]:
 
 def _target_index(tokens: list[Token], verb: str) -> int | None:
     """Index of the first token of the written table's name, or None (CREATE INDEX names the table after ON)."""
-    skip = {"OR", "REPLACE", "IGNORE", "INTO", "FROM", "TEMP", "TEMPORARY", "UNIQUE", "TABLE", "VIEW",
-            "SEQUENCE", "MACRO", "FUNCTION", "TYPE", "SCHEMA", "IF", "NOT", "EXISTS", "ONLY"}  # fmt: skip
+    skip = {
+        "OR",
+        "REPLACE",
+        "IGNORE",
+        "INTO",
+        "FROM",
+        "TEMP",
+        "TEMPORARY",
+        "UNIQUE",
+        "TABLE",
+        "VIEW",
+        "SEQUENCE",
+        "MACRO",
+        "FUNCTION",
+        "TYPE",
+        "SCHEMA",
+        "IF",
+        "NOT",
+        "EXISTS",
+        "ONLY",
+    }
     words = [t.text.upper() for t in tokens]
     if verb == "CREATE" and "INDEX" in words[:4]:
         return words.index("ON") + 1 if "ON" in words else None

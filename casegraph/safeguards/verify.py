@@ -39,10 +39,13 @@ class Verification:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "ok": self.ok, "entries": self.entries, "head": {"seq": self.head_seq, "hash": self.head_hash},
-            "anchor": self.anchor, "problems": [p.__dict__ for p in self.problems],
+            "ok": self.ok,
+            "entries": self.entries,
+            "head": {"seq": self.head_seq, "hash": self.head_hash},
+            "anchor": self.anchor,
+            "problems": [p.__dict__ for p in self.problems],
             "more_problems": self.more_problems,
-        }  # fmt: skip
+        }
 
 
 def _check_row(row: dict[str, Any], state: Verification, expected: int, prev: str) -> None:
@@ -52,8 +55,12 @@ def _check_row(row: dict[str, Any], state: Verification, expected: int, prev: st
     elif seq < expected:
         state.add(seq, "duplicate", f"entry {seq} appears more than once or out of order")
     elif row["prev_hash"] != prev:
-        state.add(seq, "relinked", f"entry {seq} does not follow entry {seq - 1} (an entry was inserted, "
-                                   "deleted or moved before it)")  # fmt: skip
+        state.add(
+            seq,
+            "relinked",
+            f"entry {seq} does not follow entry {seq - 1} (an entry was inserted, "
+            "deleted or moved before it)",
+        )
     if entry_hash(row, str(row["prev_hash"])) != row["hash"]:
         state.add(seq, "edited", f"entry {seq} was changed after it was written (its hash no longer matches)")
 
@@ -71,8 +78,11 @@ def verify(store: Store, anchor: Anchor, expect: tuple[int, str] | None = None) 
     state.head_seq, state.head_hash = expected - 1, prev
     problem = anchor_problem(store, anchor)
     if problem:
-        state.add(state.anchor.get("seq") if state.anchor else None, "truncated" if "deleted" in problem else "anchor",
-                  problem)  # fmt: skip
+        state.add(
+            state.anchor.get("seq") if state.anchor else None,
+            "truncated" if "deleted" in problem else "anchor",
+            problem,
+        )
     if expect:
         found = store.rows("SELECT hash FROM audit_log WHERE seq = ?", [expect[0]])
         if not found or found[0][0] != expect[1]:

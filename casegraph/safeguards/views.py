@@ -20,8 +20,14 @@ from casegraph.settings import SafeguardSettings
 from casegraph.store import Store, quote
 
 # Id columns in derived tables, by stem, and the record table they name: record_id, record_a, incident_b ...
-ID_STEMS = {"record": "person_records", "incident": "incidents", "contact": "contacts",
-            "claim": "membership_claims", "arrest": "arrests", "group": "groups"}  # fmt: skip
+ID_STEMS = {
+    "record": "person_records",
+    "incident": "incidents",
+    "contact": "contacts",
+    "claim": "membership_claims",
+    "arrest": "arrests",
+    "group": "groups",
+}
 # Record views that hide rows beyond agency (claims past review, unapproved ...).
 ROW_RULES = {"membership_claims"}
 SNAPSHOTS, SNAPSHOT = "casegraph_snapshots", "valid_claims_"  # the passing claims' keys (see install)
@@ -117,8 +123,10 @@ def derived_view_sql(table: Table, vis: Visibility) -> str | None:
         else:
             key = model.table(target).key
             same_agency = f" AND v.agency = t.{quote(agency_col)}" if agency_col else ""
-            check = (f"EXISTS (SELECT 1 FROM temp.main.{quote(target)} v WHERE v.{quote(key)} = t.{quote(col)}"
-                     f"{same_agency})")  # fmt: skip
+            check = (
+                f"EXISTS (SELECT 1 FROM temp.main.{quote(target)} v WHERE v.{quote(key)} = t.{quote(col)}"
+                f"{same_agency})"
+            )
         conditions.append(f"(t.{quote(col)} IS NULL OR {check})")
     if not conditions:
         return None
@@ -161,8 +169,10 @@ def _snapshot_sql(store: Store, vis: Visibility, claims: Table, valid: str, toke
     with _snapshot_lock:  # two lanes asking at once: one builds it, the other reads it
         store.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {SNAPSHOTS}")
         store.execute(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT agency, claim_id FROM ({valid})")
-    return (f"SELECT c.* FROM ({record_view_sql(claims, vis)}) c WHERE EXISTS (SELECT 1 FROM {name} k "
-            "WHERE k.agency = c.agency AND k.claim_id = c.claim_id)")  # fmt: skip
+    return (
+        f"SELECT c.* FROM ({record_view_sql(claims, vis)}) c WHERE EXISTS (SELECT 1 FROM {name} k "
+        "WHERE k.agency = c.agency AND k.claim_id = c.claim_id)"
+    )
 
 
 def drop_claims_snapshots(store: Store) -> None:

@@ -24,8 +24,12 @@ def schema_markdown(model: Model) -> str:
             lines += [f"## `{table.name}` ({kind})", "", table.description.strip(), ""]
             lines += ["| field | type | flags | description |", "| --- | --- | --- | --- |"]
             for f in table.fields:
-                flags = ", ".join([*(flag for flag in FLAGS if getattr(f, flag)),
-                                   *([f"agency of `{f.owner_of}`"] if f.owner_of else [])])  # fmt: skip
+                flags = ", ".join(
+                    [
+                        *(flag for flag in FLAGS if getattr(f, flag)),
+                        *([f"agency of `{f.owner_of}`"] if f.owner_of else []),
+                    ]
+                )
                 vocab = f" ({f.vocabulary})" if f.vocabulary else ""
                 lines.append(f"| `{f.name}` | {f.type}{vocab} | {flags} | {f.description} |")
             lines.append("")

@@ -22,8 +22,18 @@ from casegraph.trends.mannkendall import mann_kendall
 from casegraph.trends.stage import run
 from casegraph.trends.views import group_chart, hotspot_chart
 
-READS = ("incidents", "involvements", "arrests", "membership_claims", "groups", "contacts",
-         "contact_participants", "person_identities", "series", "alerts")  # fmt: skip
+READS = (
+    "incidents",
+    "involvements",
+    "arrests",
+    "membership_claims",
+    "groups",
+    "contacts",
+    "contact_participants",
+    "person_identities",
+    "series",
+    "alerts",
+)
 WRITES = ("group_incidents", "group_activity", "group_trends", "hotspots", "near_repeat", "alerts")
 
 
@@ -47,6 +57,19 @@ def group_summary(store: Store, group_id: str) -> dict[str, Any] | None:
 
 
 __all__ = [
-    "READS", "WRITES", "acknowledge", "alerts", "emerging_hotspots", "gi_star", "group_activity", "group_chart",
-    "group_summary", "hotspot_chart", "kernel_density", "knox", "mann_kendall", "near_repeat", "run",
-]  # fmt: skip
+    "READS",
+    "WRITES",
+    "acknowledge",
+    "alerts",
+    "emerging_hotspots",
+    "gi_star",
+    "group_activity",
+    "group_chart",
+    "group_summary",
+    "hotspot_chart",
+    "kernel_density",
+    "knox",
+    "mann_kendall",
+    "near_repeat",
+    "run",
+]

@@ -50,7 +50,7 @@ def baselines(
     wrong series link must not make an area home any more than it may raise a spread into it."""
     seen = links[["group_id", "area", "occurred_on"]].assign(
         why="incident:" + links["incident_id"].astype(str)
-    )  # fmt: skip
+    )
     if rule is not None:
         seen = seen.loc[_supported(links, days, rule).to_numpy(dtype=bool)]
     if contacts is not None and len(contacts):
@@ -74,8 +74,9 @@ def _supported(links: pd.DataFrame, days: int, rule: SpreadRule) -> pd.Series:
         links[dated < end].assign(occurred_on=dated[dated < end]).sort_values(["occurred_on", "incident_id"])
     )
     homes = {key for key, rows in early.groupby(["group_id", "area"]) if rule.first_window(rows) is not None}
-    return pd.Series([(g, a) in homes for g, a in zip(links["group_id"], links["area"], strict=True)],
-                     index=links.index)  # fmt: skip
+    return pd.Series(
+        [(g, a) in homes for g, a in zip(links["group_id"], links["area"], strict=True)], index=links.index
+    )
 
 
 @dataclass
@@ -92,10 +93,15 @@ class Spread:
     first_seen: date  # the group's first incident in the area (may be an earlier, unconfirmed one)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"group_id": self.group_id, "area": self.area, "first_date": self.first_date.isoformat(),
-                "raised_on": self.raised_on.isoformat(), "first_seen": self.first_seen.isoformat(),
-                "incidents": self.incidents,
-                "total_in_area": self.total_in_area}  # fmt: skip
+        return {
+            "group_id": self.group_id,
+            "area": self.area,
+            "first_date": self.first_date.isoformat(),
+            "raised_on": self.raised_on.isoformat(),
+            "first_seen": self.first_seen.isoformat(),
+            "incidents": self.incidents,
+            "total_in_area": self.total_in_area,
+        }
 
 
 def _corroborated(window: pd.DataFrame) -> bool:
@@ -144,9 +150,18 @@ def spreads(links: pd.DataFrame, bases: dict[str, Baseline], rule: SpreadRule) -
         window = rule.first_window(after)
         if window is None:
             continue
-        found.append(Spread(str(group_id), str(area), window["occurred_on"].iloc[0], window["occurred_on"].iloc[-1],
-                            [str(i) for i in window["incident_id"]], len(rows), base,
-                            rows["occurred_on"].iloc[0]))  # fmt: skip
+        found.append(
+            Spread(
+                str(group_id),
+                str(area),
+                window["occurred_on"].iloc[0],
+                window["occurred_on"].iloc[-1],
+                [str(i) for i in window["incident_id"]],
+                len(rows),
+                base,
+                rows["occurred_on"].iloc[0],
+            )
+        )
     return sorted(found, key=lambda s: (s.raised_on, s.group_id, s.area))
 
 
@@ -177,8 +192,9 @@ def first_seen(links: pd.DataFrame, bases: dict[str, Baseline]) -> pd.DataFrame:
 def _area_rows(frame: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     keys = ["group_id", "period_start", "area"]
     located = frame[frame["area"].notna()]
-    rows = located.groupby(keys).agg(incidents=("incident_id", "size"),
-                                     member_incidents=("via", lambda v: int((v == "member").sum())))  # fmt: skip
+    rows = located.groupby(keys).agg(
+        incidents=("incident_id", "size"), member_incidents=("via", lambda v: int((v == "member").sum()))
+    )
     rows["active_members"] = _members_per(located, keys)
     rows = rows.reset_index()
     flags = new.assign(new_areas=1)[[*keys, "new_areas"]]
@@ -188,9 +204,11 @@ def _area_rows(frame: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
 
 def _total_rows(frame: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     keys = ["group_id", "period_start"]
-    rows = frame.groupby(keys).agg(incidents=("incident_id", "size"),
-                                   member_incidents=("via", lambda v: int((v == "member").sum())),
-                                   areas=("area", "nunique"))  # fmt: skip
+    rows = frame.groupby(keys).agg(
+        incidents=("incident_id", "size"),
+        member_incidents=("via", lambda v: int((v == "member").sum())),
+        areas=("area", "nunique"),
+    )
     rows["active_members"] = _members_per(frame, keys)
     rows["new_areas"] = new.groupby(keys).size()
     rows["extent_m"] = pd.Series({k: _standard_distance(g) for k, g in frame.groupby(keys)}, dtype=float)
@@ -214,7 +232,14 @@ def activity_rows(links: pd.DataFrame, bases: dict[str, Baseline]) -> pd.DataFra
             parts.append(rows.assign(period_kind=kind))
     out = pd.concat(parts, ignore_index=True)
     out["period_start"] = pd.to_datetime(out["period_start"]).dt.date
-    out["activity_id"] = (out["group_id"] + "|" + out["period_kind"] + "|" + out["period_start"].astype(str)
-                          + "|" + out["area"].astype(str))  # fmt: skip
+    out["activity_id"] = (
+        out["group_id"]
+        + "|"
+        + out["period_kind"]
+        + "|"
+        + out["period_start"].astype(str)
+        + "|"
+        + out["area"].astype(str)
+    )
     out["active_members"] = out["active_members"].fillna(0).astype(int)
     return out

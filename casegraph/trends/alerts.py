@@ -35,22 +35,37 @@ def _label(group_id: str, names: dict[str, str]) -> str:
 
 def spread_alert(s: Spread, names: dict[str, str], run_id: str, now: datetime) -> dict[str, Any]:
     home = ", ".join(s.baseline.areas) or "none recorded"
-    title = (f"{_label(s.group_id, names)} reached {s.area}, outside its baseline areas ({home}): "
-             f"{len(s.incidents)} incidents from {s.first_date.isoformat()}")  # fmt: skip
+    title = (
+        f"{_label(s.group_id, names)} reached {s.area}, outside its baseline areas ({home}): "
+        f"{len(s.incidents)} incidents from {s.first_date.isoformat()}"
+    )
     detail = {
-        "area": s.area, "first_date": s.first_date.isoformat(), "raised_on": s.raised_on.isoformat(),
+        "area": s.area,
+        "first_date": s.first_date.isoformat(),
+        "raised_on": s.raised_on.isoformat(),
         "first_seen": s.first_seen.isoformat(),
-        "incidents_in_window": len(s.incidents), "incidents_in_area": s.total_in_area,
-        "baseline_start": s.baseline.start.isoformat(), "baseline_end": s.baseline.end.isoformat(),
-        "baseline_areas": s.baseline.areas, "baseline_evidence": s.baseline.evidence,
+        "incidents_in_window": len(s.incidents),
+        "incidents_in_area": s.total_in_area,
+        "baseline_start": s.baseline.start.isoformat(),
+        "baseline_end": s.baseline.end.isoformat(),
+        "baseline_areas": s.baseline.areas,
+        "baseline_evidence": s.baseline.evidence,
         "rule": "incidents of the group in an area with none of its incidents or members' contacts in its "
         "baseline period: one in which a claimed member took part, or enough series-linked ones within the "
         "window from two linkage series",
-    }  # fmt: skip
-    return _row("group_spread", s.group_id, s.area, title=title, detail=detail,
-                evidence=[f"incident:{i}" for i in s.incidents], onset=s.first_date,
-                severity="high" if len(s.incidents) >= 2 else "medium",
-                run_id=run_id, now=now)  # fmt: skip
+    }
+    return _row(
+        "group_spread",
+        s.group_id,
+        s.area,
+        title=title,
+        detail=detail,
+        evidence=[f"incident:{i}" for i in s.incidents],
+        onset=s.first_date,
+        severity="high" if len(s.incidents) >= 2 else "medium",
+        run_id=run_id,
+        now=now,
+    )
 
 
 def growth_alert(g: Growth, names: dict[str, str], run_id: str, now: datetime) -> dict[str, Any]:
@@ -60,19 +75,50 @@ def growth_alert(g: Growth, names: dict[str, str], run_id: str, now: datetime) -
         f"{g.onset.isoformat()}, {ratio} its rate of the {g.reference_months} months before (p = {g.p:.2g})"
     )
     severity = "high" if g.ratio >= 3 and g.p < 0.001 else "medium"
-    return _row("group_growth", g.group_id, g.onset.isoformat(), title=title, detail=g.detail(),
-                evidence=[f"incident:{i}" for i in g.incidents], onset=g.onset, severity=severity,
-                run_id=run_id, now=now)  # fmt: skip
+    return _row(
+        "group_growth",
+        g.group_id,
+        g.onset.isoformat(),
+        title=title,
+        detail=g.detail(),
+        evidence=[f"incident:{i}" for i in g.incidents],
+        onset=g.onset,
+        severity=severity,
+        run_id=run_id,
+        now=now,
+    )
 
 
 def _row(
-    kind: str, subject: str, key: str, *, title: str, detail: dict[str, Any], evidence: list[str], onset: Any,
-    severity: str, run_id: str, now: datetime,
-) -> dict[str, Any]:  # fmt: skip
-    return {"alert_id": alert_id(kind, subject, key), "run_id": run_id, "stage": STAGE, "kind": kind,
-            "subject": subject, "title": title, "detail": json.dumps(detail, default=str), "evidence": evidence,
-            "onset": onset, "created_at": now, "severity": severity, "status": "open",
-            "acknowledged_by": None, "acknowledged_at": None, "note": None}  # fmt: skip
+    kind: str,
+    subject: str,
+    key: str,
+    *,
+    title: str,
+    detail: dict[str, Any],
+    evidence: list[str],
+    onset: Any,
+    severity: str,
+    run_id: str,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "alert_id": alert_id(kind, subject, key),
+        "run_id": run_id,
+        "stage": STAGE,
+        "kind": kind,
+        "subject": subject,
+        "title": title,
+        "detail": json.dumps(detail, default=str),
+        "evidence": evidence,
+        "onset": onset,
+        "created_at": now,
+        "severity": severity,
+        "status": "open",
+        "acknowledged_by": None,
+        "acknowledged_at": None,
+        "note": None,
+    }
 
 
 def write_alerts(store: Store, rows: list[dict[str, Any]]) -> int:

@@ -14,13 +14,23 @@ from matplotlib.patches import Patch, Rectangle
 
 ALERT_COLOURS = {"group_spread": "#d62728", "group_growth": "#ff7f0e"}
 CLASS_COLOURS = {
-    "new hot spot": "#fdd0a2", "consecutive hot spot": "#fdae6b", "intensifying hot spot": "#e6550d",
-    "persistent hot spot": "#a63603", "diminishing hot spot": "#fd8d3c", "sporadic hot spot": "#fee6ce",
-    "oscillating hot spot": "#f16913", "historical hot spot": "#8c6d31",
-    "new cold spot": "#c6dbef", "consecutive cold spot": "#9ecae1", "intensifying cold spot": "#3182bd",
-    "persistent cold spot": "#08519c", "diminishing cold spot": "#6baed6", "sporadic cold spot": "#deebf7",
-    "oscillating cold spot": "#4292c6", "historical cold spot": "#636363",
-}  # fmt: skip
+    "new hot spot": "#fdd0a2",
+    "consecutive hot spot": "#fdae6b",
+    "intensifying hot spot": "#e6550d",
+    "persistent hot spot": "#a63603",
+    "diminishing hot spot": "#fd8d3c",
+    "sporadic hot spot": "#fee6ce",
+    "oscillating hot spot": "#f16913",
+    "historical hot spot": "#8c6d31",
+    "new cold spot": "#c6dbef",
+    "consecutive cold spot": "#9ecae1",
+    "intensifying cold spot": "#3182bd",
+    "persistent cold spot": "#08519c",
+    "diminishing cold spot": "#6baed6",
+    "sporadic cold spot": "#deebf7",
+    "oscillating cold spot": "#4292c6",
+    "historical cold spot": "#636363",
+}
 
 
 def _save(fig: Figure, path: str | Path) -> Path:
@@ -32,9 +42,14 @@ def _save(fig: Figure, path: str | Path) -> Path:
 
 
 def activity_chart(
-    periods: pd.DatetimeIndex, counts: Any, path: str | Path, *, title: str, alerts: pd.DataFrame | None = None,
+    periods: pd.DatetimeIndex,
+    counts: Any,
+    path: str | Path,
+    *,
+    title: str,
+    alerts: pd.DataFrame | None = None,
     areas: Any = None,
-) -> Path:  # fmt: skip
+) -> Path:
     """Bars of linked incidents per period, the cumulative areas reached (if given), alert onsets as lines."""
     fig = Figure(figsize=(10, 4.2))
     ax = fig.add_subplot()
@@ -51,8 +66,15 @@ def activity_chart(
         colour = ALERT_COLOURS.get(alert["kind"], "#444444")
         ax.axvline(pd.Timestamp(alert["onset"]), color=colour, linestyle="--", linewidth=1.4)
         label = alert.get("label") or alert["kind"].replace("group_", "")
-        ax.annotate(label, (pd.Timestamp(alert["onset"]), ax.get_ylim()[1] * 0.95), rotation=90, fontsize=8,
-                    color=colour, ha="right", va="top")  # fmt: skip
+        ax.annotate(
+            label,
+            (pd.Timestamp(alert["onset"]), ax.get_ylim()[1] * 0.95),
+            rotation=90,
+            fontsize=8,
+            color=colour,
+            ha="right",
+            va="top",
+        )
     handles = [Patch(color="#4c72b0", label="linked incidents")]
     handles += [Patch(color=c, label=k.replace("group_", "") + " alert") for k, c in ALERT_COLOURS.items()]
     ax.legend(handles=handles, loc="upper left", fontsize=8)
@@ -63,7 +85,7 @@ def activity_chart(
 
 def hotspot_map(
     points: Any, cells: pd.DataFrame, path: str | Path, *, cell: float, title: str = "Emerging hot spots"
-) -> Path:  # fmt: skip
+) -> Path:
     """Incidents as dots and grid cells filled by emerging hot spot class (cells with no pattern omitted)."""
     fig = Figure(figsize=(8, 8))
     ax = fig.add_subplot()
@@ -72,8 +94,16 @@ def hotspot_map(
         ax.scatter(pts[:, 0], pts[:, 1], s=1, color="#9e9e9e", alpha=0.5, linewidths=0)
     shown = cells[cells["class"] != "no pattern"] if len(cells) else cells
     for _, c in shown.iterrows():
-        ax.add_patch(Rectangle((c["x"] - cell / 2, c["y"] - cell / 2), cell, cell,
-                               color=CLASS_COLOURS.get(c["class"], "#000000"), alpha=0.85, linewidth=0))  # fmt: skip
+        ax.add_patch(
+            Rectangle(
+                (c["x"] - cell / 2, c["y"] - cell / 2),
+                cell,
+                cell,
+                color=CLASS_COLOURS.get(c["class"], "#000000"),
+                alpha=0.85,
+                linewidth=0,
+            )
+        )
     present = [k for k in CLASS_COLOURS if len(shown) and (shown["class"] == k).any()]
     ax.legend(handles=[Patch(color=CLASS_COLOURS[k], label=k) for k in present], loc="lower left", fontsize=7)
     ax.set_aspect("equal")

@@ -22,20 +22,30 @@ def spread_scores(truth: pd.DataFrame, alerts: pd.DataFrame, *, within_days: int
         delay = None if raised is None else int((raised - pd.Timestamp(t["first_date"])).days)
         if delay is not None:
             delays.append(delay)
-        rows.append({"group_id": t["group_id"], "area": t["area"], "first_date": str(t["first_date"]),
-                     "raised_on": None if raised is None else raised.date().isoformat(), "delay_days": delay})  # fmt: skip
+        rows.append(
+            {
+                "group_id": t["group_id"],
+                "area": t["area"],
+                "first_date": str(t["first_date"]),
+                "raised_on": None if raised is None else raised.date().isoformat(),
+                "delay_days": delay,
+            }
+        )
     planted = {(t["group_id"], t["area"]) for _, t in truth.iterrows()}
     false = sorted(k for k in found if k not in planted)
     spread_groups = {g for g, _ in planted}
     return {
-        "spreads": len(truth), "spreads_detected": len(delays),
-        "spreads_detected_within": sum(1 for d in delays if d <= within_days), "within_days": within_days,
+        "spreads": len(truth),
+        "spreads_detected": len(delays),
+        "spreads_detected_within": sum(1 for d in delays if d <= within_days),
+        "within_days": within_days,
         "spread_delay_days": max(delays) if delays else None,
         "first_spread_delay_days": _first_delay(rows),
         "false_spread_alerts": len(false),
         "false_spread_alerts_other_groups": sum(1 for g, _ in false if g not in spread_groups),
-        "false_alerts": [f"{g}:{a}" for g, a in false], "per_spread": rows,
-    }  # fmt: skip
+        "false_alerts": [f"{g}:{a}" for g, a in false],
+        "per_spread": rows,
+    }
 
 
 def _first_delay(rows: list[dict[str, Any]]) -> int | None:

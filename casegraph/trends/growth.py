@@ -67,13 +67,20 @@ class Growth:
         return (self.recent / self.recent_months) / base if base else float("inf")
 
     def detail(self) -> dict[str, Any]:
-        return {"onset": self.onset.isoformat(), "raised_on": self.raised_on.isoformat(),
-                "recent_incidents": self.recent, "recent_months": self.recent_months,
-                "reference_incidents": self.reference, "reference_months": self.reference_months,
-                "ratio": None if not np.isfinite(self.ratio) else round(self.ratio, 3), "p": self.p,
-                "p_level": self.level, "dispersion": round(self.dispersion, 3),
-                "test": "one-sided binomial test of equal monthly rates, counts scaled by the reference "
-                        "months' overdispersion (quasi-Poisson)"}  # fmt: skip
+        return {
+            "onset": self.onset.isoformat(),
+            "raised_on": self.raised_on.isoformat(),
+            "recent_incidents": self.recent,
+            "recent_months": self.recent_months,
+            "reference_incidents": self.reference,
+            "reference_months": self.reference_months,
+            "ratio": None if not np.isfinite(self.ratio) else round(self.ratio, 3),
+            "p": self.p,
+            "p_level": self.level,
+            "dispersion": round(self.dispersion, 3),
+            "test": "one-sided binomial test of equal monthly rates, counts scaled by the reference "
+            "months' overdispersion (quasi-Poisson)",
+        }
 
 
 def rate_increase_p(recent: float, reference: float, share: float, phi: float) -> float:
@@ -85,7 +92,7 @@ def rate_increase_p(recent: float, reference: float, share: float, phi: float) -
 
 def growth_events(
     monthly: np.ndarray, months: pd.DatetimeIndex, group_id: str, options: dict[str, Any]
-) -> list[Growth]:  # fmt: skip
+) -> list[Growth]:
     """Months where the last `recent` months' rate is >= min_ratio times the `reference` months' before them,
     significantly (quasi-Poisson); one event per episode (the rule must lapse before it fires again).
 
@@ -103,8 +110,21 @@ def growth_events(
         hit = ratio_ok and recent >= options["min_incidents"] and p < level
         if hit and not active:
             raised = (months[end - 1] + pd.offsets.MonthEnd(0)).date()
-            found.append(Growth(group_id, months[end - rec].date(), raised, int(recent), int(base.sum()), rec, ref,
-                                phi, p, level, []))  # fmt: skip
+            found.append(
+                Growth(
+                    group_id,
+                    months[end - rec].date(),
+                    raised,
+                    int(recent),
+                    int(base.sum()),
+                    rec,
+                    ref,
+                    phi,
+                    p,
+                    level,
+                    [],
+                )
+            )
         active = hit
     return found
 
@@ -120,25 +140,37 @@ def _with_evidence(events: list[Growth], links: pd.DataFrame) -> list[Growth]:
 
 def _trend_row(
     group_id: str, mk: Any, k: int, weekly: np.ndarray, weeks: pd.DatetimeIndex, *, penalty: float | None
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     base = default_penalty(len(weekly)) if penalty is None else penalty
     cps = pelt_poisson(weekly, penalty=base * dispersion(weekly), min_size=4)
     segs = segments(weekly, cps)
     m = mk.row(k)
     return {
-        "group_id": group_id, "incidents": int(weekly.sum()), "mk_s": m["s"], "mk_z": m["z"], "mk_p": m["p"],
-        "mk_tau": m["tau"], "sen_slope": m.get("slope"), "trend": m["trend"],
+        "group_id": group_id,
+        "incidents": int(weekly.sum()),
+        "mk_s": m["s"],
+        "mk_z": m["z"],
+        "mk_p": m["p"],
+        "mk_tau": m["tau"],
+        "sen_slope": m.get("slope"),
+        "trend": m["trend"],
         "change_points": [weeks[c].date().isoformat() for c in cps],
-        "rate_before": segs[-2].rate if len(segs) > 1 else None, "rate_after": segs[-1].rate,
+        "rate_before": segs[-2].rate if len(segs) > 1 else None,
+        "rate_after": segs[-1].rate,
         "last_quarter": int(weekly[-QUARTER_WEEKS:].sum()),
         "previous_quarter": int(weekly[-2 * QUARTER_WEEKS : -QUARTER_WEEKS].sum()),
-    }  # fmt: skip
+    }
 
 
 def trend_rows(
-    links: pd.DataFrame, groups: list[str], window: tuple[date, date], *, bases: dict[str, Baseline],
-    spread_list: list[Spread], options: dict[str, Any],
-) -> tuple[pd.DataFrame, list[Growth]]:  # fmt: skip
+    links: pd.DataFrame,
+    groups: list[str],
+    window: tuple[date, date],
+    *,
+    bases: dict[str, Baseline],
+    spread_list: list[Spread],
+    options: dict[str, Any],
+) -> tuple[pd.DataFrame, list[Growth]]:
     """group_trends rows (one per group) and the growth events; options: penalty, min_ratio, min_incidents,
     recent_months, reference_months, alpha (the TrendsSettings values)."""
     weeks, months = period_range(*window, "week"), period_range(*window, "month")
@@ -150,10 +182,14 @@ def trend_rows(
         row = _trend_row(group_id, mk, k, weekly[k], weeks, penalty=options["penalty"])
         own = links[links["group_id"] == group_id]["occurred_on"]
         base = bases.get(group_id)
-        row.update(months=len(months), first_date=own.min() if len(own) else None,
-                   last_date=own.max() if len(own) else None, baseline_end=base.end if base else None,
-                   baseline_areas=base.areas if base else [],
-                   new_areas=[s.area for s in spread_list if s.group_id == group_id])  # fmt: skip
+        row.update(
+            months=len(months),
+            first_date=own.min() if len(own) else None,
+            last_date=own.max() if len(own) else None,
+            baseline_end=base.end if base else None,
+            baseline_areas=base.areas if base else [],
+            new_areas=[s.area for s in spread_list if s.group_id == group_id],
+        )
         rows.append(row)
         events += growth_events(monthly[k], months, group_id, options)
     return pd.DataFrame(rows), _with_evidence(events, links)

@@ -20,8 +20,16 @@ from scipy.stats import norm
 
 from casegraph.trends.mannkendall import mann_kendall
 
-HOT_CLASSES = ("new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic", "oscillating",
-               "historical")  # fmt: skip
+HOT_CLASSES = (
+    "new",
+    "consecutive",
+    "intensifying",
+    "persistent",
+    "diminishing",
+    "sporadic",
+    "oscillating",
+    "historical",
+)
 CLASSES = ("no pattern", *(f"{c} hot spot" for c in HOT_CLASSES), *(f"{c} cold spot" for c in HOT_CLASSES))
 
 
@@ -65,8 +73,12 @@ def space_time_cube(x: Any, y: Any, step: Any, *, cell: float, n_steps: int | No
 def grid_weights(col: np.ndarray, row: np.ndarray, cell: float, distance: float) -> sparse.csr_matrix:
     """Binary weights between cells whose centres lie within `distance` (self included): L x L."""
     reach = int(np.floor(distance / cell + 1e-9))
-    offsets = [(dc, dr) for dc in range(-reach, reach + 1) for dr in range(-reach, reach + 1)
-               if np.hypot(dc, dr) * cell <= distance + 1e-9]  # fmt: skip
+    offsets = [
+        (dc, dr)
+        for dc in range(-reach, reach + 1)
+        for dr in range(-reach, reach + 1)
+        if np.hypot(dc, dr) * cell <= distance + 1e-9
+    ]
     width = int(col.max()) + 2 * reach + 1
     key = (row + reach) * width + (col + reach)
     order = np.argsort(key)
@@ -149,9 +161,15 @@ def _classes_one_side(
     other = ~mostly & final & ~new & ~consecutive
     ever_cold = cold.any(axis=1)
     rules = [
-        new, consecutive, mostly & final & rising, mostly & final & ~rising & ~falling, mostly & final & falling,
-        other & ~ever_cold, other & ever_cold, mostly & ~final,
-    ]  # fmt: skip
+        new,
+        consecutive,
+        mostly & final & rising,
+        mostly & final & ~rising & ~falling,
+        mostly & final & falling,
+        other & ~ever_cold,
+        other & ever_cold,
+        mostly & ~final,
+    ]
     out = np.zeros(hot.shape[0], dtype=np.int8)
     for k, rule in enumerate(rules, start=1):
         out[(out == 0) & rule] = k
@@ -195,9 +213,17 @@ class EmergingHotSpots:
 
 
 def emerging_hotspots(
-    x: Any, y: Any, step: Any, *, cell: float, distance: float | None = None, time_lag: int = 1,
-    alpha: float = 0.05, fdr: bool = True, n_steps: int | None = None,
-) -> EmergingHotSpots:  # fmt: skip
+    x: Any,
+    y: Any,
+    step: Any,
+    *,
+    cell: float,
+    distance: float | None = None,
+    time_lag: int = 1,
+    alpha: float = 0.05,
+    fdr: bool = True,
+    n_steps: int | None = None,
+) -> EmergingHotSpots:
     """The whole analysis on points: cube, Gi* per bin, significance, Mann-Kendall and classes.
 
     `distance` defaults to 1.5 cells (a cell and its eight neighbours); `step` is each point's time step.
@@ -212,8 +238,13 @@ def emerging_hotspots(
 
 
 def kernel_density(
-    x: Any, y: Any, *, cell: float, bandwidth: float, extent: tuple[float, float, float, float] | None = None,
-) -> tuple[np.ndarray, tuple[float, float, float, float]]:  # fmt: skip
+    x: Any,
+    y: Any,
+    *,
+    cell: float,
+    bandwidth: float,
+    extent: tuple[float, float, float, float] | None = None,
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """Quartic-kernel density (points per km²) on a grid of `cell` metres; returns (grid[row, col], extent).
 
     The kernel is normalised on the grid, so the surface integrates to the number of points inside it.

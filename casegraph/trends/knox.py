@@ -154,23 +154,40 @@ class KnoxTable:
         return {
             "space_band": band_labels(self.s_edges, self.closed)[s],
             "time_band": band_labels(self.t_edges, self.closed)[b],
-            "space_lo": 0.0 if s == 0 else float(self.s_edges[s - 1]), "space_hi": float(self.s_edges[s]),
-            "time_lo": 0.0 if b == 0 else float(self.t_edges[b - 1]), "time_hi": float(self.t_edges[b]),
-            "closed": self.closed, "n": self.n, "ns": int(self.ns[s]), "nt": int(self.nt[b]), "nst": obs,
-            "expected": float(self.expected[s, b]), "perm_median": median, "perm_mean": mean,
-            "ratio_median": _ratio(obs, median), "ratio_mean": _ratio(obs, mean),
-            "z": _ratio(obs - mean, sd), "p": float(self.p_values[s, b]) if len(sims) else None,
-        }  # fmt: skip
+            "space_lo": 0.0 if s == 0 else float(self.s_edges[s - 1]),
+            "space_hi": float(self.s_edges[s]),
+            "time_lo": 0.0 if b == 0 else float(self.t_edges[b - 1]),
+            "time_hi": float(self.t_edges[b]),
+            "closed": self.closed,
+            "n": self.n,
+            "ns": int(self.ns[s]),
+            "nt": int(self.nt[b]),
+            "nst": obs,
+            "expected": float(self.expected[s, b]),
+            "perm_median": median,
+            "perm_mean": mean,
+            "ratio_median": _ratio(obs, median),
+            "ratio_mean": _ratio(obs, mean),
+            "z": _ratio(obs - mean, sd),
+            "p": float(self.p_values[s, b]) if len(sims) else None,
+        }
 
     def cells(self) -> list[dict[str, Any]]:
         return [self.cell(s, b) for s in range(len(self.s_edges)) for b in range(len(self.t_edges))]
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "n": self.n, "pairs": self.pairs, "permutations": len(self.perms), "seed": self.seed,
-            "closed": self.closed, "space_edges": self.s_edges.tolist(), "time_edges": self.t_edges.tolist(),
-            "bands": self.cells(), "seconds": round(self.seconds, 3), **self.extra,
-        }  # fmt: skip
+            "n": self.n,
+            "pairs": self.pairs,
+            "permutations": len(self.perms),
+            "seed": self.seed,
+            "closed": self.closed,
+            "space_edges": self.s_edges.tolist(),
+            "time_edges": self.t_edges.tolist(),
+            "bands": self.cells(),
+            "seconds": round(self.seconds, 3),
+            **self.extra,
+        }
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -178,9 +195,15 @@ def _ratio(a: float, b: float) -> float | None:
 
 
 def _permute(
-    pairs: SpacePairs, tc: np.ndarray, t_edges: np.ndarray, *, closed: str, permutations: int, seed: int | None,
+    pairs: SpacePairs,
+    tc: np.ndarray,
+    t_edges: np.ndarray,
+    *,
+    closed: str,
+    permutations: int,
+    seed: int | None,
     workers: int,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """R x S x T counts under random time labels; permutation k uses its own child seed, so the result does
     not depend on the number of worker threads (numpy releases the GIL in these passes)."""
     children = np.random.SeedSequence(seed).spawn(permutations)
@@ -200,9 +223,16 @@ def _permute(
 
 
 def near_repeat(
-    xy: Any, t: Any, *, space: Any, time_bands: Any, permutations: int = 99, seed: int | None = None,
-    closed: str = "right", workers: int = 2,
-) -> KnoxTable:  # fmt: skip
+    xy: Any,
+    t: Any,
+    *,
+    space: Any,
+    time_bands: Any,
+    permutations: int = 99,
+    seed: int | None = None,
+    closed: str = "right",
+    workers: int = 2,
+) -> KnoxTable:
     """Knox counts for every (distance band, time band) cell, with a permutation test of each.
 
     `space` and `time_bands` are the upper edges of the bands (e.g. [0.1, 100, 200] metres, [7, 14] days);
@@ -230,12 +260,27 @@ def near_repeat(
 
 
 def knox(
-    xy: Any, t: Any, *, space: float, time_: float, permutations: int = 99, seed: int | None = None,
-    closed: str = "right", workers: int = 2,
-) -> dict[str, Any]:  # fmt: skip
+    xy: Any,
+    t: Any,
+    *,
+    space: float,
+    time_: float,
+    permutations: int = 99,
+    seed: int | None = None,
+    closed: str = "right",
+    workers: int = 2,
+) -> dict[str, Any]:
     """The classic one-band Knox test: pairs within `space` and within `time_` (both inclusive)."""
-    table = near_repeat(xy, t, space=[space], time_bands=[time_], permutations=permutations, seed=seed,
-                        closed=closed, workers=workers)  # fmt: skip
+    table = near_repeat(
+        xy,
+        t,
+        space=[space],
+        time_bands=[time_],
+        permutations=permutations,
+        seed=seed,
+        closed=closed,
+        workers=workers,
+    )
     cell = table.cell(0, 0)
     cell.update(permutations=permutations, seed=seed, seconds=round(table.seconds, 3), pairs=table.pairs)
     return cell
@@ -252,9 +297,22 @@ def overall(table: KnoxTable) -> dict[str, Any]:
         band_labels(table.t_edges[-1:], table.closed)[0],
     )
     return {
-        "n": table.n, "pairs": table.pairs, "ns": ns, "nt": nt, "nst": obs, "expected": ns * nt / table.pairs if table.pairs else 0.0,
-        "perm_median": median, "perm_mean": mean, "ratio_median": _ratio(obs, median), "ratio_mean": _ratio(obs, mean),
-        "z": _ratio(obs - mean, sd), "p": float(((sims >= obs).sum() + 1) / (len(sims) + 1)) if len(sims) else None,
-        "space_band": s_label, "time_band": t_label, "closed": table.closed, "permutations": len(sims),
-        "seed": table.seed, "seconds": round(table.seconds, 3),
-    }  # fmt: skip
+        "n": table.n,
+        "pairs": table.pairs,
+        "ns": ns,
+        "nt": nt,
+        "nst": obs,
+        "expected": ns * nt / table.pairs if table.pairs else 0.0,
+        "perm_median": median,
+        "perm_mean": mean,
+        "ratio_median": _ratio(obs, median),
+        "ratio_mean": _ratio(obs, mean),
+        "z": _ratio(obs - mean, sd),
+        "p": float(((sims >= obs).sum() + 1) / (len(sims) + 1)) if len(sims) else None,
+        "space_band": s_label,
+        "time_band": t_label,
+        "closed": table.closed,
+        "permutations": len(sims),
+        "seed": table.seed,
+        "seconds": round(table.seconds, 3),
+    }

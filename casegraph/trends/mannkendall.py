@@ -32,8 +32,14 @@ class MannKendall:
 
     def row(self, k: int) -> dict[str, Any]:
         trend = {1: "increasing", -1: "decreasing", 0: "no trend"}[int(self.trend[k])]
-        out = {"s": float(self.s[k]), "var_s": float(self.var_s[k]), "z": float(self.z[k]),
-               "p": float(self.p[k]), "tau": float(self.tau[k]), "trend": trend}  # fmt: skip
+        out = {
+            "s": float(self.s[k]),
+            "var_s": float(self.var_s[k]),
+            "z": float(self.z[k]),
+            "p": float(self.p[k]),
+            "tau": float(self.tau[k]),
+            "trend": trend,
+        }
         if self.slope is not None and self.intercept is not None:
             out.update(slope=float(self.slope[k]), intercept=float(self.intercept[k]))
         return out

@@ -62,16 +62,32 @@ def hotspot_rows(points: pd.DataFrame, cfg: TrendsSettings) -> pd.DataFrame:
     if len(points) < 2:
         return pd.DataFrame()
     steps = hotspot_steps(points["occurred_on"], cfg.hotspot_step)
-    ehs = emerging_hotspots(points["x"], points["y"], steps, cell=cfg.hotspot_cell_m, distance=cfg.hotspot_distance_m,
-                            time_lag=cfg.hotspot_time_lag, alpha=cfg.alpha, fdr=cfg.hotspot_fdr)  # fmt: skip
+    ehs = emerging_hotspots(
+        points["x"],
+        points["y"],
+        steps,
+        cell=cfg.hotspot_cell_m,
+        distance=cfg.hotspot_distance_m,
+        time_lag=cfg.hotspot_time_lag,
+        alpha=cfg.alpha,
+        fdr=cfg.hotspot_fdr,
+    )
     centres, hot = ehs.cube.centres, ehs.significant & (ehs.z > 0)
-    return pd.DataFrame({
-        "cell_id": [f"{c}_{r}" for c, r in zip(ehs.cube.col, ehs.cube.row, strict=True)],
-        "x": centres[:, 0], "y": centres[:, 1], "cell_m": cfg.hotspot_cell_m,
-        "incidents": ehs.cube.counts.sum(axis=1).astype(int), "class": ehs.class_names(),
-        "hot_steps": hot.sum(axis=1), "cold_steps": (ehs.significant & (ehs.z < 0)).sum(axis=1),
-        "last_z": ehs.z[:, -1], "trend_tau": ehs.trend_tau, "trend_p": ehs.trend_p,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "cell_id": [f"{c}_{r}" for c, r in zip(ehs.cube.col, ehs.cube.row, strict=True)],
+            "x": centres[:, 0],
+            "y": centres[:, 1],
+            "cell_m": cfg.hotspot_cell_m,
+            "incidents": ehs.cube.counts.sum(axis=1).astype(int),
+            "class": ehs.class_names(),
+            "hot_steps": hot.sum(axis=1),
+            "cold_steps": (ehs.significant & (ehs.z < 0)).sum(axis=1),
+            "last_z": ehs.z[:, -1],
+            "trend_tau": ehs.trend_tau,
+            "trend_p": ehs.trend_p,
+        }
+    )
 
 
 def near_repeat_rows(points: pd.DataFrame, cfg: TrendsSettings) -> pd.DataFrame:
@@ -81,9 +97,16 @@ def near_repeat_rows(points: pd.DataFrame, cfg: TrendsSettings) -> pd.DataFrame:
         if len(rows) < cfg.knox_min_events:
             continue
         days = (pd.to_datetime(rows["occurred_on"]) - pd.Timestamp(min(rows["occurred_on"]))).dt.days
-        table = near_repeat(rows[["x", "y"]].to_numpy(float), days.to_numpy(), space=cfg.knox_space_bands,
-                            time_bands=cfg.knox_time_bands, permutations=cfg.knox_permutations,
-                            seed=cfg.seed, closed=cfg.knox_closed, workers=cfg.workers)  # fmt: skip
+        table = near_repeat(
+            rows[["x", "y"]].to_numpy(float),
+            days.to_numpy(),
+            space=cfg.knox_space_bands,
+            time_bands=cfg.knox_time_bands,
+            permutations=cfg.knox_permutations,
+            seed=cfg.seed,
+            closed=cfg.knox_closed,
+            workers=cfg.workers,
+        )
         cells = pd.DataFrame(table.cells()).assign(offence=offence, permutations=cfg.knox_permutations)
         parts.append(cells)
     if not parts:
@@ -122,17 +145,23 @@ def _group_tables(
     window = _window(store)
     names = _group_names(store)
     groups = sorted(set(names) | set(links["group_id"]))
-    rule = SpreadRule(cfg.spread_min_incidents, cfg.spread_window_days, cfg.spread_corroborate,
-                      cfg.spread_member_incidents)  # fmt: skip
+    rule = SpreadRule(
+        cfg.spread_min_incidents, cfg.spread_window_days, cfg.spread_corroborate, cfg.spread_member_incidents
+    )
     # Home needs repetition (two incidents in a window, or a member's own), not the two-series corroboration
     # an alarm needs: one incident, often a wrong series link, never makes an area home.
     bases = baselines(links, contacts, cfg.baseline_days, replace(rule, corroborate=False))
     found = spreads(links, bases, rule)
     trends_df, growth = pd.DataFrame(), []
     if window is not None and groups:
-        options = {"penalty": cfg.changepoint_penalty, "min_ratio": cfg.growth_min_ratio,
-                   "min_incidents": cfg.growth_min_incidents, "alpha": cfg.alpha,
-                   "recent_months": cfg.growth_recent_months, "reference_months": cfg.growth_reference_months}  # fmt: skip
+        options = {
+            "penalty": cfg.changepoint_penalty,
+            "min_ratio": cfg.growth_min_ratio,
+            "min_incidents": cfg.growth_min_incidents,
+            "alpha": cfg.alpha,
+            "recent_months": cfg.growth_recent_months,
+            "reference_months": cfg.growth_reference_months,
+        }
         trends_df, growth = trend_rows(links, groups, window, bases=bases, spread_list=found, options=options)
     now = now_utc()
     alerts = [spread_alert(s, names, run_id, now) for s in found] + [
@@ -144,8 +173,13 @@ def _group_tables(
         "group_activity": activity_rows(links, bases),
         "group_trends": trends_df,
     }
-    summary = {"groups": len(groups), "linked_incidents": len(links), "built_from": sources,
-               "spreads": [s.as_dict() for s in found], "growth_events": len(growth)}  # fmt: skip
+    summary = {
+        "groups": len(groups),
+        "linked_incidents": len(links),
+        "built_from": sources,
+        "spreads": [s.as_dict() for s in found],
+        "growth_events": len(growth),
+    }
     return frames, alerts, summary
 
 

@@ -13,8 +13,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY_POINTS = sorted((ROOT / "bench").glob("*/run.py"))
 # the command-line scripts; a peer.py runs in the peer's own environment (bench/<name>/peer-venv), not ours
-SCRIPTS = sorted(p for p in (ROOT / "bench").glob("*/*.py")
-                 if "argparse.ArgumentParser" in p.read_text() and p.name != "peer.py")  # fmt: skip
+SCRIPTS = sorted(
+    p
+    for p in (ROOT / "bench").glob("*/*.py")
+    if "argparse.ArgumentParser" in p.read_text() and p.name != "peer.py"
+)
 
 
 def test_every_benchmark_folder_has_an_entry_point():
@@ -26,8 +29,9 @@ def test_every_benchmark_folder_has_an_entry_point():
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_benchmark_entry_point_answers_help(script: Path, tmp_path: Path):
     # run from an empty folder: a script that took --help for a path would write there, not into the checkout
-    done = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120,
-                          cwd=tmp_path)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert not any(tmp_path.iterdir()), f"{script.name} --help wrote files"
     assert "usage" in done.stdout.lower(), done.stdout[:500]

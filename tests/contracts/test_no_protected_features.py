@@ -26,11 +26,18 @@ PROTECTED = sorted({f for _, f in model.protected_fields()})
 def _strings(path: Path) -> list[tuple[int, str]]:
     """String constants of a module, docstrings left out."""
     tree = ast.parse(path.read_text())
-    docs = {id(node.body[0].value) for node in ast.walk(tree)
-            if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-            and node.body and isinstance(node.body[0], ast.Expr)}  # fmt: skip
-    return [(n.lineno, n.value) for n in ast.walk(tree)
-            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs]  # fmt: skip
+    docs = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+    }
+    return [
+        (n.lineno, n.value)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs
+    ]
 
 
 @pytest.mark.parametrize("stage", STAGES[1:5])
@@ -43,9 +50,12 @@ def test_declared_features_and_keys_are_not_protected(stage):
 @pytest.mark.parametrize("stage", [s for s in STAGES if s != "ingest"])
 def test_no_stage_names_a_protected_field(stage):
     pattern = re.compile(r"\b(" + "|".join(PROTECTED) + r")\b")
-    found = [f"{path.relative_to(ROOT)}:{line}: {text[:80]!r}"
-             for path in sorted((ROOT / stage).rglob("*.py")) for line, text in _strings(path)
-             if pattern.search(text)]  # fmt: skip
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {text[:80]!r}"
+        for path in sorted((ROOT / stage).rglob("*.py"))
+        for line, text in _strings(path)
+        if pattern.search(text)
+    ]
     assert found == [], "a protected field is named in stage code:\n" + "\n".join(found)
 
 

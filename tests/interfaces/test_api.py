@@ -33,15 +33,39 @@ with warnings.catch_warnings():  # Starlette's TestClient warns (a UserWarning) 
 
 XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
 FORMULA = '=HYPERLINK("http://evil.example","click")'
-PLANTED_ALERT = {"alert_id": "AL-TEST-1", "run_id": "test-run", "stage": "trends", "kind": "group_spread",
-                 "subject": "G01", "title": "G01 reached D99", "detail": json.dumps({"area": "D99"}),
-                 "onset": pd.Timestamp("2024-02-18").date(), "created_at": pd.Timestamp("2024-03-01"),
-                 "severity": "high", "status": "open"}  # fmt: skip
-PLANTED_TIE = {"person_ties": 12, "persons_a": 9, "persons_b": 6, "strength": 7.0, "expected": 2.6, "ratio": 4.6,
-               "p_value": 2e-5, "q_value": 1.2e-4, "significant": True, "onset": pd.Timestamp("2024-02-18").date(),
-               "run_id": "test-run"}  # fmt: skip
-TIE_ALERT = PLANTED_ALERT | {"alert_id": "AL-TEST-TIE", "stage": "network", "kind": "group_tie_new",
-                             "subject": "G01|G02", "title": "New tie G01-G02 (planted)"}  # fmt: skip
+PLANTED_ALERT = {
+    "alert_id": "AL-TEST-1",
+    "run_id": "test-run",
+    "stage": "trends",
+    "kind": "group_spread",
+    "subject": "G01",
+    "title": "G01 reached D99",
+    "detail": json.dumps({"area": "D99"}),
+    "onset": pd.Timestamp("2024-02-18").date(),
+    "created_at": pd.Timestamp("2024-03-01"),
+    "severity": "high",
+    "status": "open",
+}
+PLANTED_TIE = {
+    "person_ties": 12,
+    "persons_a": 9,
+    "persons_b": 6,
+    "strength": 7.0,
+    "expected": 2.6,
+    "ratio": 4.6,
+    "p_value": 2e-5,
+    "q_value": 1.2e-4,
+    "significant": True,
+    "onset": pd.Timestamp("2024-02-18").date(),
+    "run_id": "test-run",
+}
+TIE_ALERT = PLANTED_ALERT | {
+    "alert_id": "AL-TEST-TIE",
+    "stage": "network",
+    "kind": "group_tie_new",
+    "subject": "G01|G02",
+    "title": "New tie G01-G02 (planted)",
+}
 PLANTED_LINK = {"contributions": {"distance_m": 1.25, "days_apart": 0.75, "mo_entry": -0.5}, "base": -2.0}
 
 
@@ -81,14 +105,40 @@ def _planted_links(store: Any) -> None:
     ]
     log_odds = PLANTED_LINK["base"] + sum(PLANTED_LINK["contributions"].values())
     p = 1 / (1 + math.exp(-log_odds))
-    links = pd.DataFrame([
-        {"link_id": f"L{n}", "run_id": "test-run", "model_id": "test-model", "agency_a": "metro_pd", "incident_a": a,
-         "agency_b": "metro_pd", "incident_b": b, "probability": p, "log_odds": log_odds, "base": PLANTED_LINK["base"],
-         "contributions": json.dumps(PLANTED_LINK["contributions"]), "features": json.dumps({"distance_m": 240})}
-        for n, (a, b) in enumerate([(ids[0], ids[1]), (ids[1], ids[2])])
-    ])  # fmt: skip
-    series = pd.DataFrame([{"series_id": "S-TEST", "run_id": "test-run", "agency": "metro_pd", "incident_id": i,
-                            "confidence": 0.5, "strongest": p, "size": 3, "cohesion": 0.4} for i in ids])  # fmt: skip
+    links = pd.DataFrame(
+        [
+            {
+                "link_id": f"L{n}",
+                "run_id": "test-run",
+                "model_id": "test-model",
+                "agency_a": "metro_pd",
+                "incident_a": a,
+                "agency_b": "metro_pd",
+                "incident_b": b,
+                "probability": p,
+                "log_odds": log_odds,
+                "base": PLANTED_LINK["base"],
+                "contributions": json.dumps(PLANTED_LINK["contributions"]),
+                "features": json.dumps({"distance_m": 240}),
+            }
+            for n, (a, b) in enumerate([(ids[0], ids[1]), (ids[1], ids[2])])
+        ]
+    )
+    series = pd.DataFrame(
+        [
+            {
+                "series_id": "S-TEST",
+                "run_id": "test-run",
+                "agency": "metro_pd",
+                "incident_id": i,
+                "confidence": 0.5,
+                "strongest": p,
+                "size": 3,
+                "cohesion": 0.4,
+            }
+            for i in ids
+        ]
+    )
     store.write("incident_links", links)
     store.write("series", series)
     evidence = [f"incident:{i}" for i in ids]
@@ -102,8 +152,16 @@ def _planted_links(store: Any) -> None:
 def _hostile_incident(tmp: Path, store: Any, s: Settings) -> None:
     """An incident whose narrative holds markup and whose premises is a spreadsheet formula."""
     path = tmp / "hostile.csv"
-    row = {"incident_id": "IXSS1", "offence": "burglary", "occurred_from": "2024-06-01 10:00:00", "area": "D01",
-           "x": 1000.0, "y": 1000.0, "premises": FORMULA, "narrative": XSS}  # fmt: skip
+    row = {
+        "incident_id": "IXSS1",
+        "offence": "burglary",
+        "occurred_from": "2024-06-01 10:00:00",
+        "area": "D01",
+        "x": 1000.0,
+        "y": 1000.0,
+        "premises": FORMULA,
+        "narrative": XSS,
+    }
     pd.DataFrame([row]).to_csv(path, index=False)
     ingest.run(store, s, path, table="incidents", agency="metro_pd")
 
@@ -178,9 +236,19 @@ def raw(s: Settings, sql: str, params: list[Any] | None = None) -> list[tuple[An
 def test_openapi_schema_lists_every_view(ws):
     client = ws.client
     paths = client.get("/api/openapi.json").json()["paths"]
-    for path in ("/api/incidents", "/api/incidents/{incident_id}/similar", "/api/series", "/api/persons/{person_id}",
-                 "/api/groups", "/api/ties/{group_a}/{group_b}", "/api/alerts", "/api/groups/{group}/activity",
-                 "/api/hotspots", "/api/audit", "/api/graph"):  # fmt: skip
+    for path in (
+        "/api/incidents",
+        "/api/incidents/{incident_id}/similar",
+        "/api/series",
+        "/api/persons/{person_id}",
+        "/api/groups",
+        "/api/ties/{group_a}/{group_b}",
+        "/api/alerts",
+        "/api/groups/{group}/activity",
+        "/api/hotspots",
+        "/api/audit",
+        "/api/graph",
+    ):
         assert path in paths, path
 
 
@@ -212,13 +280,19 @@ def test_a_purpose_is_required_for_data(ws):
 
 def test_incident_list_matches_the_store_and_pages(ws):
     client, s = ws.client, ws.s
-    r = client.get("/api/incidents", params={"offence": "burglary", "from": "2023-03-01", "to": "2023-06-30",
-                                             "limit": 20}, headers=bearer(s))  # fmt: skip
+    r = client.get(
+        "/api/incidents",
+        params={"offence": "burglary", "from": "2023-03-01", "to": "2023-06-30", "limit": 20},
+        headers=bearer(s),
+    )
     body = r.json()
     assert r.status_code == 200 and body["status"] == "ok"
     ws.stop()
-    (expected,) = raw(s, "SELECT count(*) FROM incidents WHERE agency = 'metro_pd' AND offence = 'burglary' AND "
-                         "occurred_from >= DATE '2023-03-01' AND occurred_from < DATE '2023-07-01'")[0:1]  # fmt: skip
+    (expected,) = raw(
+        s,
+        "SELECT count(*) FROM incidents WHERE agency = 'metro_pd' AND offence = 'burglary' AND "
+        "occurred_from >= DATE '2023-03-01' AND occurred_from < DATE '2023-07-01'",
+    )[0:1]
     assert body["total"] == expected[0] > 20
     assert body["next_offset"] == 20 and len(body["items"]) == 20
     assert {i["offence"] for i in body["items"]} == {"burglary"}
@@ -265,11 +339,22 @@ def test_wrong_role_is_403_and_audited_right_role_reads_the_log(ws):
     assert any(e["user_id"] == "analyst" and e["target"] == "audit log" for e in ok.json()["items"])
 
 
-@pytest.mark.parametrize("params", [
-    {"limit": 0}, {"limit": "abc"}, {"limit": 100000}, {"offset": -1}, {"from": "2024-13-01"},
-    {"from": "2024-05-01", "to": "2024-01-01"}, {"bbox": "1,2,3"}, {"bbox": "5,5,1,1"}, {"group": "G01' OR '1'='1"},
-    {"q": "x"}, {"order": "occurred_from; DROP TABLE incidents"},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 0},
+        {"limit": "abc"},
+        {"limit": 100000},
+        {"offset": -1},
+        {"from": "2024-13-01"},
+        {"from": "2024-05-01", "to": "2024-01-01"},
+        {"bbox": "1,2,3"},
+        {"bbox": "5,5,1,1"},
+        {"group": "G01' OR '1'='1"},
+        {"q": "x"},
+        {"order": "occurred_from; DROP TABLE incidents"},
+    ],
+)
 def test_bad_parameters_are_422_with_reasons(ws, params):
     client, s = ws.client, ws.s
     r = client.get("/api/incidents", params=params, headers=bearer(s))
@@ -279,8 +364,16 @@ def test_bad_parameters_are_422_with_reasons(ws, params):
 
 def test_bad_ids_are_4xx_never_500(ws):
     client, s = ws.client, ws.s
-    for path in ("/api/incidents/I1'%20OR%201=1--", "/api/links/%00", "/api/series/x%3Bdrop", "/api/alerts/nope",
-                 "/api/groups/NOPE", "/api/ties/G01/NOPE", "/api/graph/expand?node=evil:1", "/api/persons/nobody"):  # fmt: skip
+    for path in (
+        "/api/incidents/I1'%20OR%201=1--",
+        "/api/links/%00",
+        "/api/series/x%3Bdrop",
+        "/api/alerts/nope",
+        "/api/groups/NOPE",
+        "/api/ties/G01/NOPE",
+        "/api/graph/expand?node=evil:1",
+        "/api/persons/nobody",
+    ):
         r = client.get(path, headers=bearer(s))
         assert 400 <= r.status_code < 500 and "detail" in r.json(), (path, r.status_code, r.text)
 
@@ -295,11 +388,20 @@ def test_user_input_only_ever_travels_as_sql_parameters(ws, monkeypatch):
     )
     mark = "zq9marker"
     for path, params in [
-        ("/api/incidents", {"offence": mark, "area": mark, "group": mark, "series": mark, "agency": "metro_pd", "q": mark}),
-        ("/api/map/points", {"offence": mark, "q": mark}), ("/api/persons", {"q": mark}), ("/api/alerts", {"group": mark, "kind": mark}),
-        ("/api/ties", {"group": mark}), (f"/api/incidents/{mark}", {}), (f"/api/groups/{mark}", {}), ("/api/graph", {"group": mark}),
-        ("/api/graph/expand", {"node": f"person:{mark}"}), ("/api/hotspots", {"class": mark}),
-    ]:  # fmt: skip
+        (
+            "/api/incidents",
+            {"offence": mark, "area": mark, "group": mark, "series": mark, "agency": "metro_pd", "q": mark},
+        ),
+        ("/api/map/points", {"offence": mark, "q": mark}),
+        ("/api/persons", {"q": mark}),
+        ("/api/alerts", {"group": mark, "kind": mark}),
+        ("/api/ties", {"group": mark}),
+        (f"/api/incidents/{mark}", {}),
+        (f"/api/groups/{mark}", {}),
+        ("/api/graph", {"group": mark}),
+        ("/api/graph/expand", {"node": f"person:{mark}"}),
+        ("/api/hotspots", {"class": mark}),
+    ]:
         assert client.get(path, params=params, headers=bearer(s)).status_code < 500
     assert len(seen) > 20 and not [q for q in seen if mark in q]
     r = client.get("/api/incidents", params={"q": "' OR 1=1 --"}, headers=bearer(s))
@@ -355,8 +457,12 @@ def test_security_headers_on_pages_and_api(ws):
 
 def test_export_makes_formulas_inert_and_records_a_dissemination(ws):
     client, s = ws.client, ws.s
-    r = client.post("/api/exports/incidents", params={"from": "2024-06-01", "to": "2024-06-01", "area": "D01"},
-                    json={"recipient": "Sgt. Doe, burglary unit", "purpose": "case 24-117"}, headers=bearer(s))  # fmt: skip
+    r = client.post(
+        "/api/exports/incidents",
+        params={"from": "2024-06-01", "to": "2024-06-01", "area": "D01"},
+        json={"recipient": "Sgt. Doe, burglary unit", "purpose": "case 24-117"},
+        headers=bearer(s),
+    )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
     hostile = next(row for row in rows if row["incident_id"] == "IXSS1")
@@ -440,12 +546,23 @@ def test_link_chart_graph_has_typed_weighted_ties(ws):
 def test_concurrent_requests_are_all_answered_and_audited(ws):
     client, s = ws.client, ws.s
     with ThreadPoolExecutor(16) as pool:
-        codes = list(pool.map(lambda i: client.get("/api/incidents", params={"limit": 5, "offset": i},
-                                                   headers=bearer(s)).status_code, range(64)))  # fmt: skip
+        codes = list(
+            pool.map(
+                lambda i: (
+                    client.get(
+                        "/api/incidents", params={"limit": 5, "offset": i}, headers=bearer(s)
+                    ).status_code
+                ),
+                range(64),
+            )
+        )
     assert codes == [200] * 64
     ws.stop()
-    (n,) = raw(s, "SELECT count(*) FROM audit_log WHERE action = 'read' AND target = 'incidents' AND purpose = ?",
-               ["test: API contract"])[0]  # fmt: skip
+    (n,) = raw(
+        s,
+        "SELECT count(*) FROM audit_log WHERE action = 'read' AND target = 'incidents' AND purpose = ?",
+        ["test: API contract"],
+    )[0]
     assert n >= 64
 
 

@@ -37,15 +37,22 @@ def search_file(city_store_file: Path, tmp_path_factory: pytest.TempPathFactory)
 def expected_persons(s: Any, pattern: str) -> set[str]:
     """Ground truth: the analyst's agency's records with any name matching `pattern` by ILIKE (no sharing
     rules in this store, so the analyst sees metro_pd's records only)."""
-    found = raw(s, "SELECT agency || '/' || record_id FROM person_records WHERE agency = 'metro_pd' AND "
-                   "(family_name ILIKE ? OR given_name ILIKE ? OR alias ILIKE ?)", [pattern] * 3)  # fmt: skip
+    found = raw(
+        s,
+        "SELECT agency || '/' || record_id FROM person_records WHERE agency = 'metro_pd' AND "
+        "(family_name ILIKE ? OR given_name ILIKE ? OR alias ILIKE ?)",
+        [pattern] * 3,
+    )
     return {r[0] for r in found}
 
 
 def test_name_search_matches_ilike_over_all_records(search_file, tmp_path):
     s = settings_for(copy_store(search_file, tmp_path / "s.duckdb"))
-    family, given = raw(s, "SELECT family_name, given_name FROM person_records WHERE agency = 'metro_pd' AND "
-                           "family_name IS NOT NULL AND given_name IS NOT NULL ORDER BY record_id LIMIT 1")[0]  # fmt: skip
+    family, given = raw(
+        s,
+        "SELECT family_name, given_name FROM person_records WHERE agency = 'metro_pd' AND "
+        "family_name IS NOT NULL AND given_name IS NOT NULL ORDER BY record_id LIMIT 1",
+    )[0]
     texts = [family.lower(), given.upper()[1:4], f"{family[0]}_{family[2:4]}", "zz-nobody-zz", "a\\b"]
     answers = {}
     with TestClient(create_app(s), raise_server_exceptions=False) as client:
@@ -58,8 +65,11 @@ def test_name_search_matches_ilike_over_all_records(search_file, tmp_path):
         assert len(want) < 500, "pick a rarer name: the page would cut the answer"
         assert answers[text] == want, text
     assert answers[family.lower()] and answers[texts[1]] and not answers["zz-nobody-zz"]
-    searches = raw(s, "SELECT detail FROM audit_log WHERE action = 'read' AND target = 'person_records' AND "
-                      "purpose = 'test: API contract'")  # fmt: skip
+    searches = raw(
+        s,
+        "SELECT detail FROM audit_log WHERE action = 'read' AND target = 'person_records' AND "
+        "purpose = 'test: API contract'",
+    )
     # every search is on record, including the one no name matched (nothing was read for it)
     unmatched = [t for t in texts if not answers[t]]
     assert sum("no visible name matches" in d for (d,) in searches) == len(unmatched) == 2
@@ -96,11 +106,18 @@ def test_the_name_index_answers_as_the_sql_search(search_file, tmp_path, monkeyp
 
     with opened_copy(search_file, tmp_path / "n.duckdb") as (s, store):
         # persons of several records (a stand-in for resolve): one per family name
-        store.execute("INSERT INTO person_identities (record_id, agency, person_id, run_id) SELECT record_id, "
-                      "agency, 'P' || hash(family_name), 'test' FROM person_records")  # fmt: skip
+        store.execute(
+            "INSERT INTO person_identities (record_id, agency, person_id, run_id) SELECT record_id, "
+            "agency, 'P' || hash(family_name), 'test' FROM person_records"
+        )
         g = guard(store, "analyst", settings=s, purpose="test: name index", origin="test")
-        texts = [r[0][:4].lower() for r in g.rows("SELECT family_name FROM person_records "
-                                                  "WHERE family_name IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 5")]  # fmt: skip
+        texts = [
+            r[0][:4].lower()
+            for r in g.rows(
+                "SELECT family_name FROM person_records "
+                "WHERE family_name IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 5"
+            )
+        ]
         texts += ["a", "zz-nobody-zz"]
         for resolved in (True, False):
             if not resolved:
@@ -126,8 +143,10 @@ def test_evidence_records_say_where_and_what_about(search_file, tmp_path):
 
     with opened_copy(search_file, tmp_path / "e.duckdb") as (s, store):
         g = guard(store, "analyst", settings=s, purpose="test: evidence", origin="test")
-        arrest, incident, area = g.rows("SELECT a.arrest_id, a.incident_id, i.area FROM arrests a JOIN incidents i "
-                                        "USING (agency, incident_id) WHERE i.area IS NOT NULL LIMIT 1")[0]  # fmt: skip
+        arrest, incident, area = g.rows(
+            "SELECT a.arrest_id, a.incident_id, i.area FROM arrests a JOIN incidents i "
+            "USING (agency, incident_id) WHERE i.area IS NOT NULL LIMIT 1"
+        )[0]
         claim, record = g.rows("SELECT claim_id, record_id FROM membership_claims LIMIT 1")[0]
         shown = evidence_records(g, [f"arrest:{arrest}", f"claim:{claim}", "arrest:no-such-id"])
         assert (shown[0]["area"], shown[0]["about"]) == (area, f"incident {incident}")

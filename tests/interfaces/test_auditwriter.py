@@ -29,8 +29,11 @@ def test_deferred_answers_wait_for_their_commit_and_the_chain_verifies(store, se
             log.append([_entry(n), _entry(n + 1000)])
 
         def answer(error: BaseException | None) -> None:
-            committed = int(probe.scalar("SELECT count(*) FROM audit_log WHERE detail IN (?, ?)",
-                                         [f"read {n}", f"read {n + 1000}"]))  # fmt: skip
+            committed = int(
+                probe.scalar(
+                    "SELECT count(*) FROM audit_log WHERE detail IN (?, ?)", [f"read {n}", f"read {n + 1000}"]
+                )
+            )
             with lock:
                 seen[n] = (error, committed)
 

@@ -112,8 +112,13 @@ def test_the_workspace_renews_its_readers_claims_after_a_change(city_store_file,
         ws.submit(caller, fail_a_claim, alone=True).result()  # a change made through the workspace
         after = {ws.submit(caller, lambda g: g.scalar(count)).result() for _ in range(8)}  # every reader lane
         assert after == {before - 1}
-        shared = ws.submit(caller, lambda g: g.inner.scalar("SELECT count(*) FROM duckdb_tables() WHERE "
-                                                            "database_name = 'casegraph_snapshots'"), alone=True)  # fmt: skip
+        shared = ws.submit(
+            caller,
+            lambda g: g.inner.scalar(
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'casegraph_snapshots'"
+            ),
+            alone=True,
+        )
         assert shared.result() == 1  # one snapshot for every lane (this job, a change, drops it when it ends)
     finally:
         ws.close()
@@ -126,8 +131,11 @@ def test_the_workspace_cache_forgets_the_least_recently_used_answer(monkeypatch)
 
     cache.clear()
     monkeypatch.setattr(cache, "MAX_ENTRIES", 2)
-    g = SimpleNamespace(visibility=SimpleNamespace(agencies={"incidents": ["metro_pd"]}), inner=object(),
-                        user=SimpleNamespace(role="analyst"))  # fmt: skip
+    g = SimpleNamespace(
+        visibility=SimpleNamespace(agencies={"incidents": ["metro_pd"]}),
+        inner=object(),
+        user=SimpleNamespace(role="analyst"),
+    )
     computed: list[str] = []
 
     def ask(sql: str) -> str:

@@ -96,7 +96,21 @@ def test_pdf_report_through_the_cli(report_file: Path, tmp_path: Path):
 
     store = copy_store(report_file, tmp_path / "cli.duckdb")
     out = tmp_path / "g01.pdf"
-    result = CliRunner().invoke(app, ["--store", str(store), "report", "group", "G01", "--out", str(out),
-                                      "--recipient", "unit", "--purpose", "pdf check"])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "--store",
+            str(store),
+            "report",
+            "group",
+            "G01",
+            "--out",
+            str(out),
+            "--recipient",
+            "unit",
+            "--purpose",
+            "pdf check",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:5] == b"%PDF-"

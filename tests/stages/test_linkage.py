@@ -115,8 +115,11 @@ def test_similar_explains_with_both_incidents_values(linked):
     store, *_ = linked
     seed = store.scalar("SELECT incident_a FROM incident_links ORDER BY probability DESC LIMIT 1")
     best = similar(store, seed, top=1)["results"][0]
-    stored = store.scalar("SELECT probability FROM incident_links WHERE (incident_a = ? AND incident_b = ?) "
-                          "OR (incident_a = ? AND incident_b = ?)", [seed, best["incident_id"], best["incident_id"], seed])  # fmt: skip
+    stored = store.scalar(
+        "SELECT probability FROM incident_links WHERE (incident_a = ? AND incident_b = ?) "
+        "OR (incident_a = ? AND incident_b = ?)",
+        [seed, best["incident_id"], best["incident_id"], seed],
+    )
     assert best["probability"] == pytest.approx(stored, abs=1e-4)  # `similar` scores as `link` stored
     top = best["contributions"][0]
     assert set(top) >= {"feature", "contribution", "value", "seed", "other"}
@@ -137,14 +140,18 @@ def test_attribute_names_the_known_offender_of_a_linked_solved_incident(linked):
 def test_protected_field_changes_no_probability(city_store, settings):
     """Fill the protected suspect_race with values correlated with the planted offenders: nothing changes."""
     first = linkage.run(city_store, settings)
-    before = city_store.df("SELECT incident_a, incident_b, probability, contributions FROM incident_links "
-                           "ORDER BY incident_a, incident_b")  # fmt: skip
+    before = city_store.df(
+        "SELECT incident_a, incident_b, probability, contributions FROM incident_links "
+        "ORDER BY incident_a, incident_b"
+    )
     city_store.execute(
         "UPDATE incidents SET suspect_race = CASE WHEN hash(incident_id) % 2 = 0 THEN 'a' ELSE 'b' END"
     )
     second = linkage.run(city_store, settings)
-    after = city_store.df("SELECT incident_a, incident_b, probability, contributions FROM incident_links "
-                          "ORDER BY incident_a, incident_b")  # fmt: skip
+    after = city_store.df(
+        "SELECT incident_a, incident_b, probability, contributions FROM incident_links "
+        "ORDER BY incident_a, incident_b"
+    )
     pd.testing.assert_frame_equal(before, after)
     assert first["run_id"] != second["run_id"]
     for table in (
@@ -171,14 +178,24 @@ def test_eval_on_the_city_meets_the_targets(city_store_file, city_dir, settings)
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "peer_auc"), [("porter", 0.887), ("israel", 0.947)])
 def test_eval_on_real_series_beats_the_peer_baseline(name, peer_auc, tmp_path, settings):
-    folders = dict(zip(("porter", "israel"), convert_crime_series(shared_data("crime_series"), tmp_path / "cs"),
-                       strict=True))  # fmt: skip
+    folders = dict(
+        zip(
+            ("porter", "israel"),
+            convert_crime_series(shared_data("crime_series"), tmp_path / "cs"),
+            strict=True,
+        )
+    )
     from casegraph import ingest
 
     store = open_store(settings)
     mapping = folders[name] / "mapping.yaml"
-    ingest.run(store, settings, folders[name] / "incidents.csv", table="incidents",
-               mapping=mapping if mapping.exists() else None)  # fmt: skip
+    ingest.run(
+        store,
+        settings,
+        folders[name] / "incidents.csv",
+        table="incidents",
+        mapping=mapping if mapping.exists() else None,
+    )
     result = evaluate(store, settings, read_truth(folders[name]), all_pairs=True)
     store.close()
     assert result["auc"] >= peer_auc

@@ -47,8 +47,12 @@ def test_every_evidence_id_is_a_stored_record(ran):
     store = ran[0]
     ids = store.df("SELECT DISTINCT unnest(evidence) AS item FROM person_ties")["item"]
     kind, _, key = ids.str.partition(":").iloc[:, 0], None, ids.str.partition(":").iloc[:, 2]
-    tables = {"incident": ("incidents", "incident_id"), "contact": ("contacts", "contact_id"),
-              "arrest": ("arrests", "arrest_id"), "person_record": ("person_records", "record_id")}  # fmt: skip
+    tables = {
+        "incident": ("incidents", "incident_id"),
+        "contact": ("contacts", "contact_id"),
+        "arrest": ("arrests", "arrest_id"),
+        "person_record": ("person_records", "record_id"),
+    }
     for prefix, (table, column) in tables.items():
         wanted = set(key[kind == prefix])
         stored = set(store.df(f"SELECT {column} FROM {table}")[column])
@@ -83,8 +87,11 @@ def test_no_tie_in_the_city_without_the_planted_one(city_store, settings, city_d
     persons = pd.read_csv(city_dir / "person_truth.csv", dtype=str).merge(groups, on="person_id")
     tied = persons[persons["group_id"].isin(["G01", "G02"])][["record_id", "group_id"]]
     with city_store.registered("_t_tied", tied):
-        for table, key in (("contact_participants", "contact_id"), ("involvements", "incident_id"),
-                           ("arrests", "incident_id")):  # fmt: skip
+        for table, key in (
+            ("contact_participants", "contact_id"),
+            ("involvements", "incident_id"),
+            ("arrests", "incident_id"),
+        ):
             city_store.execute(
                 f"DELETE FROM {table} WHERE {key} IN (SELECT x.{key} FROM {table} x JOIN _t_tied t USING (record_id)"
                 f" GROUP BY x.{key} HAVING count(DISTINCT t.group_id) = 2)"

@@ -135,8 +135,10 @@ def test_decisions_override_the_model_now_and_on_later_runs_and_can_be_undone(
 
 def test_explain_waterfall_adds_up_to_the_scored_weight(store_and_settings) -> None:
     store, _ = store_and_settings
-    pair = store.rows("SELECT agency_a, record_a, agency_b, record_b, match_weight FROM resolve_pairs "
-                      "ORDER BY abs(match_probability - 0.5) LIMIT 1")[0]  # fmt: skip
+    pair = store.rows(
+        "SELECT agency_a, record_a, agency_b, record_b, match_weight FROM resolve_pairs "
+        "ORDER BY abs(match_probability - 0.5) LIMIT 1"
+    )[0]
     a, b, scored_weight = (pair[0], pair[1]), (pair[2], pair[3]), pair[4]
     result = resolve.explain(store, a, b)
     steps = [s for s in result["waterfall"] if s["comparison"] != "Final score"]
@@ -157,8 +159,13 @@ def test_review_queue_holds_undecided_uncertain_pairs_most_uncertain_first(store
     assert distance == sorted(distance)
     assert "race" not in queue[0]["record_a_fields"]
     first = queue[0]
-    resolve.decide(store, (first["agency_a"], first["record_a"]), (first["agency_b"], first["record_b"]), "reject",
-                   user="ana")  # fmt: skip
+    resolve.decide(
+        store,
+        (first["agency_a"], first["record_a"]),
+        (first["agency_b"], first["record_b"]),
+        "reject",
+        user="ana",
+    )
     again = resolve.review_queue(store, settings.resolve, limit=50)
     assert (first["record_a"], first["record_b"]) not in {(p["record_a"], p["record_b"]) for p in again}
 
@@ -170,8 +177,11 @@ def test_cli_review_decide_explain(store_and_settings) -> None:
 
     store, settings = store_and_settings
     own = settings.user.agency  # the CLI reads through the acting user's agency view (safeguards)
-    pair = store.rows("SELECT agency_a, record_a, agency_b, record_b FROM resolve_pairs WHERE agency_a = ? AND "
-                      "agency_b = ? ORDER BY pair_id LIMIT 1", [own, own])[0]  # fmt: skip
+    pair = store.rows(
+        "SELECT agency_a, record_a, agency_b, record_b FROM resolve_pairs WHERE agency_a = ? AND "
+        "agency_b = ? ORDER BY pair_id LIMIT 1",
+        [own, own],
+    )[0]
     store.close()
     runner = CliRunner()
     base = ["--store", settings.store.path, "--json"]
@@ -213,11 +223,15 @@ def test_spark_engine_agrees_with_duckdb(tmp_path: Path) -> None:
 
 def _small_records() -> pd.DataFrame:
     rows = [
-        ("1", "William", "Carter", "1980-03-07", "12 North Main Street"), ("2", "Bill", "Carter", "1980-07-03", "12 N Main St"),
-        ("3", "Maria", "Lopez", "1991-11-20", "4 Elm Rd"), ("4", "Maria", "Lopes", "1991-11-20", "4 Elm Road"),
-        ("5", "Ahmed", "Khan", "1975-01-30", "9 Oak Ave"), ("6", "Ahmed", "Khan", "1975-01-30", None),
-        ("7", "Zoe", "Brown", "2001-05-05", "1 Pine Ct"), ("8", "Tom", "Green", "1969-09-09", "77 Birch Ln"),
-    ]  # fmt: skip
+        ("1", "William", "Carter", "1980-03-07", "12 North Main Street"),
+        ("2", "Bill", "Carter", "1980-07-03", "12 N Main St"),
+        ("3", "Maria", "Lopez", "1991-11-20", "4 Elm Rd"),
+        ("4", "Maria", "Lopes", "1991-11-20", "4 Elm Road"),
+        ("5", "Ahmed", "Khan", "1975-01-30", "9 Oak Ave"),
+        ("6", "Ahmed", "Khan", "1975-01-30", None),
+        ("7", "Zoe", "Brown", "2001-05-05", "1 Pine Ct"),
+        ("8", "Tom", "Green", "1969-09-09", "77 Birch Ln"),
+    ]
     frame = pd.DataFrame(rows, columns=["record_id", "given_name", "family_name", "dob", "address"])
     frame["dob"] = pd.to_datetime(frame["dob"]).dt.date
     now = pd.Timestamp("2026-01-01")
@@ -238,9 +252,17 @@ def test_cli_eval_links_two_sources_across_only(tmp_path: Path) -> None:
     b = b[b.index.str.replace("-dup-0", "-org").isin(a.index)]
     frame = pd.concat([a.assign(source="a"), b.assign(source="b")]).reset_index()
     dob = pd.to_datetime(frame["date_of_birth"], format="%Y%m%d", errors="coerce").dt.strftime("%Y-%m-%d")
-    records = pd.DataFrame({"record_id": frame["rec_id"], "given_name": frame["given_name"],
-                            "family_name": frame["surname"], "dob": dob, "postcode": frame["postcode"],
-                            "id_number": frame["soc_sec_id"], "source": frame["source"]})  # fmt: skip
+    records = pd.DataFrame(
+        {
+            "record_id": frame["rec_id"],
+            "given_name": frame["given_name"],
+            "family_name": frame["surname"],
+            "dob": dob,
+            "postcode": frame["postcode"],
+            "id_number": frame["soc_sec_id"],
+            "source": frame["source"],
+        }
+    )
     records.to_csv(tmp_path / "person_records.csv", index=False)
     person = records["record_id"].str.extract(r"rec-(\d+)-")[0]
     pd.DataFrame({"record_id": records["record_id"], "person_id": person}).to_csv(

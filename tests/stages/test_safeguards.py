@@ -21,7 +21,7 @@ from casegraph.safeguards import (
     verify_log,
     who_received,
     why,
-)  # fmt: skip
+)
 from casegraph.safeguards.claims import claim_problems_sql
 
 AGENCIES = ("metro_pd", "county_so", "transit_pd")
@@ -34,8 +34,12 @@ def task_force(city_store, settings):
     """The three agencies share everything (a task force); metro has a supervisor and an auditor."""
     session(city_store, settings).close()
     admin = guard(city_store, "admin", settings=settings)
-    for uid, agency, role in [("sgt", "metro_pd", "supervisor"), ("aud", "metro_pd", "auditor"),
-                              ("cso_admin", "county_so", "admin"), ("tpd_admin", "transit_pd", "admin")]:  # fmt: skip
+    for uid, agency, role in [
+        ("sgt", "metro_pd", "supervisor"),
+        ("aud", "metro_pd", "auditor"),
+        ("cso_admin", "county_so", "admin"),
+        ("tpd_admin", "transit_pd", "admin"),
+    ]:
         add_user(admin, uid, agency, role)
     admin.close()
     for uid, own in [("admin", "metro_pd"), ("cso_admin", "county_so"), ("tpd_admin", "transit_pd")]:
@@ -48,8 +52,9 @@ def task_force(city_store, settings):
 
 
 def failing_claims(store, settings) -> set[str]:
-    sql = claim_problems_sql("(SELECT * FROM cg.main.membership_claims)", settings.safeguards,
-                             keys=("agency", "claim_id"))  # fmt: skip
+    sql = claim_problems_sql(
+        "(SELECT * FROM cg.main.membership_claims)", settings.safeguards, keys=("agency", "claim_id")
+    )
     return {c for _, c, _, _ in store.rows(sql)}
 
 
@@ -70,8 +75,9 @@ def test_why_disseminations_and_fairness(task_force, settings):
     frame = g.arrow(
         "SELECT record_id, agency, given_name, family_name FROM person_records WHERE record_id = ?", [person]
     )
-    record_dissemination(g, recipient="DA office, J. Smith", purpose="prosecution", what="person_records",
-                         data=frame)  # fmt: skip
+    record_dissemination(
+        g, recipient="DA office, J. Smith", purpose="prosecution", what="person_records", data=frame
+    )
     g.close()
     aud = guard(task_force, "aud", settings=settings, purpose="audit")
     given = who_received(aud, person)
@@ -96,8 +102,11 @@ def ids_left(store, purged: set[str]) -> dict[str, int]:
     for table in store.table_names():
         if table in KEPT_TABLES:
             continue
-        for col, kind in store.rows("SELECT column_name, data_type FROM information_schema.columns "
-                                    "WHERE table_catalog = 'cg' AND table_name = ?", [table]):  # fmt: skip
+        for col, kind in store.rows(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_catalog = 'cg' AND table_name = ?",
+            [table],
+        ):
             test = {"VARCHAR": f'list_contains(?, "{col}")', "VARCHAR[]": f'list_has_any("{col}", ?)'}.get(
                 kind
             )

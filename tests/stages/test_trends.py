@@ -41,8 +41,12 @@ def expected_member_links(store) -> set[tuple[str, str]]:
     inv = store.df("SELECT record_id, incident_id, role FROM involvements")
     inv = inv[inv["role"].isin(["suspect", "arrestee", "offender"])]
     arrests = store.df("SELECT record_id, incident_id FROM arrests WHERE incident_id IS NOT NULL")
-    hits = pd.concat([claims.merge(inv, on="record_id")[["group_id", "incident_id"]],
-                      claims.merge(arrests, on="record_id")[["group_id", "incident_id"]]])  # fmt: skip
+    hits = pd.concat(
+        [
+            claims.merge(inv, on="record_id")[["group_id", "incident_id"]],
+            claims.merge(arrests, on="record_id")[["group_id", "incident_id"]],
+        ]
+    )
     return set(map(tuple, hits.drop_duplicates().to_numpy()))
 
 
@@ -66,8 +70,11 @@ def test_activity_totals_match_the_links(ran):
         "group_id"
     )["n"]
     for kind in ("week", "month"):
-        totals = store.df("SELECT group_id, sum(incidents) AS n FROM group_activity WHERE period_kind = ? "
-                          "AND area = '*' GROUP BY 1", [kind]).set_index("group_id")["n"]  # fmt: skip
+        totals = store.df(
+            "SELECT group_id, sum(incidents) AS n FROM group_activity WHERE period_kind = ? "
+            "AND area = '*' GROUP BY 1",
+            [kind],
+        ).set_index("group_id")["n"]
         assert totals.to_dict() == per_group.to_dict()
 
 
@@ -87,8 +94,10 @@ def test_the_planted_spread_is_found_within_a_month_given_correct_series(city_st
     """With the series a perfect linkage would give, the spreading group's alerts match the truth."""
     truth_series = pd.read_csv(city_dir / "incident_truth.csv").dropna(subset=["series_id"])
     with city_store.registered("truth_series", truth_series[["series_id", "incident_id"]].drop_duplicates()):
-        city_store.execute("INSERT INTO series (series_id, run_id, agency, incident_id) SELECT t.series_id, "
-                           "'truth', i.agency, t.incident_id FROM truth_series t JOIN incidents i USING (incident_id)")  # fmt: skip
+        city_store.execute(
+            "INSERT INTO series (series_id, run_id, agency, incident_id) SELECT t.series_id, "
+            "'truth', i.agency, t.incident_id FROM truth_series t JOIN incidents i USING (incident_id)"
+        )
     trends.run(city_store, settings)
     truth = pd.read_csv(city_dir / "spread_truth.csv")
     scores = spread_scores(truth, trends.alerts(city_store))
@@ -114,8 +123,11 @@ def test_rerun_replaces_rows_and_keeps_acknowledgements(ran):
 def test_no_protected_field_is_used():
     protected = {name for _table, name in model.protected_fields()}
     assert protected  # the schema declares some (suspect_race, race)
-    texts = [sql.group_incidents_sql(use_identities=a, use_series=b, series_agency=b)
-             for a in (True, False) for b in (True, False)]  # fmt: skip
+    texts = [
+        sql.group_incidents_sql(use_identities=a, use_series=b, series_agency=b)
+        for a in (True, False)
+        for b in (True, False)
+    ]
     texts += [sql.member_contacts_sql(use_identities=True), sql.points_sql(), sql.data_window_sql()]
     texts += [p.read_text() for p in Path(trends.__file__).parent.glob("*.py")]
     assert not [f for f in protected for text in texts if f in text]
@@ -138,13 +150,47 @@ def test_cli_knox_and_hotspots_on_a_csv(city_dir, tmp_path):
     csv = tmp_path / "points.csv"
     incidents[["x", "y", "occurred_from"]].to_csv(csv, index=False)
     runner = CliRunner()
-    res = runner.invoke(app, ["--json", "trends", "knox", str(csv), "--x", "x", "--y", "y", "--date", "occurred_from",
-                              "--space", "200", "--time", "7", "--perms", "9"])  # fmt: skip
+    res = runner.invoke(
+        app,
+        [
+            "--json",
+            "trends",
+            "knox",
+            str(csv),
+            "--x",
+            "x",
+            "--y",
+            "y",
+            "--date",
+            "occurred_from",
+            "--space",
+            "200",
+            "--time",
+            "7",
+            "--perms",
+            "9",
+        ],
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert {"n", "ns", "nt", "nst", "ratio_median", "p", "seconds"} <= set(out) and out["n"] == len(incidents)
-    res = runner.invoke(app, ["--json", "trends", "knox", str(csv), "--date", "occurred_from", "--perms", "9",
-                              "--bands-space", "0.1,100,200", "--bands-time", "7,14"])  # fmt: skip
+    res = runner.invoke(
+        app,
+        [
+            "--json",
+            "trends",
+            "knox",
+            str(csv),
+            "--date",
+            "occurred_from",
+            "--perms",
+            "9",
+            "--bands-space",
+            "0.1,100,200",
+            "--bands-time",
+            "7,14",
+        ],
+    )
     bands = json.loads(res.stdout)["bands"]
     assert len(bands) == 6 and sum(b["nst"] for b in bands) == json.loads(res.stdout)["nst"]
     res = runner.invoke(

@@ -20,11 +20,20 @@ def _index(seed: int = 0) -> pd.DataFrame:
     width[:5] = 24 * 40  # a few windows much longer than the gap
     x, y = rng.uniform(0, 8000, N), rng.uniform(0, 8000, N)
     x[rng.random(N) < 0.05] = np.nan
-    return pd.DataFrame({
-        "run_id": "r1", "row_no": np.arange(N), "agency": "a", "incident_id": [f"I{k}" for k in range(N)],
-        "family": rng.choice(["property", "vehicle"], N), "t_lo": t_lo, "t_hi": t_lo + width, "x": x, "y": y,
-        "encoded": "",
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "run_id": "r1",
+            "row_no": np.arange(N),
+            "agency": "a",
+            "incident_id": [f"I{k}" for k in range(N)],
+            "family": rng.choice(["property", "vehicle"], N),
+            "t_lo": t_lo,
+            "t_hi": t_lo + width,
+            "x": x,
+            "y": y,
+            "encoded": "",
+        }
+    )
 
 
 def _brute(frame: pd.DataFrame, b: Blocking) -> set[tuple[int, int]]:
@@ -83,8 +92,15 @@ def test_seed_query_finds_the_same_candidates(store):
     pairs = _brute(frame, blocking)
     seed = int(frame["x"].notna().idxmax())
     row = frame.iloc[seed]
-    values = {"run": "r1", "family": row["family"], "lo": row["t_lo"], "hi": row["t_hi"], "x": row["x"],
-              "y": row["y"], **blocking.params()}  # fmt: skip
+    values = {
+        "run": "r1",
+        "family": row["family"],
+        "lo": row["t_lo"],
+        "hi": row["t_hi"],
+        "x": row["x"],
+        "y": row["y"],
+        **blocking.params(),
+    }
     sql = seed_candidates_sql(INDEX, blocking)
     got = {r[0] for r in store.rows(sql, params_for(sql, values))} - {seed}
     assert got == {j for i, j in pairs if i == seed} | {i for i, j in pairs if j == seed}

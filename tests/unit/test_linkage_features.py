@@ -12,19 +12,30 @@ from casegraph.linkage.comparisons import COMPARISONS
 from casegraph.linkage.encode import Encoded, IncidentEncoder
 from casegraph.linkage.features import pair_features
 
-FRAME = pd.DataFrame({
-    "offence": ["burglary", "burglary", "theft", "burglary"],
-    "occurred_from": pd.to_datetime(["2024-01-01 22:00", "2024-01-03 23:00", "2024-01-02 10:00", "2024-01-10 00:00"]),
-    "occurred_to": pd.to_datetime(["2024-01-01 22:00", "2024-01-03 23:00", "2024-01-02 12:00", "2024-01-11 00:00"]),
-    "x": [0.0, 300.0, 1000.0, np.nan], "y": [0.0, 400.0, 0.0, 5.0],
-    "premises": ["house", "house", "shop", None], "mo_entry": ["window", "door", "window", "window"],
-    "property_taken": ["cash;jewellery", "jewellery;laptop", None, "cash"],
-    "vehicle": ["red van", "Red  van", None, "blue car"],
-    "narrative": ["entered by the rear window and took cash"] * 2 + ["shoplifting of cosmetics"] * 2,
-    "suspect_age_min": [20, 30, None, 18], "suspect_age_max": [25, 35, None, None],
-    "suspect_height_cm": [180, 172, None, 175], "suspect_count": [1, 2, None, 1],
-    "suspect_build": ["slim", "slim", None, "heavy"], "suspect_clothing": ["black hoodie", "black hoodie jeans", None, None],
-})  # fmt: skip
+FRAME = pd.DataFrame(
+    {
+        "offence": ["burglary", "burglary", "theft", "burglary"],
+        "occurred_from": pd.to_datetime(
+            ["2024-01-01 22:00", "2024-01-03 23:00", "2024-01-02 10:00", "2024-01-10 00:00"]
+        ),
+        "occurred_to": pd.to_datetime(
+            ["2024-01-01 22:00", "2024-01-03 23:00", "2024-01-02 12:00", "2024-01-11 00:00"]
+        ),
+        "x": [0.0, 300.0, 1000.0, np.nan],
+        "y": [0.0, 400.0, 0.0, 5.0],
+        "premises": ["house", "house", "shop", None],
+        "mo_entry": ["window", "door", "window", "window"],
+        "property_taken": ["cash;jewellery", "jewellery;laptop", None, "cash"],
+        "vehicle": ["red van", "Red  van", None, "blue car"],
+        "narrative": ["entered by the rear window and took cash"] * 2 + ["shoplifting of cosmetics"] * 2,
+        "suspect_age_min": [20, 30, None, 18],
+        "suspect_age_max": [25, 35, None, None],
+        "suspect_height_cm": [180, 172, None, 175],
+        "suspect_count": [1, 2, None, 1],
+        "suspect_build": ["slim", "slim", None, "heavy"],
+        "suspect_clothing": ["black hoodie", "black hoodie jeans", None, None],
+    }
+)
 NAMES = [c.name for c in COMPARISONS]
 
 

@@ -41,8 +41,14 @@ def test_the_incident_query_never_selects_a_protected_field():
 
 
 def test_the_encoding_ignores_a_protected_column_even_when_present():
-    frame = pd.DataFrame({"offence": ["burglary"] * 4, "occurred_from": pd.to_datetime(["2024-01-01"] * 4),
-                          "premises": ["house", "flat", "house", "flat"], "suspect_race": ["a", "b", "a", "b"]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "offence": ["burglary"] * 4,
+            "occurred_from": pd.to_datetime(["2024-01-01"] * 4),
+            "premises": ["house", "flat", "house", "flat"],
+            "suspect_race": ["a", "b", "a", "b"],
+        }
+    )
     encoder = IncidentEncoder(comparisons=selected(["premises", "days_apart"])).fit(frame)
     encoded = encoder.transform(frame)
     changed = encoder.transform(frame.assign(suspect_race=["c", "c", "d", "d"]))

@@ -41,8 +41,10 @@ def test_expected_abs_diff_is_symmetric():
     lo = rng.uniform(0, 100, (4, 500))
     width = rng.exponential(5, (4, 500)) * (rng.random((4, 500)) < 0.6)
     a_lo, b_lo, a_w, b_w = lo[0], lo[1], width[0], width[1]
-    np.testing.assert_allclose(expected_abs_diff(a_lo, a_lo + a_w, b_lo, b_lo + b_w),
-                               expected_abs_diff(b_lo, b_lo + b_w, a_lo, a_lo + a_w))  # fmt: skip
+    np.testing.assert_allclose(
+        expected_abs_diff(a_lo, a_lo + a_w, b_lo, b_lo + b_w),
+        expected_abs_diff(b_lo, b_lo + b_w, a_lo, a_lo + a_w),
+    )
 
 
 def test_cycle_gap_is_exact_for_exact_times_and_wraps_midnight():

@@ -53,8 +53,12 @@ def test_folder_evaluation_finds_the_bridge_and_the_groups(tmp_path):
 
 def test_two_mode_folder_projects_events(tmp_path):
     write(tmp_path, "nodes.csv", "id,group\np1,A\np2,A\np3,B\np4,B")
-    write(tmp_path, "affiliation.csv", "person,event,time\np1,E1,2020-01-01\np2,E1,2020-01-01\n"
-                                       "p3,E1,2020-01-01\np3,E2,2020-03-01\np4,E2,2020-03-01")  # fmt: skip
+    write(
+        tmp_path,
+        "affiliation.csv",
+        "person,event,time\np1,E1,2020-01-01\np2,E1,2020-01-01\n"
+        "p3,E1,2020-01-01\np3,E2,2020-03-01\np4,E2,2020-03-01",
+    )
     data = load_folder(tmp_path)
     assert not data.periodic
     result = evaluate_folder(tmp_path)
@@ -65,10 +69,15 @@ def test_two_mode_folder_projects_events(tmp_path):
 
 def test_city_scoring_of_found_and_false_ties():
     planted = pd.DataFrame({"group_a": ["G01"], "group_b": ["G02"], "onset": [pd.Timestamp("2024-01-10")]})
-    ties = pd.DataFrame({"group_a": ["G01", "G03", "G02"], "group_b": ["G02", "G04", "G05"],
-                         "significant": [True, True, False],
-                         "onset": [pd.Timestamp("2024-02-01"), pd.Timestamp("2024-01-01"), None],
-                         "detected_at": [pd.Timestamp("2024-03-01"), None, None]})  # fmt: skip
+    ties = pd.DataFrame(
+        {
+            "group_a": ["G01", "G03", "G02"],
+            "group_b": ["G02", "G04", "G05"],
+            "significant": [True, True, False],
+            "onset": [pd.Timestamp("2024-02-01"), pd.Timestamp("2024-01-01"), None],
+            "detected_at": [pd.Timestamp("2024-03-01"), None, None],
+        }
+    )
     got = score_ties(ties, planted)
     assert (got["planted_ties_found"], got["onset_error_days"], got["false_group_ties"]) == (1, 22, 1)
     assert got["false_ties"] == ["G03-G04"]
@@ -82,8 +91,15 @@ def test_disruption_removes_the_top_broker():
 
     # Two triangles joined only through the broker h (vertex 6).
     edges = pd.DataFrame({"a": [0, 0, 1, 3, 3, 4, 2, 5], "b": [1, 2, 2, 4, 5, 5, 6, 6]})
-    pg = build_graph(np.array([f"p{i}" for i in range(7)], dtype=object), np.array([None] * 7, dtype=object),
-                     edges.assign(weight=1.0, n_events=1, first_day=np.nan))  # fmt: skip
+    pg = build_graph(
+        np.array([f"p{i}" for i in range(7)], dtype=object),
+        np.array([None] * 7, dtype=object),
+        edges.assign(weight=1.0, n_events=1, first_day=np.nan),
+    )
     score = np.array([0, 0, 1, 0, 0, 1, 9.0])
-    assert disruption(pg, score, share=0.1) == {"removed": 1, "largest_before": 7, "largest_after": 3,
-                                                "reduction": round(1 - 3 / 7, 3)}  # fmt: skip
+    assert disruption(pg, score, share=0.1) == {
+        "removed": 1,
+        "largest_before": 7,
+        "largest_after": 3,
+        "reduction": round(1 - 3 / 7, 3),
+    }

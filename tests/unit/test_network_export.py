@@ -18,14 +18,31 @@ EVIL = '=HYPERLINK("http://x","y")'
 
 
 def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
-    nodes = pd.DataFrame({"person_id": ["p1", EVIL, "p3"], "group_id": ["G1", "+G2", None],
-                          "community": [0, 1, 1], "degree": [2, 1, 1], "strength": [1.5, 1.0, 0.5],
-                          "betweenness": [1.0, 0.0, 0.0], "brokerage": [1.0, 0.0, 0.0], "liaison": [0.0] * 3,
-                          "cross_ties": [1, 1, 0]})  # fmt: skip
-    edges = pd.DataFrame({"source": ["p1", "p1"], "target": [EVIL, "p3"], "weight": [1.0, 0.5],
-                          "n_events": [1, 2], "kinds": [["call"], ["meeting", "co_offending"]],
-                          "first_at": [date(2024, 1, 2), date(2024, 2, 3)], "last_at": [date(2024, 1, 2), None],
-                          "evidence": [["contact:C1"], ["@SUM(A1)", "incident:I2"]]})  # fmt: skip
+    nodes = pd.DataFrame(
+        {
+            "person_id": ["p1", EVIL, "p3"],
+            "group_id": ["G1", "+G2", None],
+            "community": [0, 1, 1],
+            "degree": [2, 1, 1],
+            "strength": [1.5, 1.0, 0.5],
+            "betweenness": [1.0, 0.0, 0.0],
+            "brokerage": [1.0, 0.0, 0.0],
+            "liaison": [0.0] * 3,
+            "cross_ties": [1, 1, 0],
+        }
+    )
+    edges = pd.DataFrame(
+        {
+            "source": ["p1", "p1"],
+            "target": [EVIL, "p3"],
+            "weight": [1.0, 0.5],
+            "n_events": [1, 2],
+            "kinds": [["call"], ["meeting", "co_offending"]],
+            "first_at": [date(2024, 1, 2), date(2024, 2, 3)],
+            "last_at": [date(2024, 1, 2), None],
+            "evidence": [["contact:C1"], ["@SUM(A1)", "incident:I2"]],
+        }
+    )
     return nodes, edges
 
 

@@ -66,8 +66,15 @@ def test_brokerage_matches_brute_force_on_a_random_graph():
             for y in adj[b]:
                 if x < y and y not in adj[x] and lab[x] and lab[y]:
                     same_b = (lab[x] == lab[b], lab[y] == lab[b])
-                    role = ("coordinator" if lab[x] == lab[y] == lab[b] else "itinerant" if lab[x] == lab[y]
-                            else "representative" if any(same_b) else "liaison")  # fmt: skip
+                    role = (
+                        "coordinator"
+                        if lab[x] == lab[y] == lab[b]
+                        else "itinerant"
+                        if lab[x] == lab[y]
+                        else "representative"
+                        if any(same_b)
+                        else "liaison"
+                    )
                     total[role] += 1
     assert method == "open two-paths"
     assert {r: int(frame[r].sum()) for r in ROLES} == total

@@ -41,8 +41,17 @@ def graph(pairs: list[tuple[str, str]], groups: dict[str, str | None]):
 
 # a1-a2-a3 and b1-b2 are cohesive; a1-b1 and a2-b2 cross; a3-x and b2-x go to a person with no group;
 # x-y joins two people with no group (no information about groups).
-PAIRS = [("a1", "a2"), ("a2", "a3"), ("a1", "a3"), ("b1", "b2"), ("a1", "b1"), ("a2", "b2"), ("a3", "x"),
-         ("b2", "x"), ("x", "y")]  # fmt: skip
+PAIRS = [
+    ("a1", "a2"),
+    ("a2", "a3"),
+    ("a1", "a3"),
+    ("b1", "b2"),
+    ("a1", "b1"),
+    ("a2", "b2"),
+    ("a3", "x"),
+    ("b2", "x"),
+    ("x", "y"),
+]
 GROUPS = {"a1": "A", "a2": "A", "a3": "A", "b1": "B", "b2": "B", "x": None, "y": None}
 
 
@@ -175,8 +184,11 @@ def test_associates_join_the_block_of_the_group_they_are_mostly_tied_to():
 
 
 def test_a_tie_resting_on_one_person_is_not_significant():
-    groups = {**{f"a{i}": "A" for i in range(6)}, **{f"b{i}": "B" for i in range(6)},
-              **{f"n{i}": None for i in range(40)}}  # fmt: skip
+    groups = {
+        **{f"a{i}": "A" for i in range(6)},
+        **{f"b{i}": "B" for i in range(6)},
+        **{f"n{i}": None for i in range(40)},
+    }
     star = [("a0", f"b{i}") for i in range(6)]  # one person of A tied to all of B
     background = [(f"n{i}", f"n{i + 1}") for i in range(39)] + [("a1", "n0"), ("b1", "n5")]
     ties, _ = group_ties(graph(star + background, groups), TieParams(n_permutations=0))
@@ -189,8 +201,11 @@ def test_a_tie_resting_on_one_person_is_not_significant():
 
 
 def test_projection_weights_and_collapse():
-    pairs = project_affiliation(pd.Series(["p", "q", "r", "p", "q"]), pd.Series(["e1", "e1", "e1", "e2", "e2"]),
-                                pd.Series([10.0, 10.0, 10.0, 20.0, 20.0]))  # fmt: skip
+    pairs = project_affiliation(
+        pd.Series(["p", "q", "r", "p", "q"]),
+        pd.Series(["e1", "e1", "e1", "e2", "e2"]),
+        pd.Series([10.0, 10.0, 10.0, 20.0, 20.0]),
+    )
     edges = edges_from_pairs(
         ["p", "q", "r"], pairs["source"], pairs["target"], pairs["weight"], pairs["first_day"]
     )
@@ -201,8 +216,11 @@ def test_projection_weights_and_collapse():
 
 
 def test_the_permutation_null_gives_the_p_value_when_asked():
-    groups = {**{f"a{i}": "A" for i in range(6)}, **{f"b{i}": "B" for i in range(6)},
-              **{f"n{i}": None for i in range(60)}}  # fmt: skip
+    groups = {
+        **{f"a{i}": "A" for i in range(6)},
+        **{f"b{i}": "B" for i in range(6)},
+        **{f"n{i}": None for i in range(60)},
+    }
     pairs = [(f"a{i}", f"b{i}") for i in range(4)] + [(f"n{i}", f"n{i + 1}") for i in range(59)]
     pairs += [("a5", "n0"), ("b5", "n9")]
     pg = graph(pairs, groups)

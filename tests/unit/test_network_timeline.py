@@ -32,9 +32,17 @@ def cohesive_groups_with_a_late_tie(tie_days: list[float]):
 def test_detection_and_onset_of_a_tie_that_starts_late():
     days = [19000.0, 19010.0, 19030.0, 19050.0]
     pg = cohesive_groups_with_a_late_tie(days)
-    evidence = pd.DataFrame({"group_a": ["A"], "group_b": ["B"], "joint_events": [4], "kinds": [["call"]],
-                             "first_at": [day_to_date(days[0])], "last_at": [day_to_date(days[-1])],
-                             "evidence": [["contact:C1"]]})  # fmt: skip
+    evidence = pd.DataFrame(
+        {
+            "group_a": ["A"],
+            "group_b": ["B"],
+            "joint_events": [4],
+            "kinds": [["call"]],
+            "first_at": [day_to_date(days[0])],
+            "last_at": [day_to_date(days[-1])],
+            "evidence": [["contact:C1"]],
+        }
+    )
     ties, test = tie_table(
         pg, TieParams(n_permutations=0), evidence, lambda _: {("A", "B"): np.array(days)}, 90
     )

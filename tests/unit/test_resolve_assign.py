@@ -24,8 +24,15 @@ def test_pair_keys_put_the_lesser_key_first_whatever_the_uid_order() -> None:
 
 
 def test_decisions_replace_model_scores() -> None:
-    decisions = pd.DataFrame({"agency_a": ["a", "a"], "record_a": ["10", "2"], "agency_b": ["a", "b"],
-                              "record_b": ["2", "1"], "decision": ["accept", "reject"]})  # fmt: skip
+    decisions = pd.DataFrame(
+        {
+            "agency_a": ["a", "a"],
+            "record_a": ["10", "2"],
+            "agency_b": ["a", "b"],
+            "record_b": ["2", "1"],
+            "decision": ["accept", "reject"],
+        }
+    )
     decided = decision_uid_pairs(KEYS, decisions)
     scored = pd.DataFrame({"uid_l": [0], "uid_r": [1], "match_weight": [9.0], "match_probability": [0.99]})
     merged = _with_decisions(scored, decided)
@@ -38,8 +45,22 @@ def test_run_on_no_records_and_on_one_record(store, settings) -> None:
 
     assert resolve.run(store, settings)["n_persons"] == 0
     now = pd.Timestamp("2026-01-01")
-    store.write("person_records", pd.DataFrame([{"record_id": "1", "agency": "a", "given_name": "X", "source_id": "s",
-                                                 "source_row": 1, "row_hash": "h", "ingested_at": now}]))  # fmt: skip
+    store.write(
+        "person_records",
+        pd.DataFrame(
+            [
+                {
+                    "record_id": "1",
+                    "agency": "a",
+                    "given_name": "X",
+                    "source_id": "s",
+                    "source_row": 1,
+                    "row_hash": "h",
+                    "ingested_at": now,
+                }
+            ]
+        ),
+    )
     summary = resolve.run(store, settings)
     ids = resolve.identities(store)
     assert summary["n_persons"] == 1 and ids["cluster_size"].tolist() == [1]
@@ -51,8 +72,18 @@ def test_spark_engine_without_a_spark_api_is_a_clear_error(store, settings) -> N
     from casegraph.errors import EngineError
 
     now = pd.Timestamp("2026-01-01")
-    rows = [{"record_id": str(i), "agency": "a", "given_name": "X", "source_id": "s", "source_row": i,
-             "row_hash": "h", "ingested_at": now} for i in (1, 2)]  # fmt: skip
+    rows = [
+        {
+            "record_id": str(i),
+            "agency": "a",
+            "given_name": "X",
+            "source_id": "s",
+            "source_row": i,
+            "row_hash": "h",
+            "ingested_at": now,
+        }
+        for i in (1, 2)
+    ]
     store.write("person_records", pd.DataFrame(rows))
     settings.resolve.engine = "spark"
     with pytest.raises(EngineError, match="casegraph resolve --engine spark"):

@@ -44,9 +44,20 @@ def test_every_compared_or_blocked_column_derives_from_a_matchable_field() -> No
 
 
 def test_prepare_output_ignores_protected_values() -> None:
-    base = {"agency": "a", "record_id": "1", "given_name": "Ann", "middle_name": None, "family_name": "Lee",
-            "alias": None, "dob": date(1990, 1, 2), "sex": "female", "address": None, "postcode": None,
-            "phone": None, "id_number": None}  # fmt: skip
+    base = {
+        "agency": "a",
+        "record_id": "1",
+        "given_name": "Ann",
+        "middle_name": None,
+        "family_name": "Lee",
+        "alias": None,
+        "dob": date(1990, 1, 2),
+        "sex": "female",
+        "address": None,
+        "postcode": None,
+        "phone": None,
+        "id_number": None,
+    }
     one = prepare.prepare(pd.DataFrame([{**base, "race": "x"}]))
     two = prepare.prepare(pd.DataFrame([{**base, "race": "y"}]))
     assert "race" not in one.column_names

@@ -41,9 +41,24 @@ def test_addresses_phones_and_aliases_are_normalised() -> None:
 
 
 def test_prepared_records_carry_typed_dates_and_codes() -> None:
-    raw = pd.DataFrame([{"agency": "a", "record_id": "1", "given_name": "Bill", "middle_name": "J",
-                         "family_name": "Smith", "alias": None, "dob": date(1984, 2, 29), "sex": "Unknown",
-                         "address": None, "postcode": "606 01", "phone": None, "id_number": "d-123"}])  # fmt: skip
+    raw = pd.DataFrame(
+        [
+            {
+                "agency": "a",
+                "record_id": "1",
+                "given_name": "Bill",
+                "middle_name": "J",
+                "family_name": "Smith",
+                "alias": None,
+                "dob": date(1984, 2, 29),
+                "sex": "Unknown",
+                "address": None,
+                "postcode": "606 01",
+                "phone": None,
+                "id_number": "d-123",
+            }
+        ]
+    )
     row = prepare(raw).to_pylist()[0]
     assert row["dob"] == date(1984, 2, 29) and row["dob_text"] == "19840229" and row["dob_year"] == 1984
     assert row["sex"] is None  # 'unknown' is no evidence either way

@@ -16,7 +16,7 @@ from casegraph.safeguards import (
     guard,
     review_dates_sql,
     session,
-)  # fmt: skip
+)
 from casegraph.safeguards.sqlscan import analyse
 from casegraph.store import open_store
 
@@ -30,8 +30,11 @@ def st(settings):
 
 
 def test_problems_of_each_hand_made_claim(st, settings):
-    rows = st.rows(claim_problems_sql("membership_claims", settings.safeguards, keys=("claim_id",),
-                                      today=date(2026, 1, 1)))  # fmt: skip
+    rows = st.rows(
+        claim_problems_sql(
+            "membership_claims", settings.safeguards, keys=("claim_id",), today=date(2026, 1, 1)
+        )
+    )
     found = {(c, f) for c, f, _ in rows}
     # MC1 passes; MC2's only evidence is a 2019 contact: past review on 2024-01-01; MC3 is about a 12-year-old.
     assert found == {("MC2", "review_date"), ("MC3", "approved_by")}
@@ -40,8 +43,10 @@ def test_problems_of_each_hand_made_claim(st, settings):
 
 
 def test_review_date_is_five_years_after_the_latest_evidence(st, settings):
-    dates = {c: (str(latest)[:10], str(review)) for _, c, latest, review in
-             st.rows(review_dates_sql("membership_claims", settings.safeguards))}  # fmt: skip
+    dates = {
+        c: (str(latest)[:10], str(review))
+        for _, c, latest, review in st.rows(review_dates_sql("membership_claims", settings.safeguards))
+    }
     assert dates["MC1"] == ("2024-05-01", "2029-05-01")  # contact C2 is later than incident I1
     assert dates["MC2"] == ("2019-01-01", "2024-01-01")
 
@@ -73,8 +78,12 @@ def test_a_claim_without_criteria_or_evidence_is_refused(st, settings, criteria,
 
 def test_a_claim_about_a_minor_needs_a_casegraph_supervisor(st, settings):
     g = session(st, settings)
-    ok = {"record_id": "R2", "group_id": "G1", "criteria": ["self_admission", "frequents_group_area"],
-          "evidence": ["incident:I1"]}  # fmt: skip
+    ok = {
+        "record_id": "R2",
+        "group_id": "G1",
+        "criteria": ["self_admission", "frequents_group_area"],
+        "evidence": ["incident:I1"],
+    }
     today = date.today()
     age = today.year - 2012 - ((today.month, today.day) < (6, 1))  # R2 was born on 2012-06-01
     with pytest.raises(ClaimRefused, match=f"was {age} when"):
@@ -93,8 +102,12 @@ def test_a_claim_about_a_minor_needs_a_casegraph_supervisor(st, settings):
 
 def test_sql_scan_finds_reads_and_the_written_table():
     tables, catalogs = frozenset({"incidents", "person_records", "runs"}), frozenset({"cg"})
-    (st,) = analyse('INSERT INTO "incidents" (a) SELECT ?::VARCHAR || x FROM t JOIN person_records p USING (a) '
-                    "WHERE note = 'runs' -- person_records", tables, catalogs)  # fmt: skip
+    (st,) = analyse(
+        'INSERT INTO "incidents" (a) SELECT ?::VARCHAR || x FROM t JOIN person_records p USING (a) '
+        "WHERE note = 'runs' -- person_records",
+        tables,
+        catalogs,
+    )
     assert (st.kind, st.target, st.reads) == ("write", "incidents", frozenset({"person_records"}))
     (st,) = analyse("WITH x AS (SELECT * FROM incidents) UPDATE runs SET a = 1", tables, catalogs)
     assert (st.verb, st.target) == ("UPDATE", "runs")
@@ -104,7 +117,18 @@ def test_sql_scan_finds_reads_and_the_written_table():
 
 def test_protected_and_refused_fields_cannot_be_declared_features():
     assert declared_field_problems({"incidents": ["offence", "x"]}) == []
-    assert len(declared_field_problems(["incidents.suspect_race", "person_records.race", "person_records.religion",
-                                        "person_records.nickname"])) == 4  # fmt: skip
+    assert (
+        len(
+            declared_field_problems(
+                [
+                    "incidents.suspect_race",
+                    "person_records.race",
+                    "person_records.religion",
+                    "person_records.nickname",
+                ]
+            )
+        )
+        == 4
+    )
     with pytest.raises(PolicyDenied, match="protected"):
         assert_not_protected("person_records", ["dob", "race"], use="blocking key")

@@ -18,8 +18,10 @@ P = "agency, source_id, source_row, row_hash, ingested_at"
 
 def fill(settings) -> None:
     st = open_store(settings)
-    st.execute(f"INSERT INTO person_records (record_id, given_name, {P}) VALUES ('R1', ?, 'metro_pd', 's', 1, 'h', now())",
-               [NAME])  # fmt: skip
+    st.execute(
+        f"INSERT INTO person_records (record_id, given_name, {P}) VALUES ('R1', ?, 'metro_pd', 's', 1, 'h', now())",
+        [NAME],
+    )
     st.close()
 
 

@@ -60,8 +60,12 @@ def people(records_store, settings):
     """An admin session that has added one user of each role (metro) and a county analyst."""
     session(records_store, settings).close()
     admin = guard(records_store, "admin", settings=settings)
-    for uid, agency, role in [("sup", METRO, "supervisor"), ("aud", METRO, "auditor"), ("cty", COUNTY, "analyst"),
-                              ("cadmin", COUNTY, "admin")]:  # fmt: skip
+    for uid, agency, role in [
+        ("sup", METRO, "supervisor"),
+        ("aud", METRO, "auditor"),
+        ("cty", COUNTY, "analyst"),
+        ("cadmin", COUNTY, "admin"),
+    ]:
         add_user(admin, uid, agency, role)
     admin.close()
     return records_store
@@ -106,10 +110,18 @@ def test_only_the_owner_admin_shares(people, settings):
 
 def test_catalog_bypass_and_escape_hatches_are_refused(people, settings):
     g = guard(people, "analyst", settings=settings)
-    for sql in ["SELECT * FROM cg.main.person_records", 'SELECT * FROM "cg"."person_records"',
-                "SELECT * FROM query_table('person_records')", "ATTACH 'x.duckdb' AS y", "SET search_path = 'cg.main'",
-                "COPY person_records TO 'x.csv'", "DROP VIEW person_records", "CREATE TEMP VIEW incidents AS SELECT 1",
-                "SELECT 1; DELETE FROM incidents", "BEGIN TRANSACTION"]:  # fmt: skip
+    for sql in [
+        "SELECT * FROM cg.main.person_records",
+        'SELECT * FROM "cg"."person_records"',
+        "SELECT * FROM query_table('person_records')",
+        "ATTACH 'x.duckdb' AS y",
+        "SET search_path = 'cg.main'",
+        "COPY person_records TO 'x.csv'",
+        "DROP VIEW person_records",
+        "CREATE TEMP VIEW incidents AS SELECT 1",
+        "SELECT 1; DELETE FROM incidents",
+        "BEGIN TRANSACTION",
+    ]:
         with pytest.raises(PolicyDenied):
             g.execute(sql)
     assert sum(1 for r in audit_rows(people) if r[1] == "denied") == 10
@@ -143,8 +155,13 @@ def test_roles(people, settings):
 
 def test_records_are_never_edited_and_only_own_agency_is_added(people, settings):
     g = guard(people, "analyst", settings=settings)
-    for sql in ["DELETE FROM incidents", "UPDATE person_records SET given_name = 'x'", "TRUNCATE contacts",
-                "DELETE FROM sources", "INSERT INTO tombstones (tombstone_id) VALUES ('x')"]:  # fmt: skip
+    for sql in [
+        "DELETE FROM incidents",
+        "UPDATE person_records SET given_name = 'x'",
+        "TRUNCATE contacts",
+        "DELETE FROM sources",
+        "INSERT INTO tombstones (tombstone_id) VALUES ('x')",
+    ]:
         with pytest.raises(PolicyDenied, match=r"refused|append-only"):
             g.execute(sql)
     row = {
@@ -168,8 +185,11 @@ def test_one_audit_entry_per_statement_with_user_purpose_and_origin(people, sett
     g.rows("SELECT count(*) FROM runs")  # not person-level: not audited
     g.arrow("SELECT p.record_id FROM person_records p JOIN contact_participants c USING (record_id)")
     g.close()
-    rows = people.rows("SELECT user_id, action, target, purpose, origin, row_count FROM audit_log WHERE seq > ? "
-                       "ORDER BY seq", [before])  # fmt: skip
+    rows = people.rows(
+        "SELECT user_id, action, target, purpose, origin, row_count FROM audit_log WHERE seq > ? "
+        "ORDER BY seq",
+        [before],
+    )
     assert rows == [
         ("analyst", "read", "person_records", "case 24-118", "test-host", 2),
         ("analyst", "read", "contact_participants,person_records", "case 24-118", "test-host", 2),
@@ -192,17 +212,23 @@ def test_derived_rows_follow_the_visibility_of_every_record_they_name(people, se
     people.execute(
         f"INSERT INTO groups (group_id, name, {P}) VALUES ('G1', 'Crew', '{METRO}', 's', 1, 'h', now())"
     )
-    people.execute("INSERT INTO incident_links (link_id, agency_a, incident_a, agency_b, incident_b) VALUES "
-                   f"('L1', '{METRO}', 'I1', '{COUNTY}', 'I2'), ('L2', '{METRO}', 'I1', NULL, NULL)")  # fmt: skip
-    people.execute("INSERT INTO group_incidents (link_id, group_id, agency, incident_id) VALUES "
-                   f"('GI1', 'G1', '{METRO}', 'I1'), ('GI2', 'G1', '{COUNTY}', 'I2'), "
-                   f"('GI3', 'G9', '{METRO}', 'I1')")  # fmt: skip
+    people.execute(
+        "INSERT INTO incident_links (link_id, agency_a, incident_a, agency_b, incident_b) VALUES "
+        f"('L1', '{METRO}', 'I1', '{COUNTY}', 'I2'), ('L2', '{METRO}', 'I1', NULL, NULL)"
+    )
+    people.execute(
+        "INSERT INTO group_incidents (link_id, group_id, agency, incident_id) VALUES "
+        f"('GI1', 'G1', '{METRO}', 'I1'), ('GI2', 'G1', '{COUNTY}', 'I2'), "
+        f"('GI3', 'G9', '{METRO}', 'I1')"
+    )
 
     def seen(user: str) -> tuple[list[tuple], list[tuple]]:
         g = guard(people, user, settings=settings)
         try:
-            return (g.rows("SELECT link_id FROM incident_links ORDER BY 1"),
-                    g.rows("SELECT link_id FROM group_incidents ORDER BY 1"))  # fmt: skip
+            return (
+                g.rows("SELECT link_id FROM incident_links ORDER BY 1"),
+                g.rows("SELECT link_id FROM group_incidents ORDER BY 1"),
+            )
         finally:
             g.close()
 

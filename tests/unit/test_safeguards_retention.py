@@ -15,9 +15,19 @@ from casegraph.store import open_store
 from casegraph.store.ddl import create_table_sql
 
 TODAY = date(2026, 1, 1)
-TIES = Table(name="test_ties", kind="derived", key="tie_id", description="a derived table naming contacts",
-             fields=(Field("tie_id", "id"), Field("contact_id", "id"), Field("agency", "code"),
-                     Field("evidence", "list"), Field("run_id", "id")))  # fmt: skip
+TIES = Table(
+    name="test_ties",
+    kind="derived",
+    key="tie_id",
+    description="a derived table naming contacts",
+    fields=(
+        Field("tie_id", "id"),
+        Field("contact_id", "id"),
+        Field("agency", "code"),
+        Field("evidence", "list"),
+        Field("run_id", "id"),
+    ),
+)
 
 
 @pytest.fixture
@@ -43,8 +53,11 @@ def test_review_lists_expired_and_failing(st, settings):
     g = guard(st, "sgt", settings=settings)
     rows = {(r["table_name"], r["record_key"]): r["status"] for r in due(g, today=TODAY, within_days=0)}
     # C1 (2019) and MC2 (cites only C1) are past 2024-01-01; MC3 fails (a minor, no approval); C2 and MC1 live.
-    assert rows == {("contacts", "C1"): "expired", ("membership_claims", "MC2"): "expired",
-                    ("membership_claims", "MC3"): "fails criteria"}  # fmt: skip
+    assert rows == {
+        ("contacts", "C1"): "expired",
+        ("membership_claims", "MC2"): "expired",
+        ("membership_claims", "MC3"): "fails criteria",
+    }
     g.close()
 
 
@@ -64,15 +77,29 @@ def test_only_supervisors_purge_and_purge_reaches_derived_rows(st, settings):
     }
     assert st.rows("SELECT tie_id FROM cg.main.test_ties") == [("T3",)]
     assert st.rows("SELECT table_name, record_key FROM tombstones ORDER BY 1, 2") == [
-        ("contact_participants", "P1"), ("contacts", "C1"), ("membership_claims", "MC2")]  # fmt: skip
+        ("contact_participants", "P1"),
+        ("contacts", "C1"),
+        ("membership_claims", "MC2"),
+    ]
 
 
 def test_a_purged_id_inserted_again_is_removed_and_reported(st, settings):
     g = guard(st, "sgt", settings=settings)
     purge(g, today=TODAY)
-    again = pd.DataFrame([{"contact_id": "C1", "kind": "meeting", "occurred_at": pd.Timestamp("2019-01-01"),
-                           "agency": METRO, "source_id": "s2", "source_row": 1, "row_hash": "h",
-                           "ingested_at": pd.Timestamp.now()}])  # fmt: skip
+    again = pd.DataFrame(
+        [
+            {
+                "contact_id": "C1",
+                "kind": "meeting",
+                "occurred_at": pd.Timestamp("2019-01-01"),
+                "agency": METRO,
+                "source_id": "s2",
+                "source_row": 1,
+                "row_hash": "h",
+                "ingested_at": pd.Timestamp.now(),
+            }
+        ]
+    )
     g.write("contacts", again)
     assert st.scalar("SELECT count(*) FROM cg.main.contacts WHERE contact_id = 'C1'") == 0
     with st.registered("_tmp_again", again):

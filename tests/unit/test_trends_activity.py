@@ -16,8 +16,14 @@ def links(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
     """(group, incident, date, area) -> the links frame the stage builds."""
     frame = pd.DataFrame(rows, columns=["group_id", "incident_id", "occurred_on", "area"])
     frame["occurred_on"] = pd.to_datetime(frame["occurred_on"]).dt.date
-    return frame.assign(agency="pd", via="member", members=[["pd/R1"]] * len(frame), evidence=[["x"]] * len(frame),
-                        x=np.arange(len(frame)) * 100.0, y=0.0)  # fmt: skip
+    return frame.assign(
+        agency="pd",
+        via="member",
+        members=[["pd/R1"]] * len(frame),
+        evidence=[["x"]] * len(frame),
+        x=np.arange(len(frame)) * 100.0,
+        y=0.0,
+    )
 
 
 TWO = SpreadRule(min_incidents=2, window_days=60, member_incidents=2)  # member links alone need two here
@@ -25,8 +31,14 @@ HOME = [("G1", "I1", "2023-01-05", "D1"), ("G1", "I2", "2023-03-01", "D2"), ("G1
 
 
 def test_a_new_area_raises_a_spread_once_confirmed():
-    frame = links([*HOME, ("G1", "I4", "2024-02-01", "D9"), ("G1", "I5", "2024-02-20", "D9"),
-                   ("G1", "I6", "2024-03-01", "D2")])  # fmt: skip
+    frame = links(
+        [
+            *HOME,
+            ("G1", "I4", "2024-02-01", "D9"),
+            ("G1", "I5", "2024-02-20", "D9"),
+            ("G1", "I6", "2024-03-01", "D2"),
+        ]
+    )
     bases = baselines(frame, None, 365)
     assert bases["G1"].areas == ["D1", "D2"] and bases["G1"].end == date(2024, 1, 5)
     found = spreads(frame, bases, TWO)
@@ -36,14 +48,27 @@ def test_a_new_area_raises_a_spread_once_confirmed():
 
 
 def test_no_spread_for_a_single_visit_a_late_second_one_or_a_home_area():
-    frame = links([*HOME, ("G1", "I4", "2024-02-01", "D8"), ("G1", "I5", "2024-02-01", "D9"),
-                   ("G1", "I6", "2024-06-01", "D9"), ("G1", "I7", "2024-05-01", "D2")])  # fmt: skip
+    frame = links(
+        [
+            *HOME,
+            ("G1", "I4", "2024-02-01", "D8"),
+            ("G1", "I5", "2024-02-01", "D9"),
+            ("G1", "I6", "2024-06-01", "D9"),
+            ("G1", "I7", "2024-05-01", "D2"),
+        ]
+    )
     assert spreads(frame, baselines(frame, None, 365), TWO) == []
 
 
 def test_a_stray_incident_does_not_hide_a_later_confirmed_spread():
-    frame = links([*HOME, ("G1", "I4", "2024-02-01", "D9"), ("G1", "I5", "2024-08-01", "D9"),
-                   ("G1", "I6", "2024-08-09", "D9")])  # fmt: skip
+    frame = links(
+        [
+            *HOME,
+            ("G1", "I4", "2024-02-01", "D9"),
+            ("G1", "I5", "2024-08-01", "D9"),
+            ("G1", "I6", "2024-08-09", "D9"),
+        ]
+    )
     (found,) = spreads(frame, baselines(frame, None, 365), TWO)
     assert (found.first_seen, found.first_date, found.raised_on) == (
         date(2024, 2, 1),
@@ -54,8 +79,14 @@ def test_a_stray_incident_does_not_hide_a_later_confirmed_spread():
 
 
 def test_series_only_spreads_need_two_series():
-    frame = links([*HOME, ("G1", "I4", "2024-02-01", "D9"), ("G1", "I5", "2024-02-03", "D9"),
-                   ("G1", "I6", "2024-02-05", "D9")])  # fmt: skip
+    frame = links(
+        [
+            *HOME,
+            ("G1", "I4", "2024-02-01", "D9"),
+            ("G1", "I5", "2024-02-03", "D9"),
+            ("G1", "I6", "2024-02-05", "D9"),
+        ]
+    )
     frame.loc[3:, "via"] = "series"
     frame["evidence"] = [["x"]] * 3 + [["series:S1"], ["series:S1"], ["series:S1"]]
     bases = baselines(frame, None, 365)
@@ -144,9 +175,17 @@ def test_spread_scores():
     truth = pd.DataFrame(
         {"group_id": ["G3", "G3"], "area": ["D8", "D10"], "first_date": ["2024-02-16", "2024-05-09"]}
     )
-    alerts = pd.DataFrame({"kind": ["group_spread", "group_spread", "group_growth"], "subject": ["G3", "G4", "G3"],
-                           "detail": ['{"area": "D10", "raised_on": "2024-05-20"}', '{"area": "D1", "raised_on": "2024-01-02"}',
-                                      '{"onset": "2024-01-01"}']})  # fmt: skip
+    alerts = pd.DataFrame(
+        {
+            "kind": ["group_spread", "group_spread", "group_growth"],
+            "subject": ["G3", "G4", "G3"],
+            "detail": [
+                '{"area": "D10", "raised_on": "2024-05-20"}',
+                '{"area": "D1", "raised_on": "2024-01-02"}',
+                '{"onset": "2024-01-01"}',
+            ],
+        }
+    )
     s = spread_scores(truth, alerts)
     assert (s["spreads"], s["spreads_detected"], s["spread_delay_days"], s["false_spread_alerts"]) == (
         2,

@@ -39,8 +39,12 @@ def test_gi_star_equals_the_formula_on_a_space_time_cube():
             if t - lag >= 0:
                 dense[t * n_l : (t + 1) * n_l, (t - lag) * n_l : (t - lag + 1) * n_l] = w
     expected = gi_star_by_formula(cube.counts.T.ravel(), dense).reshape(n_t, n_l).T
-    assert np.allclose(gi_star(cube.counts, grid_weights(cube.col, cube.row, 250, 375), time_lag=1), expected,
-                       atol=1e-10, rtol=0)  # fmt: skip
+    assert np.allclose(
+        gi_star(cube.counts, grid_weights(cube.col, cube.row, 250, 375), time_lag=1),
+        expected,
+        atol=1e-10,
+        rtol=0,
+    )
 
 
 def test_grid_weights_queen_and_rook():
@@ -95,8 +99,9 @@ def test_a_cluster_that_appears_late_is_an_emerging_hot_spot():
     steps = rng.integers(0, 24, 6000)
     burst_x, burst_y = rng.uniform(2000, 2240, 300), rng.uniform(2000, 2240, 300)
     burst_t = rng.integers(21, 24, 300)  # the last three months only
-    ehs = emerging_hotspots(np.concatenate([x, burst_x]), np.concatenate([y, burst_y]),
-                            np.concatenate([steps, burst_t]), cell=250)  # fmt: skip
+    ehs = emerging_hotspots(
+        np.concatenate([x, burst_x]), np.concatenate([y, burst_y]), np.concatenate([steps, burst_t]), cell=250
+    )
     cell = np.flatnonzero((ehs.cube.col == 8) & (ehs.cube.row == 8))[0]
     assert CLASSES[ehs.classes[cell]] in {"new hot spot", "consecutive hot spot"}
     assert ehs.class_counts()["persistent hot spot"] == 0

@@ -60,8 +60,10 @@ def test_expected_is_the_exact_mean_over_all_permutations():
     xy = np.array([[0.0, 0.0], [50.0, 0.0], [400.0, 0.0], [430.0, 0.0], [900.0, 0.0]])
     t = np.array([0.0, 2.0, 3.0, 10.0, 11.0])
     table = near_repeat(xy, t, space=[100], time_bands=[3], permutations=0)
-    counts = [near_repeat(xy, t[list(p)], space=[100], time_bands=[3], permutations=0).observed[0, 0]
-              for p in itertools.permutations(range(5))]  # fmt: skip
+    counts = [
+        near_repeat(xy, t[list(p)], space=[100], time_bands=[3], permutations=0).observed[0, 0]
+        for p in itertools.permutations(range(5))
+    ]
     assert np.mean(counts) == pytest.approx(table.expected[0, 0])
 
 

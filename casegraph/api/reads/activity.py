@@ -22,8 +22,10 @@ from casegraph.api.reads.incidents import IncidentQuery, check_agency, filter_no
 from casegraph.api.workspace import ApiProblem
 from casegraph.safeguards import GuardedStore
 
-ALERT_COLUMNS = ("alert_id, stage, kind, subject, title, severity, status, onset, created_at, acknowledged_by, "
-                 "acknowledged_at, note, evidence, detail, run_id")  # fmt: skip
+ALERT_COLUMNS = (
+    "alert_id, stage, kind, subject, title, severity, status, onset, created_at, acknowledged_by, "
+    "acknowledged_at, note, evidence, detail, run_id"
+)
 # Evidence items are written kind:id; each kind is shown from its own table, as id, agency, what, at (when),
 # area and about (what it concerns, for arrests and claims).
 EVIDENCE_SQL = {
@@ -50,15 +52,18 @@ def alerts_where(status: str | None, kind: str | None, group: str | None) -> tup
     return " AND ".join(s for s, _ in used) or "true", [v for _, v in used]
 
 
-def alerts(g: GuardedStore, *, status: str | None, kind: str | None, group: str | None, limit: int,
-           offset: int) -> dict[str, Any]:  # fmt: skip
+def alerts(
+    g: GuardedStore, *, status: str | None, kind: str | None, group: str | None, limit: int, offset: int
+) -> dict[str, Any]:
     note = stage_note(g, "alerts")
     if note:
         return listing([], total=0, limit=limit, offset=offset, note=note)
     where, params = alerts_where(status, kind, group)
     total = int(g.scalar(f"SELECT count(*) FROM alerts WHERE {where}", params))
-    sql = (f"SELECT {ALERT_COLUMNS} FROM alerts WHERE {where} ORDER BY status = 'open' DESC, "
-           "CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, onset DESC LIMIT ? OFFSET ?")  # fmt: skip
+    sql = (
+        f"SELECT {ALERT_COLUMNS} FROM alerts WHERE {where} ORDER BY status = 'open' DESC, "
+        "CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, onset DESC LIMIT ? OFFSET ?"
+    )
     items = [parsed(r, "detail") for r in rows(g, sql, [*params, limit, offset])]
     return listing(items, total=total, limit=limit, offset=offset)
 
@@ -74,8 +79,10 @@ def evidence_records(g: GuardedStore, items: list[str]) -> list[dict[str, Any]]:
         if kind in EVIDENCE_SQL:
             for r in rows(g, EVIDENCE_SQL[kind], [keys]):
                 found[f"{kind}:{r['id']}"] = {**r, "kind": kind}
-    return [found.get(i) or {"item": i, "kind": i.partition(":")[0], "id": i.partition(":")[2], "found": False}
-            for i in items]  # fmt: skip
+    return [
+        found.get(i) or {"item": i, "kind": i.partition(":")[0], "id": i.partition(":")[2], "found": False}
+        for i in items
+    ]
 
 
 def alert(g: GuardedStore, alert_id: str) -> dict[str, Any]:
@@ -101,19 +108,34 @@ def acknowledge(g: GuardedStore, alert_id: str, status: str, note: str | None) -
 def activity(g: GuardedStore, gid: str, period: str) -> dict[str, Any]:
     """A group's activity per period (all areas), the alerts about it, its growth summary."""
     note = stage_note(g, "group_activity")
-    totals = rows(g, "SELECT period_start, incidents, member_incidents, active_members, areas, new_areas, "
-                     "cumulative_areas, extent_m FROM group_activity WHERE group_id = ? AND period_kind = ? "
-                     "AND area = '*' ORDER BY period_start", [gid, period])  # fmt: skip
-    by_area = rows(g, "SELECT period_start, area, incidents, new_areas FROM group_activity WHERE group_id = ? "
-                      "AND period_kind = ? AND area <> '*' ORDER BY period_start, area", [gid, period])  # fmt: skip
+    totals = rows(
+        g,
+        "SELECT period_start, incidents, member_incidents, active_members, areas, new_areas, "
+        "cumulative_areas, extent_m FROM group_activity WHERE group_id = ? AND period_kind = ? "
+        "AND area = '*' ORDER BY period_start",
+        [gid, period],
+    )
+    by_area = rows(
+        g,
+        "SELECT period_start, area, incidents, new_areas FROM group_activity WHERE group_id = ? "
+        "AND period_kind = ? AND area <> '*' ORDER BY period_start, area",
+        [gid, period],
+    )
     marks = (
         alerts(g, status=None, kind=None, group=gid, limit=200, offset=0)["items"]
         if has_table(g, "alerts")
         else []
     )
     trend = one(g, "SELECT * FROM group_trends WHERE group_id = ?", [gid])
-    return {"group_id": gid, "period": period, "totals": totals, "by_area": by_area, "alerts": marks,
-            "trend": trend, **(note or {"status": "ok"})}  # fmt: skip
+    return {
+        "group_id": gid,
+        "period": period,
+        "totals": totals,
+        "by_area": by_area,
+        "alerts": marks,
+        "trend": trend,
+        **(note or {"status": "ok"}),
+    }
 
 
 def hotspots(g: GuardedStore, classes: list[str], include_none: bool) -> dict[str, Any]:
@@ -123,8 +145,10 @@ def hotspots(g: GuardedStore, classes: list[str], include_none: bool) -> dict[st
     where = (
         "list_contains(?, class)" if classes else ("class <> 'no pattern'" if not include_none else "true")
     )
-    sql = ("SELECT cell_id, x, y, cell_m, incidents, class, hot_steps, cold_steps, last_z, trend_tau, trend_p "
-           f"FROM hotspots WHERE {where} ORDER BY incidents DESC")  # fmt: skip
+    sql = (
+        "SELECT cell_id, x, y, cell_m, incidents, class, hot_steps, cold_steps, last_z, trend_tau, trend_p "
+        f"FROM hotspots WHERE {where} ORDER BY incidents DESC"
+    )
     return listing(rows(g, sql, [classes] if classes else None))
 
 
@@ -143,8 +167,13 @@ def points(g: GuardedStore, q: IncidentQuery, limit: int) -> dict[str, Any]:
         [*params, limit],
     )
     data = table.to_pydict()
-    return {"columns": list(data), "rows": [list(r) for r in zip(*data.values(), strict=True)], "total": total,
-            "shown": table.num_rows, "status": "ok"}  # fmt: skip
+    return {
+        "columns": list(data),
+        "rows": [list(r) for r in zip(*data.values(), strict=True)],
+        "total": total,
+        "shown": table.num_rows,
+        "status": "ok",
+    }
 
 
 def hull(xy: np.ndarray) -> list[list[float]]:
@@ -161,8 +190,10 @@ def hull(xy: np.ndarray) -> list[list[float]]:
 def areas(g: GuardedStore) -> dict[str, Any]:
     """Boundaries derived from the data: the convex hull of each area's incidents (a sample of at most 200k),
     an aggregate kept until the next change (cache.py): 0.5 s to draw at 1,000,000 incidents."""
-    sql = ("SELECT * FROM (SELECT area, x, y FROM incidents WHERE x IS NOT NULL AND area IS NOT NULL) "
-           "USING SAMPLE 200000 ROWS")  # fmt: skip
+    sql = (
+        "SELECT * FROM (SELECT area, x, y FROM incidents WHERE x IS NOT NULL AND area IS NOT NULL) "
+        "USING SAMPLE 200000 ROWS"
+    )
     return cache.remembered(g, "areas", sql, None, lambda: _hulls(g.arrow(sql)))  # type: ignore[no-any-return]
 
 
@@ -170,8 +201,10 @@ def _hulls(table: Any) -> dict[str, Any]:
     if table.num_rows == 0:
         return listing([], note={"status": "no records", "note": "no incidents with coordinates are visible"})
     frame = table.to_pandas()
-    items = [{"area": str(a), "ring": hull(part[["x", "y"]].to_numpy()), "incidents_sampled": len(part)}
-             for a, part in frame.groupby("area", sort=True)]  # fmt: skip
+    items = [
+        {"area": str(a), "ring": hull(part[["x", "y"]].to_numpy()), "incidents_sampled": len(part)}
+        for a, part in frame.groupby("area", sort=True)
+    ]
     return listing(items)
 
 
@@ -181,9 +214,18 @@ def group_areas(g: GuardedStore, gid: str, period: str) -> dict[str, Any]:
     if note:
         return listing([], note=note)
     unit = {"quarter": "quarter", "year": "year", "month": "month"}[period]
-    frame = g.arrow(f"SELECT date_trunc('{unit}', occurred_on)::DATE AS period, x, y, area FROM group_incidents "
-                    "WHERE group_id = ? AND x IS NOT NULL ORDER BY 1", [gid]).to_pandas()  # fmt: skip
-    items = [{"period": p, "ring": hull(part[["x", "y"]].to_numpy()), "incidents": len(part),
-              "areas": sorted(part["area"].dropna().unique().tolist())}
-             for p, part in frame.groupby("period", sort=True)]  # fmt: skip
+    frame = g.arrow(
+        f"SELECT date_trunc('{unit}', occurred_on)::DATE AS period, x, y, area FROM group_incidents "
+        "WHERE group_id = ? AND x IS NOT NULL ORDER BY 1",
+        [gid],
+    ).to_pandas()
+    items = [
+        {
+            "period": p,
+            "ring": hull(part[["x", "y"]].to_numpy()),
+            "incidents": len(part),
+            "areas": sorted(part["area"].dropna().unique().tolist()),
+        }
+        for p, part in frame.groupby("period", sort=True)
+    ]
     return listing(items)

@@ -17,10 +17,19 @@ from casegraph.schema import model
 from casegraph.store import quote
 
 # Who writes which derived table, for tables whose stage is not built yet (its WRITES cannot be read).
-KNOWN_PRODUCERS = {"person_identities": "resolve", "incident_links": "linkage", "series": "linkage",
-                   "person_ties": "network", "group_ties": "network", "group_activity": "trends",
-                   "group_incidents": "trends", "group_trends": "trends", "hotspots": "trends",
-                   "near_repeat": "trends", "alerts": "trends or network"}  # fmt: skip
+KNOWN_PRODUCERS = {
+    "person_identities": "resolve",
+    "incident_links": "linkage",
+    "series": "linkage",
+    "person_ties": "network",
+    "group_ties": "network",
+    "group_activity": "trends",
+    "group_incidents": "trends",
+    "group_trends": "trends",
+    "hotspots": "trends",
+    "near_repeat": "trends",
+    "alerts": "trends or network",
+}
 
 
 RECORD_KEY, INCIDENT_KEY = "agency, record_id", "agency, incident_id"
@@ -103,8 +112,10 @@ def stage_note(g: GuardedStore, table: str) -> dict[str, str] | None:
     built = stage_module(stage) is not None if stage in STAGE_NAMES else False
     last = last_ok_run(g, stage) if built else None
     if last:  # the stage ran and found nothing (or nothing this user may see): say so, not "run it"
-        return {"status": "no rows", "note": f"{table} is empty: the {stage} stage ran ({last}) and wrote none "
-                                             "visible to you"}  # fmt: skip
+        return {
+            "status": "no rows",
+            "note": f"{table} is empty: the {stage} stage ran ({last}) and wrote none visible to you",
+        }
     how = f"run `casegraph {stage}`" if built else f"the {stage} stage is not built in this version"
     return {"status": "stage not run", "note": f"{table} is empty: {how} to fill it"}
 
@@ -116,8 +127,14 @@ def last_ok_run(g: GuardedStore, stage: str) -> str | None:
     return str(found) if found else None
 
 
-def listing(items: list[dict[str, Any]], *, total: int | None = None, limit: int | None = None,
-            offset: int = 0, note: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
+def listing(
+    items: list[dict[str, Any]],
+    *,
+    total: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    note: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """The envelope of every list: items, paging, and status 'ok' or the stage note."""
     out: dict[str, Any] = {"items": items, "status": "ok"}
     if total is not None:
@@ -138,8 +155,11 @@ def refuse_hidden(g: GuardedStore, table: str, key: str, value: str, agency: str
         raise ApiProblem(404, f"no {table} row {value}" + (f" of agency {agency}" if agency else ""))
     why = f"{table} {value} belongs to {', '.join(owners)}, which does not share it with {g.user.agency}"
     g.log("denied", f"{table}:{value}", why, outcome=f"denied: {why}")
-    raise ApiProblem(403, f"{g.user.describe()} may not read {table} {value}: {why}",
-                     recorded="this refusal is in the audit log")  # fmt: skip
+    raise ApiProblem(
+        403,
+        f"{g.user.describe()} may not read {table} {value}: {why}",
+        recorded="this refusal is in the audit log",
+    )
 
 
 def require_role(g: GuardedStore, action: str, what: str) -> None:

@@ -8,8 +8,10 @@ from casegraph.api.reads.incidents import IncidentQuery, check_agency, where_sql
 from casegraph.export import inert
 from casegraph.safeguards import GuardedStore, record_dissemination
 
-EXPORT_COLUMNS = ("i.incident_id, i.agency, i.offence, i.occurred_from, i.occurred_to, i.area, i.premises, "
-                  "i.mo_entry, i.mo_target, i.weapon, i.property_taken, i.vehicle, i.status, i.narrative")  # fmt: skip
+EXPORT_COLUMNS = (
+    "i.incident_id, i.agency, i.offence, i.occurred_from, i.occurred_to, i.area, i.premises, "
+    "i.mo_entry, i.mo_target, i.weapon, i.property_taken, i.vehicle, i.status, i.narrative"
+)
 
 
 def cell(value: Any) -> Any:
@@ -18,14 +20,17 @@ def cell(value: Any) -> Any:
     return "" if value is None else inert(value)
 
 
-def incidents_csv(g: GuardedStore, q: IncidentQuery, recipient: str, purpose: str,
-                  limit: int) -> tuple[list[list[Any]], list[str]]:  # fmt: skip
+def incidents_csv(
+    g: GuardedStore, q: IncidentQuery, recipient: str, purpose: str, limit: int
+) -> tuple[list[list[Any]], list[str]]:
     """The filtered incidents as CSV rows (formulas made inert), logged as a dissemination first."""
     g.require("export", "incidents")
     check_agency(g, q.agency)
     where, params = where_sql(q)
-    table = g.arrow(f"SELECT {EXPORT_COLUMNS} FROM incidents i WHERE {where} ORDER BY i.occurred_from LIMIT ?",
-                    [*params, limit])  # fmt: skip
+    table = g.arrow(
+        f"SELECT {EXPORT_COLUMNS} FROM incidents i WHERE {where} ORDER BY i.occurred_from LIMIT ?",
+        [*params, limit],
+    )
     record_dissemination(
         g, recipient=recipient, purpose=purpose, what="incidents export (workspace)", data=table
     )

@@ -12,8 +12,11 @@ from casegraph.safeguards import GuardedStore
 def _key(ref: str) -> tuple[str, str]:
     agency, _, record_id = ref.partition("/")
     if not record_id:
-        raise ApiProblem(422, f"records are named agency/record_id, not {ref!r}",
-                         reasons=[{"parameter": "query.a/b", "problem": "agency/record_id"}])  # fmt: skip
+        raise ApiProblem(
+            422,
+            f"records are named agency/record_id, not {ref!r}",
+            reasons=[{"parameter": "query.a/b", "problem": "agency/record_id"}],
+        )
     return agency, record_id
 
 
@@ -23,8 +26,11 @@ def waterfall(g: GuardedStore, person_id: str, a: str, b: str) -> dict[str, Any]
     if note:
         return {"waterfall": [], **note}
     ka, kb = _key(a), _key(b)
-    found = g.rows("SELECT count(*) FROM person_identities WHERE person_id = ? AND list_contains(?, agency || '/' || "
-                   "record_id)", [person_id, [a, b]])[0][0]  # fmt: skip
+    found = g.rows(
+        "SELECT count(*) FROM person_identities WHERE person_id = ? AND list_contains(?, agency || '/' || "
+        "record_id)",
+        [person_id, [a, b]],
+    )[0][0]
     if found != 2:
         raise ApiProblem(404, f"{a} and {b} are not both records of person {person_id}")
     from casegraph import resolve

@@ -23,12 +23,19 @@ from casegraph.api.reads.common import (
 from casegraph.api.workspace import ApiProblem
 from casegraph.safeguards import GuardedStore
 
-LIST_COLUMNS = ("i.incident_id, i.agency, i.offence, i.occurred_from, i.occurred_to, i.area, i.premises, "
-                "i.mo_entry, i.weapon, i.status, i.x, i.y, i.lat, i.lon")  # fmt: skip
-ORDERS = {"-occurred_from": "i.occurred_from DESC, i.incident_id", "occurred_from": "i.occurred_from, i.incident_id",
-          "incident_id": "i.incident_id, i.agency"}  # fmt: skip
-LINK_COLUMNS = ("link_id, agency_a, incident_a, agency_b, incident_b, probability, log_odds, base, contributions, "
-                "features, run_id, model_id")  # fmt: skip
+LIST_COLUMNS = (
+    "i.incident_id, i.agency, i.offence, i.occurred_from, i.occurred_to, i.area, i.premises, "
+    "i.mo_entry, i.weapon, i.status, i.x, i.y, i.lat, i.lon"
+)
+ORDERS = {
+    "-occurred_from": "i.occurred_from DESC, i.incident_id",
+    "occurred_from": "i.occurred_from, i.incident_id",
+    "incident_id": "i.incident_id, i.agency",
+}
+LINK_COLUMNS = (
+    "link_id, agency_a, incident_a, agency_b, incident_b, probability, log_odds, base, contributions, "
+    "features, run_id, model_id"
+)
 
 
 @dataclass
@@ -55,13 +62,24 @@ def where_sql(q: IncidentQuery) -> tuple[str, list[Any]]:
         ("list_contains(?, i.offence)", [q.offences]) if q.offences else ("", []),
         ("i.agency = ?", [q.agency]) if q.agency else ("", []),
         ("i.x BETWEEN ? AND ? AND i.y BETWEEN ? AND ?", [q.bbox[0], q.bbox[2], q.bbox[1], q.bbox[3]])
-        if q.bbox else ("", []),
+        if q.bbox
+        else ("", []),
         ("i.narrative ILIKE ?", [contains_pattern(q.text)]) if q.text else ("", []),
-        ("EXISTS (SELECT 1 FROM group_incidents gi WHERE gi.group_id = ? AND gi.agency = i.agency "
-         "AND gi.incident_id = i.incident_id)", [q.group]) if q.group else ("", []),
-        ("EXISTS (SELECT 1 FROM series s WHERE s.series_id = ? AND s.agency = i.agency "
-         "AND s.incident_id = i.incident_id)", [q.series]) if q.series else ("", []),
-    ]  # fmt: skip
+        (
+            "EXISTS (SELECT 1 FROM group_incidents gi WHERE gi.group_id = ? AND gi.agency = i.agency "
+            "AND gi.incident_id = i.incident_id)",
+            [q.group],
+        )
+        if q.group
+        else ("", []),
+        (
+            "EXISTS (SELECT 1 FROM series s WHERE s.series_id = ? AND s.agency = i.agency "
+            "AND s.incident_id = i.incident_id)",
+            [q.series],
+        )
+        if q.series
+        else ("", []),
+    ]
     used = [(sql, params) for sql, params in parts if sql]
     clause = " AND ".join(sql for sql, _ in used) or "true"
     return clause, [p for _, params in used for p in params]
@@ -101,8 +119,9 @@ def newest_cutoff(g: GuardedStore, where: str, params: list[Any], need: int, top
     span = timedelta(days=7)
     while top is not None and span < timedelta(days=36_500):
         cutoff = top - span
-        found = cache.scalar(g, f"SELECT count(*) FROM incidents i WHERE {where} AND i.occurred_from >= ?",
-                             [*params, cutoff])  # fmt: skip
+        found = cache.scalar(
+            g, f"SELECT count(*) FROM incidents i WHERE {where} AND i.occurred_from >= ?", [*params, cutoff]
+        )
         if found >= need:
             return cutoff
         span *= 8
@@ -139,9 +158,12 @@ def incident(g: GuardedStore, incident_id: str, agency: str | None = None) -> di
     key = [found["agency"], incident_id]  # type: ignore[index]
     derived = {  # sections from stage tables are read only when the stage has written rows
         "series": ("series", "SELECT * FROM series WHERE agency = ? AND incident_id = ?"),
-        "groups": ("group_incidents", "SELECT gi.*, g.name FROM group_incidents gi LEFT JOIN groups g USING "
-                   "(group_id) WHERE gi.agency = ? AND gi.incident_id = ? ORDER BY gi.group_id"),
-    }  # fmt: skip
+        "groups": (
+            "group_incidents",
+            "SELECT gi.*, g.name FROM group_incidents gi LEFT JOIN groups g USING "
+            "(group_id) WHERE gi.agency = ? AND gi.incident_id = ? ORDER BY gi.group_id",
+        ),
+    }
     out: dict[str, Any] = {"incident": found, "notes": {}}
     for section, (table, sql) in derived.items():
         note = stage_note(g, table)
@@ -173,8 +195,11 @@ def people_sql(resolved: bool) -> str:
 
 def similar(g: GuardedStore, incident_id: str, agency: str | None, k: int) -> dict[str, Any]:
     """The incidents most likely linked to this one, each with the per-feature contributions behind its score."""
-    found = one(g, "SELECT agency FROM incidents WHERE incident_id = ?" + (" AND agency = ?" if agency else ""),
-                [incident_id, agency] if agency else [incident_id])  # fmt: skip
+    found = one(
+        g,
+        "SELECT agency FROM incidents WHERE incident_id = ?" + (" AND agency = ?" if agency else ""),
+        [incident_id, agency] if agency else [incident_id],
+    )
     if found is None:
         refuse_hidden(g, "incidents", "incident_id", incident_id, agency)
     note = stage_note(g, "incident_links")
@@ -200,8 +225,13 @@ def link(g: GuardedStore, link_id: str) -> dict[str, Any]:
         raise ApiProblem(404, f"no incident link {link_id} (or its incidents are not visible to you)")
     found = parsed(found, "contributions", "features")
     contributions = found.get("contributions") or {}
-    found["why"] = sorted(({"feature": k, "contribution": v, "value": (found.get("features") or {}).get(k)}
-                           for k, v in contributions.items()), key=lambda c: -abs(c["contribution"] or 0))  # fmt: skip
+    found["why"] = sorted(
+        (
+            {"feature": k, "contribution": v, "value": (found.get("features") or {}).get(k)}
+            for k, v in contributions.items()
+        ),
+        key=lambda c: -abs(c["contribution"] or 0),
+    )
     return found
 
 
@@ -209,9 +239,11 @@ def series_list(g: GuardedStore, *, min_size: int, limit: int, offset: int) -> d
     note = stage_note(g, "series")
     if note:
         return listing([], total=0, limit=limit, offset=offset, note=note)
-    base = ("SELECT series_id, count(*) AS members, any_value(size) AS size, any_value(cohesion) AS cohesion, "
-            "min(first_from) AS first_from, max(last_to) AS last_to, list(DISTINCT agency) AS agencies "
-            "FROM series GROUP BY series_id HAVING count(*) >= ?")  # fmt: skip
+    base = (
+        "SELECT series_id, count(*) AS members, any_value(size) AS size, any_value(cohesion) AS cohesion, "
+        "min(first_from) AS first_from, max(last_to) AS last_to, list(DISTINCT agency) AS agencies "
+        "FROM series GROUP BY series_id HAVING count(*) >= ?"
+    )
     total = int(g.scalar(f"SELECT count(*) FROM ({base})", [min_size]))
     items = rows(
         g,
@@ -223,13 +255,21 @@ def series_list(g: GuardedStore, *, min_size: int, limit: int, offset: int) -> d
 
 def one_series(g: GuardedStore, series_id: str) -> dict[str, Any]:
     """A series' member incidents (how firmly each belongs) and the links among them."""
-    members = rows(g, "SELECT s.incident_id, s.agency, s.confidence, s.strongest, i.offence, i.occurred_from, i.area, "
-                      "i.x, i.y, i.mo_entry, i.premises FROM series s JOIN incidents i ON i.agency = s.agency AND "
-                      "i.incident_id = s.incident_id WHERE s.series_id = ? ORDER BY i.occurred_from", [series_id])  # fmt: skip
+    members = rows(
+        g,
+        "SELECT s.incident_id, s.agency, s.confidence, s.strongest, i.offence, i.occurred_from, i.area, "
+        "i.x, i.y, i.mo_entry, i.premises FROM series s JOIN incidents i ON i.agency = s.agency AND "
+        "i.incident_id = s.incident_id WHERE s.series_id = ? ORDER BY i.occurred_from",
+        [series_id],
+    )
     if not members:
         raise ApiProblem(404, f"no series {series_id} (or none of its incidents is visible to you)")
     keys = [f"{m['agency']}/{m['incident_id']}" for m in members]
-    links = rows(g, "SELECT link_id, agency_a, incident_a, agency_b, incident_b, probability FROM incident_links "
-                    "WHERE list_contains(?, agency_a || '/' || incident_a) AND list_contains(?, agency_b || '/' || "
-                    "incident_b) ORDER BY probability DESC LIMIT 2000", [keys, keys])  # fmt: skip
+    links = rows(
+        g,
+        "SELECT link_id, agency_a, incident_a, agency_b, incident_b, probability FROM incident_links "
+        "WHERE list_contains(?, agency_a || '/' || incident_a) AND list_contains(?, agency_b || '/' || "
+        "incident_b) ORDER BY probability DESC LIMIT 2000",
+        [keys, keys],
+    )
     return {"series_id": series_id, "members": members, "links": links}

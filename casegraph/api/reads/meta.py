@@ -11,34 +11,79 @@ from casegraph.safeguards import GuardedStore
 from casegraph.schema import model
 from casegraph.store import quote
 
-SHOWN_TABLES = ("incidents", "person_records", "groups", "membership_claims", "person_identities",
-                "incident_links", "series", "person_ties", "group_ties", "group_activity", "group_incidents",
-                "hotspots", "alerts")  # fmt: skip
+SHOWN_TABLES = (
+    "incidents",
+    "person_records",
+    "groups",
+    "membership_claims",
+    "person_identities",
+    "incident_links",
+    "series",
+    "person_ties",
+    "group_ties",
+    "group_activity",
+    "group_incidents",
+    "hotspots",
+    "alerts",
+)
 
 
 def status(g: GuardedStore) -> dict[str, Any]:
     """Each stage: built or not, its last run; each table behind a view: its rows (visible to the user)."""
-    runs = {r["stage"]: r for r in rows(g, "SELECT stage, run_id, status, started_at, finished_at FROM runs "
-                                           "QUALIFY row_number() OVER (PARTITION BY stage ORDER BY started_at DESC) = 1")}  # fmt: skip
-    stages = [{"stage": s, "built": stage_module(s) is not None, "last_run": runs.get(s),
-               "state": "ran" if s in runs else "not built" if stage_module(s) is None else "stage not run"}
-              for s in STAGE_NAMES]  # fmt: skip
-    tables = [{"table": t, "stage": producer_of(t), "rows": int(cache.scalar(g, f"SELECT count(*) FROM {quote(t)}"))
-               if has_table(g, t) else None} for t in SHOWN_TABLES]  # fmt: skip
+    runs = {
+        r["stage"]: r
+        for r in rows(
+            g,
+            "SELECT stage, run_id, status, started_at, finished_at FROM runs "
+            "QUALIFY row_number() OVER (PARTITION BY stage ORDER BY started_at DESC) = 1",
+        )
+    }
+    stages = [
+        {
+            "stage": s,
+            "built": stage_module(s) is not None,
+            "last_run": runs.get(s),
+            "state": "ran" if s in runs else "not built" if stage_module(s) is None else "stage not run",
+        }
+        for s in STAGE_NAMES
+    ]
+    tables = [
+        {
+            "table": t,
+            "stage": producer_of(t),
+            "rows": int(cache.scalar(g, f"SELECT count(*) FROM {quote(t)}")) if has_table(g, t) else None,
+        }
+        for t in SHOWN_TABLES
+    ]
     return {"user": _me(g), "stages": stages, "tables": tables}
 
 
 def _me(g: GuardedStore) -> dict[str, Any]:
-    return {"user_id": g.user.user_id, "agency": g.user.agency, "role": g.user.role, "purpose": g.purpose,
-            "sees_agencies": g.visibility.agencies.get("incidents", [g.user.agency])}  # fmt: skip
+    return {
+        "user_id": g.user.user_id,
+        "agency": g.user.agency,
+        "role": g.user.role,
+        "purpose": g.purpose,
+        "sees_agencies": g.visibility.agencies.get("incidents", [g.user.agency]),
+    }
 
 
 def schema() -> dict[str, Any]:
     """Tables and fields as declared (the UI reads its field lists from here); protected fields are marked."""
-    return {"tables": [{"name": t.name, "kind": t.kind, "description": t.description,
-                        "fields": [{"name": f.name, "type": f.type, "description": f.description,
-                                    "protected": f.protected} for f in t.fields]}
-                       for t in model.tables.values()]}  # fmt: skip
+    return {
+        "tables": [
+            {
+                "name": t.name,
+                "kind": t.kind,
+                "description": t.description,
+                "fields": [
+                    {"name": f.name, "type": f.type, "description": f.description, "protected": f.protected}
+                    for f in t.fields
+                ],
+            }
+            for t in model.tables.values()
+        ]
+    }
 
 
 def audit_where(user: str | None, action: str | None) -> tuple[str, list[Any]]:
@@ -54,6 +99,10 @@ def audit(
     g.require("audit", "audit log")
     where, params = audit_where(user, action)
     total = int(g.scalar(f"SELECT count(*) FROM audit_log WHERE {where}", params))
-    items = rows(g, "SELECT seq, \"at\", user_id, agency, role, action, target, purpose, origin, outcome, row_count, "
-                    f"detail FROM audit_log WHERE {where} ORDER BY seq DESC LIMIT ? OFFSET ?", [*params, limit, offset])  # fmt: skip
+    items = rows(
+        g,
+        'SELECT seq, "at", user_id, agency, role, action, target, purpose, origin, outcome, row_count, '
+        f"detail FROM audit_log WHERE {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
     return listing([parsed(r) for r in items], total=total, limit=limit, offset=offset)

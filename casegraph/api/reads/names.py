@@ -87,8 +87,12 @@ def persons_of(hits: pa.Table, *, limit: int, offset: int) -> list[dict[str, obj
     )
     ordered = grouped.sort_by([("person_id_count", "descending"), ("person_id", "ascending")])
     return [
-        {"person_id": r["person_id"], "records": r["person_id_count"],
-         "names": sorted(n for n in r["name_distinct"] if n is not None),
-         "agencies": sorted(a for a in r["agency_distinct"] if a is not None), "dob": r["dob_min"]}
+        {
+            "person_id": r["person_id"],
+            "records": r["person_id_count"],
+            "names": sorted(n for n in r["name_distinct"] if n is not None),
+            "agencies": sorted(a for a in r["agency_distinct"] if a is not None),
+            "dob": r["dob_min"],
+        }
         for r in ordered.slice(offset, limit).to_pylist()
-    ]  # fmt: skip
+    ]

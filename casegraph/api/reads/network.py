@@ -44,8 +44,11 @@ def ties(g: GuardedStore, group: str | None, *, limit: int, offset: int) -> dict
     order = next((c for c in TIE_ORDER if c in cols), a)
     where = f"(? IS NULL OR {a} = ? OR {b} = ?)"
     total = int(g.scalar(f"SELECT count(*) FROM group_ties WHERE {where}", [group] * 3))
-    items = rows(g, f"SELECT * FROM group_ties WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-                 [group, group, group, limit, offset])  # fmt: skip
+    items = rows(
+        g,
+        f"SELECT * FROM group_ties WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+        [group, group, group, limit, offset],
+    )
     return listing([_tie(r, a, b) for r in items], total=total, limit=limit, offset=offset)
 
 
@@ -62,8 +65,11 @@ def tie(g: GuardedStore, group_a: str, group_b: str) -> dict[str, Any]:
     if stage_note(g, "group_ties"):
         raise ApiProblem(404, "no group ties: the network stage has not run")
     a, b = _tie_sides(columns_of(g, "group_ties"))
-    found = one(g, f"SELECT * FROM group_ties WHERE ({a} = ? AND {b} = ?) OR ({a} = ? AND {b} = ?) LIMIT 1",
-                [group_a, group_b, group_b, group_a])  # fmt: skip
+    found = one(
+        g,
+        f"SELECT * FROM group_ties WHERE ({a} = ? AND {b} = ?) OR ({a} = ? AND {b} = ?) LIMIT 1",
+        [group_a, group_b, group_b, group_a],
+    )
     if found is None:
         raise ApiProblem(404, f"no tie between {group_a} and {group_b}")
     found = _tie(found, a, b)
@@ -77,9 +83,13 @@ def tie_events(g: GuardedStore, a: str, b: str) -> list[dict[str, Any]]:
     """The events behind a tie, oldest first: which two people, what kind, when, the record ids."""
     if not has_table(g, "group_tie_evidence"):
         return []
-    return rows(g, "SELECT person_a, person_b, kind, event, occurred_on, evidence FROM group_tie_evidence WHERE "
-                   "(group_a = ? AND group_b = ?) OR (group_a = ? AND group_b = ?) ORDER BY occurred_on NULLS LAST, "
-                   "event LIMIT 500", [a, b, b, a])  # fmt: skip
+    return rows(
+        g,
+        "SELECT person_a, person_b, kind, event, occurred_on, evidence FROM group_tie_evidence WHERE "
+        "(group_a = ? AND group_b = ?) OR (group_a = ? AND group_b = ?) ORDER BY occurred_on NULLS LAST, "
+        "event LIMIT 500",
+        [a, b, b, a],
+    )
 
 
 # -- the link chart -----------------------------------------------------------------------------------
@@ -103,8 +113,11 @@ MEMBERS_SQL = (
 
 def group_layer(g: GuardedStore, gids: list[str] | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Groups, their members (as resolved persons) with membership ties, and ties between groups."""
-    groups = rows(g, "SELECT group_id, name, kind FROM groups WHERE ? IS NULL OR list_contains(?, group_id)",
-                  [gids, gids])  # fmt: skip
+    groups = rows(
+        g,
+        "SELECT group_id, name, kind FROM groups WHERE ? IS NULL OR list_contains(?, group_id)",
+        [gids, gids],
+    )
     nodes = [_node("group", r["group_id"], r["name"] or r["group_id"], group_kind=r["kind"]) for r in groups]
     members = rows(g, MEMBERS_SQL, [gids, gids])
     seen = {n["id"] for n in nodes}
@@ -114,8 +127,16 @@ def group_layer(g: GuardedStore, gids: list[str] | None) -> tuple[list[dict[str,
         if pid not in seen:
             seen.add(pid)
             nodes.append(_node("person", m["pid"], m["name"] or m["pid"]))
-        edges.append(_edge("member", pid, f"group:{m['group_id']}", float(m["criteria"] or 1),
-                           claim_id=m["claim_id"], date=m["entered_at"]))  # fmt: skip
+        edges.append(
+            _edge(
+                "member",
+                pid,
+                f"group:{m['group_id']}",
+                float(m["criteria"] or 1),
+                claim_id=m["claim_id"],
+                date=m["entered_at"],
+            )
+        )
     return nodes, edges + group_tie_edges(g, gids)
 
 
@@ -126,29 +147,50 @@ def group_tie_edges(g: GuardedStore, gids: list[str] | None) -> list[dict[str, A
     a, b = _tie_sides(cols)
     weight = next((c for c in ("strength", "weight", "observed") if c in cols), None)
     onset = next((c for c in ("onset", "first_evidence", "first_date") if c in cols), None)
-    found = rows(g, f"SELECT * FROM group_ties WHERE ? IS NULL OR list_contains(?, {a}) OR list_contains(?, {b})",
-                 [gids, gids, gids])  # fmt: skip
-    return [_edge("group_tie", f"group:{r[a]}", f"group:{r[b]}", float(r.get(weight) or 1) if weight else 1.0,
-                  pair=[r[a], r[b]], date=r.get(onset) if onset else None,
-                  p_value=next((r[c] for c in TIE_ORDER if c in r), None)) for r in found]  # fmt: skip
+    found = rows(
+        g,
+        f"SELECT * FROM group_ties WHERE ? IS NULL OR list_contains(?, {a}) OR list_contains(?, {b})",
+        [gids, gids, gids],
+    )
+    return [
+        _edge(
+            "group_tie",
+            f"group:{r[a]}",
+            f"group:{r[b]}",
+            float(r.get(weight) or 1) if weight else 1.0,
+            pair=[r[a], r[b]],
+            date=r.get(onset) if onset else None,
+            p_value=next((r[c] for c in TIE_ORDER if c in r), None),
+        )
+        for r in found
+    ]
 
 
-def incident_layer(g: GuardedStore, gids: list[str] | None, start: Any, end: Any,
-                   limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # fmt: skip
+def incident_layer(
+    g: GuardedStore, gids: list[str] | None, start: Any, end: Any, limit: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Incidents linked to the groups (in the date range), who took part in them, and links between them."""
     if stage_note(g, "group_incidents"):
         return [], []
-    found = rows(g, "WITH gi AS MATERIALIZED (SELECT group_id, agency, incident_id, occurred_on, via FROM "
-                    "group_incidents WHERE (? IS NULL OR list_contains(?, group_id)) AND (? IS NULL OR occurred_on >= ?) "
-                    "AND (? IS NULL OR occurred_on <= ?) ORDER BY occurred_on DESC, agency, incident_id LIMIT ?) "
-                    f"SELECT gi.*, i.offence FROM gi {fetched('incidents', 'i', 'offence', 'gi', INCIDENT_KEY, join='INNER')} "
-                    "ORDER BY gi.occurred_on DESC, gi.agency, gi.incident_id",
-                 [gids, gids, start, start, end, end, limit])  # fmt: skip
+    found = rows(
+        g,
+        "WITH gi AS MATERIALIZED (SELECT group_id, agency, incident_id, occurred_on, via FROM "
+        "group_incidents WHERE (? IS NULL OR list_contains(?, group_id)) AND (? IS NULL OR occurred_on >= ?) "
+        "AND (? IS NULL OR occurred_on <= ?) ORDER BY occurred_on DESC, agency, incident_id LIMIT ?) "
+        f"SELECT gi.*, i.offence FROM gi {fetched('incidents', 'i', 'offence', 'gi', INCIDENT_KEY, join='INNER')} "
+        "ORDER BY gi.occurred_on DESC, gi.agency, gi.incident_id",
+        [gids, gids, start, start, end, end, limit],
+    )
     nodes, edges, keys = {}, [], []
     for r in found:
         nid = f"incident:{r['agency']}/{r['incident_id']}"
-        nodes[nid] = _node("incident", f"{r['agency']}/{r['incident_id']}", r["incident_id"], offence=r["offence"],
-                           date=r["occurred_on"])  # fmt: skip
+        nodes[nid] = _node(
+            "incident",
+            f"{r['agency']}/{r['incident_id']}",
+            r["incident_id"],
+            offence=r["offence"],
+            date=r["occurred_on"],
+        )
         edges.append(
             _edge("attributed", f"group:{r['group_id']}", nid, 1.0, via=r["via"], date=r["occurred_on"])
         )
@@ -166,23 +208,47 @@ SHOWN = "WITH shown AS (SELECT DISTINCT unnest(?) AS key) "
 def involvement_edges(g: GuardedStore, shown: list[list[str]]) -> list[dict[str, Any]]:
     """Who took part in the incidents shown ([agencies, incident ids]): matched by key pair, never by a string
     built for every involvement (150 ms at 1,000,000 incidents), and their persons fetched (common.fetched)."""
-    found = rows(g, "WITH shown AS MATERIALIZED (SELECT DISTINCT unnest(?::VARCHAR[]) AS agency, "
-                    "unnest(?::VARCHAR[]) AS incident_id), v AS MATERIALIZED (SELECT v.agency, v.incident_id, v.role, "
-                    "v.record_id FROM involvements v SEMI JOIN shown USING (agency, incident_id) WHERE v.role IN "
-                    f"('suspect', 'offender', 'arrestee')) SELECT v.agency, v.incident_id, v.role, {person_of('v')} "
-                    f"AS pid FROM v {fetched('person_identities', 'pi', 'person_id', 'v', RECORD_KEY)}", shown)  # fmt: skip
-    return [_edge("involved", f"person:{r['pid']}", f"incident:{r['agency']}/{r['incident_id']}", 1.0, role=r["role"])
-            for r in found]  # fmt: skip
+    found = rows(
+        g,
+        "WITH shown AS MATERIALIZED (SELECT DISTINCT unnest(?::VARCHAR[]) AS agency, "
+        "unnest(?::VARCHAR[]) AS incident_id), v AS MATERIALIZED (SELECT v.agency, v.incident_id, v.role, "
+        "v.record_id FROM involvements v SEMI JOIN shown USING (agency, incident_id) WHERE v.role IN "
+        f"('suspect', 'offender', 'arrestee')) SELECT v.agency, v.incident_id, v.role, {person_of('v')} "
+        f"AS pid FROM v {fetched('person_identities', 'pi', 'person_id', 'v', RECORD_KEY)}",
+        shown,
+    )
+    return [
+        _edge(
+            "involved",
+            f"person:{r['pid']}",
+            f"incident:{r['agency']}/{r['incident_id']}",
+            1.0,
+            role=r["role"],
+        )
+        for r in found
+    ]
 
 
 def link_edges(g: GuardedStore, keys: list[str], min_p: float = 0.5) -> list[dict[str, Any]]:
     if not keys or stage_note(g, "incident_links"):
         return []
-    found = rows(g, SHOWN + "SELECT link_id, agency_a, incident_a, agency_b, incident_b, probability FROM "
-                    "incident_links WHERE probability >= ? AND agency_a || '/' || incident_a IN (SELECT key FROM shown) "
-                    "AND agency_b || '/' || incident_b IN (SELECT key FROM shown)", [keys, min_p])  # fmt: skip
-    return [_edge("linked", f"incident:{r['agency_a']}/{r['incident_a']}", f"incident:{r['agency_b']}/{r['incident_b']}",
-                  float(r["probability"]), link_id=r["link_id"]) for r in found]  # fmt: skip
+    found = rows(
+        g,
+        SHOWN + "SELECT link_id, agency_a, incident_a, agency_b, incident_b, probability FROM "
+        "incident_links WHERE probability >= ? AND agency_a || '/' || incident_a IN (SELECT key FROM shown) "
+        "AND agency_b || '/' || incident_b IN (SELECT key FROM shown)",
+        [keys, min_p],
+    )
+    return [
+        _edge(
+            "linked",
+            f"incident:{r['agency_a']}/{r['incident_a']}",
+            f"incident:{r['agency_b']}/{r['incident_b']}",
+            float(r["probability"]),
+            link_id=r["link_id"],
+        )
+        for r in found
+    ]
 
 
 def person_tie_edges(g: GuardedStore, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -190,14 +256,30 @@ def person_tie_edges(g: GuardedStore, nodes: list[dict[str, Any]]) -> list[dict[
     persons = [n["id"][7:] for n in nodes if n["kind"] == "person"]
     if not persons or stage_note(g, "person_ties"):
         return []
-    found = rows(g, SHOWN + "SELECT tie_id, person_a, person_b, kind, weight, n_events, first_at FROM person_ties "
-                    "WHERE person_a IN (SELECT key FROM shown) AND person_b IN (SELECT key FROM shown)", [persons])  # fmt: skip
-    return [_edge("person_tie", f"person:{r['person_a']}", f"person:{r['person_b']}", float(r["weight"] or 1),
-                  tie_id=r["tie_id"], tie_kind=r["kind"], events=r["n_events"], date=r["first_at"]) for r in found]  # fmt: skip
+    found = rows(
+        g,
+        SHOWN + "SELECT tie_id, person_a, person_b, kind, weight, n_events, first_at FROM person_ties "
+        "WHERE person_a IN (SELECT key FROM shown) AND person_b IN (SELECT key FROM shown)",
+        [persons],
+    )
+    return [
+        _edge(
+            "person_tie",
+            f"person:{r['person_a']}",
+            f"person:{r['person_b']}",
+            float(r["weight"] or 1),
+            tie_id=r["tie_id"],
+            tie_kind=r["kind"],
+            events=r["n_events"],
+            date=r["first_at"],
+        )
+        for r in found
+    ]
 
 
-def graph(g: GuardedStore, gids: list[str] | None, *, incidents: bool, start: Any, end: Any,
-          limit: int) -> dict[str, Any]:  # fmt: skip
+def graph(
+    g: GuardedStore, gids: list[str] | None, *, incidents: bool, start: Any, end: Any, limit: int
+) -> dict[str, Any]:
     """The link chart: groups, members, ties; with incidents, the incidents, their people and links."""
     nodes, edges = group_layer(g, gids)
     if incidents:
@@ -207,8 +289,9 @@ def graph(g: GuardedStore, gids: list[str] | None, *, incidents: bool, start: An
     return _complete(nodes, edges + person_tie_edges(g, nodes), limit, stage_notes(g))
 
 
-def _complete(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], limit: int,
-              notes: dict[str, str]) -> dict[str, Any]:  # fmt: skip
+def _complete(
+    nodes: list[dict[str, Any]], edges: list[dict[str, Any]], limit: int, notes: dict[str, str]
+) -> dict[str, Any]:
     """Keep edges whose ends are both shown; add person nodes named only by edges; cap the node count."""
     by_id = {n["id"]: n for n in nodes}
     for e in edges:
@@ -242,31 +325,58 @@ def expand(g: GuardedStore, node: str, limit: int) -> dict[str, Any]:
 def _person_neighbours(
     g: GuardedStore, pid: str, limit: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    found = rows(g, "SELECT v.agency, v.incident_id, v.role, i.offence, i.occurred_from::DATE AS day FROM involvements v "
-                    "JOIN incidents i ON i.agency = v.agency AND i.incident_id = v.incident_id LEFT JOIN "
-                    "person_identities pi ON pi.agency = v.agency AND pi.record_id = v.record_id WHERE "
-                    f"{person_of('v')} = ? LIMIT ?", [pid, limit])  # fmt: skip
-    nodes = [_node("incident", f"{r['agency']}/{r['incident_id']}", r["incident_id"], offence=r["offence"],
-                   date=r["day"]) for r in found]  # fmt: skip
+    found = rows(
+        g,
+        "SELECT v.agency, v.incident_id, v.role, i.offence, i.occurred_from::DATE AS day FROM involvements v "
+        "JOIN incidents i ON i.agency = v.agency AND i.incident_id = v.incident_id LEFT JOIN "
+        "person_identities pi ON pi.agency = v.agency AND pi.record_id = v.record_id WHERE "
+        f"{person_of('v')} = ? LIMIT ?",
+        [pid, limit],
+    )
+    nodes = [
+        _node(
+            "incident",
+            f"{r['agency']}/{r['incident_id']}",
+            r["incident_id"],
+            offence=r["offence"],
+            date=r["day"],
+        )
+        for r in found
+    ]
     edges = [
         _edge("involved", f"person:{pid}", n["id"], 1.0, role=r["role"])
         for n, r in zip(nodes, found, strict=True)
     ]
-    claims = rows(g, "SELECT c.claim_id, c.group_id, len(c.criteria) AS criteria FROM membership_claims c LEFT JOIN "
-                     "person_identities pi ON pi.agency = c.agency AND pi.record_id = c.record_id WHERE "
-                     f"{person_of('c')} = ?", [pid])  # fmt: skip
+    claims = rows(
+        g,
+        "SELECT c.claim_id, c.group_id, len(c.criteria) AS criteria FROM membership_claims c LEFT JOIN "
+        "person_identities pi ON pi.agency = c.agency AND pi.record_id = c.record_id WHERE "
+        f"{person_of('c')} = ?",
+        [pid],
+    )
     for c in claims:
         nodes.append(_node("group", c["group_id"], c["group_id"]))
-        edges.append(_edge("member", f"person:{pid}", f"group:{c['group_id']}", float(c["criteria"] or 1),
-                           claim_id=c["claim_id"]))  # fmt: skip
+        edges.append(
+            _edge(
+                "member",
+                f"person:{pid}",
+                f"group:{c['group_id']}",
+                float(c["criteria"] or 1),
+                claim_id=c["claim_id"],
+            )
+        )
     return nodes, edges
 
 
 def _incident_neighbours(g: GuardedStore, key: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     agency, _, iid = key.partition("/")
-    found = rows(g, "SELECT link_id, agency_a, incident_a, agency_b, incident_b, probability FROM incident_links "
-                    "WHERE (agency_a = ? AND incident_a = ?) OR (agency_b = ? AND incident_b = ?) "
-                    "ORDER BY probability DESC LIMIT 25", [agency, iid, agency, iid])  # fmt: skip
+    found = rows(
+        g,
+        "SELECT link_id, agency_a, incident_a, agency_b, incident_b, probability FROM incident_links "
+        "WHERE (agency_a = ? AND incident_a = ?) OR (agency_b = ? AND incident_b = ?) "
+        "ORDER BY probability DESC LIMIT 25",
+        [agency, iid, agency, iid],
+    )
     nodes, edges = [], []
     for r in found:
         a, b = f"{r['agency_a']}/{r['incident_a']}", f"{r['agency_b']}/{r['incident_b']}"

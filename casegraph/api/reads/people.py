@@ -24,8 +24,10 @@ from casegraph.api.workspace import ApiProblem
 from casegraph.safeguards import GuardedStore
 
 HITS = 2000  # matching records grouped into persons per name search
-RECORD_COLUMNS = ("p.record_id, p.agency, p.given_name, p.middle_name, p.family_name, p.alias, p.dob, p.sex, "
-                  "p.address, p.postcode")  # fmt: skip
+RECORD_COLUMNS = (
+    "p.record_id, p.agency, p.given_name, p.middle_name, p.family_name, p.alias, p.dob, p.sex, "
+    "p.address, p.postcode"
+)
 
 
 def persons_sql(resolved: bool, where: str = "true") -> str:
@@ -65,15 +67,22 @@ def persons(g: GuardedStore, text: str | None, *, limit: int, offset: int) -> di
 
 def _records_of(g: GuardedStore, person_id: str) -> tuple[list[dict[str, Any]], bool]:
     """The person's records and whether they come from resolved identities (else the one record named)."""
-    resolved = rows(g, f"SELECT {RECORD_COLUMNS}, pi.person_id, pi.match_weight, pi.match_probability, "
-                       "pi.cluster_size, pi.cluster_confidence, pi.decided FROM person_identities pi JOIN "
-                       "person_records p ON p.agency = pi.agency AND p.record_id = pi.record_id "
-                       "WHERE pi.person_id = ? ORDER BY p.agency, p.record_id", [person_id])  # fmt: skip
+    resolved = rows(
+        g,
+        f"SELECT {RECORD_COLUMNS}, pi.person_id, pi.match_weight, pi.match_probability, "
+        "pi.cluster_size, pi.cluster_confidence, pi.decided FROM person_identities pi JOIN "
+        "person_records p ON p.agency = pi.agency AND p.record_id = pi.record_id "
+        "WHERE pi.person_id = ? ORDER BY p.agency, p.record_id",
+        [person_id],
+    )
     if resolved:
         return resolved, True
     agency, _, record_id = person_id.partition("/")
-    single = rows(g, f"SELECT {RECORD_COLUMNS} FROM person_records p WHERE p.agency = ? AND p.record_id = ?",
-                  [agency, record_id])  # fmt: skip
+    single = rows(
+        g,
+        f"SELECT {RECORD_COLUMNS} FROM person_records p WHERE p.agency = ? AND p.record_id = ?",
+        [agency, record_id],
+    )
     if not single and record_id:
         refuse_hidden(g, "person_records", "record_id", record_id, agency)
     return single, False
@@ -81,10 +90,12 @@ def _records_of(g: GuardedStore, person_id: str) -> tuple[list[dict[str, Any]], 
 
 def claims_sql() -> str:
     """Claims about some records (only claims passing the safeguards' rules are visible), with group names."""
-    return ("SELECT c.claim_id, c.agency, c.record_id, c.group_id, g.name AS group_name, c.criteria, c.evidence, "
-            "c.entered_by, c.entered_at, c.review_date, c.approved_by FROM membership_claims c "
-            "LEFT JOIN groups g ON g.group_id = c.group_id AND g.agency = c.agency "
-            "WHERE list_contains(?, c.agency || '/' || c.record_id) ORDER BY c.group_id, c.entered_at")  # fmt: skip
+    return (
+        "SELECT c.claim_id, c.agency, c.record_id, c.group_id, g.name AS group_name, c.criteria, c.evidence, "
+        "c.entered_by, c.entered_at, c.review_date, c.approved_by FROM membership_claims c "
+        "LEFT JOIN groups g ON g.group_id = c.group_id AND g.agency = c.agency "
+        "WHERE list_contains(?, c.agency || '/' || c.record_id) ORDER BY c.group_id, c.entered_at"
+    )
 
 
 def person(g: GuardedStore, person_id: str) -> dict[str, Any]:
@@ -97,8 +108,13 @@ def person(g: GuardedStore, person_id: str) -> dict[str, Any]:
     keys = [f"{r['agency']}/{r['record_id']}" for r in records]
     pairs = [[r["agency"] for r in records], [r["record_id"] for r in records]]
     incidents = rows(g, person_incidents_sql(), pairs)
-    out: dict[str, Any] = {"person_id": person_id, "records": records, "claims": rows(g, claims_sql(), [keys]),
-                           "incidents": incidents, "ties": person_ties(g, person_id)}  # fmt: skip
+    out: dict[str, Any] = {
+        "person_id": person_id,
+        "records": records,
+        "claims": rows(g, claims_sql(), [keys]),
+        "incidents": incidents,
+        "ties": person_ties(g, person_id),
+    }
     if not resolved:
         out.update(stage_note(g, "person_identities") or {"note": "this record is a person of one record"})
     return out
@@ -108,20 +124,24 @@ def person_incidents_sql() -> str:
     """The incidents of some records (parameters: their agencies, their record ids), oldest first. Involvements
     and incidents are fetched by semi-join on those records (matching `agency || '/' || record_id` against a
     list built a string for every involvement: 86 ms per person at 1,000,000 incidents)."""
-    return ("WITH k AS MATERIALIZED (SELECT unnest(?::VARCHAR[]) AS agency, unnest(?::VARCHAR[]) AS record_id), "
-            "v AS MATERIALIZED (SELECT v.role, v.agency, v.incident_id FROM involvements v SEMI JOIN k "
-            "USING (agency, record_id)) "
-            "SELECT v.role, i.incident_id, i.agency, i.offence, i.occurred_from, i.area FROM v "
-            f"{fetched('incidents', 'i', 'offence, occurred_from, area', 'v', INCIDENT_KEY, join='INNER')} "
-            "ORDER BY i.occurred_from, i.agency, i.incident_id, v.role")  # fmt: skip
+    return (
+        "WITH k AS MATERIALIZED (SELECT unnest(?::VARCHAR[]) AS agency, unnest(?::VARCHAR[]) AS record_id), "
+        "v AS MATERIALIZED (SELECT v.role, v.agency, v.incident_id FROM involvements v SEMI JOIN k "
+        "USING (agency, record_id)) "
+        "SELECT v.role, i.incident_id, i.agency, i.offence, i.occurred_from, i.area FROM v "
+        f"{fetched('incidents', 'i', 'offence, occurred_from, area', 'v', INCIDENT_KEY, join='INNER')} "
+        "ORDER BY i.occurred_from, i.agency, i.incident_id, v.role"
+    )
 
 
 def person_ties(g: GuardedStore, person_id: str) -> list[dict[str, Any]]:
     """Up to 200 ties of the person (either end: two filters DuckDB can push into the scan, not one OR)."""
     if not has_table(g, "person_ties"):
         return []
-    sql = ("SELECT * FROM (SELECT * FROM person_ties WHERE person_a = ? UNION ALL "
-           "SELECT * FROM person_ties WHERE person_b = ? AND person_a IS DISTINCT FROM ?) LIMIT 200")  # fmt: skip
+    sql = (
+        "SELECT * FROM (SELECT * FROM person_ties WHERE person_a = ? UNION ALL "
+        "SELECT * FROM person_ties WHERE person_b = ? AND person_a IS DISTINCT FROM ?) LIMIT 200"
+    )
     return rows(g, sql, [person_id, person_id, person_id])
 
 
@@ -146,8 +166,12 @@ def groups(g: GuardedStore) -> dict[str, Any]:
 
 def group_key(g: GuardedStore, name_or_id: str) -> dict[str, Any]:
     """A group by id or by name (case-insensitive); 404 when neither matches."""
-    found = one(g, "SELECT group_id, agency, name, kind, description FROM groups WHERE group_id = ? "
-                   "OR lower(name) = lower(?) ORDER BY group_id <> ? LIMIT 1", [name_or_id] * 3)  # fmt: skip
+    found = one(
+        g,
+        "SELECT group_id, agency, name, kind, description FROM groups WHERE group_id = ? "
+        "OR lower(name) = lower(?) ORDER BY group_id <> ? LIMIT 1",
+        [name_or_id] * 3,
+    )
     if found is None:
         refuse_hidden(g, "groups", "group_id", name_or_id, None)
     return found  # type: ignore[return-value]
@@ -155,11 +179,13 @@ def group_key(g: GuardedStore, name_or_id: str) -> dict[str, Any]:
 
 def members_sql() -> str:
     """Each claimed member with the criteria met, the evidence cited, who entered it, and the resolved person."""
-    return ("SELECT c.claim_id, c.agency, c.record_id, p.given_name, p.family_name, p.alias, p.dob, "
-            "pi.person_id, c.criteria, c.evidence, c.entered_by, c.entered_at, c.review_date, c.approved_by "
-            "FROM membership_claims c LEFT JOIN person_records p ON p.agency = c.agency AND p.record_id = c.record_id "
-            "LEFT JOIN person_identities pi ON pi.agency = c.agency AND pi.record_id = c.record_id "
-            "WHERE c.group_id = ? ORDER BY c.entered_at")  # fmt: skip
+    return (
+        "SELECT c.claim_id, c.agency, c.record_id, p.given_name, p.family_name, p.alias, p.dob, "
+        "pi.person_id, c.criteria, c.evidence, c.entered_by, c.entered_at, c.review_date, c.approved_by "
+        "FROM membership_claims c LEFT JOIN person_records p ON p.agency = c.agency AND p.record_id = c.record_id "
+        "LEFT JOIN person_identities pi ON pi.agency = c.agency AND pi.record_id = c.record_id "
+        "WHERE c.group_id = ? ORDER BY c.entered_at"
+    )
 
 
 def group(g: GuardedStore, name_or_id: str) -> dict[str, Any]:
@@ -190,10 +216,12 @@ def group_incidents_sql() -> str:
     """One page of a group's incidents, oldest first, with each incident's offence and series. The page is cut
     first and its incidents and series fetched by semi-join (a plain LEFT JOIN made DuckDB hash every incident:
     115 ms per page at 1,000,000 incidents)."""
-    return ("WITH page AS MATERIALIZED (SELECT incident_id, agency, occurred_on, area, via, members, evidence "
-            "FROM group_incidents WHERE group_id = ? ORDER BY occurred_on, agency, incident_id LIMIT ? OFFSET ?) "
-            "SELECT p.incident_id, p.agency, p.occurred_on, p.area, p.via, p.members, p.evidence, i.offence, "
-            "s.series_id FROM page p "
-            f"{fetched('incidents', 'i', 'offence', 'page', INCIDENT_KEY)} "
-            f"{fetched('series', 's', 'series_id', 'page', INCIDENT_KEY)} "
-            "ORDER BY p.occurred_on, p.agency, p.incident_id")  # fmt: skip
+    return (
+        "WITH page AS MATERIALIZED (SELECT incident_id, agency, occurred_on, area, via, members, evidence "
+        "FROM group_incidents WHERE group_id = ? ORDER BY occurred_on, agency, incident_id LIMIT ? OFFSET ?) "
+        "SELECT p.incident_id, p.agency, p.occurred_on, p.area, p.via, p.members, p.evidence, i.offence, "
+        "s.series_id FROM page p "
+        f"{fetched('incidents', 'i', 'offence', 'page', INCIDENT_KEY)} "
+        f"{fetched('series', 's', 'series_id', 'page', INCIDENT_KEY)} "
+        "ORDER BY p.occurred_on, p.agency, p.incident_id"
+    )

@@ -21,11 +21,17 @@ class Acknowledgement(BaseModel):
 
 
 @router.get("/alerts", summary="Alerts: new and growing ties, spread to new areas, rising activity")
-async def list_alerts(request: Request, p: Paging,
-                      status: Literal["open", "acknowledged", "dismissed"] | None = None,
-                      kind: IdQuery = None, group: IdQuery = None) -> Any:  # fmt: skip
-    return await run(request, lambda g: activity.alerts(g, status=status, kind=kind, group=group, limit=p.limit,
-                                                        offset=p.offset))  # fmt: skip
+async def list_alerts(
+    request: Request,
+    p: Paging,
+    status: Literal["open", "acknowledged", "dismissed"] | None = None,
+    kind: IdQuery = None,
+    group: IdQuery = None,
+) -> Any:
+    return await run(
+        request,
+        lambda g: activity.alerts(g, status=status, kind=kind, group=group, limit=p.limit, offset=p.offset),
+    )
 
 
 @router.get("/alerts/{alert_id}", summary="One alert with its evidence records")

@@ -16,8 +16,9 @@ T = TypeVar("T")
 ID = r"^[A-Za-z0-9_.:/|\-]{1,128}$"  # ids as agencies write them; anything else is refused with a 422
 
 
-async def run(request: Request, fn: Callable[[GuardedStore], T], *, need_purpose: bool = True,
-              alone: bool = False) -> T:  # fmt: skip
+async def run(
+    request: Request, fn: Callable[[GuardedStore], T], *, need_purpose: bool = True, alone: bool = False
+) -> T:
     """fn(guarded store of the caller), on the store thread; a refusal or failure becomes a JSON answer."""
     caller = caller_of(request, need_purpose=need_purpose)
     ws: Workspace = request.app.state.ws

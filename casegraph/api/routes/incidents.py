@@ -34,12 +34,18 @@ async def incident_query(  # async: no thread-pool hop (see routes/common.page)
     q: str | None = Query(None, min_length=2, max_length=200, description="Words in the narrative."),
 ) -> IncidentQuery:
     if start and end and start > end:
-        raise ApiProblem(422, f"invalid parameters: from ({start}) is after to ({end})",
-                         reasons=[{"parameter": "query.from", "problem": "must not be after `to`"}])  # fmt: skip
+        raise ApiProblem(
+            422,
+            f"invalid parameters: from ({start}) is after to ({end})",
+            reasons=[{"parameter": "query.from", "problem": "must not be after `to`"}],
+        )
     box = tuple(float(v) for v in bbox.split(",")) if bbox else None
     if box and (box[0] > box[2] or box[1] > box[3]):
-        raise ApiProblem(422, "invalid parameters: bbox must be x0,y0,x1,y1 with x0 <= x1 and y0 <= y1",
-                         reasons=[{"parameter": "query.bbox", "problem": "x0 <= x1 and y0 <= y1"}])  # fmt: skip
+        raise ApiProblem(
+            422,
+            "invalid parameters: bbox must be x0,y0,x1,y1 with x0 <= x1 and y0 <= y1",
+            reasons=[{"parameter": "query.bbox", "problem": "x0 <= x1 and y0 <= y1"}],
+        )
     return IncidentQuery(start, end, area, offence, group, series, box, agency, q)  # type: ignore[arg-type]
 
 
@@ -48,8 +54,12 @@ IncidentId = Annotated[str, Path(pattern=ID)]
 
 
 @router.get("/incidents", summary="Incidents, filtered by time, place, offence, group or series")
-async def list_incidents(request: Request, f: Filters, p: Paging,
-                         order: Literal["-occurred_from", "occurred_from", "incident_id"] = "-occurred_from") -> Any:  # fmt: skip
+async def list_incidents(
+    request: Request,
+    f: Filters,
+    p: Paging,
+    order: Literal["-occurred_from", "occurred_from", "incident_id"] = "-occurred_from",
+) -> Any:
     return await run(
         request, lambda g: incidents.incidents(g, f, limit=p.limit, offset=p.offset, order=order)
     )
@@ -61,8 +71,9 @@ async def get_incident(request: Request, incident_id: IncidentId, agency: IdQuer
 
 
 @router.get("/incidents/{incident_id}/similar", summary="Similar incidents, each with the why of its score")
-async def similar(request: Request, incident_id: IncidentId, agency: IdQuery = None,
-                  k: int = Query(10, ge=1, le=100)) -> Any:  # fmt: skip
+async def similar(
+    request: Request, incident_id: IncidentId, agency: IdQuery = None, k: int = Query(10, ge=1, le=100)
+) -> Any:
     return await run(request, lambda g: incidents.similar(g, incident_id, agency, k))
 
 
@@ -94,7 +105,9 @@ async def map_areas(request: Request) -> Any:
 
 
 @router.get("/hotspots", summary="Emerging hot spot classes per grid cell")
-async def list_hotspots(request: Request,
-                        cls: Annotated[list[Annotated[str, Query(max_length=40)]], Query(alias="class", max_length=20)] = [],  # noqa: B006
-                        include_none: bool = False) -> Any:  # fmt: skip
+async def list_hotspots(
+    request: Request,
+    cls: Annotated[list[Annotated[str, Query(max_length=40)]], Query(alias="class", max_length=20)] = [],  # noqa: B006
+    include_none: bool = False,
+) -> Any:
     return await run(request, lambda g: activity.hotspots(g, cls, include_none))

@@ -27,8 +27,11 @@ async def health() -> Any:
 async def me(request: Request) -> Any:
     caller = caller_of(request, need_purpose=False)
     session = session_of(request) or {}
-    return await run(request, lambda g: {**meta._me(g), "purpose": caller.purpose, "csrf": session.get("csrf")},
-                     need_purpose=False)  # fmt: skip
+    return await run(
+        request,
+        lambda g: {**meta._me(g), "purpose": caller.purpose, "csrf": session.get("csrf")},
+        need_purpose=False,
+    )
 
 
 @router.get("/status", summary="Each stage: built, run or not; rows behind each view")
@@ -43,8 +46,12 @@ async def schema(request: Request) -> Any:
 
 
 @router.get("/audit", summary="The audit log, newest first (auditor, supervisor or admin)")
-async def audit(request: Request, p: Paging, user: Annotated[str | None, Query(pattern=ID)] = None,
-                action: Annotated[str | None, Query(pattern=ID)] = None) -> Any:  # fmt: skip
+async def audit(
+    request: Request,
+    p: Paging,
+    user: Annotated[str | None, Query(pattern=ID)] = None,
+    action: Annotated[str | None, Query(pattern=ID)] = None,
+) -> Any:
     return await run(
         request, lambda g: meta.audit(g, user=user, action=action, limit=p.limit, offset=p.offset)
     )
@@ -65,10 +72,14 @@ class IncidentExport(Dissemination):
 
 @router.post("/exports/incidents", summary="Export incidents as CSV (formulas made inert; a dissemination)")
 async def export_incidents(request: Request, body: IncidentExport, f: Filters) -> Response:
-    rows, columns = await run(request, lambda g: incidents_csv(g, f, body.recipient, body.purpose, body.limit),
-                              alone=True)  # fmt: skip
-    return Response(_csv(rows, columns), media_type="text/csv; charset=utf-8",
-                    headers={"content-disposition": 'attachment; filename="incidents.csv"'})  # fmt: skip
+    rows, columns = await run(
+        request, lambda g: incidents_csv(g, f, body.recipient, body.purpose, body.limit), alone=True
+    )
+    return Response(
+        _csv(rows, columns),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": 'attachment; filename="incidents.csv"'},
+    )
 
 
 def _csv(rows: list[list[Any]], columns: list[str]) -> str:
@@ -85,6 +96,7 @@ def _csv(rows: list[list[Any]], columns: list[str]) -> str:
 async def group_report(request: Request, group: str, body: Dissemination) -> Response:
     from casegraph.api.report import build_report
 
-    html = await run(request, lambda g: build_report(g, group, recipient=body.recipient, purpose=body.purpose),
-                     alone=True)  # fmt: skip
+    html = await run(
+        request, lambda g: build_report(g, group, recipient=body.recipient, purpose=body.purpose), alone=True
+    )
     return Response(html, media_type="text/html; charset=utf-8")

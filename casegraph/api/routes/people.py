@@ -25,8 +25,12 @@ async def list_persons(
 @router.get(
     "/persons/{person_id:path}/why", summary="Why a pair of records is one person: the match-weight waterfall"
 )
-async def person_why(request: Request, person_id: Annotated[str, Path(pattern=ID)],
-                     a: Annotated[str, Query(pattern=ID)], b: Annotated[str, Query(pattern=ID)]) -> Any:  # fmt: skip
+async def person_why(
+    request: Request,
+    person_id: Annotated[str, Path(pattern=ID)],
+    a: Annotated[str, Query(pattern=ID)],
+    b: Annotated[str, Query(pattern=ID)],
+) -> Any:
     from casegraph.api.reads.identity import waterfall
 
     return await run(request, lambda g: waterfall(g, person_id, a, b), alone=True)
@@ -66,8 +70,9 @@ async def group_activity(request: Request, group: GroupId, period: Literal["week
 
 
 @router.get("/groups/{group}/areas", summary="A group's area over time (hull of its incidents per period)")
-async def group_areas(request: Request, group: GroupId,
-                      period: Literal["month", "quarter", "year"] = "quarter") -> Any:  # fmt: skip
+async def group_areas(
+    request: Request, group: GroupId, period: Literal["month", "quarter", "year"] = "quarter"
+) -> Any:
     return await run(
         request, lambda g: activity.group_areas(g, people.group_key(g, group)["group_id"], period)
     )
@@ -79,16 +84,21 @@ async def list_ties(request: Request, p: Paging, group: IdQuery = None) -> Any:
 
 
 @router.get("/ties/{group_a}/{group_b}", summary="One tie between two groups with its evidence records")
-async def get_tie(request: Request, group_a: Annotated[str, Path(pattern=ID)],
-                  group_b: Annotated[str, Path(pattern=ID)]) -> Any:  # fmt: skip
+async def get_tie(
+    request: Request, group_a: Annotated[str, Path(pattern=ID)], group_b: Annotated[str, Path(pattern=ID)]
+) -> Any:
     return await run(request, lambda g: network.tie(g, group_a, group_b))
 
 
 @router.get("/graph", summary="The link chart: groups, persons, incidents as nodes; typed, weighted ties")
-async def get_graph(request: Request, group: Annotated[list[Annotated[str, Query(pattern=ID)]], Query(max_length=100)] = [],  # noqa: B006
-                    incidents: bool = True, start: Annotated[date | None, Query(alias="from")] = None,
-                    end: Annotated[date | None, Query(alias="to")] = None,
-                    limit: Annotated[int, Query(ge=1, le=5000)] = 5000) -> Any:  # fmt: skip
+async def get_graph(
+    request: Request,
+    group: Annotated[list[Annotated[str, Query(pattern=ID)]], Query(max_length=100)] = [],  # noqa: B006
+    incidents: bool = True,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 5000,
+) -> Any:
     gids = group or None
     return await run(
         request, lambda g: network.graph(g, gids, incidents=incidents, start=start, end=end, limit=limit)
@@ -96,6 +106,7 @@ async def get_graph(request: Request, group: Annotated[list[Annotated[str, Query
 
 
 @router.get("/graph/expand", summary="The neighbours of one node of the link chart")
-async def expand(request: Request, node: Annotated[str, Query(pattern=NODE)],
-                 limit: int = Query(500, ge=1, le=5000)) -> Any:  # fmt: skip
+async def expand(
+    request: Request, node: Annotated[str, Query(pattern=NODE)], limit: int = Query(500, ge=1, le=5000)
+) -> Any:
     return await run(request, lambda g: network.expand(g, node, limit))
