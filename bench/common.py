@@ -4,7 +4,7 @@ and cached in bench/results/demo-N), a free loopback port, and one percentile de
 from __future__ import annotations
 
 import math
-import os
+import re
 import socket
 import subprocess
 import sys
@@ -15,7 +15,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 SEED = 7
-ANALYST = ("analyst", "metro_pd", "analyst")  # (user, agency, role) the benchmarks sign in as
+SIGN_IN_LINK = re.compile(r"/login\?token=([A-Za-z0-9_\-]+)")
 
 
 def casegraph_cli() -> str:
@@ -31,41 +31,38 @@ def store_settings(store: Path) -> Any:
 
 
 def demo_store(n: int) -> Path:
-    """`casegraph demo` on a city of n incidents (ingest and every stage, as an analyst's store holds), plus the
-    analyst to sign in as; built once (1,000,000 incidents take tens of minutes) and kept in bench/results."""
+    """`casegraph demo` on a city of n incidents (ingest and every stage, as an analyst's store holds); built
+    once (1,000,000 incidents take tens of minutes) and kept in bench/results."""
     folder = RESULTS / f"demo-{n}"
     store, done = folder / "casegraph.duckdb", folder / "built.ok"
     if store.exists() and done.exists():
         return store
     folder.mkdir(parents=True, exist_ok=True)
-    env = os.environ | {"CASEGRAPH_USER": "admin", "CASEGRAPH_ROLE": "admin", "CASEGRAPH_AGENCY": "metro_pd"}
     log = RESULTS / f"demo-{n}.log"
     print(f"building the store once: casegraph demo -n {n} (log: {log}) ...", file=sys.stderr, flush=True)
     started = time.perf_counter()
     cmd = [casegraph_cli(), "--store", str(store), "demo", "-n", str(n), "--seed", str(SEED), "--out", folder]
     with log.open("w") as fh:
-        if subprocess.run(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT).returncode:
+        if subprocess.run(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT).returncode:
             raise SystemExit(f"casegraph demo failed: see {log}")
-    add_analyst(store)
     done.write_text(f"casegraph demo -n {n} --seed {SEED}: {time.perf_counter() - started:.0f} s\n")
     print(f"built {store} in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     return store
 
 
-def add_analyst(store: Path) -> None:
-    """The demo runs as its admin; the benchmarks read as a metro analyst (what the safeguards let them see)."""
-    from casegraph.safeguards import add_user, guard
-    from casegraph.store import open_store
+def signed_in(base: str, link_text: str, purpose: str) -> dict[str, str]:
+    """Use the one-time sign-in link a served workspace printed (found in `link_text`); the headers of the
+    signed-in session, for every client of the benchmark to share."""
+    import httpx
 
-    s = store_settings(store)
-    opened = open_store(s)
-    try:
-        if not opened.scalar("SELECT count(*) FROM users WHERE user_id = ?", [ANALYST[0]]):
-            admin = guard(opened, "admin", settings=s, purpose="benchmark setup")
-            add_user(admin, *ANALYST)
-            admin.close()
-    finally:
-        opened.close()
+    found = SIGN_IN_LINK.search(link_text)
+    if found is None:
+        raise SystemExit(f"no sign-in link in the server's output: {link_text[-500:]}")
+    form = {"token": found.group(1), "purpose": purpose}
+    answer = httpx.post(f"{base}/login", data=form, follow_redirects=False, timeout=60)
+    if "cg_session" not in answer.cookies:
+        raise SystemExit(f"sign-in refused ({answer.status_code}): {answer.text[:300]}")
+    return {"Cookie": f"cg_session={answer.cookies['cg_session']}", "X-Casegraph-Purpose": purpose}
 
 
 def free_port() -> int:

@@ -1,7 +1,7 @@
 """Settings are data: one validated model, loaded from casegraph.toml, with documented defaults.
 
 Every field carries a description; `tests/contracts/test_docs.py` checks that docs/settings.md lists them all.
-Precedence: defaults < casegraph.toml < environment (CASEGRAPH_STORE, CASEGRAPH_ENGINE, CASEGRAPH_USER ...).
+Precedence: defaults < casegraph.toml < environment (CASEGRAPH_STORE, CASEGRAPH_ENGINE).
 """
 
 from __future__ import annotations
@@ -35,15 +35,14 @@ class StoreSettings(Section):
 
 
 class UserSettings(Section):
-    id: str = Field("analyst", description="Acting user id (env CASEGRAPH_USER); nothing runs anonymously.")
-    agency: str = Field("metro_pd", description="Acting user's agency (env CASEGRAPH_AGENCY).")
-    role: Literal["analyst", "supervisor", "auditor", "admin"] = Field(
-        "analyst", description="Acting user's role (env CASEGRAPH_ROLE)."
-    )
     purpose: str = Field("analysis", description="Stated purpose recorded with person-level reads.")
 
 
 class IngestSettings(Section):
+    agency: str | None = Field(
+        None,
+        description="Agency of the rows of a file that has no agency column, when --agency is not given.",
+    )
     batch_rows: int = Field(200_000, ge=1000, description="Rows read per batch when streaming a file.")
     future_tolerance_minutes: int = Field(
         60, ge=0, description="How far in the future a timestamp may lie (clock skew) before it is rejected."
@@ -85,9 +84,6 @@ class SafeguardSettings(Section):
     )
     audit_key_file: str | None = Field(
         None, description="File holding the audit anchor key (alternative to audit_key_env)."
-    )
-    bootstrap_admin: str = Field(
-        "admin", description="User id of the admin created with the first user of a new store."
     )
     fairness_band: float = Field(
         0.8,
@@ -438,7 +434,7 @@ class TrendsSettings(Section):
 
 class Settings(Section):
     store: StoreSettings = Field(default_factory=StoreSettings, description="Where and how data is stored.")
-    user: UserSettings = Field(default_factory=UserSettings, description="Who is acting.")
+    user: UserSettings = Field(default_factory=UserSettings, description="The session's stated purpose.")
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Import of records.")
     safeguards: SafeguardSettings = Field(default_factory=SafeguardSettings, description="Policy rules.")
     resolve: ResolveSettings = Field(default_factory=ResolveSettings, description="Identity resolution.")
@@ -450,9 +446,16 @@ class Settings(Section):
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "CASEGRAPH_STORE": ("store", "path"),
     "CASEGRAPH_ENGINE": ("store", "engine"),
-    "CASEGRAPH_USER": ("user", "id"),
-    "CASEGRAPH_AGENCY": ("user", "agency"),
-    "CASEGRAPH_ROLE": ("user", "role"),
+}
+# Identity is never a setting: an embedded store acts for the account that owns its file, and a server store
+# signs its users in (CASEGRAPH_USER with CASEGRAPH_PASSWORD, or a `casegraph login` token).
+REMOVED = {
+    (
+        "user",
+        "id",
+    ): "who acts is the account that owns the store file (embedded) or a signed-in user (server)",
+    ("user", "agency"): "give an import's agency with --agency, the file's agency column or [ingest] agency",
+    ("user", "role"): "an embedded store has no roles; a server's roles are kept by the server",
 }
 
 
@@ -465,6 +468,9 @@ def load_settings(path: str | Path | None = None, **overrides: dict[str, Any]) -
             data = tomllib.load(fh)
     elif path:
         raise SettingsError(f"settings file not found: {toml_path}")
+    for (section, key), why in REMOVED.items():
+        if key in data.get(section, {}):
+            raise SettingsError(f"[{section}] {key} is no longer a setting ({toml_path}): {why}")
     for env, (section, key) in ENV_OVERRIDES.items():
         if os.environ.get(env):
             data.setdefault(section, {})[key] = os.environ[env]

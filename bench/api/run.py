@@ -40,7 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # client.py beside this file
-from bench.common import ANALYST, demo_store, free_port, percentile  # noqa: E402
+from bench.common import demo_store, free_port, percentile, signed_in  # noqa: E402
 
 TARGET_MS = 100.0
 FLOOR = ("floor: /api/me", "/api/me", {})  # signed in, the session, a lane; no statement, no audit entry
@@ -307,7 +307,6 @@ def floor(source: Path, inputs: dict[str, list[Any]], args: argparse.Namespace) 
 def served(source: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[bytes], Any]]:
     """A fresh copy of the store (its own audit log, cold caches) served in its own process:
     (base url, the analyst's headers, the server process, the copy's settings)."""
-    from casegraph.api import Signer, load_secret, user_token
     from casegraph.settings import load_settings
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -321,8 +320,6 @@ def served(source: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Popen
         os.sync()
         s = load_settings()
         s.store.path = str(store)
-        token = user_token(Signer(load_secret(s)), ANALYST[0])
-        headers = {"Authorization": f"Bearer {token}", "X-Casegraph-Purpose": "benchmark"}
         port = free_port()
         proc = subprocess.Popen(
             [
@@ -333,10 +330,13 @@ def served(source: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Popen
                 "--port",
                 str(port),
             ],
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
         try:
+            link = proc.stdout.readline().decode() if proc.stdout else ""
             asyncio.run(wait_up(f"http://127.0.0.1:{port}", proc))
+            headers = signed_in(f"http://127.0.0.1:{port}", link, "benchmark")
             yield f"http://127.0.0.1:{port}", headers, proc, s
         finally:
             stop(proc)

@@ -21,7 +21,9 @@ def main() -> None:
 
     settings = load_settings()
     settings.store.path = args.store
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    app = create_app(settings)
+    print(f"/login?token={app.state.signin.link_token}", flush=True)  # as `casegraph serve` prints it
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from bench.common import ANALYST, casegraph_cli, demo_store, free_port, percentile, store_settings  # noqa: E402
+from bench.common import casegraph_cli, demo_store, free_port, percentile, signed_in  # noqa: E402
 
 CACHE = ROOT / "bench" / "results" / "web"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -80,19 +80,15 @@ ASK_AT_MOST = 12  # nodes on screen asked /api/graph/expand; the one adding the 
 
 
 def serve(store: Path) -> tuple[subprocess.Popen[bytes], str, str]:
-    """`casegraph serve` over the store as the analyst, in its own process; (process, base url, sign-in token)."""
+    """`casegraph serve` over the store, in its own process, signed in with the link it prints; (process, base
+    url, the session's headers)."""
     import httpx
 
-    from casegraph.api import Signer, load_secret, user_token
-
-    token = user_token(Signer(load_secret(store_settings(store))), ANALYST[0])
     port = free_port()
-    env = os.environ | dict(zip(("CASEGRAPH_USER", "CASEGRAPH_AGENCY", "CASEGRAPH_ROLE"), ANALYST))  # noqa: B905
     log = (CACHE / "server.log").open("w")
     proc = subprocess.Popen(
         [casegraph_cli(), "--store", str(store), "serve", "--port", str(port)],
         cwd=ROOT,
-        env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -102,7 +98,7 @@ def serve(store: Path) -> tuple[subprocess.Popen[bytes], str, str]:
             raise SystemExit(f"casegraph serve exited: see {CACHE / 'server.log'}")
         try:
             if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                return proc, base, token
+                return proc, base, signed_in(base, (CACHE / "server.log").read_text(), PURPOSE)
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
@@ -110,10 +106,9 @@ def serve(store: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     raise SystemExit("casegraph serve did not answer in 120 s")
 
 
-def api_get(base: str, token: str, path: str, params: Any = None) -> Any:
+def api_get(base: str, headers: dict[str, str], path: str, params: Any = None) -> Any:
     import httpx
 
-    headers = {"Authorization": f"Bearer {token}", "X-Casegraph-Purpose": PURPOSE}
     response = httpx.get(f"{base}{path}", params=params, headers=headers, timeout=300)
     response.raise_for_status()
     return response.json()
@@ -122,7 +117,9 @@ def api_get(base: str, token: str, path: str, params: Any = None) -> Any:
 # -- the charts to open -----------------------------------------------------------------------------------------
 
 
-def plan_runs(base: str, token: str, injected: bool) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def plan_runs(
+    base: str, token: dict[str, str], injected: bool
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Group selections (G01; G01, G02; ...) whose /api/graph comes closest to each target, then all groups, and
     (if `injected`) the control and doubled charts with their bodies. Asking the API here also warms the server
     for the chart's own request of the same graph."""
@@ -449,15 +446,16 @@ def while_laying_out(o: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def sign_in(browser: Any, base: str, token: str) -> Any:
+def sign_in(browser: Any, base: str, headers: dict[str, str]) -> Any:
+    """A page in the session the benchmark signed in with (the server's link works once)."""
     context = browser.new_context(viewport=VIEWPORT)
+    sid = headers["Cookie"].split("=", 1)[1]
+    context.add_cookies([{"name": "cg_session", "value": sid, "url": base}])
     page = context.new_page()
     page.errors = []
     page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.goto(f"{base}/login?token={token}")
-    page.fill("#purpose", PURPOSE)
-    page.click("button[type=submit]")
+    page.goto(f"{base}/")
     page.wait_for_selector("#view[data-ready]", timeout=60_000)
     page.evaluate(INSTRUMENT)
     return page
@@ -535,7 +533,9 @@ def pointer(page: Any) -> dict[str, Any]:
     return out
 
 
-def measure(browser: Any, base: str, token: str, sc: dict[str, Any], injected: str | None) -> dict[str, Any]:
+def measure(
+    browser: Any, base: str, token: dict[str, str], sc: dict[str, Any], injected: str | None
+) -> dict[str, Any]:
     """Open the chart in a fresh signed-in page (its /api/graph answer replaced by `injected` if given), wait for
     its layout, then idle, camera, drag and pointer measurements on it."""
     page = sign_in(browser, base, token)
@@ -752,7 +752,7 @@ def report(
 
 
 def run_browser(
-    base: str, token: str, plan: list[dict[str, Any]], bodies: dict[str, str], repeat: int
+    base: str, token: dict[str, str], plan: list[dict[str, Any]], bodies: dict[str, str], repeat: int
 ) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]]]:
     """(Chromium version, WebGL info or None when there is no WebGL, one result per chart opened)."""
     from playwright.sync_api import sync_playwright

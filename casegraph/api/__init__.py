@@ -1,7 +1,7 @@
 """The analyst workspace over HTTP: `create_app(settings)` serves the JSON API (OpenAPI at /api/openapi.json)
-and the web UI, every request signed in and passed through the safeguards."""
+and the web UI; every request comes from a signed-in session and is in the audit log."""
 
 from casegraph.api.app import create_app
-from casegraph.api.auth import Signer, load_secret, user_token
+from casegraph.api.auth import SignIn
 
-__all__ = ["Signer", "create_app", "load_secret", "user_token"]
+__all__ = ["SignIn", "create_app"]

@@ -1,5 +1,5 @@
 """create_app(settings) -> the FastAPI app: JSON under /api (OpenAPI at /api/openapi.json), the workspace
-pages, static assets. Every data request is made by a signed-in user and runs through the safeguards."""
+pages, static assets. Every data request comes from a signed-in browser session and is in the audit log."""
 
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from casegraph.api import pages
-from casegraph.api.auth import Signer, load_secret
+from casegraph.api.auth import SignIn
 from casegraph.api.jsonresp import JSON
 from casegraph.api.pages import STATIC_DIR
 from casegraph.api.routes import ROUTERS
 from casegraph.api.workspace import ApiProblem, Workspace
 from casegraph.errors import CasegraphError, ClaimRefused, PolicyDenied, StageNotRun
+from casegraph.safeguards import os_account
 from casegraph.settings import Settings
 from casegraph.store import Store
 
@@ -144,7 +145,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         default_response_class=JSON,
     )
     app.state.settings = settings
-    app.state.signer = Signer(load_secret(settings))
+    app.state.signin = SignIn(os_account())  # the workspace of an embedded store acts for its owner
     install_errors(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/api")

@@ -1,111 +1,98 @@
-"""Signing in to a local, single-machine workspace: signed tokens, a signed session cookie, CSRF tokens.
+"""Signing in to the workspace of an embedded store: a one-time sign-in link, server-side sessions.
 
-Who a user is, their role and agency come from the safeguards' `users` table only; a token names the user
-and nothing else. `casegraph serve` prints a sign-in link holding a token for the configured user
-(`casegraph serve --token-for USER` prints one for another user). Scripts send the token as
-`Authorization: Bearer ...` with the purpose in `X-Casegraph-Purpose`; the browser exchanges it, with a
-stated purpose, for a session cookie (HttpOnly, SameSite=Strict) whose CSRF token must accompany every
-state-changing request. The signing secret is kept beside the store (`<store>.api-secret`, mode 600) so
-tokens survive a restart; anyone who can read it can already read the store file.
+An embedded store belongs to the account that runs `casegraph serve`. The server listens on loopback and
+prints a sign-in link at start (as Jupyter does); the first browser that opens it, stating a purpose, gets a
+session cookie (HttpOnly, SameSite=Strict) and the link is spent. Nothing else gets past 401: there are no
+bearer tokens and no users to name. A session lives in the server's memory: it expires after SESSION_HOURS,
+signing out ends it at once, and a restart ends them all. Each state-changing request carries the session's
+CSRF token.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
-import os
 import secrets
+import threading
 import time
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 from fastapi import Request
 
 from casegraph.api.workspace import ApiProblem, Caller
-from casegraph.settings import Settings
 
 SESSION_COOKIE = "cg_session"
 PURPOSE_HEADER = "x-casegraph-purpose"
 CSRF_HEADER = "x-csrf-token"
-TOKEN_HOURS = 12
 SESSION_HOURS = 8
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 MAX_PURPOSE = 300
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+@dataclass
+class BrowserSession:
+    user_id: str
+    purpose: str
+    csrf: str
+    expires: float
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+class SignIn:
+    """The one-time link of this server run and the sessions it opened (thread-safe)."""
 
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id  # who every session acts for: the account that owns the store
+        self._link: str | None = secrets.token_urlsafe(32)
+        self._sessions: dict[str, BrowserSession] = {}
+        self._lock = threading.Lock()
 
-class Signer:
-    """HMAC-SHA256 signed JSON payloads with a kind and an expiry."""
+    @property
+    def link_token(self) -> str | None:
+        return self._link
 
-    def __init__(self, secret: bytes) -> None:
-        self._secret = secret
+    def spend(self, token: str) -> bool:
+        """True once, for the link's own token; the link is gone after that."""
+        with self._lock:
+            if self._link is None or not hmac.compare_digest(token.encode(), self._link.encode()):
+                return False
+            self._link = None
+            return True
 
-    def sign(self, kind: str, hours: float, **claims: Any) -> str:
-        payload = {**claims, "kind": kind, "exp": int(time.time() + hours * 3600)}
-        body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
-        return f"{body}.{self._mac(body)}"
+    def open(self, purpose: str) -> tuple[str, BrowserSession]:
+        """(cookie value, session) of a new browser session."""
+        sid = secrets.token_urlsafe(32)
+        session = BrowserSession(
+            self.user_id, purpose, secrets.token_urlsafe(24), time.time() + SESSION_HOURS * 3600
+        )
+        with self._lock:
+            self._drop_expired()
+            self._sessions[sid] = session
+        return sid, session
 
-    def _mac(self, body: str) -> str:
-        return _b64(hmac.new(self._secret, body.encode(), hashlib.sha256).digest())
-
-    def verify(self, token: str | None, kind: str) -> dict[str, Any] | None:
-        """The payload of a valid, unexpired token of this kind, else None."""
-        if not token or token.count(".") != 1:
+    def find(self, sid: str | None) -> BrowserSession | None:
+        if not sid:
             return None
-        body, mac = token.split(".")
-        if not hmac.compare_digest(mac, self._mac(body)):
-            return None
-        try:
-            payload = json.loads(_unb64(body))
-        except ValueError:
-            return None
-        if (
-            not isinstance(payload, dict)
-            or payload.get("kind") != kind
-            or payload.get("exp", 0) < time.time()
-        ):
-            return None
-        return payload
+        with self._lock:
+            session = self._sessions.get(sid)
+            if session is not None and session.expires < time.time():
+                del self._sessions[sid]
+                return None
+            return session
 
+    def with_purpose(self, sid: str, purpose: str) -> BrowserSession | None:
+        with self._lock:
+            session = self._sessions.get(sid)
+            if session is not None:
+                session.purpose = purpose
+            return session
 
-def secret_path(settings: Settings) -> Path | None:
-    path = settings.store.path
-    return None if path == ":memory:" else Path(f"{path}.api-secret")
+    def close(self, sid: str | None) -> None:
+        with self._lock:
+            self._sessions.pop(sid or "", None)
 
-
-def load_secret(settings: Settings) -> bytes:
-    """The signing secret: $CASEGRAPH_API_SECRET, else the file beside the store (created once, mode 600)."""
-    env = os.environ.get("CASEGRAPH_API_SECRET")
-    if env:
-        return env.encode()
-    path = secret_path(settings)
-    if path is None:
-        return secrets.token_bytes(32)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
-
-
-def user_token(signer: Signer, user_id: str, hours: float = TOKEN_HOURS) -> str:
-    return signer.sign("token", hours, sub=user_id)
-
-
-def session_cookie(signer: Signer, user_id: str, purpose: str) -> tuple[str, str]:
-    """(cookie value, csrf token) of a new browser session."""
-    csrf = secrets.token_urlsafe(24)
-    return signer.sign("session", SESSION_HOURS, sub=user_id, purpose=purpose, csrf=csrf), csrf
+    def _drop_expired(self) -> None:
+        now = time.time()
+        for sid in [s for s, v in self._sessions.items() if v.expires < now]:
+            del self._sessions[sid]
 
 
 def clean_purpose(text: str | None) -> str:
@@ -116,22 +103,13 @@ def clean_purpose(text: str | None) -> str:
     return value
 
 
-def session_of(request: Request) -> dict[str, Any] | None:
-    signer: Signer = request.app.state.signer
-    return signer.verify(request.cookies.get(SESSION_COOKIE), "session")
+def signin_of(request: Request) -> SignIn:
+    signin: SignIn = request.app.state.signin
+    return signin
 
 
-def bearer_of(request: Request) -> dict[str, Any] | None:
-    header = request.headers.get("authorization", "")
-    if not header.lower().startswith("bearer "):
-        return None
-    signer: Signer = request.app.state.signer
-    payload = signer.verify(header[7:].strip(), "token")
-    if payload is None:
-        raise ApiProblem(
-            401, "the bearer token is invalid or has expired; ask for a new one (casegraph serve)"
-        )
-    return payload
+def session_of(request: Request) -> BrowserSession | None:
+    return signin_of(request).find(request.cookies.get(SESSION_COOKIE))
 
 
 def origin_of(request: Request) -> str:
@@ -139,13 +117,13 @@ def origin_of(request: Request) -> str:
     return f"api {host}"
 
 
-def check_csrf(request: Request, session: dict[str, Any]) -> None:
-    """A cookie-authenticated change must come from our own page: same origin and the session's CSRF token."""
+def check_csrf(request: Request, session: BrowserSession) -> None:
+    """A change must come from our own page: same origin and the session's CSRF token."""
     if request.method in SAFE_METHODS:
         return
     same_origin_or_refuse(request)
     sent = request.headers.get(CSRF_HEADER, "")
-    if not hmac.compare_digest(sent, str(session.get("csrf", ""))):
+    if not hmac.compare_digest(sent, session.csrf):
         raise ApiProblem(
             403,
             f"missing or wrong CSRF token: changes must come from the workspace page (header {CSRF_HEADER})",
@@ -162,25 +140,21 @@ def same_origin_or_refuse(request: Request) -> None:
 
 def caller_of(request: Request, *, need_purpose: bool = True) -> Caller:
     """The signed-in caller of this request, or ApiProblem(401); a purpose is required for data reads."""
-    bearer = bearer_of(request)
-    if bearer is not None:
-        purpose = clean_purpose(request.headers.get(PURPOSE_HEADER))
-        user_id = str(bearer["sub"])
-    else:
-        session = session_of(request)
-        if session is None:
-            raise ApiProblem(
-                401,
-                "sign in first: open the link `casegraph serve` printed, or send "
-                "Authorization: Bearer <token>",
-            )
-        check_csrf(request, session)
-        purpose = clean_purpose(request.headers.get(PURPOSE_HEADER) or session.get("purpose"))
-        user_id = str(session["sub"])
+    session = session_of(request)
+    if session is None:
+        raise ApiProblem(401, "sign in first: open the sign-in link `casegraph serve` printed")
+    check_csrf(request, session)
+    purpose = clean_purpose(request.headers.get(PURPOSE_HEADER) or session.purpose)
     if need_purpose and not purpose:
         raise ApiProblem(
             400,
             f"state the purpose of this request (header {PURPOSE_HEADER}, or the purpose "
             "given at sign-in): person-level reads are recorded with their purpose",
         )
-    return Caller(user_id, purpose or "(none stated)", origin_of(request))
+    return Caller(session.user_id, purpose or "(none stated)", origin_of(request), _what(request))
+
+
+def _what(request: Request) -> str:
+    """The request as an audit entry names it: method, path and query."""
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{request.method} {request.url.path}{query}"[:300]

@@ -1,4 +1,4 @@
-"""A cache of small aggregate answers (row counts, "has this table rows", newest dates) per visibility.
+"""A cache of small aggregate answers (row counts, "has this table rows", newest dates) per store and reader.
 
 Exact, not approximate: while the workspace runs it holds the store open, so no other process can write,
 and every change made through the API runs as an `alone` job, after which the workspace clears the cache.
@@ -17,25 +17,22 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from casegraph.safeguards import GuardedStore
+from casegraph.safeguards import Session
 
 _lock = threading.Lock()
 _values: OrderedDict[tuple[Any, ...], Any] = OrderedDict()  # least recently used first
 MAX_ENTRIES = 10_000
 
 
-def _key(g: GuardedStore, kind: str, sql: str, params: list[Any] | None) -> tuple[Any, ...]:
-    seen = tuple(sorted((t, tuple(a)) for t, a in g.visibility.agencies.items()))
+def _key(g: Session, kind: str, sql: str, params: list[Any] | None) -> tuple[Any, ...]:
     frozen = tuple(tuple(p) if isinstance(p, list) else p for p in params or [])
     store = getattr(g.inner, "family", id(g.inner))  # the reader connections of one store share answers
     # today: which claims count changes at midnight (review dates), with no change to the store
-    return (store, g.user.role, seen, date.today(), kind, sql, frozen)
+    return (store, g.user.agency, g.user.role, date.today(), kind, sql, frozen)
 
 
-def remembered(
-    g: GuardedStore, kind: str, sql: str, params: list[Any] | None, compute: Callable[[], Any]
-) -> Any:
-    """compute() once per (visibility, statement, parameters) until the next change."""
+def remembered(g: Session, kind: str, sql: str, params: list[Any] | None, compute: Callable[[], Any]) -> Any:
+    """compute() once per (store, reader, statement, parameters) until the next change."""
     key = _key(g, kind, sql, params)
     with _lock:
         if key in _values:
@@ -49,7 +46,7 @@ def remembered(
     return value
 
 
-def scalar(g: GuardedStore, sql: str, params: list[Any] | None = None) -> Any:
+def scalar(g: Session, sql: str, params: list[Any] | None = None) -> Any:
     return remembered(g, "scalar", sql, params, lambda: g.scalar(sql, params))
 
 

@@ -1,15 +1,14 @@
-"""Lanes: threads that each own one DuckDB connection to the open store and the guarded sessions made on it.
+"""Lanes: threads that each own one DuckDB connection to the open store and the sessions made on it.
 
 DuckDB allows one open database per file per process, but any number of connections to it (`cursor()`): each
-has its own transactions and its own TEMP views, so each lane installs the safeguards' session views on its own
-connection and reads in parallel with the others (DuckDB's MVCC keeps every read on a committed snapshot).
-Changes run on one writer lane, alone: the `Gate` lets them start only when no read is under way.
+has its own transactions, so each lane reads in parallel with the others (DuckDB's MVCC keeps every read on a
+committed snapshot). Changes run on one writer lane, alone: the `Gate` lets them start only when no read is
+under way.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -18,14 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from casegraph.api.auditwriter import GroupCommitLog
-from casegraph.safeguards import GuardedStore, User, guard
+from casegraph.safeguards import OWNER, Actor, Session
 from casegraph.settings import Settings
 from casegraph.store import Store
 from casegraph.store.base import Params
 from casegraph.store.duckdb import ALIAS, DuckDBStore
 
 MAX_SESSIONS = 32
-USER_CHECK_SECONDS = 5.0
 
 
 class ReaderStore(DuckDBStore):
@@ -57,7 +55,7 @@ class ReaderStore(DuckDBStore):
         return super()._run(sql, params)
 
     def records(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
-        """Rows as dicts without going through Arrow (see GuardedStore.records)."""
+        """Rows as dicts without going through Arrow (see Session.records)."""
         cursor = self._run(sql, params)
         names = [d[0] for d in cursor.description or ()]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -65,11 +63,12 @@ class ReaderStore(DuckDBStore):
 
 @dataclass(frozen=True)
 class Caller:
-    """Who asks, why, and from where: the key of a guarded session."""
+    """Who asks, why, and from where (the key of a lane's session), and what (for the audit entry)."""
 
     user_id: str
     purpose: str
     origin: str
+    what: str = field(default="", compare=False, hash=False)
 
 
 @dataclass
@@ -155,54 +154,33 @@ class Lane:
     ) -> None:
         self.store, self.settings, self.log, self.jobs = store, settings, log, jobs
         self._run_job = run_job
-        self._snapshot = snapshot  # a reader lane's token for the claims snapshot (views.install)
-        self._sessions: OrderedDict[Caller, tuple[GuardedStore, float, tuple[Any, ...]]] = OrderedDict()
+        self._snapshot = (
+            snapshot  # a reader lane's token for the claims snapshot (Session.use_claims_snapshot)
+        )
+        self._sessions: OrderedDict[Caller, Session] = OrderedDict()
         self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
     def _loop(self) -> None:
         while (job := self.jobs.take()) is not None:
             self._run_job(self, job)
 
-    def session(self, caller: Caller) -> GuardedStore:
-        """The caller's guarded session on this lane, made once (one login entry), dropped if the user changes;
-        on a reader lane, its claims snapshot renewed when the store or the date has changed."""
-        g = self._session(caller)
+    def session(self, caller: Caller) -> Session:
+        """The caller's session on this lane, made once per (user, purpose, origin); on a reader lane, its
+        claims snapshot renewed when the store or the date has changed."""
+        g = self._sessions.get(caller)
+        if g is None:
+            actor = Actor(caller.user_id, None, OWNER)  # an embedded store's workspace acts for its owner
+            g = Session(self.store, actor, self.settings, purpose=caller.purpose, origin=caller.origin)
+            self._sessions[caller] = g
+            while len(self._sessions) > MAX_SESSIONS:
+                self._sessions.popitem(last=False)
+        self._sessions.move_to_end(caller)
         if self._snapshot is not None:
-            g.snapshot_claims(self._snapshot())
+            g.use_claims_snapshot(self._snapshot())
         return g
-
-    def _session(self, caller: Caller) -> GuardedStore:
-        cached = self._sessions.get(caller)
-        now = time.monotonic()
-        if cached is not None:
-            g, checked, stamp = cached
-            if now - checked < USER_CHECK_SECONDS or self._user_stamp(caller.user_id) == stamp:
-                self._sessions[caller] = (g, now if now - checked >= USER_CHECK_SECONDS else checked, stamp)
-                self._sessions.move_to_end(caller)
-                return g
-            self._drop(caller)
-        stamp = self._user_stamp(caller.user_id)
-        user = User(caller.user_id, str(stamp[1]), str(stamp[2])) if stamp else caller.user_id
-        with self.log.paused():  # guard() compares the log's head with its anchor: no commit in between
-            g = guard(self.store, user, settings=self.settings, purpose=caller.purpose, origin=caller.origin)
-        self._sessions[caller] = (g, now, stamp)
-        while len(self._sessions) > MAX_SESSIONS:
-            self._drop(next(iter(self._sessions)))
-        return g
-
-    def _user_stamp(self, user_id: str) -> tuple[Any, ...]:
-        rows = self.store.rows(
-            "SELECT coalesce(active, true), agency, role FROM users WHERE user_id = ?", [user_id]
-        )
-        return tuple(rows[0]) if rows else ()
-
-    def _drop(self, caller: Caller) -> None:
-        g, _, _ = self._sessions.pop(caller)
-        g.close()
 
     def close(self) -> None:
         """After the thread has ended: drop the sessions and, for a reader, its connection."""
-        for caller in list(self._sessions):
-            self._drop(caller)
+        self._sessions.clear()
         if isinstance(self.store, ReaderStore):
             self.store.close()

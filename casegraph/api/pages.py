@@ -1,7 +1,8 @@
-"""The workspace pages: sign-in (token + stated purpose -> session cookie), sign-out, and the app shell."""
+"""The workspace pages: sign-in (the one-time link + a stated purpose -> session cookie), sign-out, the shell."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -14,18 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from casegraph.api.auth import (
     SESSION_COOKIE,
     SESSION_HOURS,
-    Signer,
     caller_of,
     check_csrf,
     clean_purpose,
     origin_of,
     same_origin_or_refuse,
-    session_cookie,
     session_of,
+    signin_of,
 )
 from casegraph.api.jsonresp import JSON
 from casegraph.api.workspace import ApiProblem, Caller, Workspace
-from casegraph.errors import PolicyDenied
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 STATIC_DIR = WEB_DIR / "static"
@@ -35,6 +34,7 @@ templates = Environment(
 )
 router = APIRouter(include_in_schema=False)
 MAX_FORM = 8192
+FAILED_SIGNIN_DELAY = 1.0  # seconds: guessing is slow as well as hopeless (a link holds 256 bits)
 
 
 def render(name: str, status: int = 200, **values: Any) -> HTMLResponse:
@@ -64,27 +64,23 @@ async def _form(request: Request) -> dict[str, str]:
 async def login(request: Request) -> Response:
     same_origin_or_refuse(request)
     form = await _form(request)
-    signer: Signer = request.app.state.signer
-    payload = signer.verify(form.get("token", "").strip(), "token")
-    purpose = clean_purpose(form.get("purpose"))
-    if payload is None or not purpose:
-        why = (
-            "state the purpose of this session" if payload else "the sign-in token is invalid or has expired"
-        )
-        return render("login.html", 401, token=form.get("token", ""), error=why)
-    ws: Workspace = request.app.state.ws
-    caller = Caller(str(payload["sub"]), purpose, origin_of(request))
-    try:  # opening the guarded session checks the user against the users table and logs the login
-        await ws.call(caller, lambda g: g.user.user_id)
-    except PolicyDenied as exc:
-        return render("login.html", 403, token="", error=str(exc))
-    return _signed_in(signer, caller.user_id, purpose, RedirectResponse("/", status_code=303))
-
-
-def _signed_in(signer: Signer, user_id: str, purpose: str, response: Response) -> Response:
-    value, _csrf = session_cookie(signer, user_id, purpose)
+    token, purpose = form.get("token", "").strip(), clean_purpose(form.get("purpose"))
+    if not purpose:
+        return render("login.html", 401, token=token, error="state the purpose of this session")
+    signin = signin_of(request)
+    if not signin.spend(token):
+        ws: Workspace = request.app.state.ws
+        refused = Caller(signin.user_id, purpose, origin_of(request))
+        await ws.call(refused, lambda g: g.log("login", None, outcome="denied: wrong or spent sign-in link"))
+        await asyncio.sleep(FAILED_SIGNIN_DELAY)
+        why = "this sign-in link is not valid (each link works once): restart `casegraph serve` for a new one"
+        return render("login.html", 401, token="", error=why)
+    sid, session = signin.open(purpose)
+    ws = request.app.state.ws
+    await ws.call(Caller(session.user_id, purpose, origin_of(request)), lambda g: g.log("login"))
+    response = RedirectResponse("/", status_code=303)
     response.set_cookie(
-        SESSION_COOKIE, value, max_age=SESSION_HOURS * 3600, httponly=True, samesite="strict", path="/"
+        SESSION_COOKIE, sid, max_age=SESSION_HOURS * 3600, httponly=True, samesite="strict", path="/"
     )
     return response
 
@@ -94,6 +90,7 @@ async def logout(request: Request) -> Response:
     session = session_of(request)
     if session is not None:
         check_csrf(request, session)
+        signin_of(request).close(request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -106,19 +103,13 @@ class PurposeChange(BaseModel):
 
 @router.post("/api/session/purpose")
 async def change_purpose(request: Request, body: PurposeChange) -> Response:
-    """State a new purpose for this browser session (a new session cookie; later reads are logged with it)."""
+    """State a new purpose for this browser session (later reads are logged with it)."""
     caller = caller_of(request, need_purpose=False)
-    session = session_of(request)
-    if session is None:
-        raise ApiProblem(
-            400, "only a browser session has a purpose to change; scripts send X-Casegraph-Purpose"
-        )
     purpose = clean_purpose(body.purpose)
+    session = signin_of(request).with_purpose(request.cookies.get(SESSION_COOKIE, ""), purpose)
+    if session is None:
+        raise ApiProblem(401, "sign in first")
     ws: Workspace = request.app.state.ws
-    await ws.call(Caller(caller.user_id, purpose, caller.origin), lambda g: g.user.user_id)
-    value, csrf = session_cookie(request.app.state.signer, caller.user_id, purpose)
-    response = JSON({"purpose": purpose, "csrf": csrf})
-    response.set_cookie(
-        SESSION_COOKIE, value, max_age=SESSION_HOURS * 3600, httponly=True, samesite="strict", path="/"
-    )
-    return response
+    changed = Caller(caller.user_id, purpose, caller.origin)
+    await ws.call(changed, lambda g: g.log("purpose", None, purpose))
+    return JSON({"purpose": purpose, "csrf": session.csrf})

@@ -15,7 +15,7 @@ from typing import Any
 
 from casegraph.api.pages import templates
 from casegraph.api.reads import activity, network, people
-from casegraph.safeguards import GuardedStore, record_dissemination
+from casegraph.safeguards import Session, record_dissemination
 
 MAX_INCIDENTS = 2000
 
@@ -73,7 +73,7 @@ def map_chart(
     return _svg_data_uri(fig)
 
 
-def gather(g: GuardedStore, name_or_id: str) -> dict[str, Any]:
+def gather(g: Session, name_or_id: str) -> dict[str, Any]:
     """Everything the report shows, read through the safeguards as the signed-in user."""
     detail = people.group(g, name_or_id)
     gid = detail["group"]["group_id"]
@@ -108,7 +108,7 @@ def items_of(data: dict[str, Any]) -> list[tuple[str, str | None, str]]:
 
 
 def build_report(
-    g: GuardedStore, name_or_id: str, *, recipient: str, purpose: str, file: str | None = None
+    g: Session, name_or_id: str, *, recipient: str, purpose: str, file: str | None = None
 ) -> str:
     """The report's HTML; the dissemination is recorded first (refused without a recipient and a purpose)."""
     data = gather(g, name_or_id)
@@ -128,5 +128,5 @@ def build_report(
     )
 
 
-def _points(g: GuardedStore, gid: str) -> list[dict[str, Any]]:
+def _points(g: Session, gid: str) -> list[dict[str, Any]]:
     return g.arrow("SELECT x, y FROM group_incidents WHERE group_id = ? AND x IS NOT NULL", [gid]).to_pylist()  # type: ignore[no-any-return]

@@ -1,7 +1,7 @@
 """The store behind the HTTP API: one open store, reader lanes that read in parallel, one writer lane.
 
-Each lane is a thread with its own connection to the open DuckDB database and its own guarded sessions (the
-safeguards' views are per connection; see lanes.py). A read runs in one guarded transaction, so its audit
+Each lane is a thread with its own connection to the open DuckDB database and its own sessions (see lanes.py).
+A read runs in one transaction and is recorded by one audit entry (what was asked, by whom, why), so its
 entries reach the shared audit chain in one append; appends from all lanes are group-committed by one writer
 (auditwriter.py), and a request is answered only once its entries are committed (its lane does not wait for
 that commit: it reads the next request meanwhile). Changes run alone on the writer lane, after the reads under
@@ -20,10 +20,10 @@ from casegraph.api import cache
 from casegraph.api.auditwriter import GroupCommitLog
 from casegraph.api.lanes import Caller, Gate, Job, JobQueue, Lane, ReaderStore
 from casegraph.errors import EngineError, PolicyDenied
-from casegraph.safeguards import GuardedStore, bootstrap
+from casegraph.safeguards import Session, check_anchor
 from casegraph.safeguards.audit import Anchor
-from casegraph.safeguards.guard import share_audit_log
-from casegraph.safeguards.views import drop_claims_snapshots
+from casegraph.safeguards.claims import drop_claims_snapshots
+from casegraph.safeguards.session import share_audit_log
 from casegraph.settings import Settings
 from casegraph.store import Store, open_store
 from casegraph.store.duckdb import DuckDBStore
@@ -58,13 +58,13 @@ def warm_up() -> None:
 
 
 class Workspace:
-    """Owns the store and its lanes; `await call(caller, fn)` runs fn(guarded_store) as the caller."""
+    """Owns the store and its lanes; `await call(caller, fn)` runs fn(session) as the caller."""
 
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
         self._owns_store = store is None
         self.store: Store = store if store is not None else open_store(settings)
-        bootstrap(self.store, settings)  # a new store gets its configured user and an admin (audited)
+        check_anchor(self.store, settings)  # a log that fails its anchor stops the workspace before it serves
         parallel = isinstance(self.store, DuckDBStore)
         audit_store = ReaderStore(self.store) if parallel else self.store
         self.log = GroupCommitLog(audit_store, Anchor(self.store, settings))
@@ -98,27 +98,28 @@ class Workspace:
             lane.thread.start()
 
     # -- submitting work ------------------------------------------------------------------------------
-    def submit(self, caller: Caller, fn: Callable[[GuardedStore], T], *, alone: bool = False) -> Future[T]:
-        """Queue fn to run with the caller's guarded session: reads on a reader lane, changes on the writer."""
+    def submit(self, caller: Caller, fn: Callable[[Session], T], *, alone: bool = False) -> Future[T]:
+        """Queue fn to run with the caller's session: reads on a reader lane, changes on the writer."""
         if self._stopping:
             raise EngineError("the workspace is shutting down")
         job = Job(caller, fn, alone)
         (self._reads if self._parallel and not alone else self._writes).put(job)
         return job.future
 
-    async def call(self, caller: Caller, fn: Callable[[GuardedStore], T], *, alone: bool = False) -> T:
+    async def call(self, caller: Caller, fn: Callable[[Session], T], *, alone: bool = False) -> T:
         return await asyncio.wrap_future(self.submit(caller, fn, alone=alone))
 
     async def raw(self, fn: Callable[[Store], T]) -> T:
-        """Run fn on the unguarded store: sign-in checks only (does this user exist, is it active)."""
+        """Run fn on the store itself, alone (no session, nothing recorded)."""
         return await asyncio.wrap_future(
             self.submit(Caller("", "", ""), lambda _g: fn(self.store), alone=True)
         )
 
     # -- running jobs (on a lane's thread) --------------------------------------------------------------
     def _run_read(self, lane: Lane, job: Job) -> None:
-        """One guarded transaction: a consistent snapshot, and its audit entries appended once at the end. The
-        lane goes on to the next read at once; the answer is released when those entries are committed."""
+        """One transaction: a consistent snapshot, recorded by one audit entry appended with the read's other
+        entries at the end. The lane goes on to the next read at once; the answer is released when those
+        entries are committed."""
         with self._gate.shared():
             try:
                 g = lane.session(job.caller)
@@ -133,16 +134,18 @@ class Workspace:
                             result = job.fn(g)
                         except HARMLESS as exc:  # raised in Python: the entries already made stay as they are
                             error = exc
+                        if job.caller.what:  # a job with no request behind it (a sign-in) logs itself
+                            g.log("read", job.caller.what, outcome=_outcome(error))
                 except Exception as exc:  # a failed statement: rolled back, its entries say so
                     error = exc
         self.log.when_committed(tickets, lambda failed: _settle(job, result, error or failed))
 
     def _run_write(self, lane: Lane, job: Job) -> None:
-        """A change (or a raw sign-in check) alone: each statement audited as the guard does outside a batch."""
+        """A change alone, recorded by one audit entry (with any the change makes itself)."""
         with self._gate.exclusive():
             result, error = None, None
+            g = lane.session(job.caller) if job.caller.user_id else None
             try:
-                g = lane.session(job.caller) if job.caller.user_id else None
                 result = job.fn(g)
             except Exception as exc:
                 error = exc
@@ -151,6 +154,8 @@ class Workspace:
                 self._changes += 1
                 if self._parallel:  # no read is under way (the gate): the readers make new ones
                     drop_claims_snapshots(self.store)
+            if g is not None and job.caller.what:
+                g.log("change", job.caller.what, outcome=_outcome(error))
         _settle(job, result, error)
 
     def _snapshot_token(self) -> str:
@@ -181,6 +186,13 @@ class Workspace:
             before[name] = int(self.store.scalar("SELECT current_setting(?)", [name]))
             self.store.execute(f"SET GLOBAL {name} = {int(value)}")  # names from SERVING_DUCKDB only
         return before
+
+
+def _outcome(error: BaseException | None) -> str:
+    if error is None:
+        return "ok"
+    status = getattr(error, "status", None)
+    return f"{status}: {error}"[:300] if status else f"failed: {type(error).__name__}: {error}"[:300]
 
 
 def _settle(job: Job, result: Any, error: BaseException | None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 
 import typer
 
@@ -44,4 +45,6 @@ for _name in STAGE_COMMANDS:
 
 
 def main() -> None:
+    # Everything casegraph writes (store, WAL, spill files, keys, anchors, exports) is the account's alone.
+    os.umask(0o077)
     app()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +20,9 @@ from casegraph import safeguards
 from casegraph.errors import CasegraphError
 from casegraph.settings import Settings, load_settings
 from casegraph.store import Store, open_store
+
+if TYPE_CHECKING:
+    from casegraph.safeguards import Session
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -56,7 +60,7 @@ def ctx_of(ctx: typer.Context) -> Context:
 @contextmanager
 def opened_raw(ctx: typer.Context) -> Iterator[tuple[Store, Settings]]:
     """The store without a session: only for verbs that must work when sessions are refused
-    (`audit verify` on a broken log, `encrypt`); they check the user themselves."""
+    (`audit verify` on a broken log, `encrypt`)."""
     settings = ctx_of(ctx).settings()
     try:
         store = open_store(settings)
@@ -69,26 +73,59 @@ def opened_raw(ctx: typer.Context) -> Iterator[tuple[Store, Settings]]:
 
 
 @contextmanager
-def opened(ctx: typer.Context, purpose: str | None = None) -> Iterator[tuple[Store, Settings]]:
-    """Open the store for one verb as the configured user: every read and write goes through the safeguards
-    (roles, agency views, audit). Casegraph errors become a clear message and exit code 2."""
-    settings = ctx_of(ctx).settings()
+def opened(
+    ctx: typer.Context,
+    purpose: str | None = None,
+    *,
+    check_log: bool = True,
+    settings: Settings | None = None,
+) -> Iterator[tuple[Session, Settings]]:
+    """Open the store for one verb as its owner (an embedded store belongs to the account that runs
+    casegraph): the verb is recorded in the audit log with its outcome. Casegraph errors become a clear
+    message and exit code 2."""
+    settings = settings or ctx_of(ctx).settings()
+    ignored_identity_warning()
     try:
         raw = open_store(settings)
     except CasegraphError as exc:
         fail(str(exc))
     try:
-        guarded = safeguards.session(raw, settings, purpose=purpose)
+        session = safeguards.owner_session(raw, settings, purpose=purpose, check_log=check_log)
     except CasegraphError as exc:
         raw.close()
         fail(str(exc))
+    verb = command_line(ctx)
     try:
-        yield guarded, settings
+        yield session, settings
     except CasegraphError as exc:
+        session.log("cli", verb, outcome=f"failed: {exc}"[:300])
         fail(str(exc))
+    except typer.Exit as exc:
+        session.log("cli", verb, outcome="ok" if not exc.exit_code else f"exit {exc.exit_code}")
+        raise
+    else:
+        session.log("cli", verb)
     finally:
-        guarded.close()
         raw.close()
+
+
+def command_line(ctx: typer.Context) -> str:
+    """The verb and the arguments it was given (what an audit reader needs to know what was asked)."""
+    given = " ".join(
+        f"--{k.replace('_', '-')} {v}" if not isinstance(v, bool) else f"--{k.replace('_', '-')}"
+        for k, v in ctx.params.items()
+        if v is not None and v is not False and v != "" and v != [] and v != ()
+    )
+    return f"{ctx.command_path} {given}".strip()[:500]
+
+
+def ignored_identity_warning() -> None:
+    """Identity is not an environment variable: say so once, so nobody believes a role was taken."""
+    if os.environ.get("CASEGRAPH_ROLE") or os.environ.get("CASEGRAPH_AGENCY"):
+        console.print(
+            "[bold yellow]warning:[/] CASEGRAPH_ROLE and CASEGRAPH_AGENCY grant nothing: an embedded store "
+            "acts for the account that owns its file; a server store signs users in"
+        )
 
 
 def set_json(ctx: typer.Context, as_json: bool) -> None:

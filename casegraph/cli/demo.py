@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from casegraph import ingest, safeguards
+from casegraph import ingest
 from casegraph.cli.common import RichProgress, console, ctx_of, emit, fail, opened, out, table_of
 from casegraph.errors import CasegraphError
 from casegraph.pipeline import STAGE_NAMES, run_stage, stage_module
@@ -49,17 +49,14 @@ def demo(
     started = time.perf_counter()
     console.print(f"[bold]1/3[/] making a synthetic city of {incidents} incidents in {city}")
     make_city(city, n_incidents=incidents, seed=seed, progress=RichProgress())
-    _act_as_demo_admin(root)
     with opened(ctx, purpose="demo on synthetic data") as (store, settings):
         console.print("[bold]2/3[/] ingesting its records")
         try:
-            agencies = _task_force(store, settings, list(CityConfig().agencies))
             reports = ingest.run_folder(store, settings, city, progress=RichProgress())
         except CasegraphError as exc:
             fail(str(exc))
-        console.print(
-            f"[bold]3/3[/] running the stages (agencies sharing as a task force: {', '.join(agencies)})"
-        )
+        agencies = ", ".join(CityConfig().agencies)
+        console.print(f"[bold]3/3[/] running the stages over the records of {agencies}")
         results = {name: _run_and_compare(store, settings, name, city) for name in STAGE_NAMES}
     data = {
         "store": root.store_path,
@@ -71,31 +68,6 @@ def demo(
     emit(ctx, data, _render)
     if serve:
         _serve(ctx)
-
-
-def _act_as_demo_admin(root: Any) -> None:
-    """The demo imports three agencies' records, which only an admin may do; it acts as the bootstrap admin."""
-    import os
-
-    os.environ.setdefault("CASEGRAPH_USER", "admin")
-    os.environ.setdefault("CASEGRAPH_ROLE", "admin")
-
-
-def _task_force(store: Any, settings: Any, agencies: list[str]) -> list[str]:
-    """The demo's agencies share their records with each other, as a regional task force would, each by its own
-    admin (sharing is the owner's decision); every grant is in the audit log."""
-    for owner in agencies:
-        admin = f"admin_{owner}" if owner != settings.user.agency else settings.user.id
-        if admin != settings.user.id and not store.scalar(
-            "SELECT count(*) FROM users WHERE user_id = ?", [admin]
-        ):
-            safeguards.add_user(store, admin, owner, "admin", name=f"demo admin of {owner}")
-        with safeguards.guard(store.inner, admin, settings=settings, purpose="demo task force") as g:
-            for grantee in agencies:
-                if grantee != owner:
-                    safeguards.share(g, grantee, purpose="demo task force")
-    store.refresh_views()
-    return agencies
 
 
 def _run_and_compare(store: Any, settings: Any, name: str, city: Path) -> dict[str, Any]:

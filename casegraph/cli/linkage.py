@@ -111,7 +111,13 @@ def attribute(
     set_json(ctx, as_json)
     with opened(ctx) as (store, settings):
         result = attribution.attribute(
-            store, incident, settings.linkage, agency=agency, top=top, min_probability=min_probability
+            store,
+            incident,
+            settings.linkage,
+            agency=agency,
+            top=top,
+            min_probability=min_probability,
+            claim_rules=settings.safeguards,
         )
     emit(ctx, result, _render_attribute)
 

@@ -208,9 +208,9 @@ def ack(
     note: str = typer.Option(None, "--note", help="Analyst's note."),
 ) -> None:
     """Acknowledge (or dismiss, or re-open) a network alert; a re-run keeps it."""
-    with opened(ctx) as (store, settings):
+    with opened(ctx) as (store, _settings):
         try:
-            done = stage.acknowledge(store, alert_id, settings.user.id, status=status, note=note)
+            done = stage.acknowledge(store, alert_id, store.user.user_id, status=status, note=note)
         except ValueError as exc:
             fail(str(exc))
     if not done:

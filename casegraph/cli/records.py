@@ -66,8 +66,8 @@ def ingest(
 
 
 def _default_agency(mapping: str | None, settings: Any) -> str | None:
-    """A mapping names its agency; otherwise rows belong to the acting user's agency."""
-    return None if mapping else settings.user.agency
+    """A mapping names its agency; otherwise the file's agency column, or [ingest] agency."""
+    return None if mapping else settings.ingest.agency
 
 
 def _render_report(d: dict[str, Any]) -> None:

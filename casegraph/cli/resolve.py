@@ -177,9 +177,9 @@ def decide(
     with opened(ctx) as (store, settings):
         a, b = stage.record_key(store, record_a), stage.record_key(store, record_b)
         if decision == "undo":
-            data: dict[str, Any] = {"undone": stage.undo(store, a, b, user=settings.user.id)}
+            data: dict[str, Any] = {"undone": stage.undo(store, a, b, user=store.user.user_id)}
         else:
-            data = stage.decide(store, a, b, decision, user=settings.user.id, note=note)
+            data = stage.decide(store, a, b, decision, user=store.user.user_id, note=note)
         data["applied"] = _recluster(store, settings)
     emit(ctx, data, lambda d: out.print(_decision_line(d)))
 

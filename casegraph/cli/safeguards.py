@@ -1,5 +1,6 @@
-"""Verbs for the safeguards: review, purge, why, audit (verify, log, disseminations, fairness), users, agencies,
-encrypt. Each runs as the configured user ([user] in casegraph.toml or CASEGRAPH_USER / AGENCY / ROLE)."""
+"""Verbs for the safeguards: review, purge, why, audit (verify, log, disseminations, fairness), encrypt.
+
+On an embedded store each runs as the account that owns the file, and is recorded in the audit log."""
 
 from __future__ import annotations
 
@@ -13,22 +14,16 @@ from typing import Any
 import typer
 
 from casegraph import safeguards as sg
-from casegraph.cli.common import ctx_of, emit, fail, opened, opened_raw, out, table_of
-from casegraph.errors import CasegraphError
-from casegraph.safeguards.identity import accept_audit_log, load_user
+from casegraph.cli.common import ctx_of, emit, fail, opened, out, table_of
 from casegraph.safeguards.retention import keep as keep_record
 
 audit_app = typer.Typer(help="The audit log, disseminations and the fairness check.", no_args_is_help=True)
-users_app = typer.Typer(help="Users, their roles and agencies (admins).", no_args_is_help=True)
-agencies_app = typer.Typer(
-    help="Sharing an agency's rows with another agency (admins).", no_args_is_help=True
-)
 PURPOSE = typer.Option(None, "--purpose", help="Why you need this (recorded in the audit log).")
 
 
 @contextmanager
-def guarded(ctx: typer.Context, purpose: str | None = None) -> Iterator[sg.GuardedStore]:
-    """A session of the configured user (opened() guards every verb); refusals become exit code 2."""
+def guarded(ctx: typer.Context, purpose: str | None = None) -> Iterator[sg.Session]:
+    """The verb's session (see opened()); refusals become exit code 2."""
     with opened(ctx, purpose=purpose) as (store, _settings):
         yield store  # type: ignore[misc]
 
@@ -130,32 +125,19 @@ def verify(
         None, "--expect", help="SEQ:HASH recorded elsewhere (from `audit log --head`)."
     ),
     accept: bool = typer.Option(
-        False, "--accept", help="Admins: accept a log that fails its anchor, on the record."
+        False, "--accept", help="Accept a log that fails its anchor, on the record (after looking)."
     ),
 ) -> None:
     """Check every entry's hash, the chain and its anchor; says where it breaks. Exit 1 when it does."""
-    with opened_raw(ctx) as (store, settings):
-        me = load_user(store, settings.user.id)
-        if (
-            me is None
-            or not me[0].can("audit")
-            or (me[0].agency, me[0].role) != (settings.user.agency, settings.user.role)
-        ):
-            fail(f"{settings.user.id} is not an auditor, supervisor or admin here")
+    with opened(ctx, "audit", check_log=False) as (g, settings):
         if accept:
-            try:
-                accepted = accept_audit_log(store, settings, settings.user.id, sg.cli_origin())
-            except CasegraphError as exc:
-                fail(str(exc))
+            accepted = sg.accept_audit_log(g)
             out.print(
                 f"accepted: {accepted}" if accepted else "nothing to accept: the log matches its anchor"
             )
         seq, _, digest = (expect or "").partition(":")
-        result = sg.verify_log(store, settings, (int(seq), digest) if expect else None)
-        if result.ok:
-            checked = sg.session(store, settings, purpose="audit")
-            checked.log("audit-verify", None, f"{result.entries} entries ok")
-            checked.close()
+        result = sg.verify_log(g.inner, settings, (int(seq), digest) if expect else None)
+        g.log("audit-verify", None, f"{result.entries} entries, {'ok' if result.ok else 'problems found'}")
     emit(ctx, result.as_dict(), _render_verify)
     raise typer.Exit(0 if result.ok else 1)
 
@@ -175,13 +157,13 @@ def log(
         False, "--head", help="Print only SEQ:HASH of the last entry, to keep elsewhere."
     ),
 ) -> None:
-    """The audit log (your agency's entries; admins see all)."""
+    """The audit log, latest first."""
     with guarded(ctx, "audit") as g:
         if head:
             emit(ctx, {"head": f"{g.log_.seq}:{g.log_.hash}"}, lambda d: out.print(d["head"]))
             return
-        mine = "" if g.user.role == "admin" else "AND agency = ?"
-        params: list[Any] = [user, user] + ([] if g.user.role == "admin" else [g.user.agency])
+        mine = "" if g.user.agency is None or g.user.role == "admin" else "AND agency = ?"
+        params: list[Any] = [user, user] + ([g.user.agency] if mine else [])
         rows = g.df(
             f'SELECT seq, "at", user_id, role, action, target, purpose, origin, outcome, row_count '
             f"FROM audit_log WHERE (? IS NULL OR user_id = ?) {mine} ORDER BY seq DESC LIMIT {int(limit)}",
@@ -225,52 +207,12 @@ def _render_fairness(d: dict[str, Any]) -> None:
     out.print("\n".join(d["flagged"]) or "nothing flagged")
 
 
-def users_add(
-    ctx: typer.Context,
-    user_id: str = typer.Argument(...),
-    agency: str = typer.Option(..., "--agency"),
-    role: str = typer.Option(..., "--role"),
-    name: str = typer.Option(None, "--name"),
-) -> None:
-    """Add a user (admins)."""
-    with guarded(ctx, "user administration") as g:
-        emit(ctx, sg.add_user(g, user_id, agency, role, name), lambda d: out.print(f"added {d['user_id']}"))
-
-
-def users_list(ctx: typer.Context) -> None:
-    """List users (admins, auditors, supervisors)."""
-    with guarded(ctx, "user administration") as g:
-        rows = sg.list_users(g)
-    emit(ctx, rows, lambda d: out.print(table_of("users", d)))
-
-
-def agencies_share(
-    ctx: typer.Context,
-    grantee: str = typer.Argument(..., help="Agency allowed to read your agency's rows."),
-    tables: str = typer.Option(None, "--tables", help="Comma-separated record tables (default: all)."),
-    purpose: str = typer.Option("", "--purpose", help="Agreement or task force the sharing serves."),
-    revoke: bool = typer.Option(False, "--revoke", help="Withdraw the grant."),
-) -> None:
-    """Share your agency's rows with another agency, or revoke it (admins of the owning agency)."""
-    with guarded(ctx, "sharing administration") as g:
-        data = sg.share(
-            g, grantee, tables=tables.split(",") if tables else None, purpose=purpose, revoke=revoke
-        )
-    emit(
-        ctx,
-        data,
-        lambda d: out.print(
-            f"{d['owner']} -> {d['grantee']}: {d['tables']}" + (" revoked" if d["revoked"] else "")
-        ),
-    )
-
-
 def encrypt(
     ctx: typer.Context,
     source: Path = typer.Argument(..., help="Unencrypted store file."),
     dest: Path = typer.Argument(..., help="New encrypted store file."),
 ) -> None:
-    """Copy a store into a new encrypted one (key from $CASEGRAPH_KEY or store.key_file); admins."""
+    """Copy a store into a new encrypted one (key from $CASEGRAPH_KEY or store.key_file)."""
     from casegraph.store.duckdb import _httpfs_path, _literal, read_key
 
     settings = ctx_of(ctx).settings()
@@ -285,39 +227,20 @@ def encrypt(
         "CASEGRAPH_NO_KEY_FOR_SOURCE",
         None,
     )
-    ctx_of(ctx).store_path, ctx_of(ctx).config = None, None
-    with _plain_session(plain, "encrypt a copy of the store") as (store, g):
-        g.require("encrypt", str(dest))
+    with opened(ctx, "encrypt a copy of the store", settings=plain) as (g, _settings):
         g.log("encrypt", str(dest), f"copied into a new encrypted store {dest}")
+        store = g.inner
         store.execute(f"LOAD {_literal(str(_httpfs_path()))}")
         store.execute(f"ATTACH {_literal(str(dest))} AS cg_encrypted (ENCRYPTION_KEY {_literal(str(key))})")
         store.execute("COPY FROM DATABASE cg TO cg_encrypted")
         store.execute("DETACH cg_encrypted")
-    if Path(f"{source}.audit-anchor").exists():
-        shutil.copy(f"{source}.audit-anchor", f"{dest}.audit-anchor")
+        if Path(f"{source}.audit-anchor").exists():  # the copy's log ends where the source's does now
+            shutil.copy(f"{source}.audit-anchor", f"{dest}.audit-anchor")
     emit(
         ctx,
         {"source": str(source), "encrypted": str(dest)},
         lambda d: out.print(f"encrypted copy: {d['encrypted']}"),
     )
-
-
-@contextmanager
-def _plain_session(settings: Any, purpose: str) -> Iterator[tuple[Any, sg.GuardedStore]]:
-    from casegraph.store import open_store
-
-    try:
-        store = open_store(settings)
-        g = sg.session(store, settings, purpose=purpose)
-    except CasegraphError as exc:
-        fail(str(exc))
-    try:
-        g.close()  # views off: the copy takes the real tables
-        yield store, g
-    except CasegraphError as exc:
-        fail(str(exc))
-    finally:
-        store.close()
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
@@ -327,9 +250,4 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     audit_app.command("log")(log)
     audit_app.command("disseminations")(disseminations)
     audit_app.command("fairness")(fairness)
-    users_app.command("add")(users_add)
-    users_app.command("list")(users_list)
-    agencies_app.command("share")(agencies_share)
     app.add_typer(audit_app, name="audit")
-    app.add_typer(users_app, name="users")
-    app.add_typer(agencies_app, name="agencies")

@@ -1,7 +1,8 @@
-"""`casegraph serve`: the analyst workspace (HTTP API + web UI) on 127.0.0.1 over the embedded store.
+"""`casegraph serve`: the analyst workspace (HTTP API + web UI) on loopback over the embedded store.
 
-`--get /api/...` answers one request in-process (FastAPI's TestClient), as the configured user with the
-configured purpose, and prints the JSON: a smoke test that needs no port (like Datasette's --get).
+It prints a one-time sign-in link (as Jupyter does): the first browser to open it, stating a purpose, is signed
+in; nothing else gets past 401. `--get /api/...` answers one request in-process (FastAPI's TestClient), signed
+in the same way, and prints the JSON: a smoke test that needs no port (like Datasette's --get).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 
 import typer
 
-from casegraph.cli.common import console, ctx_of, fail, out
+from casegraph.cli.common import console, ctx_of, fail
 from casegraph.errors import CasegraphError
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -27,39 +28,26 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def serve(
-    ctx: typer.Context,
-    host: str = "127.0.0.1",
-    port: int = 8765,
-    get: str | None = None,
-    token_for: str | None = None,
-) -> None:
-    """Start the workspace (or answer one --get request, or print a sign-in token)."""
-    from casegraph.api import Signer, create_app, load_secret, user_token
+def serve(ctx: typer.Context, host: str = "127.0.0.1", port: int = 8765, get: str | None = None) -> None:
+    """Start the workspace (or answer one --get request)."""
+    from casegraph.api import create_app
 
     settings = ctx_of(ctx).settings()
-    signer = Signer(load_secret(settings))
-    if token_for:
-        out.print(user_token(signer, token_for))
-        return
-    token = user_token(signer, settings.user.id)
     if get:
-        raise typer.Exit(_answer_one(settings, token, get))
+        raise typer.Exit(_answer_one(settings, get))
     if not _is_loopback(host):
-        console.print(
-            f"[bold yellow]warning:[/] serving on {host}: the session cookie is not marked Secure; "
-            "put the workspace behind TLS before anyone else can reach it"
+        fail(
+            f"an embedded store is served on loopback only, not {host}: it belongs to the account that runs "
+            "casegraph. Several people share a server store (CASEGRAPH_STORE=postgresql://...)"
         )
     try:
         app = create_app(settings)
     except CasegraphError as exc:
         fail(str(exc))
     shown = f"[{host}]" if ":" in host else host
-    console.print(
-        f"casegraph workspace on http://{shown}:{port}/ for {settings.user.id} "
-        f"({settings.user.role}, {settings.user.agency}) over {settings.store.path}"
-    )
-    console.print(f"sign in: http://{shown}:{port}/login?token={token}", highlight=False, soft_wrap=True)
+    console.print(f"casegraph workspace on http://{shown}:{port}/ over {settings.store.path}")
+    link = f"http://{shown}:{port}/login?token={app.state.signin.link_token}"
+    console.print(f"sign in (this link works once): {link}", highlight=False, soft_wrap=True)
     _run(app, host, port)
 
 
@@ -69,7 +57,7 @@ def _run(app: object, host: str, port: int) -> None:
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)  # type: ignore[arg-type]
 
 
-def _answer_one(settings: object, token: str, path: str) -> int:
+def _answer_one(settings: object, path: str) -> int:
     import warnings
 
     from casegraph.api import create_app
@@ -78,10 +66,13 @@ def _answer_one(settings: object, token: str, path: str) -> int:
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
 
-    headers = {"Authorization": f"Bearer {token}", "X-Casegraph-Purpose": settings.user.purpose}  # type: ignore[attr-defined]
+    purpose = settings.user.purpose  # type: ignore[attr-defined]
     try:
-        with TestClient(create_app(settings), raise_server_exceptions=False) as client:  # type: ignore[arg-type]
-            response = client.get(path, headers=headers)
+        app = create_app(settings)  # type: ignore[arg-type]
+        with TestClient(app, raise_server_exceptions=False) as client:
+            token = app.state.signin.link_token
+            client.post("/login", data={"token": token, "purpose": purpose}, follow_redirects=False)
+            response = client.get(path)
     except CasegraphError as exc:
         fail(str(exc))
     try:
@@ -94,15 +85,14 @@ def _answer_one(settings: object, token: str, path: str) -> int:
 
 def serve_command(
     ctx: typer.Context,
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Loopback address to listen on."),
     port: int = typer.Option(8765, "--port", min=1, max=65535, help="Port to listen on."),
     get: str = typer.Option(
         None, "--get", help="Answer one GET request in-process and print it (e.g. /api/status)."
     ),
-    token_for: str = typer.Option(None, "--token-for", help="Print a sign-in token for this user and exit."),
 ) -> None:
-    """Open the analyst workspace: HTTP API and web UI over the store, every request through the safeguards."""
-    serve(ctx, host=host, port=port, get=get, token_for=token_for)
+    """Open the analyst workspace: HTTP API and web UI over the store, signed in by a one-time link."""
+    serve(ctx, host=host, port=port, get=get)
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:

@@ -296,9 +296,9 @@ def ack_cmd(
 ) -> None:
     """Acknowledge (or dismiss) an alert; the mark survives re-runs."""
     set_json(ctx, as_json)
-    with opened(ctx) as (store, settings):
+    with opened(ctx) as (store, _settings):
         ok = stage.acknowledge(
-            store, alert_id, settings.user.id, status="dismissed" if dismiss else "acknowledged", note=note
+            store, alert_id, store.user.user_id, status="dismissed" if dismiss else "acknowledged", note=note
         )
     if not ok:
         fail(f"no alert {alert_id}")

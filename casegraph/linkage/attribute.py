@@ -16,7 +16,8 @@ import pandas as pd
 
 from casegraph.linkage.query import score_seed
 from casegraph.linkage.training import has_identities, known_offenders_sql
-from casegraph.settings import LinkageSettings
+from casegraph.safeguards import valid_claims_sql
+from casegraph.settings import LinkageSettings, SafeguardSettings
 from casegraph.store import Store, quote
 
 LINKED = "_tmp_linkage_attribute"
@@ -38,8 +39,9 @@ def series_sql() -> str:
     )
 
 
-def claims_sql(with_identities: bool) -> str:
-    """Membership claims keyed like offenders (resolved person, else agency:record_id), with the group name."""
+def claims_sql(with_identities: bool, claims: str = "membership_claims") -> str:
+    """Membership claims (`claims`: those that pass the safeguards' rules) keyed like offenders (resolved
+    person, else agency:record_id), with the group name."""
     person = (
         "coalesce(p.person_id, m.agency || ':' || m.record_id)"
         if with_identities
@@ -56,7 +58,7 @@ def claims_sql(with_identities: bool) -> str:
     )
     return (
         f"SELECT {person} AS offender, m.group_id, g.name AS group_name, m.claim_id, m.agency AS claim_agency, "
-        f"m.record_id, m.criteria FROM membership_claims m {identities}"
+        f"m.record_id, m.criteria FROM {claims} m {identities}"
         "LEFT JOIN (SELECT group_id, any_value(name) AS name FROM groups GROUP BY group_id) g "
         "ON g.group_id = m.group_id"
     )
@@ -70,6 +72,7 @@ def attribute(
     agency: str | None = None,
     top: int = 10,
     min_probability: float = 0.05,
+    claim_rules: SafeguardSettings | None = None,
 ) -> dict[str, Any]:
     """Ranked offenders, series and groups for one incident, each with its evidence."""
     scores = score_seed(store, incident_id, agency=agency)
@@ -85,7 +88,8 @@ def attribute(
     with store.registered(LINKED, linked):
         offenders = store.df(offenders_sql(len(settings.offender_roles), identities), settings.offender_roles)
         series = store.df(series_sql(), [scores.artefact.run_id])
-        claims = store.df(claims_sql(identities))
+        valid = f"({valid_claims_sql('membership_claims', claim_rules or SafeguardSettings())})"
+        claims = store.df(claims_sql(identities, valid))
     ranked_offenders = _rank_offenders(offenders, top)
     return {
         "seed": {"agency": scores.seed.agency, "incident_id": scores.seed.incident_id},

@@ -57,7 +57,7 @@ def evaluate(store: Store, settings: Settings, truth: Truth, *, all_pairs: bool 
         if all_pairs
         else (settings.linkage)
     )
-    run_id = store.new_run("linkage_eval", s.model_dump(), settings.user.id)
+    run_id = store.new_run("linkage_eval", s.model_dump())
     try:
         index, _, comparisons = encode_incidents(store, run_id, s)
         blocking, _ = choose_blocking(store, run_id, s, len(index))

@@ -48,7 +48,7 @@ class Clock:
 
 def run(store: Store, settings: Settings, *, progress: Progress | None = None) -> dict[str, Any]:
     """Score all candidate pairs into incident_links and cluster them into series (replacing the last run)."""
-    run_id = store.new_run("linkage", settings.linkage.model_dump(), settings.user.id)
+    run_id = store.new_run("linkage", settings.linkage.model_dump())
     try:
         summary = _run(store, settings.linkage, run_id, progress or NoProgress())
     except Exception as exc:

@@ -63,7 +63,7 @@ def role_params(net: NetworkSettings) -> RoleParams:
 def run(store: Store, settings: Settings, *, progress: Progress | None = None) -> dict[str, Any]:
     """Build the person graph, test every pair of groups, rank key players; write the derived tables."""
     progress, started, timings = progress or NoProgress(), time.perf_counter(), {}
-    run_id = store.new_run("network", settings.network.model_dump(), settings.user.id)
+    run_id = store.new_run("network", settings.network.model_dump())
     progress.start(len(STEPS), "network")
     try:
         summary = _run(store, settings, run_id, progress, timings)

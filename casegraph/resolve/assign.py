@@ -110,7 +110,7 @@ def recluster(store: Store, settings: Settings) -> dict[str, Any]:
         on=["agency_b", "record_b"],
     )
     run_id = store.new_run(
-        "resolve", {"recluster": True, "match_threshold": settings.resolve.match_threshold}, settings.user.id
+        "resolve", {"recluster": True, "match_threshold": settings.resolve.match_threshold}
     )
     decisions = store.df(sql.active_decisions_sql())
     with store.transaction():

@@ -48,7 +48,7 @@ def run(
 ) -> dict[str, Any]:
     """Resolve every person record to a person. `db_api`: a Splink database API (default: the store's)."""
     rs, bar = settings.resolve, progress or NoProgress()
-    run_id = store.new_run("resolve", rs.model_dump(), settings.user.id)
+    run_id = store.new_run("resolve", rs.model_dump())
     started = time.perf_counter()
     try:
         with quiet_splink():

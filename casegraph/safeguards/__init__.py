@@ -1,7 +1,9 @@
-"""Safeguards (issue 4): who may do what, what they may see, and a tamper-evident record of all of it.
+"""Safeguards: the data rules (claims' criteria and evidence, review and purge, disseminations, protected
+fields) and the tamper-evident record of who did what (the audit log).
 
-Entry points (CLI, API) open a session once: `session(store, settings)` (the configured user) or
-`guard(store, user)`; the GuardedStore they get is a Store, so stages cannot tell. See guard.py.
+Entry points (CLI, API, scripts) open a `Session` once: embedded, `owner_session(store, settings)` acts for
+the account that owns the store file; a server store's session is signed in as a user, and PostgreSQL's
+row-level security decides what it sees. A Session is a Store, so stages cannot tell.
 """
 
 from __future__ import annotations
@@ -12,11 +14,18 @@ from casegraph.safeguards.dissemination import record_dissemination, who_receive
 from casegraph.safeguards.entry import add_claim
 from casegraph.safeguards.explain import why
 from casegraph.safeguards.fairness import fairness
-from casegraph.safeguards.guard import GuardedStore
-from casegraph.safeguards.identity import add_user, bootstrap, cli_origin, guard, list_users, session, share
-from casegraph.safeguards.policy import ROLE_ACTIONS, ROLES, User
+from casegraph.safeguards.policy import OWNER, ROLE_ACTIONS, ROLES
 from casegraph.safeguards.protected import assert_not_protected, declared_field_problems
 from casegraph.safeguards.retention import due, keep, purge, tombstoned_rows_sql
+from casegraph.safeguards.session import (
+    Actor,
+    Session,
+    accept_audit_log,
+    check_anchor,
+    cli_origin,
+    os_account,
+    owner_session,
+)
 from casegraph.safeguards.verify import Verification, verify
 from casegraph.settings import Settings
 from casegraph.store import Store
@@ -28,28 +37,27 @@ def verify_log(store: Store, settings: Settings, expect: tuple[int, str] | None 
 
 
 __all__ = [
+    "OWNER",
     "ROLES",
     "ROLE_ACTIONS",
-    "GuardedStore",
-    "User",
+    "Actor",
+    "Session",
     "Verification",
+    "accept_audit_log",
     "add_claim",
-    "add_user",
     "assert_not_protected",
-    "bootstrap",
+    "check_anchor",
     "claim_problems_sql",
     "cli_origin",
     "declared_field_problems",
     "due",
     "fairness",
-    "guard",
     "keep",
-    "list_users",
+    "os_account",
+    "owner_session",
     "purge",
     "record_dissemination",
     "review_dates_sql",
-    "session",
-    "share",
     "tombstoned_rows_sql",
     "valid_claims_sql",
     "verify",

@@ -100,7 +100,10 @@ class Anchor:
             _MEMORY_ANCHORS[self.memory_key] = data
             return
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(data))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the owner's alone
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(data))
+        os.chmod(tmp, 0o600)
         os.replace(tmp, self.path)  # atomic: a crash leaves the old anchor or the new one
 
     def signature_problem(self, data: dict[str, Any]) -> str | None:

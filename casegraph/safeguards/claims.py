@@ -8,6 +8,7 @@ show each claim's problems. The relation a builder is given must have membership
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -213,3 +214,37 @@ def refuse_if_invalid(problems: list[tuple[str, str]], claim_id: str) -> None:
     if problems:
         listed = "; ".join(f"{f}: {r}" for f, r in problems)
         raise ClaimRefused(f"claim {claim_id} refused: {listed}")
+
+
+SNAPSHOTS, SNAPSHOT = "casegraph_snapshots", "valid_claims_"
+_snapshot_lock = threading.Lock()
+
+
+def claims_snapshot_sql(store: Store, rules: SafeguardSettings, token: str) -> str:
+    """The passing claims, their keys read from a table made once per `token` (which its caller changes
+    whenever the store or the date may have changed) instead of checking every claim's rules on each read
+    (0.4-0.7 s at 1,000,000 incidents). The table sits in an in-memory database attached to the open store,
+    so every connection to it (each workspace lane) shares it; the claims' rows are read live."""
+    key = hashlib.sha256(token.encode()).hexdigest()[:16]
+    name = f"{SNAPSHOTS}.main.{quote(SNAPSHOT + key)}"
+    with _snapshot_lock:  # two lanes asking at once: one builds it, the other reads it
+        store.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {SNAPSHOTS}")
+        store.execute(
+            f"CREATE TABLE IF NOT EXISTS {name} AS SELECT agency, claim_id FROM "
+            f"({valid_claims_sql('membership_claims', rules)})"
+        )
+    return (
+        "SELECT c.* FROM membership_claims c WHERE EXISTS (SELECT 1 FROM "
+        f"{name} k WHERE k.agency = c.agency AND k.claim_id = c.claim_id)"
+    )
+
+
+def drop_claims_snapshots(store: Store) -> None:
+    """Forget every claims snapshot (after a change: the next reads make them again). Call it when no read that
+    may use one is under way."""
+    with _snapshot_lock:
+        if store.scalar("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [SNAPSHOTS]):
+            for (table,) in store.rows(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [SNAPSHOTS]
+            ):
+                store.execute(f"DROP TABLE IF EXISTS {SNAPSHOTS}.main.{quote(table)}")

@@ -13,8 +13,8 @@ from typing import Any
 import pyarrow as pa
 
 from casegraph.errors import PolicyDenied
-from casegraph.safeguards.guard import GuardedStore
-from casegraph.safeguards.views import ID_COLUMN, ID_STEMS
+from casegraph.safeguards.ids import ID_COLUMN, ID_STEMS
+from casegraph.safeguards.session import Session
 from casegraph.store.base import Frame
 
 Item = tuple[str, str | None, str]  # (table, agency, id)
@@ -46,7 +46,7 @@ def items_of(data: Frame, default_agency: str | None) -> list[Item]:
 
 
 def record_dissemination(
-    g: GuardedStore,
+    g: Session,
     *,
     recipient: str,
     purpose: str,
@@ -85,7 +85,7 @@ def record_dissemination(
     return did
 
 
-def person_keys(g: GuardedStore, person: str) -> dict[str, list[str]]:
+def person_keys(g: Session, person: str) -> dict[str, list[str]]:
     """Record ids (through person_identities when resolve has run), person ids and claim ids of a person."""
     records, persons = {person}, {person}
     if "person_identities" in g.table_names():
@@ -96,20 +96,19 @@ def person_keys(g: GuardedStore, person: str) -> dict[str, list[str]]:
         )
         records |= {r for r, _ in rows}
         persons |= {p for _, p in rows}
-    claims = g.visibility.rows_of("membership_claims")
-    found = g.inner.rows(
-        f"SELECT claim_id FROM {claims} WHERE list_contains(?, record_id)", [sorted(records)]
+    found = g.rows(
+        "SELECT claim_id FROM membership_claims WHERE list_contains(?, record_id)", [sorted(records)]
     )
     return {"records": sorted(records), "persons": sorted(persons), "claims": sorted(c for (c,) in found)}
 
 
-def who_received(g: GuardedStore, person_or_record: str) -> list[dict[str, Any]]:
+def who_received(g: Session, person_or_record: str) -> list[dict[str, Any]]:
     """Every dissemination that held this person's records or claims (or the record with this id)."""
     g.require("audit", person_or_record)
     keys = person_keys(g, person_or_record)
-    mine = "" if g.user.role == "admin" else "AND (d.agency = ? OR i.agency = ?)"
+    mine = "" if g.user.agency is None or g.user.role == "admin" else "AND (d.agency = ? OR i.agency = ?)"
     params: list[Any] = [keys["records"], keys["claims"], person_or_record]
-    params += [] if g.user.role == "admin" else [g.user.agency, g.user.agency]
+    params += [] if not mine else [g.user.agency, g.user.agency]
     df = g.inner.df(
         "SELECT d.dissemination_id, d.at, d.user_id, d.agency, d.recipient, d.purpose, d.what, d.file, "
         "string_agg(DISTINCT i.table_name || ':' || i.record_key, ', ') AS records "

@@ -10,8 +10,9 @@ from typing import Any
 
 from casegraph.safeguards.claims import claim_problems_sql, evidence_dates_sql, review_dates_sql
 from casegraph.safeguards.dissemination import person_keys
-from casegraph.safeguards.guard import GuardedStore
-from casegraph.safeguards.views import ID_COLUMN
+from casegraph.safeguards.ids import ID_COLUMN
+from casegraph.safeguards.policy import shown_columns
+from casegraph.safeguards.session import Session
 from casegraph.schema import model
 from casegraph.store import quote
 
@@ -31,15 +32,17 @@ def plain(value: Any) -> Any:
 PERSON_COLUMN = ("person_id", "person_a", "person_b")
 
 
-def _records(g: GuardedStore, records: list[str]) -> list[dict[str, Any]]:
+def _records(g: Session, records: list[str]) -> list[dict[str, Any]]:
     return g.df(
-        "SELECT * FROM person_records WHERE list_contains(?, record_id) ORDER BY agency, record_id", [records]
+        f"SELECT {shown_columns('person_records')} FROM person_records WHERE list_contains(?, record_id) "
+        "ORDER BY agency, record_id",
+        [records],
     ).to_dict("records")  # type: ignore[no-any-return]
 
 
-def _claims(g: GuardedStore, records: list[str]) -> list[dict[str, Any]]:
+def _claims(g: Session, records: list[str]) -> list[dict[str, Any]]:
     """Every visible claim about the records, passing or not, with its problems, review date and evidence."""
-    rel = g.visibility.rows_of("membership_claims")
+    rel = quote("membership_claims")
     mine = f"(SELECT * FROM {rel} WHERE list_contains(?, record_id))"
     problems = claim_problems_sql(mine, g.rules, keys=("agency", "claim_id"))
     sql = (
@@ -59,14 +62,14 @@ def _claims(g: GuardedStore, records: list[str]) -> list[dict[str, Any]]:
     return rows  # type: ignore[no-any-return]
 
 
-def _of_person(g: GuardedStore, table: str, column: str, records: list[str]) -> list[dict[str, Any]]:
+def _of_person(g: Session, table: str, column: str, records: list[str]) -> list[dict[str, Any]]:
     return g.df(
         f"SELECT * FROM {quote(table)} WHERE list_contains(?, {quote(column)}) LIMIT {SHOWN}", [records]
     ).to_dict("records")  # type: ignore[no-any-return]
 
 
 def _incidents_and_groups(
-    g: GuardedStore, records: list[str], claims: list[dict[str, Any]]
+    g: Session, records: list[str], claims: list[dict[str, Any]]
 ) -> dict[str, list[str]]:
     rows = g.rows(
         "SELECT incident_id FROM involvements WHERE list_contains(?, record_id) UNION "
@@ -77,7 +80,7 @@ def _incidents_and_groups(
     return {"incident": sorted(r for (r,) in rows), "group": groups}
 
 
-def _derived(g: GuardedStore, keys: dict[str, list[str]]) -> dict[str, Any]:
+def _derived(g: Session, keys: dict[str, list[str]]) -> dict[str, Any]:
     """Rows of each derived table naming one of the person's records, persons, incidents or claimed groups."""
     present = set(g.table_names())
     out: dict[str, Any] = {}
@@ -103,7 +106,7 @@ def _derived(g: GuardedStore, keys: dict[str, list[str]]) -> dict[str, Any]:
     return out
 
 
-def why(g: GuardedStore, person: str) -> dict[str, Any]:
+def why(g: Session, person: str) -> dict[str, Any]:
     """What the store holds about a person and why: an auditor's or a court's view, in one document."""
     g.require("read", person)
     g.log("why", person)

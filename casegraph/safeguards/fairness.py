@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from casegraph.safeguards.guard import GuardedStore
-from casegraph.safeguards.views import id_columns
+from casegraph.safeguards.ids import id_columns
+from casegraph.safeguards.session import Session
 from casegraph.schema import model
 from casegraph.store import quote
 
 NOT_RECORDED = "(not recorded)"
 
 
-def _metrics(g: GuardedStore, table: str) -> dict[str, str]:
+def _metrics(g: Session, table: str) -> dict[str, str]:
     """metric name -> condition on row p of `table` (its key and agency)."""
     key = quote(model.table(table).key)
     out: dict[str, str] = {}
@@ -44,11 +44,11 @@ def _metrics(g: GuardedStore, table: str) -> dict[str, str]:
     return out
 
 
-def _breakdown(g: GuardedStore, table: str, field: str) -> dict[str, Any]:
+def _breakdown(g: Session, table: str, field: str) -> dict[str, Any]:
     metrics = _metrics(g, table)
     value = f"coalesce(nullif(trim(p.{quote(field)}), ''), '{NOT_RECORDED}')"
     counts = "".join(f", count(*) FILTER (WHERE {cond}) AS {quote(m)}" for m, cond in metrics.items())
-    sql = f"SELECT {value} AS value, count(*) AS n{counts} FROM {g.visibility.rows_of(table)} p GROUP BY 1 ORDER BY 2 DESC"
+    sql = f"SELECT {value} AS value, count(*) AS n{counts} FROM {quote(table)} p GROUP BY 1 ORDER BY 2 DESC"
     rows = g.inner.df(sql).to_dict("records")
     total = sum(int(r["n"]) for r in rows)
     overall = {m: (sum(int(r[m]) for r in rows) / total if total else None) for m in metrics}
@@ -76,10 +76,9 @@ def _breakdown(g: GuardedStore, table: str, field: str) -> dict[str, Any]:
     }
 
 
-def fairness(g: GuardedStore) -> dict[str, Any]:
+def fairness(g: Session) -> dict[str, Any]:
     """Rates per value of every protected field, for the agencies the user can see."""
     g.require("fairness", "fairness check")
-    g.activate()
     fields = sorted(model.protected_fields())
     out = [_breakdown(g, table, field) for table, field in fields]
     flagged = [

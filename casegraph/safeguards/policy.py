@@ -1,14 +1,20 @@
-"""Who may do what, as data: roles and their actions, and which action reading or writing each table needs."""
+"""Who may do what, as data: the roles of a server's users and their actions.
+
+An embedded store has one actor, the account that owns the file (OWNER), who may do everything: casegraph
+does not pretend roles inside a file its owner can read byte by byte. On a server, each role is also a
+PostgreSQL role whose grants and row-level security enforce the same rules; the checks here give the clear
+message first.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
+from typing import Any
 
 from casegraph.errors import PolicyDenied
 from casegraph.schema import Table, model
 
 ROLES = ("analyst", "supervisor", "auditor", "admin")
+OWNER = "owner"  # the account that owns an embedded store file
 # Actions each role may take. Auditors read but never change anything; analysts cannot purge or approve;
 # admins manage accounts and sharing but do not approve claims (a supervisor's judgement).
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
@@ -34,6 +40,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
         }
     ),
 }
+ROLE_ACTIONS[OWNER] = frozenset().union(*ROLE_ACTIONS.values())
 ACTION_WORDS = {
     "read": "read records",
     "run": "run stages",
@@ -49,36 +56,9 @@ ACTION_WORDS = {
     "manage_sharing": "share an agency's rows",
     "encrypt": "encrypt a store",
 }
-# System tables only casegraph.safeguards writes (append-only); no statement through a guarded store may.
-INTERNAL_TABLES = frozenset({"audit_log", "tombstones", "disseminations", "dissemination_items", "reviews"})
-APPEND_ONLY = INTERNAL_TABLES | {"sources", "rejects"}
-READ_ACTION = {"audit_log": "audit", "disseminations": "audit", "dissemination_items": "audit"}
-WRITE_ACTION = {
-    "users": "manage_users",
-    "agencies": "manage_sharing",
-    "sharing_rules": "manage_sharing",
-    "sources": "ingest",
-    "rejects": "ingest",
-    "runs": "run",
-}
-# Id columns that name a person record, in derived and system tables (record_id, record_a, record_b ...).
-PERSON_KEY_PREFIXES = ("record_", "person_")
 
 
-@dataclass(frozen=True)
-class User:
-    user_id: str
-    agency: str
-    role: str
-
-    def can(self, action: str) -> bool:
-        return action in ROLE_ACTIONS.get(self.role, frozenset())
-
-    def describe(self) -> str:
-        return f"{self.user_id} ({self.role}, {self.agency})"
-
-
-def require(user: User, action: str, what: str = "") -> None:
+def require(user: Any, action: str, what: str = "") -> None:
     """Raise PolicyDenied unless the user's role allows the action."""
     if not user.can(action):
         allowed = [r for r in ROLES if action in ROLE_ACTIONS[r]]
@@ -88,54 +68,15 @@ def require(user: User, action: str, what: str = "") -> None:
         )
 
 
-def table_kind(name: str) -> str:
-    """record | derived | system for schema tables, scratch for anything else (temp and _tmp_ tables)."""
-    table = model.tables.get(name)
-    return table.kind if table else "scratch"
-
-
-def read_action(name: str) -> str:
-    return READ_ACTION.get(name, "read")
-
-
-def write_action(name: str, verb: str) -> str | None:
-    """The action a write needs, or None when no user may write the table this way."""
-    kind = table_kind(name)
-    if name in INTERNAL_TABLES:
-        return None
-    if verb in {"DROP", "ALTER", "CREATE"} and kind != "scratch":
-        return None  # the store creates and migrates schema tables; stages never reshape them
-    if kind == "record":
-        return "ingest" if verb == "INSERT" else None  # records are never edited in place
-    if name in APPEND_ONLY and verb != "INSERT":
-        return None
-    return WRITE_ACTION.get(name, {"derived": "run", "system": "run", "scratch": "scratch"}[kind])
-
-
-def refusal_reason(name: str, verb: str) -> str:
-    if table_kind(name) == "record":
-        return (
-            f"{verb} on the record table {name} is refused: records are never edited in place; "
-            "expired ones are removed by `casegraph purge`"
-        )
-    if name in INTERNAL_TABLES:
-        return f"{name} is written only by casegraph's safeguards (append-only)"
-    return f"{verb} on {name} is refused: the store creates and migrates schema tables; rows are appended"
-
-
-@cache
-def is_person_level(name: str) -> bool:
-    """Tables whose rows say something about a person: every read of them is audited."""
-    table = model.tables.get(name)
-    if table is None:
-        return False
-    if name in READ_ACTION or table.sensitive or any(f.sensitive or f.protected for f in table.fields):
-        return True
-    return any(
-        f.references == "person_records" or f.name.startswith(PERSON_KEY_PREFIXES) for f in table.fields
-    )
-
-
 def masked_fields(table: Table) -> list[str]:
-    """Protected fields: stored as reported descriptions, hidden from every guarded read."""
+    """Protected fields: stored as reported descriptions (for the fairness check), never shown by a read surface
+    or an export, never a feature (on a server, analysts' roles have no SELECT grant on these columns)."""
     return [f.name for f in table.fields if f.protected]
+
+
+def shown_columns(table: str, alias: str = "") -> str:
+    """The select list of a table's declared fields minus the protected ones, for reads and exports."""
+    declared = model.table(table)
+    hidden = set(masked_fields(declared))
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f'{prefix}"{f.name}"' for f in declared.fields if f.name not in hidden)

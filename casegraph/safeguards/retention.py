@@ -17,8 +17,8 @@ import pyarrow as pa
 
 from casegraph.errors import PolicyDenied
 from casegraph.safeguards.claims import check_claim, claim_problems_sql, date_sql, lit, review_dates_sql
-from casegraph.safeguards.guard import GuardedStore
-from casegraph.safeguards.views import id_columns
+from casegraph.safeguards.ids import id_columns
+from casegraph.safeguards.session import Session
 from casegraph.schema import model
 from casegraph.settings import SafeguardSettings
 from casegraph.store import quote
@@ -48,11 +48,10 @@ def contact_review_dates_sql(contacts: str, claims: str, rules: SafeguardSetting
     )
 
 
-def review_dates(g: GuardedStore) -> str:
+def review_dates(g: Session) -> str:
     """SQL: table_name, agency, record_key, latest_evidence, review_date for the user's agency's records."""
-    g.activate()
-    claims = g.visibility.rows_of("membership_claims", [g.user.agency])
-    contacts = g.visibility.rows_of("contacts", [g.user.agency])
+    claims = g.own("membership_claims")
+    contacts = g.own("contacts")
     return (
         f"SELECT 'membership_claims' AS table_name, agency, claim_id AS record_key, latest_evidence, review_date "
         f"FROM ({review_dates_sql(claims, g.rules)}) UNION ALL "
@@ -61,14 +60,12 @@ def review_dates(g: GuardedStore) -> str:
     )
 
 
-def due(
-    g: GuardedStore, *, today: date | None = None, within_days: int | None = None
-) -> list[dict[str, Any]]:
+def due(g: Session, *, today: date | None = None, within_days: int | None = None) -> list[dict[str, Any]]:
     """What is past or near its review date, and claims that fail their criteria (own agency only)."""
     g.require("review", "review list")
     day = today or datetime.now(UTC).date()
     notice = g.rules.review_notice_days if within_days is None else within_days
-    claims = g.visibility.rows_of("membership_claims", [g.user.agency])
+    claims = g.own("membership_claims")
     problems = claim_problems_sql(claims, g.rules, keys=("agency", "claim_id"), include_expiry=False)
     sql = (
         f"WITH d AS ({review_dates(g)}), p AS (SELECT agency, claim_id AS record_key, "
@@ -90,19 +87,21 @@ def due(
     return rows  # type: ignore[no-any-return]
 
 
-def keep(g: GuardedStore, table: str, key: str, reason: str, *, today: date | None = None) -> dict[str, Any]:
+def keep(g: Session, table: str, key: str, reason: str, *, today: date | None = None) -> dict[str, Any]:
     """A supervisor validates a record again: its review date moves to today + review_years."""
     g.require("approve", f"{table}:{key}")
     if table not in INTELLIGENCE:
         raise PolicyDenied(f"only {', '.join(INTELLIGENCE)} have review dates, not {table}")
     if not reason.strip():
         raise PolicyDenied("say what was checked: a keep decision needs a reason")
-    rel = g.visibility.rows_of(table, [g.user.agency])
+    rel = g.own(table)
     rows = g.inner.df(f"SELECT * FROM {rel} WHERE {quote(model.table(table).key)} = ?", [key]).to_dict(
         "records"
     )
     if not rows:
-        raise PolicyDenied(f"{table} {key} is not a record of {g.user.agency}")
+        whose = f" of {g.user.agency}" if g.user.agency else ""
+        raise PolicyDenied(f"no {table} record {key}{whose}")
+    agency = rows[0]["agency"]
     if table == "membership_claims":
         problems = [p for p in check_claim(g.inner, g.rules, rows[0]) if p[0] != "review_date"]
         if problems:
@@ -116,9 +115,9 @@ def keep(g: GuardedStore, table: str, key: str, reason: str, *, today: date | No
     g.inner.execute(
         "INSERT INTO reviews VALUES (?,?,?,?,?,?,?,?,?)",
         [
-            f"{table}:{g.user.agency}:{key}:{day}",
+            f"{table}:{agency}:{key}:{day}",
             table,
-            g.user.agency,
+            agency,
             key,
             "keep",
             reason,
@@ -131,7 +130,7 @@ def keep(g: GuardedStore, table: str, key: str, reason: str, *, today: date | No
     return {"table": table, "key": key, "next_review": next_review}
 
 
-def purge(g: GuardedStore, *, today: date | None = None, dry_run: bool = False) -> dict[str, Any]:
+def purge(g: Session, *, today: date | None = None, dry_run: bool = False) -> dict[str, Any]:
     """Remove the user's agency's records past their review date, everywhere; tombstone their ids."""
     g.require("purge", "purge")
     day = today or datetime.now(UTC).date()
@@ -152,8 +151,8 @@ def purge(g: GuardedStore, *, today: date | None = None, dry_run: bool = False) 
     return summary
 
 
-def _remove(g: GuardedStore) -> dict[str, int]:
-    q = g.visibility.qualified
+def _remove(g: Session) -> dict[str, int]:
+    q = quote
     g.inner.execute(
         f"CREATE OR REPLACE TEMP TABLE {DUE} AS SELECT table_name, agency, record_key, review_date "
         "FROM _tmp_safeguards_expired UNION ALL SELECT 'contact_participants', p.agency, p.participant_id, "
@@ -179,14 +178,14 @@ def _remove(g: GuardedStore) -> dict[str, int]:
     return {t: n for t, n in removed.items() if n}
 
 
-def _delete(g: GuardedStore, target: str, where: str) -> int:
+def _delete(g: Session, target: str, where: str) -> int:
     n = int(g.inner.scalar(f"SELECT count(*) FROM {target} WHERE {where}"))
     if n:
         g.inner.execute(f"DELETE FROM {target} WHERE {where}")
     return n
 
 
-def _remove_derived(g: GuardedStore) -> dict[str, int]:
+def _remove_derived(g: Session) -> dict[str, int]:
     """Derived rows naming a purged record by an id column or in an evidence list go too."""
     present = set(g.inner.table_names())
     keys = (
@@ -205,7 +204,7 @@ def _remove_derived(g: GuardedStore) -> dict[str, int]:
         ]
         conds += [f"list_has_any(x.{quote(f.name)}, {keys})" for f in table.fields if f.type == "list"]
         if conds:
-            removed[table.name] = _delete(g, f"{g.visibility.qualified(table.name)} x", " OR ".join(conds))
+            removed[table.name] = _delete(g, f"{quote(table.name)} x", " OR ".join(conds))
     return removed
 
 

@@ -73,6 +73,35 @@ def _connect(path: str, key: str | None, settings: StoreSettings) -> duckdb.Duck
     return con
 
 
+PRIVATE = 0o600  # the store, its WAL, keys and anchors: the owning account's alone
+
+
+@contextmanager
+def private_files() -> Iterator[None]:
+    """Files created meanwhile (the store, its WAL, spill files) are readable by their owner only."""
+    before = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(before)
+
+
+def refuse_foreign_file(path: Path) -> None:
+    """An embedded store belongs to the account that runs casegraph: refuse another account's file, and take
+    back group/other permissions an older version or a copy left on our own."""
+    if not path.exists():
+        return
+    info = path.stat()
+    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        raise EngineError(
+            f"the store {path} belongs to another account (uid {info.st_uid}): an embedded store is used only "
+            "by the account that owns its file; several people share a server store (CASEGRAPH_STORE="
+            "postgresql://...)"
+        )
+    if info.st_mode & 0o077:
+        os.chmod(path, PRIVATE)
+
+
 def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -97,8 +126,12 @@ class DuckDBStore:
         self.path = str(path or settings.path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            refuse_foreign_file(Path(self.path))
         self.encrypted = bool(read_key(settings))
-        self.con = _connect(self.path, read_key(settings), settings)
+        with private_files():
+            self.con = _connect(self.path, read_key(settings), settings)
+        if self.path != ":memory:":
+            os.chmod(self.path, PRIVATE)
         self._in_transaction = False
         self.ensure_tables()
 

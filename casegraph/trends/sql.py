@@ -5,8 +5,9 @@ from __future__ import annotations
 from casegraph.store.ddl import quote
 
 
-def member_records_cte(use_identities: bool) -> str:
-    """Qualifying claims (param 1: minimum criteria) and every person record of each claimed person."""
+def member_records_cte(use_identities: bool, claims: str) -> str:
+    """Qualifying claims (param 1: minimum criteria) of `claims` (the claims that pass the safeguards' rules)
+    and every person record of each claimed person."""
     identities = (
         """
         UNION
@@ -19,7 +20,7 @@ def member_records_cte(use_identities: bool) -> str:
     )
     return f"""
     claims AS (
-        SELECT agency, record_id, group_id, claim_id FROM membership_claims
+        SELECT agency, record_id, group_id, claim_id FROM {claims}
         WHERE len(criteria) >= ? AND len(evidence) >= 1
     ),
     member_records AS (
@@ -51,12 +52,14 @@ def own(alias: str) -> str:
     )
 
 
-def group_incidents_sql(*, use_identities: bool, use_series: bool, series_agency: bool = False) -> str:
+def group_incidents_sql(
+    *, use_identities: bool, use_series: bool, claims: str, series_agency: bool = False
+) -> str:
     """One row per (group, incident) with why it is linked. Params: min_criteria, roles[, series_max_size]."""
     series = _series_hits(series_agency) if use_series else ""
     union = "UNION ALL SELECT * FROM series_hits" if use_series else ""
     return f"""
-    WITH {member_records_cte(use_identities)},
+    WITH {member_records_cte(use_identities, claims)},
     member_hits AS (
         SELECT m.group_id, v.agency, v.incident_id, m.agency || '/' || m.record_id AS member,
                ['claim:' || m.claim_id, 'involvement:' || v.involvement_id] AS why
@@ -81,10 +84,10 @@ def group_incidents_sql(*, use_identities: bool, use_series: bool, series_agency
     ORDER BY h.group_id, occurred_on, i.incident_id"""
 
 
-def member_contacts_sql(*, use_identities: bool) -> str:
+def member_contacts_sql(*, use_identities: bool, claims: str) -> str:
     """Members' contacts that name an area (presence for the baseline). Param: min_criteria."""
     return f"""
-    WITH {member_records_cte(use_identities)}
+    WITH {member_records_cte(use_identities, claims)}
     SELECT DISTINCT m.group_id, c.area, CAST(c.occurred_at AS DATE) AS seen_on, 'contact:' || c.contact_id AS why
     FROM member_records m
     JOIN contact_participants p ON p.record_id = m.record_id AND {own("p")}

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from casegraph.progress import NoProgress, Progress
+from casegraph.safeguards import valid_claims_sql
 from casegraph.settings import Settings, TrendsSettings
 from casegraph.store.base import Store
 from casegraph.trends import sql
@@ -21,6 +22,11 @@ from casegraph.trends.hotspots import emerging_hotspots, hotspot_steps
 from casegraph.trends.knox import near_repeat
 
 DERIVED = ("group_incidents", "group_activity", "group_trends", "hotspots", "near_repeat")
+
+
+def valid_claims(settings: Settings) -> str:
+    """Only claims that pass their rules (criteria, evidence, review date, approval) place anyone in a group."""
+    return f"({valid_claims_sql('membership_claims', settings.safeguards)})"
 
 
 def _has_rows(store: Store, table: str, columns: tuple[str, ...] = ()) -> bool:
@@ -35,7 +41,10 @@ def load_links(store: Store, settings: Settings) -> tuple[pd.DataFrame, dict[str
     use_series = _has_rows(store, "series", ("series_id", "incident_id"))
     series_agency = use_series and "agency" in store.columns("series")
     query = sql.group_incidents_sql(
-        use_identities=use_ids, use_series=use_series, series_agency=series_agency
+        use_identities=use_ids,
+        use_series=use_series,
+        claims=valid_claims(settings),
+        series_agency=series_agency,
     )
     params: list[Any] = [settings.safeguards.min_criteria, list(settings.trends.offender_roles)]
     if use_series:
@@ -53,7 +62,8 @@ def load_contacts(store: Store, settings: Settings, uses_identities: bool) -> pd
     if not _has_rows(store, "contacts"):
         return None
     return store.df(
-        sql.member_contacts_sql(use_identities=uses_identities), [settings.safeguards.min_criteria]
+        sql.member_contacts_sql(use_identities=uses_identities, claims=valid_claims(settings)),
+        [settings.safeguards.min_criteria],
     )
 
 
@@ -187,7 +197,7 @@ def run(store: Store, settings: Settings, *, progress: Progress | None = None) -
     """Compute and write group_incidents, group_activity, group_trends, hotspots, near_repeat and alerts."""
     progress = progress or NoProgress()
     started = time.perf_counter()
-    run_id = store.new_run("trends", settings.trends.model_dump(), settings.user.id)
+    run_id = store.new_run("trends", settings.trends.model_dump())
     try:
         progress.start(3, "trends: groups")
         frames, alerts, summary = _group_tables(store, settings, run_id)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from casegraph.api.lanes import ReaderStore
-from casegraph.safeguards import bootstrap, guard
-from casegraph.safeguards.views import drop_claims_snapshots
+from casegraph.safeguards import owner_session
+from casegraph.safeguards.claims import drop_claims_snapshots
 
 
 @pytest.fixture
@@ -67,25 +67,23 @@ def test_a_claims_snapshot_holds_the_passing_claims_until_its_token_changes(city
     from tests.interfaces.test_api import opened_copy
 
     with opened_copy(city_store_file, tmp_path / "c.duckdb") as (s, store):
-        bootstrap(store, s)
-        plain = guard(store, "admin", settings=s, purpose="test: snapshot")
-        claims = plain.rows("SELECT agency, claim_id FROM membership_claims ORDER BY ALL")
-        plain.close()
-        snap = guard(store, "admin", settings=s, purpose="test: snapshot")
-        snap.snapshot_claims("day 1")
-        assert snap.rows("SELECT agency, claim_id FROM membership_claims ORDER BY ALL") == claims
+        plain = owner_session(store, s, purpose="test: snapshot")
+        claims = plain.rows(f"SELECT agency, claim_id FROM {plain.valid_claims()} ORDER BY ALL")
+        snap = owner_session(store, s, purpose="test: snapshot")
+        snap.use_claims_snapshot("day 1")
+        assert snap.rows(f"SELECT agency, claim_id FROM {snap.valid_claims()} ORDER BY ALL") == claims
         assert len(claims) > 10
-        table = snap.visibility.qualified("membership_claims")  # the table itself, not the session's view
-        store.execute(f"UPDATE {table} SET criteria = [] WHERE agency = ? AND claim_id = ?", list(claims[0]))
-        snap.refresh_views()  # the same token: the snapshot is kept
-        assert len(snap.rows("SELECT claim_id FROM membership_claims")) == len(claims)
-        snap.snapshot_claims("day 2")
-        assert snap.rows("SELECT agency, claim_id FROM membership_claims ORDER BY ALL") == claims[1:]
+        store.execute(
+            "UPDATE membership_claims SET criteria = [] WHERE agency = ? AND claim_id = ?", list(claims[0])
+        )
+        snap.use_claims_snapshot("day 1")  # the same token: the snapshot is kept
+        assert len(snap.rows(f"SELECT claim_id FROM {snap.valid_claims()}")) == len(claims)
+        snap.use_claims_snapshot("day 2")
+        assert snap.rows(f"SELECT agency, claim_id FROM {snap.valid_claims()} ORDER BY ALL") == claims[1:]
         snapshots = "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'casegraph_snapshots'"
         assert store.scalar(snapshots) == 2  # day 1's and day 2's, until a change clears them
         drop_claims_snapshots(store)
         assert store.scalar(snapshots) == 0
-        snap.close()
 
 
 def test_the_workspace_renews_its_readers_claims_after_a_change(city_store_file, tmp_path):
@@ -97,20 +95,21 @@ def test_the_workspace_renews_its_readers_claims_after_a_change(city_store_file,
     ws = Workspace(s)
     caller = Caller("admin", "test: snapshot", "test")
     try:
-        count = "SELECT count(*) FROM membership_claims"
         first = ws.submit(
-            caller, lambda g: g.rows("SELECT agency, claim_id FROM membership_claims LIMIT 1")
+            caller, lambda g: g.rows(f"SELECT agency, claim_id FROM {g.valid_claims()} LIMIT 1")
         ).result()
-        before = ws.submit(caller, lambda g: g.scalar(count)).result()
+        before = ws.submit(caller, lambda g: g.scalar(f"SELECT count(*) FROM {g.valid_claims()}")).result()
 
         def fail_a_claim(g):  # no criteria: it no longer passes
-            table = g.visibility.qualified("membership_claims")
-            g.inner.execute(
-                f"UPDATE {table} SET criteria = [] WHERE agency = ? AND claim_id = ?", list(first[0])
+            g.execute(
+                "UPDATE membership_claims SET criteria = [] WHERE agency = ? AND claim_id = ?", list(first[0])
             )
 
         ws.submit(caller, fail_a_claim, alone=True).result()  # a change made through the workspace
-        after = {ws.submit(caller, lambda g: g.scalar(count)).result() for _ in range(8)}  # every reader lane
+        after = {  # every reader lane
+            ws.submit(caller, lambda g: g.scalar(f"SELECT count(*) FROM {g.valid_claims()}")).result()
+            for _ in range(8)
+        }
         assert after == {before - 1}
         shared = ws.submit(
             caller,
@@ -131,11 +130,7 @@ def test_the_workspace_cache_forgets_the_least_recently_used_answer(monkeypatch)
 
     cache.clear()
     monkeypatch.setattr(cache, "MAX_ENTRIES", 2)
-    g = SimpleNamespace(
-        visibility=SimpleNamespace(agencies={"incidents": ["metro_pd"]}),
-        inner=object(),
-        user=SimpleNamespace(role="analyst"),
-    )
+    g = SimpleNamespace(inner=object(), user=SimpleNamespace(agency=None, role="owner"))
     computed: list[str] = []
 
     def ask(sql: str) -> str:

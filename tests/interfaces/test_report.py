@@ -12,7 +12,7 @@ import pytest
 from casegraph import ingest
 from casegraph.api.report import build_report
 from casegraph.errors import PolicyDenied
-from casegraph.safeguards import User, guard
+from casegraph.safeguards import owner_session
 from casegraph.store import open_store
 from tests.interfaces.test_api import build_workspace_store, copy_store, settings_for
 
@@ -35,19 +35,20 @@ def report_file(city_store_file: Path, tmp_path_factory: pytest.TempPathFactory)
 def session(report_file: Path, tmp_path: Path):
     s = settings_for(copy_store(report_file, tmp_path / "copy.duckdb"))
     store = open_store(s)
-    g = guard(store, User("analyst", "metro_pd", "analyst"), settings=s, purpose="test: group report")
+    g = owner_session(store, s, purpose="test: group report")
     yield g, store
-    g.close()
     store.close()
 
 
 def test_report_holds_the_groups_members_and_evidence_and_is_disseminated(session):
     g, store = session
     html = build_report(g, "Iron Kettles", recipient="DI Patel, gangs unit", purpose="op. kettle briefing")
-    members = g.rows("SELECT claim_id, record_id, evidence FROM membership_claims WHERE group_id = 'G01'")
+    members = g.rows(
+        f"SELECT claim_id, agency, record_id, evidence FROM {g.valid_claims()} WHERE group_id = 'G01'"
+    )
     assert members
-    for _claim, record, evidence in members:
-        assert f"metro_pd/{record}" in html and all(e in html for e in evidence)
+    for _claim, agency, record, evidence in members:
+        assert f"{agency}/{record}" in html and all(e in html for e in evidence)
     linked = g.scalar("SELECT count(*) FROM group_incidents WHERE group_id = 'G01'")
     assert f"Linked incidents ({linked})" in html and "<script" not in html.lower()
     assert "data:image/svg+xml;base64," in html  # activity chart and map, as images (no script)
@@ -60,7 +61,7 @@ def test_report_holds_the_groups_members_and_evidence_and_is_disseminated(sessio
         "group report G01",
     ) and did in html
     items = {(t, k) for t, k in store.rows("SELECT table_name, record_key FROM dissemination_items")}
-    assert {("membership_claims", c) for c, _, _ in members} <= items and ("groups", "G01") in items
+    assert {("membership_claims", c) for c, _, _, _ in members} <= items and ("groups", "G01") in items
 
 
 def test_report_escapes_markup_in_names(session):
@@ -79,9 +80,8 @@ def test_report_needs_a_recipient_and_a_purpose(session):
 def test_stage_not_run_sections_say_so(city_store_file: Path, tmp_path: Path):
     s = build_workspace_store(city_store_file, tmp_path / "bare.duckdb", with_trends=False)
     store = open_store(s)
-    g = guard(store, "analyst", settings=s, purpose="test: bare report")
+    g = owner_session(store, s, purpose="test: bare report")
     html = build_report(g, "G01", recipient="unit", purpose="bare")
-    g.close()
     store.close()
     assert "stage not run" in html and "network" in html
 

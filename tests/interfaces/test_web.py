@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from casegraph.api import Signer, create_app, load_secret, user_token
+from casegraph.api import create_app
 from casegraph.pipeline import run_stage
-from casegraph.safeguards import bootstrap
+from casegraph.safeguards import os_account
 from casegraph.store import open_store
 from tests.interfaces.test_api import XSS, build_workspace_store, copy_store, settings_for
 
@@ -59,7 +59,6 @@ def pipeline_server(
     try:
         for stage in ("resolve", "network", "trends"):
             run_stage(store, s, stage)
-        bootstrap(store, s)
     finally:
         store.close()
     yield from _serve(s)
@@ -69,14 +68,15 @@ def _serve(s: Any) -> Iterator[tuple[str, Any]]:
     import uvicorn
 
     port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(s), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app(s)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not srv.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert srv.started, "the workspace did not start"
-    yield f"http://127.0.0.1:{port}", s
+    yield f"http://127.0.0.1:{port}", app.state.signin
     srv.should_exit = True
     thread.join(timeout=30)
 
@@ -92,24 +92,40 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
-@pytest.fixture
-def page(browser: Any, server: tuple[str, Any]) -> Iterator[Any]:
-    """A signed-in page; console errors and CSP violations are collected and must stay empty."""
+@pytest.fixture(scope="module")
+def signed_in(browser: Any, server: tuple[str, Any]) -> Iterator[Any]:
+    """The browser that used the server's one-time sign-in link (each test opens its own page in it)."""
     yield from _signed_in(browser, server)
 
 
-def _signed_in(browser: Any, server: tuple[str, Any]) -> Iterator[Any]:
-    url, s = server
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+@pytest.fixture
+def page(signed_in: Any, server: tuple[str, Any]) -> Iterator[Any]:
+    """A signed-in page; console errors and CSP violations are collected and must stay empty."""
+    p = _page(signed_in)
+    p.goto(f"{server[0]}/")
+    p.wait_for_selector("#view[data-ready=alerts]")
+    yield p
+    p.close()
+
+
+def _page(context: Any) -> Any:
     p = context.new_page()
     p.errors = []
     p.on("console", lambda m: p.errors.append(m.text) if m.type == "error" else None)
     p.on("pageerror", lambda e: p.errors.append(str(e)))
-    p.goto(f"{url}/login?token={user_token(Signer(load_secret(s)), 'analyst')}")
+    return p
+
+
+def _signed_in(browser: Any, server: tuple[str, Any]) -> Iterator[Any]:
+    url, signin = server
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    p = _page(context)
+    p.goto(f"{url}/login?token={signin.link_token}")  # the link `casegraph serve` prints
     p.fill("#purpose", "browser test: follow an alert to its evidence")
     p.click("button[type=submit]")
     p.wait_for_selector("#view[data-ready=alerts]")
-    yield p
+    p.close()
+    yield context
     context.close()
 
 
@@ -143,7 +159,7 @@ def test_alert_to_its_evidence_and_acknowledge(page):
     page.wait_for_selector("#view[data-ready=alerts] form.ack")
     page.fill("form.ack textarea", "checked the four reports in D99")
     page.click("form.ack button[type=submit]")
-    page.wait_for_selector("form.ack .result:has-text('acknowledged by analyst')")
+    page.wait_for_selector(f"form.ack .result:has-text('acknowledged by {os_account()}')")
     assert page.errors == []
 
 
@@ -242,7 +258,10 @@ def test_groups_and_status_say_what_has_not_run(page):
 
 def test_the_networks_own_tie_from_its_alert_to_the_evidence_records(browser, pipeline_server):
     """What a newcomer does after `scripts/demo --serve`: the inbox, the tie alert, why, an evidence incident."""
-    for page in _signed_in(browser, pipeline_server):
+    for context in _signed_in(browser, pipeline_server):
+        page = _page(context)
+        page.goto(f"{pipeline_server[0]}/")
+        page.wait_for_selector("#view[data-ready=alerts]")
         shot(page, "14-pipeline-alerts-inbox")
         page.click("a.alert-title >> text=New tie G01-G02")
         page.wait_for_selector("#view[data-ready=alerts] form.ack")

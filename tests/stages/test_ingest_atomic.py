@@ -27,12 +27,9 @@ def big_file(path: Path, rows: int) -> Path:
     return path
 
 
-def cli(
-    *args: str, store: Path, user: str = "analyst", role: str = "analyst"
-) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, store: Path) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "casegraph", "--store", str(store), *args]
-    env = {**os.environ, "CASEGRAPH_USER": user, "CASEGRAPH_ROLE": role}
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False, env=env)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
 
 
 @pytest.mark.slow
@@ -72,13 +69,15 @@ def test_cli_exit_codes(tmp_path):
     good.write_text(HEADER + "G1,theft,2024-01-01,41.8,-87.6,x\n")
     mixed = tmp_path / "mixed.csv"
     mixed.write_text(HEADER + "M1,theft,2024-01-01,41.8,-87.6,x\nM2,theft,not-a-date,41.8,-87.6,x\n")
-    assert cli("ingest", "incidents", str(good), store=db).returncode == 0
-    result = cli("ingest", "incidents", str(mixed), store=db)
+    nameless = cli("ingest", "incidents", str(good), store=db)
+    assert nameless.returncode == 2 and "--agency" in nameless.stderr  # no agency column, none given
+    assert cli("ingest", "incidents", str(good), "--agency", "metro_pd", store=db).returncode == 0
+    result = cli("ingest", "incidents", str(mixed), "--agency", "metro_pd", store=db)
     assert result.returncode == 3
     assert "mixed.csv: row 2: occurred_from: not a valid timestamp" in result.stderr
     result = cli("ingest", "incidents", str(tmp_path / "absent.csv"), store=db)
     assert result.returncode == 2 and "no such file" in result.stderr
-    again = cli("--json", "ingest", "incidents", str(good), store=db)
+    again = cli("--json", "ingest", "incidents", str(good), "--agency", "metro_pd", store=db)
     assert again.returncode == 0 and '"already_imported": true' in again.stdout
 
 
@@ -86,12 +85,12 @@ def test_cli_export_is_logged_and_inert(tmp_path):
     db = tmp_path / "s.duckdb"
     evil = tmp_path / "evil.csv"
     evil.write_text(HEADER + 'E1,theft,2024-01-01,41.8,-87.6,"=HYPERLINK(""http://x"")"\n')
-    assert cli("ingest", "incidents", str(evil), store=db).returncode == 0
+    assert cli("ingest", "incidents", str(evil), "--agency", "metro_pd", store=db).returncode == 0
     out = tmp_path / "out.csv"
     assert cli("export", "incidents", "-o", str(out), store=db).returncode == 2  # no recipient, no purpose
     result = cli("export", "incidents", "-o", str(out), "--to", "DA office", "--purpose", "case 7", store=db)
     assert result.returncode == 0, result.stderr
     assert "'=HYPERLINK" in out.read_text()
-    given = cli("--json", "audit", "disseminations", "E1", store=db, user="admin", role="admin")
+    given = cli("--json", "audit", "disseminations", "E1", store=db)
     assert given.returncode == 0, given.stderr
     assert "DA office" in given.stdout and "case 7" in given.stdout

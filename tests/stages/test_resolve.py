@@ -176,7 +176,7 @@ def test_cli_review_decide_explain(store_and_settings) -> None:
     from casegraph.cli import app
 
     store, settings = store_and_settings
-    own = settings.user.agency  # the CLI reads through the acting user's agency view (safeguards)
+    own = "metro_pd"
     pair = store.rows(
         "SELECT agency_a, record_a, agency_b, record_b FROM resolve_pairs WHERE agency_a = ? AND "
         "agency_b = ? ORDER BY pair_id LIMIT 1",

@@ -124,11 +124,15 @@ def test_no_protected_field_is_used():
     protected = {name for _table, name in model.protected_fields()}
     assert protected  # the schema declares some (suspect_race, race)
     texts = [
-        sql.group_incidents_sql(use_identities=a, use_series=b, series_agency=b)
+        sql.group_incidents_sql(use_identities=a, use_series=b, claims="membership_claims", series_agency=b)
         for a in (True, False)
         for b in (True, False)
     ]
-    texts += [sql.member_contacts_sql(use_identities=True), sql.points_sql(), sql.data_window_sql()]
+    texts += [
+        sql.member_contacts_sql(use_identities=True, claims="membership_claims"),
+        sql.points_sql(),
+        sql.data_window_sql(),
+    ]
     texts += [p.read_text() for p in Path(trends.__file__).parent.glob("*.py")]
     assert not [f for f in protected for text in texts if f in text]
 

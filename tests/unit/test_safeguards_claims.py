@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from test_safeguards_guard import METRO, make_records
+from safeguards_records import METRO, make_records
 
 from casegraph.errors import ClaimRefused, PolicyDenied
 from casegraph.safeguards import (
@@ -13,11 +13,9 @@ from casegraph.safeguards import (
     assert_not_protected,
     claim_problems_sql,
     declared_field_problems,
-    guard,
+    owner_session,
     review_dates_sql,
-    session,
 )
-from casegraph.safeguards.sqlscan import analyse
 from casegraph.store import open_store
 
 
@@ -52,10 +50,9 @@ def test_review_date_is_five_years_after_the_latest_evidence(st, settings):
 
 
 def test_group_level_reads_count_only_passing_claims(st, settings):
-    g = session(st, settings)
-    assert g.rows("SELECT claim_id FROM membership_claims") == [("MC1",)]
-    assert st.rows("SELECT count(*) FROM cg.main.membership_claims") == [(3,)]
-    g.close()
+    g = owner_session(st, settings)
+    assert g.rows(f"SELECT claim_id FROM {g.valid_claims()}") == [("MC1",)]
+    assert st.rows("SELECT count(*) FROM membership_claims") == [(3,)]
 
 
 @pytest.mark.parametrize(
@@ -69,18 +66,19 @@ def test_group_level_reads_count_only_passing_claims(st, settings):
     ],
 )
 def test_a_claim_without_criteria_or_evidence_is_refused(st, settings, criteria, evidence, message):
-    g = session(st, settings)
+    g = owner_session(st, settings)
     with pytest.raises(ClaimRefused, match=message):
-        add_claim(g, record_id="R1", group_id="G1", criteria=criteria, evidence=evidence)
+        add_claim(g, record_id="R1", group_id="G1", criteria=criteria, evidence=evidence, agency=METRO)
     g.close()
-    assert st.scalar("SELECT count(*) FROM cg.main.membership_claims") == 3
+    assert st.scalar("SELECT count(*) FROM membership_claims") == 3
 
 
-def test_a_claim_about_a_minor_needs_a_casegraph_supervisor(st, settings):
-    g = session(st, settings)
+def test_a_claim_about_a_minor_needs_a_supervisors_approval(st, settings):
+    g = owner_session(st, settings)
     ok = {
         "record_id": "R2",
         "group_id": "G1",
+        "agency": METRO,
         "criteria": ["self_admission", "frequents_group_area"],
         "evidence": ["incident:I1"],
     }
@@ -88,31 +86,8 @@ def test_a_claim_about_a_minor_needs_a_casegraph_supervisor(st, settings):
     age = today.year - 2012 - ((today.month, today.day) < (6, 1))  # R2 was born on 2012-06-01
     with pytest.raises(ClaimRefused, match=f"was {age} when"):
         add_claim(g, **ok)
-    with pytest.raises(ClaimRefused, match="not a supervisor"):
-        add_claim(g, **ok, approved_by="admin")
-    g.close()
-    admin = guard(st, "admin", settings=settings)
-    admin.execute("INSERT INTO users (user_id, agency, role) VALUES ('sgt', ?, 'supervisor')", [METRO])
-    admin.close()
-    g = session(st, settings)
-    claim = add_claim(g, **ok, approved_by="sgt")
-    assert (claim,) in g.rows("SELECT claim_id FROM membership_claims")
-    g.close()
-
-
-def test_sql_scan_finds_reads_and_the_written_table():
-    tables, catalogs = frozenset({"incidents", "person_records", "runs"}), frozenset({"cg"})
-    (st,) = analyse(
-        'INSERT INTO "incidents" (a) SELECT ?::VARCHAR || x FROM t JOIN person_records p USING (a) '
-        "WHERE note = 'runs' -- person_records",
-        tables,
-        catalogs,
-    )
-    assert (st.kind, st.target, st.reads) == ("write", "incidents", frozenset({"person_records"}))
-    (st,) = analyse("WITH x AS (SELECT * FROM incidents) UPDATE runs SET a = 1", tables, catalogs)
-    assert (st.verb, st.target) == ("UPDATE", "runs")
-    assert analyse("EXPLAIN ANALYZE DELETE FROM runs", tables, catalogs)[0].kind == "refused"
-    assert analyse("SELECT * FROM temp.main.incidents", tables, catalogs)[0].kind == "read"
+    claim = add_claim(g, **ok, approved_by="sgt.vance")  # embedded: the owner records who approved
+    assert (claim,) in g.rows(f"SELECT claim_id FROM {g.valid_claims()}")
 
 
 def test_protected_and_refused_fields_cannot_be_declared_features():

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from casegraph.cli import app
 from casegraph.errors import EngineError
-from casegraph.safeguards import session
+from casegraph.safeguards import owner_session
 from casegraph.store import open_store
 
 NAME = "Zebediah Quarrington"  # a value that would stand out in the file's bytes
@@ -55,22 +55,13 @@ def test_no_key_and_wrong_key_are_refused_clearly(settings, monkeypatch):
 def test_encrypt_copies_a_plain_store_with_its_audit_chain(settings, tmp_path, monkeypatch):
     fill(settings)
     st = open_store(settings)
-    session(st, settings).close()  # bootstrap users and start the audit chain
+    owner_session(st, settings).log("test", "start the audit chain")
     st.close()
     dest = tmp_path / "enc.duckdb"
     monkeypatch.setenv("CASEGRAPH_KEY", "k3y")
-    monkeypatch.setenv("CASEGRAPH_USER", "admin")
-    monkeypatch.setenv("CASEGRAPH_ROLE", "admin")
     result = CliRunner().invoke(app, ["encrypt", settings.store.path, str(dest)])
     assert result.exit_code == 0, result.output
     assert NAME.encode() not in file_bytes(str(dest))
     result = CliRunner().invoke(app, ["--store", str(dest), "--json", "audit", "verify"])
     assert result.exit_code == 0, result.output
     assert '"ok": true' in result.output
-
-
-def test_encrypt_is_for_admins(settings, tmp_path, monkeypatch):
-    fill(settings)
-    monkeypatch.setenv("CASEGRAPH_KEY", "k3y")
-    result = CliRunner().invoke(app, ["encrypt", settings.store.path, str(tmp_path / "enc.duckdb")])
-    assert result.exit_code == 2 and "encrypt a store" in result.output

@@ -9,6 +9,7 @@ from scipy.spatial import ConvexHull, QhullError
 
 from casegraph.api import cache
 from casegraph.api.reads.common import (
+    CLAIMS,
     INCIDENT_KEY,
     fetched,
     has_table,
@@ -18,9 +19,9 @@ from casegraph.api.reads.common import (
     rows,
     stage_note,
 )
-from casegraph.api.reads.incidents import IncidentQuery, check_agency, filter_notes, where_sql
+from casegraph.api.reads.incidents import IncidentQuery, filter_notes, where_sql
 from casegraph.api.workspace import ApiProblem
-from casegraph.safeguards import GuardedStore
+from casegraph.safeguards import Session
 
 ALERT_COLUMNS = (
     "alert_id, stage, kind, subject, title, severity, status, onset, created_at, acknowledged_by, "
@@ -38,7 +39,7 @@ EVIDENCE_SQL = {
     f"i.area, 'incident ' || a.incident_id AS about FROM a {fetched('incidents', 'i', 'area', 'a', INCIDENT_KEY)} "
     "ORDER BY a.arrested_at",
     "claim": "SELECT claim_id AS id, agency, group_id || ': ' || array_to_string(criteria, ', ') AS what, "
-    "entered_at AS at, NULL AS area, 'record ' || record_id AS about FROM membership_claims "
+    f"entered_at AS at, NULL AS area, 'record ' || record_id AS about FROM {CLAIMS} "
     "WHERE list_contains(?, claim_id)",
     "series": "SELECT series_id AS id, any_value(agency) AS agency, 'series of ' || any_value(size) AS what, "
     "min(first_from) AS at, NULL AS area, NULL AS about FROM series WHERE list_contains(?, series_id) "
@@ -53,7 +54,7 @@ def alerts_where(status: str | None, kind: str | None, group: str | None) -> tup
 
 
 def alerts(
-    g: GuardedStore, *, status: str | None, kind: str | None, group: str | None, limit: int, offset: int
+    g: Session, *, status: str | None, kind: str | None, group: str | None, limit: int, offset: int
 ) -> dict[str, Any]:
     note = stage_note(g, "alerts")
     if note:
@@ -68,7 +69,7 @@ def alerts(
     return listing(items, total=total, limit=limit, offset=offset)
 
 
-def evidence_records(g: GuardedStore, items: list[str]) -> list[dict[str, Any]]:
+def evidence_records(g: Session, items: list[str]) -> list[dict[str, Any]]:
     """Each evidence item (kind:id) with the record it names, or found = false."""
     wanted: dict[str, list[str]] = {}
     for item in items:
@@ -85,7 +86,7 @@ def evidence_records(g: GuardedStore, items: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-def alert(g: GuardedStore, alert_id: str) -> dict[str, Any]:
+def alert(g: Session, alert_id: str) -> dict[str, Any]:
     if not has_table(g, "alerts"):
         raise ApiProblem(404, "no alerts: no stage that raises alerts has run")
     found = one(g, f"SELECT {ALERT_COLUMNS} FROM alerts WHERE alert_id = ?", [alert_id])
@@ -96,7 +97,7 @@ def alert(g: GuardedStore, alert_id: str) -> dict[str, Any]:
     return found
 
 
-def acknowledge(g: GuardedStore, alert_id: str, status: str, note: str | None) -> dict[str, Any]:
+def acknowledge(g: Session, alert_id: str, status: str, note: str | None) -> dict[str, Any]:
     """An analyst acknowledges (or dismisses, or reopens) an alert with a note; the write is audited."""
     from casegraph.trends import acknowledge as ack
 
@@ -105,7 +106,7 @@ def acknowledge(g: GuardedStore, alert_id: str, status: str, note: str | None) -
     return alert(g, alert_id)
 
 
-def activity(g: GuardedStore, gid: str, period: str) -> dict[str, Any]:
+def activity(g: Session, gid: str, period: str) -> dict[str, Any]:
     """A group's activity per period (all areas), the alerts about it, its growth summary."""
     note = stage_note(g, "group_activity")
     totals = rows(
@@ -138,7 +139,7 @@ def activity(g: GuardedStore, gid: str, period: str) -> dict[str, Any]:
     }
 
 
-def hotspots(g: GuardedStore, classes: list[str], include_none: bool) -> dict[str, Any]:
+def hotspots(g: Session, classes: list[str], include_none: bool) -> dict[str, Any]:
     note = stage_note(g, "hotspots")
     if note:
         return listing([], note=note)
@@ -152,9 +153,8 @@ def hotspots(g: GuardedStore, classes: list[str], include_none: bool) -> dict[st
     return listing(rows(g, sql, [classes] if classes else None))
 
 
-def points(g: GuardedStore, q: IncidentQuery, limit: int) -> dict[str, Any]:
+def points(g: Session, q: IncidentQuery, limit: int) -> dict[str, Any]:
     """Incidents as map points (columnar, compact), newest first, with their series."""
-    check_agency(g, q.agency)
     note = filter_notes(g, q)
     if note:
         return {"columns": [], "rows": [], "total": 0, **note}
@@ -187,7 +187,7 @@ def hull(xy: np.ndarray) -> list[list[float]]:
     return [[float(x), float(y)] for x, y in [*ring, ring[0]]]
 
 
-def areas(g: GuardedStore) -> dict[str, Any]:
+def areas(g: Session) -> dict[str, Any]:
     """Boundaries derived from the data: the convex hull of each area's incidents (a sample of at most 200k),
     an aggregate kept until the next change (cache.py): 0.5 s to draw at 1,000,000 incidents."""
     sql = (
@@ -208,7 +208,7 @@ def _hulls(table: Any) -> dict[str, Any]:
     return listing(items)
 
 
-def group_areas(g: GuardedStore, gid: str, period: str) -> dict[str, Any]:
+def group_areas(g: Session, gid: str, period: str) -> dict[str, Any]:
     """A group's area over time: the hull of its linked incidents per quarter (or year)."""
     note = stage_note(g, "group_incidents")
     if note:

@@ -12,7 +12,7 @@ from typing import Any
 from casegraph.api import cache
 from casegraph.api.workspace import ApiProblem
 from casegraph.pipeline import STAGE_NAMES, stage_module
-from casegraph.safeguards import GuardedStore
+from casegraph.safeguards import Session
 from casegraph.schema import model
 from casegraph.store import quote
 
@@ -33,6 +33,9 @@ KNOWN_PRODUCERS = {
 
 
 RECORD_KEY, INCIDENT_KEY = "agency, record_id", "agency, incident_id"
+# Where a read names the membership claims: `rows` puts the session's passing claims there (Session.valid_claims),
+# so a claim that fails its rules (no criteria, past review, unapproved) places nobody in a group anywhere.
+CLAIMS = "__valid_claims__"
 
 
 def fetched(table: str, alias: str, columns: str, of: str, key: str, join: str = "LEFT") -> str:
@@ -50,11 +53,11 @@ def person_of(records: str, resolved: bool = True) -> str:
     return f"coalesce(pi.person_id, {own})" if resolved else own
 
 
-def rows(g: GuardedStore, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    return g.records(sql, params)
+def rows(g: Session, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    return g.records(sql.replace(CLAIMS, g.valid_claims()) if CLAIMS in sql else sql, params)
 
 
-def one(g: GuardedStore, sql: str, params: list[Any]) -> dict[str, Any] | None:
+def one(g: Session, sql: str, params: list[Any]) -> dict[str, Any] | None:
     found = rows(g, sql, params)
     return found[0] if found else None
 
@@ -83,26 +86,26 @@ def producer_of(table: str) -> str:
     return KNOWN_PRODUCERS.get(table, "ingest")
 
 
-def has_table(g: GuardedStore, table: str) -> bool:
+def has_table(g: Session, table: str) -> bool:
     """Asked several times per request; the catalog query (information_schema) costs ~9 ms."""
     names = cache.remembered(g, "tables", "", None, lambda: frozenset(g.table_names()))
     return table in model.tables and table in names
 
 
-def columns_of(g: GuardedStore, table: str) -> set[str]:
+def columns_of(g: Session, table: str) -> set[str]:
     if not has_table(g, table):
         return set()
     return set(cache.remembered(g, "columns", table, None, lambda: tuple(g.columns(table))))
 
 
-def has_rows(g: GuardedStore, table: str) -> bool:
+def has_rows(g: Session, table: str) -> bool:
     if not has_table(g, table):
         return False
     sql = f"SELECT count(*) > 0 FROM (SELECT 1 FROM {quote(table)} LIMIT 1)"
     return bool(cache.scalar(g, sql))
 
 
-def stage_note(g: GuardedStore, table: str) -> dict[str, str] | None:
+def stage_note(g: Session, table: str) -> dict[str, str] | None:
     """None when the table holds rows; else a plain note saying which stage has not run (never made-up data)."""
     if has_rows(g, table):
         return None
@@ -120,7 +123,7 @@ def stage_note(g: GuardedStore, table: str) -> dict[str, str] | None:
     return {"status": "stage not run", "note": f"{table} is empty: {how} to fill it"}
 
 
-def last_ok_run(g: GuardedStore, stage: str) -> str | None:
+def last_ok_run(g: Session, stage: str) -> str | None:
     """The id of the stage's latest finished run, if any (remembered until the next change)."""
     sql = "SELECT max(run_id) FILTER (status = 'ok') FROM runs WHERE stage = ?"
     found = cache.scalar(g, sql, [stage])
@@ -146,22 +149,11 @@ def listing(
     return out
 
 
-def refuse_hidden(g: GuardedStore, table: str, key: str, value: str, agency: str | None) -> None:
-    """A record that exists but is not visible to the user: 403, with an audit entry; else 404."""
-    real = g.visibility.qualified(table)
-    sql = f"SELECT DISTINCT agency FROM {real} WHERE {quote(key)} = ?" + (" AND agency = ?" if agency else "")
-    owners = [a for (a,) in g.inner.rows(sql, [value, agency] if agency else [value])]
-    if not owners:
-        raise ApiProblem(404, f"no {table} row {value}" + (f" of agency {agency}" if agency else ""))
-    why = f"{table} {value} belongs to {', '.join(owners)}, which does not share it with {g.user.agency}"
-    g.log("denied", f"{table}:{value}", why, outcome=f"denied: {why}")
-    raise ApiProblem(
-        403,
-        f"{g.user.describe()} may not read {table} {value}: {why}",
-        recorded="this refusal is in the audit log",
-    )
+def not_found(table: str, value: str, agency: str | None) -> ApiProblem:
+    """A record the caller cannot read and one that does not exist get the same answer: 404."""
+    return ApiProblem(404, f"no {table} row {value}" + (f" of agency {agency}" if agency else ""))
 
 
-def require_role(g: GuardedStore, action: str, what: str) -> None:
+def require_role(g: Session, action: str, what: str) -> None:
     """The role check of the safeguards (refusals are audited before they are raised)."""
     g.require(action, what)

@@ -6,7 +6,7 @@ from typing import Any
 
 from casegraph.api.reads.common import stage_note
 from casegraph.api.workspace import ApiProblem
-from casegraph.safeguards import GuardedStore
+from casegraph.safeguards import Session
 
 
 def _key(ref: str) -> tuple[str, str]:
@@ -20,7 +20,7 @@ def _key(ref: str) -> tuple[str, str]:
     return agency, record_id
 
 
-def waterfall(g: GuardedStore, person_id: str, a: str, b: str) -> dict[str, Any]:
+def waterfall(g: Session, person_id: str, a: str, b: str) -> dict[str, Any]:
     """Prior, then each comparison's match weight, for records a and b of this person."""
     note = stage_note(g, "person_identities")
     if note:

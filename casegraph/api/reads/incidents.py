@@ -14,14 +14,15 @@ from casegraph.api.reads.common import (
     has_rows,
     has_table,
     listing,
+    not_found,
     one,
     parsed,
-    refuse_hidden,
     rows,
     stage_note,
 )
 from casegraph.api.workspace import ApiProblem
-from casegraph.safeguards import GuardedStore
+from casegraph.safeguards import Session
+from casegraph.safeguards.policy import shown_columns
 
 LIST_COLUMNS = (
     "i.incident_id, i.agency, i.offence, i.occurred_from, i.occurred_to, i.area, i.premises, "
@@ -94,17 +95,7 @@ def stats_sql(where: str) -> str:
     return f"SELECT count(*), max(i.occurred_from) FROM incidents i WHERE {where}"
 
 
-def check_agency(g: GuardedStore, agency: str | None, table: str = "incidents") -> None:
-    """Asking for another agency's rows that are not shared: 403 with an audit entry."""
-    if agency and agency not in g.visibility.agencies.get(table, [g.user.agency]):
-        why = f"{agency}'s {table} are not shared with {g.user.agency}"
-        g.log("denied", f"{table} of {agency}", why, outcome=f"denied: {why}")
-        raise ApiProblem(
-            403, f"{g.user.describe()} may not read {why}", recorded="this refusal is in the audit log"
-        )
-
-
-def filter_notes(g: GuardedStore, q: IncidentQuery) -> dict[str, str] | None:
+def filter_notes(g: Session, q: IncidentQuery) -> dict[str, str] | None:
     if q.group:
         return stage_note(g, "group_incidents")
     if q.series:
@@ -112,7 +103,7 @@ def filter_notes(g: GuardedStore, q: IncidentQuery) -> dict[str, str] | None:
     return None
 
 
-def newest_cutoff(g: GuardedStore, where: str, params: list[Any], need: int, top: Any) -> Any:
+def newest_cutoff(g: Session, where: str, params: list[Any], need: int, top: Any) -> Any:
     """A time bound that still holds the `need` newest matching incidents (`top` is the newest), so newest-first
     pages read only the row groups after it (DuckDB skips the rest by their min/max) instead of sorting every
     match."""
@@ -128,8 +119,7 @@ def newest_cutoff(g: GuardedStore, where: str, params: list[Any], need: int, top
     return None
 
 
-def incidents(g: GuardedStore, q: IncidentQuery, *, limit: int, offset: int, order: str) -> dict[str, Any]:
-    check_agency(g, q.agency)
+def incidents(g: Session, q: IncidentQuery, *, limit: int, offset: int, order: str) -> dict[str, Any]:
     note = filter_notes(g, q)
     if note:
         return listing([], total=0, limit=limit, offset=offset, note=note)
@@ -149,12 +139,16 @@ def incidents(g: GuardedStore, q: IncidentQuery, *, limit: int, offset: int, ord
     )
 
 
-def incident(g: GuardedStore, incident_id: str, agency: str | None = None) -> dict[str, Any]:
+def incident(g: Session, incident_id: str, agency: str | None = None) -> dict[str, Any]:
     """One incident with its series, the groups it is linked to (and why), the people involved, arrests."""
-    sql = "SELECT * FROM incidents WHERE incident_id = ?" + (" AND agency = ?" if agency else "") + " LIMIT 1"
+    sql = (
+        f"SELECT {shown_columns('incidents')} FROM incidents WHERE incident_id = ?"
+        + (" AND agency = ?" if agency else "")
+        + " LIMIT 1"
+    )
     found = one(g, sql, [incident_id, agency] if agency else [incident_id])
     if found is None:
-        refuse_hidden(g, "incidents", "incident_id", incident_id, agency)
+        raise not_found("incidents", incident_id, agency)
     key = [found["agency"], incident_id]  # type: ignore[index]
     derived = {  # sections from stage tables are read only when the stage has written rows
         "series": ("series", "SELECT * FROM series WHERE agency = ? AND incident_id = ?"),
@@ -171,7 +165,9 @@ def incident(g: GuardedStore, incident_id: str, agency: str | None = None) -> di
         if note:
             out["notes"][table] = note["note"]
     out["people"] = rows(g, people_sql(has_rows(g, "person_identities")), key)
-    out["arrests"] = rows(g, "SELECT * FROM arrests WHERE agency = ? AND incident_id = ?", key)
+    out["arrests"] = rows(
+        g, f"SELECT {shown_columns('arrests')} FROM arrests WHERE agency = ? AND incident_id = ?", key
+    )
     return out
 
 
@@ -193,7 +189,7 @@ def people_sql(resolved: bool) -> str:
     )
 
 
-def similar(g: GuardedStore, incident_id: str, agency: str | None, k: int) -> dict[str, Any]:
+def similar(g: Session, incident_id: str, agency: str | None, k: int) -> dict[str, Any]:
     """The incidents most likely linked to this one, each with the per-feature contributions behind its score."""
     found = one(
         g,
@@ -201,7 +197,7 @@ def similar(g: GuardedStore, incident_id: str, agency: str | None, k: int) -> di
         [incident_id, agency] if agency else [incident_id],
     )
     if found is None:
-        refuse_hidden(g, "incidents", "incident_id", incident_id, agency)
+        raise not_found("incidents", incident_id, agency)
     note = stage_note(g, "incident_links")
     if note:
         return listing([], note=note)
@@ -216,7 +212,7 @@ def similar(g: GuardedStore, incident_id: str, agency: str | None, k: int) -> di
     return listing(items)
 
 
-def link(g: GuardedStore, link_id: str) -> dict[str, Any]:
+def link(g: Session, link_id: str) -> dict[str, Any]:
     """One incident link: probability, the model's base, each feature's contribution and the compared values."""
     if not has_table(g, "incident_links"):
         raise ApiProblem(404, "no incident links: the linkage stage has not run")
@@ -235,7 +231,7 @@ def link(g: GuardedStore, link_id: str) -> dict[str, Any]:
     return found
 
 
-def series_list(g: GuardedStore, *, min_size: int, limit: int, offset: int) -> dict[str, Any]:
+def series_list(g: Session, *, min_size: int, limit: int, offset: int) -> dict[str, Any]:
     note = stage_note(g, "series")
     if note:
         return listing([], total=0, limit=limit, offset=offset, note=note)
@@ -253,7 +249,7 @@ def series_list(g: GuardedStore, *, min_size: int, limit: int, offset: int) -> d
     return listing(items, total=total, limit=limit, offset=offset)
 
 
-def one_series(g: GuardedStore, series_id: str) -> dict[str, Any]:
+def one_series(g: Session, series_id: str) -> dict[str, Any]:
     """A series' member incidents (how firmly each belongs) and the links among them."""
     members = rows(
         g,

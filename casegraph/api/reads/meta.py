@@ -7,7 +7,7 @@ from typing import Any
 from casegraph.api import cache
 from casegraph.api.reads.common import has_table, listing, parsed, producer_of, rows
 from casegraph.pipeline import STAGE_NAMES, stage_module
-from casegraph.safeguards import GuardedStore
+from casegraph.safeguards import Session
 from casegraph.schema import model
 from casegraph.store import quote
 
@@ -28,7 +28,7 @@ SHOWN_TABLES = (
 )
 
 
-def status(g: GuardedStore) -> dict[str, Any]:
+def status(g: Session) -> dict[str, Any]:
     """Each stage: built or not, its last run; each table behind a view: its rows (visible to the user)."""
     runs = {
         r["stage"]: r
@@ -58,13 +58,13 @@ def status(g: GuardedStore) -> dict[str, Any]:
     return {"user": _me(g), "stages": stages, "tables": tables}
 
 
-def _me(g: GuardedStore) -> dict[str, Any]:
+def _me(g: Session) -> dict[str, Any]:
     return {
         "user_id": g.user.user_id,
         "agency": g.user.agency,
         "role": g.user.role,
         "purpose": g.purpose,
-        "sees_agencies": g.visibility.agencies.get("incidents", [g.user.agency]),
+        "deployment": "embedded: the account that owns the store file sees every record in it",
     }
 
 
@@ -92,9 +92,7 @@ def audit_where(user: str | None, action: str | None) -> tuple[str, list[Any]]:
     return " AND ".join(s for s, _ in used) or "true", [v for _, v in used]
 
 
-def audit(
-    g: GuardedStore, *, user: str | None, action: str | None, limit: int, offset: int
-) -> dict[str, Any]:
+def audit(g: Session, *, user: str | None, action: str | None, limit: int, offset: int) -> dict[str, Any]:
     """The audit log, newest first (auditors, supervisors and admins: the role check is the safeguards')."""
     g.require("audit", "audit log")
     where, params = audit_where(user, action)

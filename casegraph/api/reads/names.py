@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from casegraph.api import cache
 from casegraph.api.reads.common import person_of
-from casegraph.safeguards import GuardedStore
+from casegraph.safeguards import Session
 
 NAME_COLUMNS = ("family_name", "given_name", "alias")
 MAX_INDEXED = 3_000_000
@@ -44,7 +44,7 @@ def index_sql(resolved: bool) -> str:
     )
 
 
-def name_index(g: GuardedStore, resolved: bool) -> NameIndex | None:
+def name_index(g: Session, resolved: bool) -> NameIndex | None:
     """The caller's index (read once per visibility until the next change), or None when too large to hold."""
     if int(cache.scalar(g, "SELECT count(*) FROM person_records")) > MAX_INDEXED:
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from casegraph.api.reads.common import (
+    CLAIMS,
     INCIDENT_KEY,
     RECORD_KEY,
     columns_of,
@@ -22,7 +23,7 @@ from casegraph.api.reads.common import (
     stage_note,
 )
 from casegraph.api.workspace import ApiProblem
-from casegraph.safeguards import GuardedStore
+from casegraph.safeguards import Session
 
 TIE_ORDER = ("p_value", "q_value", "p")
 MAX_NODES = 5000
@@ -35,7 +36,7 @@ def _tie_sides(cols: set[str]) -> tuple[str, str]:
     raise ApiProblem(409, "group_ties has no pair columns this version understands (group_a, group_b)")
 
 
-def ties(g: GuardedStore, group: str | None, *, limit: int, offset: int) -> dict[str, Any]:
+def ties(g: Session, group: str | None, *, limit: int, offset: int) -> dict[str, Any]:
     note = stage_note(g, "group_ties")
     if note:
         return listing([], total=0, limit=limit, offset=offset, note=note)
@@ -58,7 +59,7 @@ def _tie(row: dict[str, Any], a: str, b: str) -> dict[str, Any]:
     return row
 
 
-def tie(g: GuardedStore, group_a: str, group_b: str) -> dict[str, Any]:
+def tie(g: Session, group_a: str, group_b: str) -> dict[str, Any]:
     """One tie between two groups with the evidence records behind it."""
     from casegraph.api.reads.activity import evidence_records
 
@@ -79,7 +80,7 @@ def tie(g: GuardedStore, group_a: str, group_b: str) -> dict[str, Any]:
     return found
 
 
-def tie_events(g: GuardedStore, a: str, b: str) -> list[dict[str, Any]]:
+def tie_events(g: Session, a: str, b: str) -> list[dict[str, Any]]:
     """The events behind a tie, oldest first: which two people, what kind, when, the record ids."""
     if not has_table(g, "group_tie_evidence"):
         return []
@@ -104,14 +105,14 @@ def _edge(kind: str, a: str, b: str, weight: float, **extra: Any) -> dict[str, A
 # The claims of the chosen groups first (MATERIALIZED), then their records' persons and names (common.fetched).
 MEMBERS_SQL = (
     "WITH c AS MATERIALIZED (SELECT claim_id, group_id, agency, record_id, len(criteria) AS criteria, entered_at "
-    "FROM membership_claims WHERE ? IS NULL OR list_contains(?, group_id)) "
+    f"FROM {CLAIMS} WHERE ? IS NULL OR list_contains(?, group_id)) "
     f"SELECT c.claim_id, c.group_id, {person_of('c')} AS pid, p.given_name || ' ' || p.family_name AS name, "
     f"c.criteria, c.entered_at FROM c {fetched('person_identities', 'pi', 'person_id', 'c', RECORD_KEY)} "
     f"{fetched('person_records', 'p', 'given_name, family_name', 'c', RECORD_KEY)}"
 )
 
 
-def group_layer(g: GuardedStore, gids: list[str] | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def group_layer(g: Session, gids: list[str] | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Groups, their members (as resolved persons) with membership ties, and ties between groups."""
     groups = rows(
         g,
@@ -121,26 +122,26 @@ def group_layer(g: GuardedStore, gids: list[str] | None) -> tuple[list[dict[str,
     nodes = [_node("group", r["group_id"], r["name"] or r["group_id"], group_kind=r["kind"]) for r in groups]
     members = rows(g, MEMBERS_SQL, [gids, gids])
     seen = {n["id"] for n in nodes}
-    edges = []
-    for m in members:
+    edges: dict[str, dict[str, Any]] = {}
+    for m in members:  # one edge per person and group, naming every claim behind it (records of two agencies)
         pid = f"person:{m['pid']}"
         if pid not in seen:
             seen.add(pid)
             nodes.append(_node("person", m["pid"], m["name"] or m["pid"]))
-        edges.append(
-            _edge(
-                "member",
-                pid,
-                f"group:{m['group_id']}",
-                float(m["criteria"] or 1),
-                claim_id=m["claim_id"],
-                date=m["entered_at"],
-            )
+        edge = _edge(
+            "member",
+            pid,
+            f"group:{m['group_id']}",
+            float(m["criteria"] or 1),
+            claim_id=m["claim_id"],
+            claim_ids=[],
+            date=m["entered_at"],
         )
-    return nodes, edges + group_tie_edges(g, gids)
+        edges.setdefault(edge["id"], edge)["claim_ids"].append(m["claim_id"])
+    return nodes, list(edges.values()) + group_tie_edges(g, gids)
 
 
-def group_tie_edges(g: GuardedStore, gids: list[str] | None) -> list[dict[str, Any]]:
+def group_tie_edges(g: Session, gids: list[str] | None) -> list[dict[str, Any]]:
     if stage_note(g, "group_ties"):
         return []
     cols = columns_of(g, "group_ties")
@@ -167,7 +168,7 @@ def group_tie_edges(g: GuardedStore, gids: list[str] | None) -> list[dict[str, A
 
 
 def incident_layer(
-    g: GuardedStore, gids: list[str] | None, start: Any, end: Any, limit: int
+    g: Session, gids: list[str] | None, start: Any, end: Any, limit: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Incidents linked to the groups (in the date range), who took part in them, and links between them."""
     if stage_note(g, "group_incidents"):
@@ -205,7 +206,7 @@ def incident_layer(
 SHOWN = "WITH shown AS (SELECT DISTINCT unnest(?) AS key) "
 
 
-def involvement_edges(g: GuardedStore, shown: list[list[str]]) -> list[dict[str, Any]]:
+def involvement_edges(g: Session, shown: list[list[str]]) -> list[dict[str, Any]]:
     """Who took part in the incidents shown ([agencies, incident ids]): matched by key pair, never by a string
     built for every involvement (150 ms at 1,000,000 incidents), and their persons fetched (common.fetched)."""
     found = rows(
@@ -229,7 +230,7 @@ def involvement_edges(g: GuardedStore, shown: list[list[str]]) -> list[dict[str,
     ]
 
 
-def link_edges(g: GuardedStore, keys: list[str], min_p: float = 0.5) -> list[dict[str, Any]]:
+def link_edges(g: Session, keys: list[str], min_p: float = 0.5) -> list[dict[str, Any]]:
     if not keys or stage_note(g, "incident_links"):
         return []
     found = rows(
@@ -251,7 +252,7 @@ def link_edges(g: GuardedStore, keys: list[str], min_p: float = 0.5) -> list[dic
     ]
 
 
-def person_tie_edges(g: GuardedStore, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def person_tie_edges(g: Session, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Ties between the persons shown (co-offending, meetings, calls ...), with their weight and kind."""
     persons = [n["id"][7:] for n in nodes if n["kind"] == "person"]
     if not persons or stage_note(g, "person_ties"):
@@ -278,7 +279,7 @@ def person_tie_edges(g: GuardedStore, nodes: list[dict[str, Any]]) -> list[dict[
 
 
 def graph(
-    g: GuardedStore, gids: list[str] | None, *, incidents: bool, start: Any, end: Any, limit: int
+    g: Session, gids: list[str] | None, *, incidents: bool, start: Any, end: Any, limit: int
 ) -> dict[str, Any]:
     """The link chart: groups, members, ties; with incidents, the incidents, their people and links."""
     nodes, edges = group_layer(g, gids)
@@ -303,12 +304,12 @@ def _complete(
     return {"nodes": list(kept.values()), "edges": shown, "truncated": len(by_id) > limit, "notes": notes}
 
 
-def stage_notes(g: GuardedStore) -> dict[str, str]:
+def stage_notes(g: Session) -> dict[str, str]:
     tables = ("group_ties", "group_incidents", "incident_links", "person_identities")
     return {t: n["note"] for t in tables if (n := stage_note(g, t))}
 
 
-def expand(g: GuardedStore, node: str, limit: int) -> dict[str, Any]:
+def expand(g: Session, node: str, limit: int) -> dict[str, Any]:
     """The neighbours of one node (a group, a person or an incident)."""
     kind, _, key = node.partition(":")
     if kind == "group":
@@ -322,9 +323,7 @@ def expand(g: GuardedStore, node: str, limit: int) -> dict[str, Any]:
     raise ApiProblem(422, f"node must be group:<id>, person:<id> or incident:<agency>/<id>, not {node!r}")
 
 
-def _person_neighbours(
-    g: GuardedStore, pid: str, limit: int
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _person_neighbours(g: Session, pid: str, limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     found = rows(
         g,
         "SELECT v.agency, v.incident_id, v.role, i.offence, i.occurred_from::DATE AS day FROM involvements v "
@@ -349,7 +348,7 @@ def _person_neighbours(
     ]
     claims = rows(
         g,
-        "SELECT c.claim_id, c.group_id, len(c.criteria) AS criteria FROM membership_claims c LEFT JOIN "
+        f"SELECT c.claim_id, c.group_id, len(c.criteria) AS criteria FROM {CLAIMS} c LEFT JOIN "
         "person_identities pi ON pi.agency = c.agency AND pi.record_id = c.record_id WHERE "
         f"{person_of('c')} = ?",
         [pid],
@@ -368,7 +367,7 @@ def _person_neighbours(
     return nodes, edges
 
 
-def _incident_neighbours(g: GuardedStore, key: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _incident_neighbours(g: Session, key: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     agency, _, iid = key.partition("/")
     found = rows(
         g,

@@ -7,21 +7,22 @@ from typing import Any
 
 from casegraph.api import cache
 from casegraph.api.reads.common import (
+    CLAIMS,
     INCIDENT_KEY,
     RECORD_KEY,
     contains_pattern,
     fetched,
     has_table,
     listing,
+    not_found,
     one,
     person_of,
-    refuse_hidden,
     rows,
     stage_note,
 )
 from casegraph.api.reads.names import matches, name_index, persons_of
 from casegraph.api.workspace import ApiProblem
-from casegraph.safeguards import GuardedStore
+from casegraph.safeguards import Session
 
 HITS = 2000  # matching records grouped into persons per name search
 RECORD_COLUMNS = (
@@ -49,7 +50,7 @@ def persons_sql(resolved: bool, where: str = "true") -> str:
     )
 
 
-def persons(g: GuardedStore, text: str | None, *, limit: int, offset: int) -> dict[str, Any]:
+def persons(g: Session, text: str | None, *, limit: int, offset: int) -> dict[str, Any]:
     note = stage_note(g, "person_identities")
     pattern = contains_pattern(text)
     index = name_index(g, note is None) if pattern is not None else None
@@ -65,7 +66,7 @@ def persons(g: GuardedStore, text: str | None, *, limit: int, offset: int) -> di
     return listing(items, limit=limit, offset=offset, total=None, note=note)
 
 
-def _records_of(g: GuardedStore, person_id: str) -> tuple[list[dict[str, Any]], bool]:
+def _records_of(g: Session, person_id: str) -> tuple[list[dict[str, Any]], bool]:
     """The person's records and whether they come from resolved identities (else the one record named)."""
     resolved = rows(
         g,
@@ -84,7 +85,7 @@ def _records_of(g: GuardedStore, person_id: str) -> tuple[list[dict[str, Any]], 
         [agency, record_id],
     )
     if not single and record_id:
-        refuse_hidden(g, "person_records", "record_id", record_id, agency)
+        raise not_found("person_records", record_id, agency)
     return single, False
 
 
@@ -92,13 +93,13 @@ def claims_sql() -> str:
     """Claims about some records (only claims passing the safeguards' rules are visible), with group names."""
     return (
         "SELECT c.claim_id, c.agency, c.record_id, c.group_id, g.name AS group_name, c.criteria, c.evidence, "
-        "c.entered_by, c.entered_at, c.review_date, c.approved_by FROM membership_claims c "
+        f"c.entered_by, c.entered_at, c.review_date, c.approved_by FROM {CLAIMS} c "
         "LEFT JOIN groups g ON g.group_id = c.group_id AND g.agency = c.agency "
         "WHERE list_contains(?, c.agency || '/' || c.record_id) ORDER BY c.group_id, c.entered_at"
     )
 
 
-def person(g: GuardedStore, person_id: str) -> dict[str, Any]:
+def person(g: Session, person_id: str) -> dict[str, Any]:
     """A resolved identity: its source records (never merged), their match weights, claims, incidents."""
     records, resolved = _records_of(g, person_id)
     if not records:
@@ -134,7 +135,7 @@ def person_incidents_sql() -> str:
     )
 
 
-def person_ties(g: GuardedStore, person_id: str) -> list[dict[str, Any]]:
+def person_ties(g: Session, person_id: str) -> list[dict[str, Any]]:
     """Up to 200 ties of the person (either end: two filters DuckDB can push into the scan, not one OR)."""
     if not has_table(g, "person_ties"):
         return []
@@ -148,7 +149,7 @@ def person_ties(g: GuardedStore, person_id: str) -> list[dict[str, Any]]:
 def groups_sql() -> str:
     """Each group with its members (records with a claim that passes) and linked incidents, in one pass each."""
     return (
-        "WITH m AS (SELECT group_id, count(DISTINCT agency || '/' || record_id) AS members FROM membership_claims "
+        f"WITH m AS (SELECT group_id, count(DISTINCT agency || '/' || record_id) AS members FROM {CLAIMS} "
         "GROUP BY group_id), i AS (SELECT group_id, count(*) AS incidents FROM group_incidents GROUP BY group_id) "
         "SELECT g.group_id, g.agency, g.name, g.kind, g.description, coalesce(m.members, 0) AS members, "
         "coalesce(i.incidents, 0) AS incidents, t.trend, t.first_date, t.last_date, t.new_areas FROM groups g "
@@ -157,14 +158,14 @@ def groups_sql() -> str:
     )
 
 
-def groups(g: GuardedStore) -> dict[str, Any]:
+def groups(g: Session) -> dict[str, Any]:
     """Counts per group (aggregates, kept until the next change: reading claims is costly); each read is logged."""
     items = cache.remembered(g, "rows", groups_sql(), None, lambda: rows(g, groups_sql()))
     g.log("read", "groups,membership_claims", "group list with member and incident counts", rows=len(items))
     return listing(items, note=None if items else stage_note(g, "groups"))
 
 
-def group_key(g: GuardedStore, name_or_id: str) -> dict[str, Any]:
+def group_key(g: Session, name_or_id: str) -> dict[str, Any]:
     """A group by id or by name (case-insensitive); 404 when neither matches."""
     found = one(
         g,
@@ -173,7 +174,7 @@ def group_key(g: GuardedStore, name_or_id: str) -> dict[str, Any]:
         [name_or_id] * 3,
     )
     if found is None:
-        refuse_hidden(g, "groups", "group_id", name_or_id, None)
+        raise not_found("groups", name_or_id, None)
     return found  # type: ignore[return-value]
 
 
@@ -182,13 +183,13 @@ def members_sql() -> str:
     return (
         "SELECT c.claim_id, c.agency, c.record_id, p.given_name, p.family_name, p.alias, p.dob, "
         "pi.person_id, c.criteria, c.evidence, c.entered_by, c.entered_at, c.review_date, c.approved_by "
-        "FROM membership_claims c LEFT JOIN person_records p ON p.agency = c.agency AND p.record_id = c.record_id "
+        f"FROM {CLAIMS} c LEFT JOIN person_records p ON p.agency = c.agency AND p.record_id = c.record_id "
         "LEFT JOIN person_identities pi ON pi.agency = c.agency AND pi.record_id = c.record_id "
         "WHERE c.group_id = ? ORDER BY c.entered_at"
     )
 
 
-def group(g: GuardedStore, name_or_id: str) -> dict[str, Any]:
+def group(g: Session, name_or_id: str) -> dict[str, Any]:
     """A group with its members (and why each is one), its trend and its counts."""
     found = group_key(g, name_or_id)
     gid = found["group_id"]
@@ -203,7 +204,7 @@ def group(g: GuardedStore, name_or_id: str) -> dict[str, Any]:
     }
 
 
-def group_incidents(g: GuardedStore, gid: str, *, limit: int, offset: int) -> dict[str, Any]:
+def group_incidents(g: Session, gid: str, *, limit: int, offset: int) -> dict[str, Any]:
     note = stage_note(g, "group_incidents")
     if note:
         return listing([], total=0, limit=limit, offset=offset, note=note)

@@ -10,14 +10,14 @@ from fastapi import Depends, Query, Request
 
 from casegraph.api.auth import caller_of
 from casegraph.api.workspace import Workspace
-from casegraph.safeguards import GuardedStore
+from casegraph.safeguards import Session
 
 T = TypeVar("T")
 ID = r"^[A-Za-z0-9_.:/|\-]{1,128}$"  # ids as agencies write them; anything else is refused with a 422
 
 
 async def run(
-    request: Request, fn: Callable[[GuardedStore], T], *, need_purpose: bool = True, alone: bool = False
+    request: Request, fn: Callable[[Session], T], *, need_purpose: bool = True, alone: bool = False
 ) -> T:
     """fn(guarded store of the caller), on the store thread; a refusal or failure becomes a JSON answer."""
     caller = caller_of(request, need_purpose=need_purpose)

@@ -26,10 +26,10 @@ async def health() -> Any:
 @router.get("/me", summary="The signed-in user, role, agency, purpose; the CSRF token for changes")
 async def me(request: Request) -> Any:
     caller = caller_of(request, need_purpose=False)
-    session = session_of(request) or {}
+    session = session_of(request)
     return await run(
         request,
-        lambda g: {**meta._me(g), "purpose": caller.purpose, "csrf": session.get("csrf")},
+        lambda g: {**meta._me(g), "purpose": caller.purpose, "csrf": session.csrf if session else None},
         need_purpose=False,
     )
 
