@@ -14,9 +14,9 @@ __version__ = "0.1.0"
 
 def import_file(store: Store, settings: Settings, path: str, **options: object):  # type: ignore[no-untyped-def]
     """Import one file (see casegraph.ingest.run for the options); returns an IngestReport."""
-    from casegraph import ingest as stage
+    from casegraph.pipeline import import_file as _import_file
 
-    return stage.run(store, settings, path, **options)  # type: ignore[arg-type]
+    return _import_file(store, settings, path, **options)
 
 
 def run_all(store: Store, settings: Settings, progress: object = None) -> dict[str, dict[str, object]]:

@@ -23,19 +23,38 @@ eval_app = typer.Typer(
 app.add_typer(eval_app, name="eval")
 
 # Each stage's verbs live in casegraph/cli/<stage>.py with register(app, eval_app); listed here in order.
-STAGE_COMMANDS = ("demo", "resolve", "linkage", "network", "trends", "safeguards", "report", "serve")
+STAGE_COMMANDS = (
+    "demo",
+    "resolve",
+    "linkage",
+    "network",
+    "trends",
+    "safeguards",
+    "report",
+    "serve",
+    "server",
+)
 
 
 @app.callback()
 def main_options(
     ctx: typer.Context,
     store: str = typer.Option(
-        None, "--store", envvar="CASEGRAPH_STORE", help="Store file (default ./casegraph.duckdb)."
+        None,
+        "--store",
+        envvar="CASEGRAPH_STORE",
+        help="Store file (default ./casegraph.duckdb), or a server: postgresql://HOST:PORT/DB.",
     ),
     config: str = typer.Option(None, "--config", help="Settings file (default ./casegraph.toml if present)."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+    scope: str = typer.Option(
+        None,
+        "--scope",
+        envvar="CASEGRAPH_SCOPE",
+        help="Server stores: the task force a stage run works for (default: your agency).",
+    ),
 ) -> None:
-    ctx.obj = Context(store_path=store, config=config, as_json=as_json)
+    ctx.obj = Context(store_path=store, config=config, as_json=as_json, scope=scope)
 
 
 register_records(app)

@@ -33,6 +33,7 @@ class Context:
     store_path: str | None = None
     config: str | None = None
     as_json: bool = False
+    scope: str | None = None
 
     def settings(self) -> Settings:
         settings = load_settings(self.config)
@@ -80,9 +81,9 @@ def opened(
     check_log: bool = True,
     settings: Settings | None = None,
 ) -> Iterator[tuple[Session, Settings]]:
-    """Open the store for one verb as its owner (an embedded store belongs to the account that runs
-    casegraph): the verb is recorded in the audit log with its outcome. Casegraph errors become a clear
-    message and exit code 2."""
+    """Open the store for one verb: an embedded store as its owner (it belongs to the account that runs
+    casegraph), a server store as the user who signs in. The verb is recorded in the audit log with its
+    outcome. Casegraph errors become a clear message and exit code 2."""
     settings = settings or ctx_of(ctx).settings()
     ignored_identity_warning()
     try:
@@ -90,21 +91,32 @@ def opened(
     except CasegraphError as exc:
         fail(str(exc))
     try:
-        session = safeguards.owner_session(raw, settings, purpose=purpose, check_log=check_log)
+        session = safeguards.open_session(raw, settings, purpose=purpose, check_log=check_log)
+        if ctx_of(ctx).scope:
+            session.use_scope(ctx_of(ctx).scope)
     except CasegraphError as exc:
         raw.close()
         fail(str(exc))
     verb = command_line(ctx)
+
+    def record(outcome: str) -> None:
+        try:
+            session.log("cli", verb, outcome=outcome)
+        except CasegraphError as exc:
+            if check_log:  # a verb that cannot be recorded has not happened properly: say so
+                fail(f"the audit log refused the record of this verb: {exc}")
+            console.print(f"[bold yellow]warning:[/] the audit log refused the record of this verb: {exc}")
+
     try:
         yield session, settings
     except CasegraphError as exc:
-        session.log("cli", verb, outcome=f"failed: {exc}"[:300])
+        record(f"failed: {exc}"[:300])
         fail(str(exc))
     except typer.Exit as exc:
-        session.log("cli", verb, outcome="ok" if not exc.exit_code else f"exit {exc.exit_code}")
+        record("ok" if not exc.exit_code else f"exit {exc.exit_code}")
         raise
     else:
-        session.log("cli", verb)
+        record("ok")
     finally:
         raw.close()
 
@@ -134,11 +146,14 @@ def set_json(ctx: typer.Context, as_json: bool) -> None:
         ctx_of(ctx).as_json = True
 
 
-def run_and_emit(ctx: typer.Context, run: Any, render: Any) -> None:
-    """Run a stage (`run(store, settings, progress=...)`) in a guarded session and print its summary;
-    a CasegraphError ends the command with its message (see `opened`)."""
+def run_and_emit(ctx: typer.Context, stage: Any, render: Any) -> None:
+    """Run a stage module's `run(store, settings, progress=...)` where it computes (see pipeline.run_computing)
+    and print its summary; a CasegraphError ends the command with its message (see `opened`)."""
+    from casegraph.pipeline import run_computing
+
     with opened(ctx) as (store, settings):
-        summary = run(store, settings, progress=RichProgress())
+        module = importlib.import_module(stage._name) if isinstance(stage, LazyModule) else stage
+        summary = run_computing(store, module, lambda s: module.run(s, settings, progress=RichProgress()))
     emit(ctx, summary, render)
 
 

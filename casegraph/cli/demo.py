@@ -9,10 +9,9 @@ from typing import Any
 
 import typer
 
-from casegraph import ingest
 from casegraph.cli.common import RichProgress, console, ctx_of, emit, fail, opened, out, table_of
 from casegraph.errors import CasegraphError
-from casegraph.pipeline import STAGE_NAMES, run_stage, stage_module
+from casegraph.pipeline import STAGE_NAMES, import_folder, run_stage, stage_module
 
 
 def synth(
@@ -52,7 +51,7 @@ def demo(
     with opened(ctx, purpose="demo on synthetic data") as (store, settings):
         console.print("[bold]2/3[/] ingesting its records")
         try:
-            reports = ingest.run_folder(store, settings, city, progress=RichProgress())
+            reports = import_folder(store, settings, city, progress=RichProgress())
         except CasegraphError as exc:
             fail(str(exc))
         agencies = ", ".join(CityConfig().agencies)

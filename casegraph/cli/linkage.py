@@ -35,7 +35,7 @@ JSON_HELP = "Print machine-readable JSON."
 def link(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Score all candidate incident pairs into incident_links and cluster them into series."""
     set_json(ctx, as_json)
-    run_and_emit(ctx, stage.run, _render_link)
+    run_and_emit(ctx, stage, _render_link)
 
 
 def _render_link(d: dict[str, Any]) -> None:

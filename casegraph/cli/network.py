@@ -11,7 +11,6 @@ from typing import Any
 
 import typer
 
-from casegraph import ingest
 from casegraph import network as stage
 from casegraph.cli.common import (
     RichProgress,
@@ -30,7 +29,7 @@ from casegraph.network import export as graph_export
 from casegraph.network.cityeval import score_city
 from casegraph.network.evaluate import evaluate_folder
 from casegraph.network.stage import role_params, tie_params
-from casegraph.pipeline import run_upstream
+from casegraph.pipeline import import_folder, run_upstream
 from casegraph.store import open_store
 
 network_app = typer.Typer(
@@ -68,7 +67,7 @@ def network(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Build the person graph, test every pair of groups, rank key players; write the tables and alerts."""
     set_json(ctx, as_json)
     if ctx.invoked_subcommand is None:
-        run_and_emit(ctx, stage.run, _render_run)
+        run_and_emit(ctx, stage, _render_run)
 
 
 def _render_run(d: dict[str, Any]) -> None:
@@ -301,7 +300,7 @@ def evaluate_city(data: Path, settings: Any) -> dict[str, Any]:
         settings.store.path = str(Path(work) / "eval.duckdb")
         store = open_store(settings)
         try:
-            ingest.run_folder(store, settings, data)
+            import_folder(store, settings, data)
             stages = run_upstream(store, settings)
             summary = stage.run(store, settings, progress=RichProgress())
             scores = score_city(store, data)

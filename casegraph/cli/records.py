@@ -7,17 +7,25 @@ from typing import Any
 
 import typer
 
-from casegraph import ingest as ingest_stage
-from casegraph.cli.common import RichProgress, console, emit, fail, opened, out, table_of
+from casegraph.cli.common import RichProgress, console, ctx_of, emit, fail, opened, out, table_of
 from casegraph.errors import CasegraphError
 from casegraph.export import table_frame, write_frame
+from casegraph.pipeline import import_file
 from casegraph.safeguards import record_dissemination
 from casegraph.schema import model
 from casegraph.store import quote
 
 
 def init(ctx: typer.Context) -> None:
-    """Create the store (every table of the schema) if it does not exist."""
+    """Create the store (every table of the schema) if it does not exist; on a server URL (as its superuser),
+    the schema, row-level security and the platform admin named by CASEGRAPH_USER / CASEGRAPH_PASSWORD."""
+    from casegraph.store import is_server
+
+    if is_server(ctx_of(ctx).settings().store.path):
+        from casegraph.cli.server import init_server
+
+        init_server(ctx)
+        return
     with opened(ctx) as (store, _settings):
         emit(
             ctx,
@@ -46,7 +54,7 @@ def ingest(
     """Import a file. Exit 0: all rows loaded; 3: some rows rejected (the rest loaded); 2: nothing loaded."""
     with opened(ctx) as (store, settings):
         try:
-            report = ingest_stage.run(
+            report = import_file(
                 store,
                 settings,
                 file,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import tempfile
 import time
 from pathlib import Path
@@ -72,8 +73,14 @@ def _db_api(settings: Settings, engine: str | None) -> Any:
 
 
 def _run(ctx: typer.Context, engine: str | None) -> None:
+    from casegraph.pipeline import run_computing
+
     with opened(ctx) as (store, settings):
-        summary = stage.run(store, settings, progress=RichProgress(), db_api=_db_api(settings, engine))
+        module = importlib.import_module("casegraph.resolve")
+        api = _db_api(settings, engine)
+        summary = run_computing(
+            store, module, lambda s: module.run(s, settings, progress=RichProgress(), db_api=api)
+        )
     emit(ctx, summary, _render_summary)
 
 

@@ -14,7 +14,8 @@ from typing import Any
 import typer
 
 from casegraph import safeguards as sg
-from casegraph.cli.common import ctx_of, emit, fail, opened, out, table_of
+from casegraph.cli.common import console, ctx_of, emit, fail, opened, out, table_of
+from casegraph.errors import CasegraphError
 from casegraph.safeguards.retention import keep as keep_record
 
 audit_app = typer.Typer(help="The audit log, disseminations and the fairness check.", no_args_is_help=True)
@@ -137,7 +138,12 @@ def verify(
             )
         seq, _, digest = (expect or "").partition(":")
         result = sg.verify_log(g.inner, settings, (int(seq), digest) if expect else None)
-        g.log("audit-verify", None, f"{result.entries} entries, {'ok' if result.ok else 'problems found'}")
+        try:  # a log broken at its head may refuse this entry too: the verdict is shown either way
+            g.log(
+                "audit-verify", None, f"{result.entries} entries, {'ok' if result.ok else 'problems found'}"
+            )
+        except CasegraphError as exc:
+            console.print(f"[bold yellow]warning:[/] could not record this verification: {exc}")
     emit(ctx, result.as_dict(), _render_verify)
     raise typer.Exit(0 if result.ok else 1)
 

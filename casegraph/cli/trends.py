@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import typer
 
-from casegraph import ingest
 from casegraph.cli.common import (
     LazyModule,
     RichProgress,
@@ -26,7 +25,7 @@ from casegraph.cli.common import (
     table_of,
 )
 from casegraph.errors import CasegraphError
-from casegraph.pipeline import run_upstream
+from casegraph.pipeline import import_folder, run_upstream
 from casegraph.store import open_store
 
 stage = LazyModule("casegraph.trends")
@@ -45,7 +44,7 @@ def trends(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Compute group activity, growth, spread, hot spots and near repeats; write them and the alerts."""
     set_json(ctx, as_json)
     if ctx.invoked_subcommand is None:
-        run_and_emit(ctx, stage.run, _render_run)
+        run_and_emit(ctx, stage, _render_run)
 
 
 def _render_run(d: dict[str, Any]) -> None:
@@ -340,7 +339,7 @@ def evaluate(data: Path, settings: Any) -> dict[str, Any]:
         store = open_store(settings)
         try:
             started = time.perf_counter()
-            ingest.run_folder(store, settings, data)
+            import_folder(store, settings, data)
             ingest_seconds = time.perf_counter() - started
             stages = run_upstream(store, settings)
             summary = stage.run(store, settings, progress=RichProgress())

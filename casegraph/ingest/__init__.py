@@ -22,6 +22,17 @@ from casegraph.settings import Settings
 from casegraph.store import Store
 
 READS = ("sources",)
+# What an import checks its rows against besides its target: purged ids, earlier files, the records a claim
+# cites (a server store copies these into the import's snapshot).
+IMPORT_READS = (
+    "sources",
+    "tombstones",
+    "incidents",
+    "arrests",
+    "contacts",
+    "membership_claims",
+    "person_records",
+)
 WRITES = (
     "sources",
     "rejects",
@@ -105,15 +116,23 @@ def run_folder(
     progress: Progress | None = None,
 ) -> list[IngestReport]:
     """Import every `<table>.csv|jsonl|parquet` in a folder (a synthetic city, an agency's export)."""
-    reports = []
-    for table in FOLDER_ORDER:
-        for ext in ("csv", "jsonl", "parquet"):
-            path = Path(folder) / f"{table}.{ext}"
-            if path.exists():
-                reports.append(run(store, settings, path, table=table, agency=agency, progress=progress))
-    if not reports:
+    return [
+        run(store, settings, path, table=table, agency=agency, progress=progress)
+        for table, path in folder_files(folder)
+    ]
+
+
+def folder_files(folder: str | Path) -> list[tuple[str, Path]]:
+    """(table, file) of each `<table>.csv|jsonl|parquet` in a folder, in the order records refer to each other."""
+    found = [
+        (table, Path(folder) / f"{table}.{ext}")
+        for table in FOLDER_ORDER
+        for ext in ("csv", "jsonl", "parquet")
+        if (Path(folder) / f"{table}.{ext}").exists()
+    ]
+    if not found:
         raise IngestError(f"{folder}: no record files (expected e.g. incidents.csv, person_records.csv)")
-    return reports
+    return found
 
 
 def _target_table(table: str | None, rules: Mapping | None, path: Path) -> str:
@@ -132,4 +151,13 @@ def _target_table(table: str | None, rules: Mapping | None, path: Path) -> str:
     return name
 
 
-__all__ = ["FOLDER_ORDER", "READS", "WRITES", "IngestReport", "run", "run_folder"]
+__all__ = [
+    "FOLDER_ORDER",
+    "IMPORT_READS",
+    "READS",
+    "WRITES",
+    "IngestReport",
+    "folder_files",
+    "run",
+    "run_folder",
+]

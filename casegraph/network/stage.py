@@ -140,7 +140,7 @@ def _write(store: Store, run_id: str, ties: pd.DataFrame, players: pd.DataFrame,
 
 
 def _fields(table: str) -> list:
-    return list(model.table(table).fields)
+    return model.table(table).stage_fields
 
 
 def _summary(src, pg, ties, test, methods, fit, rows, window) -> dict[str, Any]:

@@ -23,16 +23,21 @@ from casegraph.safeguards.session import (
     accept_audit_log,
     check_anchor,
     cli_origin,
+    open_session,
     os_account,
     owner_session,
+    signed_in_session,
 )
-from casegraph.safeguards.verify import Verification, verify
+from casegraph.safeguards.verify import Verification, verify, verify_server
 from casegraph.settings import Settings
 from casegraph.store import Store
 
 
 def verify_log(store: Store, settings: Settings, expect: tuple[int, str] | None = None) -> Verification:
-    """Check the whole audit chain and its anchor (works on a raw store: a broken log blocks sessions)."""
+    """Check the whole audit chain and its anchor (works on a raw store: a broken log blocks sessions); a
+    server store checks its own chain with its MAC key."""
+    if hasattr(store, "audit_append"):
+        return verify_server(store)
     return verify(store, Anchor(store, settings), expect)
 
 
@@ -53,11 +58,13 @@ __all__ = [
     "due",
     "fairness",
     "keep",
+    "open_session",
     "os_account",
     "owner_session",
     "purge",
     "record_dissemination",
     "review_dates_sql",
+    "signed_in_session",
     "tombstoned_rows_sql",
     "valid_claims_sql",
     "verify",

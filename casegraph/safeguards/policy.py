@@ -13,7 +13,7 @@ from typing import Any
 from casegraph.errors import PolicyDenied
 from casegraph.schema import Table, model
 
-ROLES = ("analyst", "supervisor", "auditor", "admin")
+ROLES = ("analyst", "supervisor", "auditor", "admin", "platform")
 OWNER = "owner"  # the account that owns an embedded store file
 # Actions each role may take. Auditors read but never change anything; analysts cannot purge or approve;
 # admins manage accounts and sharing but do not approve claims (a supervisor's judgement).
@@ -40,6 +40,9 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
         }
     ),
 }
+# A server's platform admin manages agencies, users of any agency and task forces, and may import files that
+# hold several agencies' rows; an embedded store's owner may do everything.
+ROLE_ACTIONS["platform"] = ROLE_ACTIONS["admin"] | {"manage_agencies"}
 ROLE_ACTIONS[OWNER] = frozenset().union(*ROLE_ACTIONS.values())
 ACTION_WORDS = {
     "read": "read records",
@@ -55,6 +58,7 @@ ACTION_WORDS = {
     "manage_users": "add or change users",
     "manage_sharing": "share an agency's rows",
     "encrypt": "encrypt a store",
+    "manage_agencies": "add agencies and task forces",
 }
 
 

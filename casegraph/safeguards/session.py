@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from casegraph.errors import PolicyDenied
-from casegraph.safeguards.audit import Anchor, AuditLog, Entry, anchor_problem
+from casegraph.safeguards.audit import Anchor, AuditLog, Entry, ServerAuditLog, anchor_problem
 from casegraph.safeguards.claims import claims_snapshot_sql, valid_claims_sql
 from casegraph.safeguards.policy import OWNER, ROLE_ACTIONS, require
 from casegraph.settings import Settings
@@ -63,10 +63,11 @@ def cli_origin() -> str:
 
 
 def audit_log_of(store: Store, settings: Settings) -> AuditLog:
-    """The one AuditLog per open store (it caches the chain head)."""
+    """The one AuditLog per open store (it caches the chain head); a server store's is the server's."""
     log = _LOGS.get(store)
     if log is None:
-        log = _LOGS[store] = AuditLog(store, Anchor(store, settings))
+        server = hasattr(store, "audit_append")
+        log = _LOGS[store] = ServerAuditLog(store) if server else AuditLog(store, Anchor(store, settings))  # type: ignore[assignment]
     return log
 
 
@@ -85,12 +86,21 @@ def reload_audit_log(store: Store, settings: Settings) -> AuditLog:
 class Session:
     """The Store protocol by delegation (stages cannot tell), plus `log` and `require` for entry points."""
 
-    def __init__(self, inner: Store, actor: Actor, settings: Settings, *, purpose: str, origin: str) -> None:
+    def __init__(
+        self,
+        inner: Store,
+        actor: Actor,
+        settings: Settings,
+        *,
+        purpose: str,
+        origin: str,
+        log: AuditLog | None = None,
+    ) -> None:
         self.inner, self.user, self.settings = inner, actor, settings
         self.rules = settings.safeguards
         self.purpose, self.origin = purpose, origin
         self.engine, self.path = inner.engine, inner.path
-        self.log_ = audit_log_of(inner, settings)
+        self.log_ = log or audit_log_of(inner, settings)
         self._pending: list[Entry] = []
         self._depth = 0
         self._claims: str | None = None  # see use_claims_snapshot
@@ -146,6 +156,30 @@ class Session:
     def use_claims_snapshot(self, token: str) -> None:
         """Read which claims pass from a snapshot kept per `token` (a long-lived caller's: the workspace)."""
         self._claims = claims_snapshot_sql(self.inner, self.rules, token)
+
+    def use_scope(self, scope: str) -> None:
+        """Work for a task force (server stores): runs replace its results, which only its members see."""
+        if not hasattr(self.inner, "scope"):
+            raise PolicyDenied("an embedded store has one scope: --scope is for server stores")
+        allowed = self.inner.scalar("SELECT casegraph.scope_agencies(?)", [scope])
+        if allowed is None:
+            raise PolicyDenied(f"{self.user.describe()} is not in the scope {scope}")
+        self.inner.scope = scope  # type: ignore[attr-defined]
+        self.log("scope", scope)
+
+    @contextmanager
+    def computing(self, reads: tuple[str, ...], writes: tuple[str, ...]) -> Iterator[Session]:
+        """Where a stage computes: this session on an embedded store; on a server store, a session on an
+        in-memory DuckDB holding what the run's scope may read, whose results replace the scope's rows on the
+        server when the block ends without an error (see store.server). Either way it is on the record."""
+        opener = getattr(self.inner, "computing", None)
+        if opener is None:
+            yield self
+            return
+        with opener(reads, writes) as local:
+            yield Session(
+                local, self.user, self.settings, purpose=self.purpose, origin=self.origin, log=self.log_
+            )
 
     # -- Store protocol --------------------------------------------------------------------------------
     def execute(self, sql: str, params: Params = None) -> None:
@@ -260,6 +294,29 @@ def owner_session(
     why = (purpose or settings.user.purpose or "").strip() or "analysis"
     actor = Actor(os_account(), None, OWNER)
     return Session(store, actor, settings, purpose=why, origin=origin or cli_origin())
+
+
+def signed_in_session(
+    store: Store, settings: Settings, *, purpose: str | None = None, origin: str | None = None
+) -> Session:
+    """The session of the user a server store signed in (PostgreSQL decides what it may read and change)."""
+    who = Actor(store.user_id, store.agency, store.role)  # type: ignore[attr-defined]
+    why = (purpose or settings.user.purpose or "").strip() or "analysis"
+    return Session(store, who, settings, purpose=why, origin=origin or cli_origin())
+
+
+def open_session(
+    store: Store,
+    settings: Settings,
+    *,
+    purpose: str | None = None,
+    origin: str | None = None,
+    check_log: bool = True,
+) -> Session:
+    """The session an entry point works in: a server's signed-in user, or an embedded store's owner."""
+    if hasattr(store, "audit_append"):
+        return signed_in_session(store, settings, purpose=purpose, origin=origin)
+    return owner_session(store, settings, purpose=purpose, origin=origin, check_log=check_log)
 
 
 def accept_audit_log(session: Session) -> str | None:

@@ -90,3 +90,16 @@ def verify(store: Store, anchor: Anchor, expect: tuple[int, str] | None = None) 
                 expect[0], "expected", f"entry {expect[0]} does not have the hash you recorded ({expect[1]})"
             )
     return state
+
+
+def verify_server(store: Store) -> Verification:
+    """A server store's chain, checked by the server with its MAC key (casegraph.audit_verify): every entry's
+    MAC and link, no gap, and the anchor's head and count (an emptied or cut log fails)."""
+    state = Verification()
+    for seq, kind, message in store.rows("SELECT seq, kind, message FROM casegraph.audit_verify()"):
+        state.add(int(seq) if seq is not None else None, str(kind), str(message))
+    state.entries = int(store.scalar("SELECT count(*) FROM audit_log"))
+    found = store.rows("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+    if found:
+        state.head_seq, state.head_hash = int(found[0][0]), str(found[0][1])
+    return state

@@ -49,6 +49,17 @@ PROVENANCE_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 
+# Every derived row (and a few system tables' rows: `scoped: true`) says whose run made it: an agency or a task
+# force on a server store, where a run replaces its own scope's rows and nothing else; 'local' when embedded.
+SCOPE_FIELD: dict[str, Any] = {
+    "type": "code",
+    "required": True,
+    "max_length": 64,
+    "description": "Whose run made the row: an agency or a task force (server); 'local' in an embedded store",
+}
+LOCAL_SCOPE = "local"
+
+
 @dataclass(frozen=True)
 class Field:
     name: str
@@ -80,6 +91,12 @@ class Table:
     fields: tuple[Field, ...]
     provenance: bool = False
     sensitive: bool = False
+    scoped: bool = False
+
+    @cached_property
+    def stage_fields(self) -> list[Field]:
+        """The fields a stage computes: all but the scope, which the store stamps on every row it writes."""
+        return [f for f in self.fields if f.name != "scope"]
 
     @cached_property
     def by_name(self) -> dict[str, Field]:
@@ -149,6 +166,8 @@ def _table(spec: dict[str, Any], vocabularies: dict[str, Any]) -> Table:
     fields = [_field(name, n, s or {}, vocabularies) for n, s in spec["fields"].items()]
     if spec.get("provenance"):
         fields[1:1] = [Field(name=n, provenance=True, **s) for n, s in PROVENANCE_FIELDS.items()]
+    if spec.get("scoped", spec["kind"] == "derived"):
+        fields.append(Field(name="scope", **SCOPE_FIELD))
     table = Table(
         name=name,
         kind=spec["kind"],
@@ -157,6 +176,7 @@ def _table(spec: dict[str, Any], vocabularies: dict[str, Any]) -> Table:
         fields=tuple(fields),
         provenance=bool(spec.get("provenance")),
         sensitive=bool(spec.get("sensitive")),
+        scoped=bool(spec.get("scoped", spec["kind"] == "derived")),
     )
     table.field(table.key)  # the key must be a declared field
     for f in table.fields:

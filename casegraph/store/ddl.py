@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from casegraph.schema import Table
+from casegraph.schema import Field, Table
+from casegraph.schema.model import LOCAL_SCOPE
 
 SQL_TYPES = {
     "id": "VARCHAR",
@@ -24,14 +25,20 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def column_sql(f: Field) -> str:
+    # an embedded store has one scope: rows written without one are its own
+    default = f" DEFAULT '{LOCAL_SCOPE}'" if f.name == "scope" else ""
+    return f"{quote(f.name)} {SQL_TYPES[f.type]}{default}"
+
+
 def create_table_sql(table: Table) -> str:
-    cols = ", ".join(f"{quote(f.name)} {SQL_TYPES[f.type]}" for f in table.fields)
+    cols = ", ".join(column_sql(f) for f in table.fields)
     return f"CREATE TABLE IF NOT EXISTS {quote(table.name)} ({cols})"
 
 
 def add_missing_columns_sql(table: Table, existing: set[str]) -> list[str]:
     return [
-        f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(f.name)} {SQL_TYPES[f.type]}"
+        f"ALTER TABLE {quote(table.name)} ADD COLUMN {column_sql(f)}"
         for f in table.fields
         if f.name not in existing
     ]

@@ -1,0 +1,595 @@
+"""A server store: PostgreSQL, the system of record of several agencies, used as a signed-in user.
+
+Each connection signs in as the user's own PostgreSQL role (SCRAM), so row-level security decides every row
+it reads or writes (see pgschema.py). Statements written in DuckDB's dialect, as the read surfaces write them,
+are translated once each by sqlglot and run with the server's own placeholders.
+
+Stages compute where computing is fast: `computing(...)` copies the rows a run may read (its scope's) into an
+in-memory DuckDB through DuckDB's postgres extension, signed in as the same user; the stage runs there unchanged
+(Splink included), with the server detached and file access switched off, so SQL from a settings file sees the
+run's rows and nothing else. Then the run's results replace its scope's rows on the server in one transaction
+(COPY into a staging table, INSERT under row-level security): another scope's rows are never touched.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import duckdb
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import sqlglot
+from psycopg import sql as pgsql
+from sqlglot import exp
+
+from casegraph.errors import EngineError, PolicyDenied
+from casegraph.schema import model
+from casegraph.settings import StoreSettings
+from casegraph.store.base import Frame, Params
+from casegraph.store.ddl import quote
+from casegraph.store.pgschema import SCHEMA, bootstrap_sql
+
+# Tables a stage run also reads besides its own READS: which claims count depends on them.
+CLAIM_RULE_TABLES = ("membership_claims", "incidents", "arrests", "contacts", "reviews", "runs", "groups")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    user: str
+    password: str
+
+
+def conninfo(url: str, credentials: Credentials | None = None) -> str:
+    """libpq key=value string from a postgresql:// URL, signed in as `credentials` when given."""
+    parts = urlsplit(url)
+    values = dict(parse_qsl(parts.query))
+    values.setdefault("host", parts.hostname or "127.0.0.1")
+    if parts.port:
+        values.setdefault("port", str(parts.port))
+    values["dbname"] = (parts.path or "/").lstrip("/") or "postgres"
+    if credentials is not None:
+        values.update(user=credentials.user, password=credentials.password)
+        if values["host"].startswith("/"):  # users sign in over TCP with a password, never the socket's trust
+            values["host"] = "127.0.0.1"
+    elif parts.username:
+        values.setdefault("user", parts.username)
+    return " ".join(f"{k}={_libpq(v)}" for k, v in values.items())
+
+
+def _libpq(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def shown(url: str) -> str:
+    """The URL without any password, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or dict(parse_qsl(parts.query)).get("host", "")
+    return f"postgresql://{host}{':' + str(parts.port) if parts.port else ''}{parts.path}"
+
+
+@lru_cache(maxsize=4096)
+def to_postgres(duck_sql: str) -> str:
+    """A statement in DuckDB's dialect, as PostgreSQL's, with $1, $2 ... for the ? placeholders."""
+    try:
+        trees = sqlglot.parse(duck_sql, read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise EngineError(
+            f"cannot translate the statement for PostgreSQL: {exc}\n  in: {duck_sql[:300]}"
+        ) from exc
+    out = []
+    n = 0
+    for tree in trees:
+        if tree is None:
+            continue
+        for node in list(tree.find_all(exp.Placeholder, bfs=False)):
+            n += 1
+            param: exp.Expression = exp.Var(this=f"${n}")
+            if isinstance(node.parent, exp.Is):  # `? IS NULL`: the server needs a type to test
+                param = exp.Cast(this=param, to=exp.DataType.build("text"))
+            node.replace(param)
+        out.append(tree.sql(dialect="postgres"))
+    return "; ".join(out)
+
+
+class ServerStore:
+    """The Store protocol over a PostgreSQL connection signed in as one user (row-level security applies)."""
+
+    engine = "postgres"
+
+    def __init__(self, settings: StoreSettings, url: str, credentials: Credentials) -> None:
+        self.settings, self.url, self.credentials = settings, url, credentials
+        self.path = shown(url)
+        try:
+            self.conn = psycopg.connect(
+                conninfo(url, credentials),
+                autocommit=True,
+                cursor_factory=psycopg.RawCursor,
+                options=f"-c search_path={SCHEMA}",
+                application_name="casegraph",
+            )
+        except psycopg.OperationalError as exc:
+            raise PolicyDenied(_signin_refusal(url, credentials.user, exc)) from exc
+        found = self.rows("SELECT user_id, agency, role FROM casegraph.me()")
+        if not found:
+            self.conn.close()
+            raise PolicyDenied(
+                f"{credentials.user} signed in to {self.path} but is not an active casegraph user"
+            )
+        self.user_id, self.agency, self.role = (str(v) for v in found[0])
+        self.scope = self.agency  # a run's scope: the user's agency unless a task force is chosen
+        self._in_transaction = False
+
+    # -- statements -----------------------------------------------------------------------------------------
+    def _cursor(self, duck_sql: str, params: Params) -> psycopg.Cursor[Any]:
+        statement = to_postgres(duck_sql)
+        try:
+            return self.conn.execute(statement, _params(params))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise PolicyDenied(
+                f"{self.user_id} ({self.role}, {self.agency}): {exc.diag.message_primary}"
+            ) from exc
+        except psycopg.Error as exc:
+            raise EngineError(f"{type(exc).__name__}: {exc}\n  in: {statement[:500]}") from exc
+
+    def execute(self, sql: str, params: Params = None) -> None:
+        self._cursor(sql, params)
+
+    def rows(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
+        cur = self._cursor(sql, params)
+        return cur.fetchall() if cur.description else []
+
+    def records(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
+        cur = self._cursor(sql, params)
+        if not cur.description:
+            return []
+        names = [d.name for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def scalar(self, sql: str, params: Params = None) -> Any:
+        found = self.rows(sql, params)
+        return found[0][0] if found else None
+
+    def df(self, sql: str, params: Params = None) -> pd.DataFrame:
+        return pd.DataFrame(self.records(sql, params))
+
+    def arrow(self, sql: str, params: Params = None) -> pa.Table:
+        return pa.Table.from_pylist(self.records(sql, params))
+
+    def batches(self, sql: str, params: Params = None, size: int = 100_000) -> Iterator[pa.RecordBatch]:
+        yield from self.arrow(sql, params).to_batches(size)
+
+    # -- writes ---------------------------------------------------------------------------------------------
+    def write(self, table: str, data: Frame, mode: str = "append") -> int:
+        """Insert rows (row-level security checks each); 'replace' first removes the session scope's rows."""
+        frame = data.to_pandas() if isinstance(data, pa.Table) else data
+        scoped = model.tables[table].scoped if table in model.tables else False
+        if scoped:
+            frame = frame.assign(scope=self.scope)
+        with self.transaction():
+            if mode == "replace":
+                if not scoped:
+                    raise EngineError(
+                        f"{table} is not a scoped table: a server store never replaces it whole"
+                    )
+                self.conn.execute(
+                    pgsql.SQL("DELETE FROM {} WHERE scope = $1").format(pgsql.Identifier(table)), [self.scope]
+                )
+            if len(frame):
+                self._insert(table, frame)
+        return len(frame)
+
+    def _insert(self, table: str, frame: pd.DataFrame) -> None:
+        cols = list(frame.columns)
+        stmt = pgsql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+            pgsql.Identifier(table),
+            pgsql.SQL(", ").join(pgsql.Identifier(c) for c in cols),
+            pgsql.SQL(", ").join(pgsql.SQL(f"${i + 1}") for i in range(len(cols))),
+        )
+        rows = [[_plain(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+        with self.conn.cursor() as cur:
+            cur.executemany(stmt, rows)
+
+    @contextmanager
+    def registered(self, name: str, data: Frame) -> Iterator[str]:
+        """A frame as a temporary table of this session (small frames: an export's items, a page of ids)."""
+        frame = data.to_pandas() if isinstance(data, pa.Table) else data
+        types = {c: _pg_type(frame[c]) for c in frame.columns}
+        ident = pgsql.Identifier(name)
+        columns = pgsql.SQL(", ").join(
+            pgsql.SQL("{} {}").format(pgsql.Identifier(c), pgsql.SQL(t)) for c, t in types.items()
+        )
+        self.conn.execute(pgsql.SQL("CREATE TEMP TABLE {} ({})").format(ident, columns))
+        try:
+            with self.conn.cursor().copy(pgsql.SQL("COPY {} FROM STDIN").format(ident)) as copy:
+                for row in frame.itertuples(index=False, name=None):
+                    copy.write_row([_plain(v) for v in row])
+            yield name
+        finally:
+            self.conn.execute(pgsql.SQL("DROP TABLE IF EXISTS {}").format(ident))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._in_transaction:
+            yield
+            return
+        self._in_transaction = True
+        try:
+            with self.conn.transaction():
+                yield
+        finally:
+            self._in_transaction = False
+
+    # -- catalogue ------------------------------------------------------------------------------------------
+    def table_names(self) -> list[str]:
+        return [
+            r[0]
+            for r in self.rows(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'casegraph' ORDER BY 1"
+            )
+        ]
+
+    def columns(self, table: str) -> list[str]:
+        return [
+            r[0]
+            for r in self.rows(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'casegraph' AND "
+                "table_name = ? ORDER BY ordinal_position",
+                [table],
+            )
+        ]
+
+    def count(self, table: str) -> int:
+        return int(self.scalar(f"SELECT count(*) FROM {quote(table)}"))
+
+    # -- runs and the record -------------------------------------------------------------------------------
+    def new_run(self, stage: str, settings: dict[str, Any], user_id: str | None = None) -> str:
+        run_id = f"{stage}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        self.execute(
+            "INSERT INTO runs (run_id, stage, started_at, status, user_id, settings_json, scope) "
+            "VALUES (?,?,?,?,?,?,?)",
+            [run_id, stage, _now(), "running", self.user_id, json.dumps(settings, default=str), self.scope],
+        )
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
+        self.execute(
+            "UPDATE runs SET finished_at = ?, status = ?, summary_json = ? WHERE run_id = ?",
+            [_now(), status, json.dumps(summary, default=str), run_id],
+        )
+
+    def audit_append(self, values: dict[str, Any]) -> int:
+        """One audit entry for this user, chained and MACed by the server (casegraph.audit_append)."""
+        return int(
+            self.scalar(
+                "SELECT casegraph.audit_append(?, ?, ?, ?, ?, ?, ?)",
+                [
+                    values.get(k)
+                    for k in ("action", "target", "purpose", "origin", "detail", "outcome", "row_count")
+                ],
+            )
+        )
+
+    def splink_db_api(self) -> Any:
+        raise EngineError(
+            "stages run on a server store's rows through computing(): see casegraph.store.server"
+        )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> ServerStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- computing in DuckDB ------------------------------------------------------------------------------
+    @contextmanager
+    def computing(self, reads: tuple[str, ...], writes: tuple[str, ...]) -> Iterator[Any]:
+        """An in-memory DuckDB store holding what a run in this session's scope may read; on success, the
+        run's rows of `writes` replace the scope's rows on the server, and its runs rows are added."""
+        from casegraph.store.duckdb import DuckDBStore
+
+        agencies = self.scalar("SELECT casegraph.scope_agencies(?)", [self.scope])
+        if agencies is None:
+            raise PolicyDenied(f"{self.user_id} may not run in the scope {self.scope}")
+        if self.role == "platform" and self.scope == self.agency:
+            agencies = (
+                None  # a platform admin's own runs (an import of several agencies' files) see every row
+            )
+        local = DuckDBStore(self.settings.model_copy(update={"key_env": "CASEGRAPH_NO_KEY"}), ":memory:")
+        try:
+            tables = sorted({*reads, *writes, *CLAIM_RULE_TABLES} & set(model.tables))
+            with attached(local, self):
+                for table in tables:
+                    _copy_in(local, table, self.scope, agencies)
+            local.execute("SET enable_external_access = false")  # settings SQL reads the run's rows only
+            local.execute("SET lock_configuration = true")
+            started = _now()
+            yield local
+            self._write_back(local, writes, started)
+        finally:
+            local.close()
+
+    def _write_back(self, local: Any, writes: tuple[str, ...], started: datetime) -> None:
+        """The scope's rows of each scoped table, replaced; rows this run added to the others (runs, and an
+        import's sources, records and rejects, by their new source ids), appended."""
+        replaced = [t for t in writes if model.tables[t].scoped]
+        frames = {t: local.arrow(f"SELECT * FROM {quote(t)}") for t in replaced}
+        frames.update(_added_rows(local, [t for t in writes if not model.tables[t].scoped], started))
+        frames = {t: f for t, f in frames.items() if f.num_rows or t in replaced}
+        stage = f"s{uuid.uuid4().hex[:12]}"
+        staged = {t: f"{stage}_{n}" for n, t in enumerate(frames)}
+        for t, name in staged.items():
+            self.execute(f'CREATE UNLOGGED TABLE casegraph_stage."{name}" (LIKE casegraph."{t}")')
+        try:
+            _stage_frames(self, staged, frames)
+            with self.transaction():
+                self.conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", [f"scope {self.scope}"])
+                for t in replaced:
+                    self.conn.execute(
+                        pgsql.SQL("DELETE FROM {} WHERE scope = $1").format(pgsql.Identifier(t)), [self.scope]
+                    )
+                for t, name in staged.items():
+                    self.conn.execute(f'INSERT INTO casegraph."{t}" SELECT * FROM casegraph_stage."{name}"')
+        finally:
+            for name in staged.values():
+                self.execute(f'DROP TABLE IF EXISTS casegraph_stage."{name}"')
+
+
+def _added_rows(local: Any, tables: list[str], started: datetime) -> dict[str, pa.Table]:
+    """Rows a run added to unscoped tables: its runs rows, and an import's new sources with every row that
+    names one of them (records and rejects carry their source_id)."""
+    out = {}
+    sources = "(SELECT source_id FROM sources WHERE received_at >= ?)"
+    for table in ["runs", *tables]:
+        names = model.table(table).field_names
+        if table == "runs":
+            out[table] = local.arrow("SELECT * FROM runs WHERE started_at >= ?", [started])
+        elif table == "sources":
+            out[table] = local.arrow("SELECT * FROM sources WHERE received_at >= ?", [started])
+        elif "source_id" in names:
+            out[table] = local.arrow(f"SELECT * FROM {quote(table)} WHERE source_id IN {sources}", [started])
+    return out
+
+
+def _stage_frames(store: ServerStore, staged: dict[str, str], frames: dict[str, pa.Table]) -> None:
+    """COPY each frame into its staging table (no row-level security there: it is the user's own table). A
+    scoped row gets the run's scope; a rejected row belongs to the agency that imported the file."""
+    con = _duckdb_with_postgres()
+    try:
+        con.execute(f"ATTACH {_literal(conninfo(store.url, store.credentials))} AS pg (TYPE postgres)")
+        for t, name in staged.items():
+            frame = frames[t]
+            if frame.num_rows:
+                if "scope" in frame.column_names:
+                    frame = _filled(frame, "scope", store.scope)
+                if t == "rejects" and store.role != "platform":
+                    frame = _filled(frame, "agency", store.agency)
+                con.register("frame", frame)
+                con.execute(f'INSERT INTO pg.casegraph_stage."{name}" SELECT * FROM frame')
+                con.unregister("frame")
+        con.execute("DETACH pg")
+    finally:
+        con.close()
+
+
+def _filled(frame: pa.Table, column: str, value: str) -> pa.Table:
+    index = frame.column_names.index(column)
+    return frame.set_column(index, column, pa.array([value] * frame.num_rows, pa.string()))
+
+
+@contextmanager
+def attached(local: Any, store: ServerStore) -> Iterator[None]:
+    """The server attached (read only) to the local DuckDB as `pg`, signed in as the store's user."""
+    local.execute(f"LOAD {_literal(str(postgres_extension()))}")
+    local.execute(
+        "SET pg_use_ctid_scan = false"
+    )  # a ctid range needs SELECT on every column (protected ones)
+    local.execute(
+        f"ATTACH {_literal(conninfo(store.url, store.credentials))} AS pg (TYPE postgres, READ_ONLY)"
+    )
+    try:
+        yield
+    finally:
+        local.execute("DETACH pg")
+
+
+def _copy_in(local: Any, table: str, scope: str, agencies: list[str] | None) -> None:
+    declared = model.table(table)
+    cols = ", ".join(quote(f.name) for f in declared.fields if not f.protected)
+    where = ""
+    if declared.scoped:
+        where = f" WHERE scope = {_literal(scope)}"
+    elif declared.kind == "record" and agencies is not None:
+        where = " WHERE agency IN (" + ", ".join(_literal(a) for a in agencies) + ")"
+    local.execute(f"INSERT INTO {quote(table)} ({cols}) SELECT {cols} FROM pg.{SCHEMA}.{quote(table)}{where}")
+
+
+def postgres_extension() -> Path:
+    """DuckDB's postgres extension as the duckdb-ext-postgres package ships it (no download at run time)."""
+    spec = importlib.util.find_spec("duckdb_ext")
+    if spec is None or not spec.submodule_search_locations:
+        raise EngineError("duckdb-ext-postgres is not installed; a server store needs it")
+    root = Path(next(iter(spec.submodule_search_locations))) / "extensions" / f"v{duckdb.__version__}"
+    found = sorted(root.glob("*/postgres_scanner.duckdb_extension"))
+    if not found:
+        raise EngineError(f"no postgres extension for DuckDB {duckdb.__version__} under {root}")
+    return found[0]
+
+
+def _duckdb_with_postgres() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(
+        config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+    )
+    con.execute(f"LOAD {_literal(str(postgres_extension()))}")
+    return con
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _params(params: Params) -> list[Any] | None:
+    if params is None:
+        return None
+    if isinstance(params, dict):
+        raise EngineError("a server store takes positional parameters (?)")
+    return [_plain(p) for p in params]
+
+
+def _plain(value: Any) -> Any:
+    """numpy and pandas values as the plain Python ones psycopg adapts."""
+    if value is None or value is pd.NaT:
+        return None
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return value.tolist()
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value
+
+
+def _pg_type(column: pd.Series) -> str:
+    kind = column.dtype.kind
+    if kind in "iu":
+        return "bigint"
+    if kind == "f":
+        return "double precision"
+    if kind == "b":
+        return "boolean"
+    if kind == "M":
+        return "timestamp"
+    sample = next((v for v in column if v is not None), None)
+    return "text[]" if isinstance(sample, (list, tuple)) or hasattr(sample, "tolist") else "text"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _signin_refusal(url: str, user: str, exc: Exception) -> str:
+    """A refused sign-in, on the record (through the public cg_signin role) and said plainly."""
+    text = str(exc)
+    if "password authentication failed" in text or "no password" in text.lower():
+        try:
+            with psycopg.connect(conninfo(url, Credentials("cg_signin", "cg_signin")), autocommit=True) as c:
+                c.execute("SELECT casegraph.signin_failed(%s, %s)", [user, "cli"])
+        except psycopg.Error:
+            pass  # the refusal stands even when it cannot be recorded
+        return f"sign-in refused for {user} at {shown(url)}: wrong user name or password (recorded)"
+    return f"cannot reach the server store {shown(url)} as {user}: {text.strip()}"
+
+
+def initialise(url: str, admin: str, password: str, authenticator_password: str) -> None:
+    """`casegraph init` on an empty database, as its superuser or owner: schema, roles, policies, functions,
+    and the platform admin `admin` (the password is sent as a SCRAM verifier only)."""
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [SCHEMA]).fetchone():
+            raise EngineError(f"{shown(url)} already holds a casegraph schema")
+        with conn.transaction():
+            for statement in bootstrap_sql(authenticator_password):
+                try:
+                    conn.execute(statement)
+                except psycopg.Error as exc:
+                    raise EngineError(f"init failed: {exc}\n  in: {statement[:300]}") from exc
+            verifier = conn.pgconn.encrypt_password(
+                password.encode(), admin.encode(), b"scram-sha-256"
+            ).decode()
+            conn.execute(
+                pgsql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE cg_user, cg_platform").format(
+                    pgsql.Identifier(admin), pgsql.Literal(verifier)
+                )
+            )
+            conn.execute(pgsql.SQL("GRANT {} TO cg_authenticator").format(pgsql.Identifier(admin)))
+            conn.execute(
+                "INSERT INTO casegraph.agencies (agency, name) VALUES ('platform', 'platform administration')"
+            )
+            conn.execute(
+                "INSERT INTO casegraph.users (user_id, agency, role, active, created_by, created_at) "
+                "VALUES (%s, 'platform', 'platform', true, 'init', now())",
+                [admin],
+            )
+
+
+def add_user(store: ServerStore, name: str, agency: str, role: str, password: str) -> None:
+    """A new user (a platform admin: any agency; an agency's admin: their own), password as a SCRAM verifier."""
+    verifier = store.conn.pgconn.encrypt_password(password.encode(), name.encode(), b"scram-sha-256").decode()
+    try:
+        store.conn.execute("SELECT casegraph.add_user($1, $2, $3, $4)", [name, agency, role, verifier])
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise PolicyDenied(exc.diag.message_primary or str(exc)) from exc
+    except psycopg.Error as exc:
+        raise EngineError(exc.diag.message_primary or str(exc)) from exc
+
+
+def login_file() -> Path:
+    """Where `casegraph login` keeps its tokens (one per server), readable by the account only."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "casegraph" / "login.json"
+
+
+def credentials_for(url: str) -> Credentials:
+    """Who signs in: CASEGRAPH_USER with CASEGRAPH_PASSWORD (scripts), else the token of `casegraph login`."""
+    user, password = os.environ.get("CASEGRAPH_USER"), os.environ.get("CASEGRAPH_PASSWORD")
+    if user and password:
+        return Credentials(user, password)
+    if user:
+        raise PolicyDenied(
+            f"CASEGRAPH_USER={user} without CASEGRAPH_PASSWORD grants nothing: give the password too, or "
+            f"run `casegraph login` once"
+        )
+    token = _tokens().get(shown(url))
+    if token:
+        return Credentials(token["role"], token["secret"])
+    raise PolicyDenied(
+        f"sign in to {shown(url)} first: `casegraph login` (a token kept in {login_file()}), or set "
+        "CASEGRAPH_USER and CASEGRAPH_PASSWORD"
+    )
+
+
+def _tokens() -> dict[str, Any]:
+    path = login_file()
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_token(url: str, token: dict[str, Any]) -> Path:
+    """Keep a token for `url` (mode 0600, in a folder only the account may enter)."""
+    path = login_file()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data = _tokens()
+    if token:
+        data[shown(url)] = token
+    else:
+        data.pop(shown(url), None)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh)
+    os.chmod(path, 0o600)
+    return path
+
+
+def issue_token(store: ServerStore, hours: float) -> dict[str, Any]:
+    """A token for this signed-in user: a role of its own with a random secret, valid for `hours`."""
+    role, secret = f"cgt_{secrets.token_hex(12)}", secrets.token_urlsafe(32)
+    verifier = store.conn.pgconn.encrypt_password(secret.encode(), role.encode(), b"scram-sha-256").decode()
+    until = store.scalar("SELECT casegraph.issue_token(?, ?, ?)", [role, verifier, hours])
+    return {"role": role, "secret": secret, "user": store.user_id, "expires": str(until)}
