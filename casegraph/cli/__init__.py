@@ -25,6 +25,7 @@ app.add_typer(eval_app, name="eval")
 # Each stage's verbs live in casegraph/cli/<stage>.py with register(app, eval_app); listed here in order.
 STAGE_COMMANDS = (
     "demo",
+    "demo_server",
     "resolve",
     "linkage",
     "network",

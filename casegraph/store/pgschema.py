@@ -146,7 +146,11 @@ def _policy(table: str, name: str, command: str, using: str | None, check: str |
 READABLE = f"agency = ANY ((SELECT {SCHEMA}.readable_agencies())::text[])"
 MINE = f"agency = (SELECT {SCHEMA}.my_agency())"
 PLATFORM = f"(SELECT {SCHEMA}.is_platform())"
-IN_SCOPE = f"scope = ANY ((SELECT {SCHEMA}.my_scopes())::text[])"
+# A session works in one scope at a time (the setting casegraph.scope, default the user's agency), and only ever
+# one of the user's scopes: reads of derived rows never mix two scopes' results, and a run replaces only its own.
+IN_SCOPE = (
+    f"scope = ANY ((SELECT {SCHEMA}.my_scopes())::text[]) AND scope = (SELECT {SCHEMA}.working_scope())"
+)
 
 
 def _record_policies(table: Table) -> list[str]:
@@ -325,6 +329,8 @@ def functions_sql() -> list[str]:
         "THEN array(SELECT agency FROM agencies UNION SELECT scope FROM task_forces) ELSE array("
         "SELECT agency FROM m UNION SELECT scope FROM task_forces WHERE (SELECT agency FROM m) = ANY (agencies)) "
         "END $$",
+        f"CREATE FUNCTION {SCHEMA}.working_scope(who name DEFAULT current_user) RETURNS text {d} AS $$ "
+        f"SELECT coalesce(nullif(current_setting('casegraph.scope', true), ''), {SCHEMA}.my_agency(who)) $$",
         f"CREATE FUNCTION {SCHEMA}.scope_agencies(scope text, who name DEFAULT current_user) RETURNS text[] {d} "
         f"AS $$ SELECT CASE WHEN NOT scope = ANY ({SCHEMA}.my_scopes(who)) THEN NULL WHEN EXISTS (SELECT 1 FROM "
         "task_forces f WHERE f.scope = scope_agencies.scope) THEN (SELECT agencies FROM task_forces f WHERE "

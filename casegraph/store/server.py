@@ -52,8 +52,9 @@ class Credentials:
     password: str
 
 
-def conninfo(url: str, credentials: Credentials | None = None) -> str:
-    """libpq key=value string from a postgresql:// URL, signed in as `credentials` when given."""
+def conninfo(url: str, credentials: Credentials | None = None, scope: str | None = None) -> str:
+    """libpq key=value string from a postgresql:// URL, signed in as `credentials` when given, working in
+    `scope` (see pgschema.IN_SCOPE) when given."""
     parts = urlsplit(url)
     values = dict(parse_qsl(parts.query))
     values.setdefault("host", parts.hostname or "127.0.0.1")
@@ -66,6 +67,8 @@ def conninfo(url: str, credentials: Credentials | None = None) -> str:
             values["host"] = "127.0.0.1"
     elif parts.username:
         values.setdefault("user", parts.username)
+    if scope:
+        values["options"] = f"-c casegraph.scope={scope}"
     return " ".join(f"{k}={_libpq(v)}" for k, v in values.items())
 
 
@@ -129,8 +132,18 @@ class ServerStore:
                 f"{credentials.user} signed in to {self.path} but is not an active casegraph user"
             )
         self.user_id, self.agency, self.role = (str(v) for v in found[0])
-        self.scope = self.agency  # a run's scope: the user's agency unless a task force is chosen
         self._in_transaction = False
+        self.scope = self.agency  # the user's agency unless a task force is chosen (use_scope)
+
+    @property
+    def scope(self) -> str:
+        return self._scope
+
+    @scope.setter
+    def scope(self, value: str) -> None:
+        """The scope this session reads derived rows of and whose rows its runs replace (casegraph.scope)."""
+        self.conn.execute("SELECT set_config('casegraph.scope', $1, false)", [value])
+        self._scope = value
 
     # -- statements -----------------------------------------------------------------------------------------
     def _cursor(self, duck_sql: str, params: Params) -> psycopg.Cursor[Any]:
@@ -400,7 +413,7 @@ def attached(local: Any, store: ServerStore) -> Iterator[None]:
         "SET pg_use_ctid_scan = false"
     )  # a ctid range needs SELECT on every column (protected ones)
     local.execute(
-        f"ATTACH {_literal(conninfo(store.url, store.credentials))} AS pg (TYPE postgres, READ_ONLY)"
+        f"ATTACH {_literal(conninfo(store.url, store.credentials, store.scope))} AS pg (TYPE postgres, READ_ONLY)"
     )
     try:
         yield

@@ -183,6 +183,9 @@ def test_one_agencys_runs_leave_every_other_scopes_results_identical(server_db, 
         run_stage(g, g.settings, "linkage")
     after = {s: scoped_digest(pg_cluster, db, s) for s in (METRO, TASK_FORCE[0])}
     assert after == before
+    for scope in (None, TASK_FORCE[0]):  # a session reads one scope's results at a time, never a mix
+        with signed_in(server_db, "ana_metro", scope=scope) as g:
+            assert g.rows("SELECT DISTINCT scope FROM person_identities") == [(scope or METRO,)]
     assert int(scoped_digest(pg_cluster, db, TRANSIT)["person_identities"].split(":")[1]) > 0
 
 
