@@ -395,8 +395,10 @@ BEGIN
   IF m.user_id IS NULL THEN RAISE EXCEPTION 'not a casegraph user' USING ERRCODE = 'insufficient_privilege'; END IF;
   PERFORM pg_advisory_xact_lock(hashtext('casegraph audit chain'));
   SELECT * INTO a FROM {PRIVATE}.audit_anchor WHERE id = 1;
-  entry := ROW(a.head_seq + 1, (clock_timestamp() AT TIME ZONE 'UTC')::timestamp, m.user_id, m.agency, m.role,
-               action, target, purpose, origin, detail, outcome, row_count, a.head_hash, NULL);
+  entry.seq := a.head_seq + 1; entry.at := (clock_timestamp() AT TIME ZONE 'UTC')::timestamp;
+  entry.user_id := m.user_id; entry.agency := m.agency; entry.role := m.role; entry.action := action;
+  entry.target := target; entry.purpose := purpose; entry.origin := origin; entry.detail := detail;
+  entry.outcome := outcome; entry.row_count := row_count; entry.prev_hash := a.head_hash;
   entry.hash := {PRIVATE}.entry_mac(entry);
   INSERT INTO audit_log SELECT entry.*;
   UPDATE {PRIVATE}.audit_anchor SET head_seq = entry.seq, head_hash = entry.hash, entries = entries + 1 WHERE id = 1;
@@ -457,9 +459,10 @@ BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('casegraph audit chain'));
   SELECT * INTO a FROM {PRIVATE}.audit_anchor WHERE id = 1;
   DECLARE entry audit_log%ROWTYPE; BEGIN
-    entry := ROW(a.head_seq + 1, (clock_timestamp() AT TIME ZONE 'UTC')::timestamp, left(claimed, 100),
-      (SELECT u.agency FROM users u WHERE u.user_id = claimed), NULL, 'login', NULL, NULL, left(origin, 200),
-      NULL, 'denied: wrong user name or password', NULL, a.head_hash, NULL);
+    entry.seq := a.head_seq + 1; entry.at := (clock_timestamp() AT TIME ZONE 'UTC')::timestamp;
+    entry.user_id := left(claimed, 100); entry.agency := (SELECT u.agency FROM users u WHERE u.user_id = claimed);
+    entry.action := 'login'; entry.origin := left(origin, 200); entry.prev_hash := a.head_hash;
+    entry.outcome := 'denied: wrong user name or password';
     entry.hash := {PRIVATE}.entry_mac(entry);
     INSERT INTO audit_log SELECT entry.*;
     UPDATE {PRIVATE}.audit_anchor SET head_seq = entry.seq, head_hash = entry.hash, entries = entries + 1
