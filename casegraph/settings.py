@@ -428,6 +428,9 @@ class TrendsSettings(Section):
     knox_closed: Literal["right", "left"] = Field(
         "right", description="Closed side of each band: right = [0,a], (a,b] (as pointpats and Davies)."
     )
+    knox_distance: Literal["euclidean", "manhattan"] = Field(
+        "euclidean", description="Distance of the near-repeat table: euclidean, or manhattan (as the NRC)."
+    )
     knox_permutations: int = Field(99, ge=0, description="Permutations of the near-repeat test.")
     knox_min_events: int = Field(
         200, ge=2, description="Offences with fewer incidents get no near-repeat table."

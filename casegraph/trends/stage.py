@@ -106,14 +106,17 @@ def near_repeat_rows(points: pd.DataFrame, cfg: TrendsSettings) -> pd.DataFrame:
             seed=cfg.seed,
             closed=cfg.knox_closed,
             workers=cfg.workers,
+            metric=cfg.knox_distance,
         )
-        cells = pd.DataFrame(table.cells()).assign(offence=offence, permutations=cfg.knox_permutations)
+        cells = pd.DataFrame(table.cells()).assign(
+            offence=offence, permutations=cfg.knox_permutations, distance=cfg.knox_distance
+        )
         parts.append(cells)
     if not parts:
         return pd.DataFrame()
     out = pd.concat(parts, ignore_index=True)
     out["band_id"] = out["offence"] + "|" + out["space_band"] + "|" + out["time_band"]
-    return out.drop(columns=["perm_median", "perm_mean"])
+    return out.drop(columns=["perm_median", "perm_mean", "perm_sd"])
 
 
 def _window(store: Store) -> tuple[date, date] | None:
