@@ -66,9 +66,24 @@ def _points(
     until: str | None = None,
     no_header: bool = False,
 ) -> tuple[np.ndarray, pd.Series]:
-    """x, y (metres) and whole days since the first date, from a CSV; rows filtered by COL=V1,V2 and dates.
-    Without a header, the columns are x, y, date (the Near Repeat Calculator's input)."""
-    x, y, date = cols
+    """x, y (metres) and the dates (whole days), from a CSV; rows filtered by COL=V1,V2 and dates."""
+    frame, days = _rows(file, cols, where, since, until, no_header)
+    x, y, _ = ("x", "y", "date") if no_header else cols
+    return frame[[x, y]].to_numpy(float), days
+
+
+def _rows(
+    file: Path,
+    cols: tuple[str, str, str],
+    where: list[str],
+    since: str | None = None,
+    until: str | None = None,
+    no_header: bool = False,
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The CSV's rows with coordinates and a date (filtered by COL=V1,V2 and dates) and their days; the index
+    is the row's line in the file (1 = the first data row). Without a header, the columns are x, y, date
+    (the Near Repeat Calculator's input)."""
+    x, y, date = ("x", "y", "date") if no_header else cols
     try:
         frame = (
             pd.read_csv(file, header=None, names=["x", "y", "date"], usecols=[0, 1, 2])
@@ -77,8 +92,7 @@ def _points(
         )
     except (OSError, ValueError) as exc:
         fail(f"cannot read {file}: {exc}")
-    if no_header:
-        x, y, date = "x", "y", "date"
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
     missing = [c for c in (x, y, date) if c not in frame.columns]
     if missing:
         fail(f"{file} has no column {', '.join(missing)} (columns: {', '.join(map(str, frame.columns))})")
@@ -96,7 +110,7 @@ def _points(
     frame, days = frame[keep], days[keep]
     if frame.empty:
         fail("no rows left with coordinates and a date")
-    return frame[[x, y]].to_numpy(float), days
+    return frame, days
 
 
 def _edges(text: str | None, single: float) -> list[float]:
@@ -464,5 +478,8 @@ def _render_eval(d: dict[str, Any]) -> None:
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
+    from casegraph.cli import spacetime  # its verbs use the helpers above
+
+    spacetime.register(trends_app, eval_app)
     app.add_typer(trends_app, name="trends")
     eval_app.command("trends")(eval_trends)
