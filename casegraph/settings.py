@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -437,6 +438,26 @@ class TrendsSettings(Section):
     )
     seed: int = Field(12345, description="Random seed of the permutation tests (results repeat exactly).")
     workers: int = Field(2, ge=1, description="Threads for the permutation tests.")
+    risk_alerts: bool = Field(
+        True,
+        description="Raise a near-repeat alert for each recent incident of an offence whose near-repeat table "
+        "shows a significantly elevated risk around it (bounded in space and days; it expires by itself).",
+    )
+    risk_alpha: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="Near-repeat alerts: a table cell counts when its permutation p <= this.",
+    )
+    risk_min_ratio: float = Field(
+        1.5,
+        ge=1,
+        description="Near-repeat alerts: ... and its observed / expected pairs >= this (1.5: half as many again).",
+    )
+    risk_as_of: date | None = Field(
+        None,
+        description="Day the near-repeat alerts are raised for (default: the newest incident's day in the store).",
+    )
 
 
 class Settings(Section):

@@ -65,23 +65,9 @@ def _points(
     since: str | None = None,
     until: str | None = None,
     no_header: bool = False,
-) -> tuple[np.ndarray, pd.Series]:
-    """x, y (metres) and the dates (whole days), from a CSV; rows filtered by COL=V1,V2 and dates."""
-    frame, days = _rows(file, cols, where, since, until, no_header)
-    x, y, _ = ("x", "y", "date") if no_header else cols
-    return frame[[x, y]].to_numpy(float), days
-
-
-def _rows(
-    file: Path,
-    cols: tuple[str, str, str],
-    where: list[str],
-    since: str | None = None,
-    until: str | None = None,
-    no_header: bool = False,
-) -> tuple[pd.DataFrame, pd.Series]:
-    """The CSV's rows with coordinates and a date (filtered by COL=V1,V2 and dates) and their days; the index
-    is the row's line in the file (1 = the first data row). Without a header, the columns are x, y, date
+) -> tuple[np.ndarray, pd.Series, pd.Index]:
+    """x, y (metres), the dates (whole days) and the rows (1 = the file's first data row) of a CSV's rows with
+    coordinates and a date, filtered by COL=V1,V2 and dates. Without a header, the columns are x, y, date
     (the Near Repeat Calculator's input)."""
     x, y, date = ("x", "y", "date") if no_header else cols
     try:
@@ -110,7 +96,7 @@ def _rows(
     frame, days = frame[keep], days[keep]
     if frame.empty:
         fail("no rows left with coordinates and a date")
-    return frame, days
+    return frame[[x, y]].to_numpy(float), days, frame.index
 
 
 def _edges(text: str | None, single: float) -> list[float]:
@@ -175,7 +161,7 @@ def knox_cmd(
         fail("--nrc measures Manhattan distance with bands closed on the left: drop --closed / --distance")
     if ratio not in (None, "mean", "median"):
         fail("--ratio must be mean or median")
-    xy, days = _points(file, (x, y, date), where, since, until, no_header)
+    xy, days, _ = _points(file, (x, y, date), where, since, until, no_header)
     s_edges, t_edges = _edges(bands_space, space), _edges(bands_time, time_)
     try:
         if nrc:
@@ -264,7 +250,7 @@ def hotspots_cmd(
     """Emerging hot spot analysis: locations per class (new, consecutive, intensifying, persistent, ...)."""
     set_json(ctx, as_json)
     started = time.perf_counter()
-    xy, days = _points(file, (x, y, date), where, since, until)
+    xy, days, _ = _points(file, (x, y, date), where, since, until)
     try:
         ehs = hotspots.emerging_hotspots(
             xy[:, 0],
@@ -321,7 +307,7 @@ def kde_cmd(
 ) -> None:
     """Quartic kernel density surface (points per km²) as a PNG."""
     set_json(ctx, as_json)
-    xy, _days = _points(file, (x, y, date), where)
+    xy, _, _ = _points(file, (x, y, date), where)
     grid, extent = hotspots.kernel_density(xy[:, 0], xy[:, 1], cell=cell, bandwidth=bandwidth)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -358,7 +344,7 @@ def groups_cmd(ctx: typer.Context, as_json: bool = JSON) -> None:
 @trends_app.command("alerts")
 def alerts_cmd(
     ctx: typer.Context,
-    kind: str = typer.Option(None, "--kind", help="group_spread or group_growth."),
+    kind: str = typer.Option(None, "--kind", help="group_spread, group_growth or near_repeat."),
     as_json: bool = JSON,
 ) -> None:
     """The stage's alerts with their status."""
@@ -368,7 +354,9 @@ def alerts_cmd(
     emit(
         ctx,
         rows,
-        lambda r: out.print(table_of("alerts", r, ["alert_id", "kind", "onset", "status", "title"])),
+        lambda r: out.print(
+            table_of("alerts", r, ["alert_id", "kind", "onset", "expires", "status", "title"])
+        ),
     )
 
 

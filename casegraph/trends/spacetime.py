@@ -275,22 +275,31 @@ def modified_knox(
     def statistic(order: np.ndarray) -> float:
         return (2.0 * _st_count(pairs, t[order], tau) - float(ns @ nt[order]) / (n - 1.0)) / 2.0
 
-    stat = statistic(np.arange(n))
-    sims = run_permutations(
-        statistic, permutation_source(n, permutations, seed), range(permutations), workers
-    )
+    result = _permutation_test(statistic, n, permutations, seed, workers)
     return {
         "n": n,
         "delta": delta,
         "tau": tau,
         "distance": metric,
-        "stat": stat,
         "nst": _st_count(pairs, t, tau),
         "expected_from_neighbours": float(ns @ nt) / (2.0 * (n - 1.0)),
+        **result,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def _permutation_test(statistic: Any, n: int, permutations: int, seed: Seed, workers: int) -> dict[str, Any]:
+    """The statistic of the observed times (order = identity) and its permutation p-value."""
+    stat = statistic(np.arange(n))
+    sims = np.array(
+        run_permutations(statistic, permutation_source(n, permutations, seed), range(permutations), workers)
+    )
+    return {
+        "stat": stat,
+        "expected": float(sims.mean()) if permutations else None,
         "permutations": permutations,
         "seed": seed_label(seed),
-        "p_sim": _p_sim(np.array(sims), stat) if permutations else None,
-        "seconds": round(time.perf_counter() - started, 3),
+        "p_sim": _p_sim(sims, stat) if permutations else None,
     }
 
 
@@ -335,21 +344,8 @@ def jacquez(
     def statistic(order: np.ndarray) -> int:
         return _shared(in_space, nearest_neighbours(t[order][:, None], k))
 
-    stat = statistic(np.arange(n))
-    sims = run_permutations(
-        statistic, permutation_source(n, permutations, seed), range(permutations), workers
-    )
-    return {
-        "n": n,
-        "k": k,
-        "distance": metric,
-        "stat": stat,
-        "expected": float(np.mean(sims)) if permutations else None,
-        "permutations": permutations,
-        "seed": seed_label(seed),
-        "p_sim": _p_sim(np.array(sims), stat) if permutations else None,
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+    result = _permutation_test(statistic, n, permutations, seed, workers)
+    return {"n": n, "k": k, "distance": metric, **result, "seconds": round(time.perf_counter() - started, 3)}
 
 
 # -- Mantel (1967), standardised ----------------------------------------------------------------------------
