@@ -70,10 +70,14 @@ def _within(values: np.ndarray, edge: float, closed: str) -> int:
     return int(np.count_nonzero(values <= edge if closed == "right" or edge == 0 else values < edge))
 
 
+def separation(dx: np.ndarray, dy: np.ndarray, metric: str) -> np.ndarray:
+    """Distance from coordinate differences (in their precision)."""
+    return np.abs(dx) + np.abs(dy) if metric == "manhattan" else np.hypot(dx, dy)
+
+
 def distances(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
-    """Distance of each row of a to the same row of b (in the arrays' precision)."""
-    d = np.abs(a - b)
-    return d[:, 0] + d[:, 1] if metric == "manhattan" else np.hypot(d[:, 0], d[:, 1])
+    """Distance of each row of a to the same row of b."""
+    return separation(a[:, 0] - b[:, 0], a[:, 1] - b[:, 1], metric)
 
 
 def permutation_source(n: int, permutations: int, seed: Seed) -> Callable[[int], np.ndarray]:
@@ -116,10 +120,11 @@ def space_pairs(
     found = tree.query_pairs(
         reach * (1 + 1e-6) + 1e-6, p=1 if metric == "manhattan" else 2, output_type="ndarray"
     ).astype(np.int32)
+    x, y = np.ascontiguousarray(pts[:, 0]), np.ascontiguousarray(pts[:, 1])
     band = np.empty(len(found), dtype=np.int16)
     for start in range(0, len(found), CHUNK):
         a, b = found[start : start + CHUNK, 0], found[start : start + CHUNK, 1]
-        band[start : start + CHUNK] = banded(distances(pts[a], pts[b], metric), edges, closed)
+        band[start : start + CHUNK] = banded(separation(x[a] - x[b], y[a] - y[b], metric), edges, closed)
     # Group by band (then by i, for cache-friendly gathers); band == len(edges) lies beyond the reach.
     order = np.lexsort((found[:, 0], band))
     band = band[order]

@@ -144,11 +144,11 @@ def _ring(lo: float, hi: float, band: pd.DataFrame, alpha: float, min_ratio: flo
 
 # -- alerts ---------------------------------------------------------------------------------------------------
 def live_alerts(window: RiskWindow, incidents: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """The incidents (columns occurred_on, x, y, ...) whose alert still runs on `as_of` (or starts the day
-    after it): those of the window's last days up to it; occurred_on as dates."""
+    """The incidents (columns occurred_on, x, y, ...) whose alert runs on `as_of` (days 1 .. window.days after
+    the incident) or starts the day after it (the as-of day's own); occurred_on as dates."""
     day = pd.to_datetime(incidents["occurred_on"])
     since = (as_of.normalize() - day).dt.days
-    live = incidents[(since >= 0) & (since < window.days)].copy()
+    live = incidents[(since >= 0) & (since <= window.days)].copy()
     live["occurred_on"] = day[live.index].dt.date
     return live
 

@@ -133,7 +133,7 @@ def test_near_repeat_alerts_are_bounded_evidenced_and_expire(ran):
         detail = json.loads(a.detail)
         day = incidents.loc[a.evidence[0].removeprefix("incident:")]
         assert pd.Timestamp(a.onset) == pd.Timestamp(day["day"]) and detail["offence"] == day["offence"]
-        assert 0 <= (as_of - pd.Timestamp(day["day"])).days < detail["days"]
+        assert 0 <= (as_of - pd.Timestamp(day["day"])).days <= detail["days"]
         assert pd.Timestamp(a.expires) >= as_of and a.status == "open"
         assert pd.Timestamp(a.expires).date().isoformat() == detail["until"] == max(detail["zone_until"])
         cells = table.loc[[e.removeprefix("near_repeat:") for e in a.evidence[1:]]]

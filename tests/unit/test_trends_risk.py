@@ -90,6 +90,17 @@ def test_an_alert_names_its_zones_evidence_and_last_day():
     assert "within 200 m until 2024-03-08, 2.0x chance within 100 m" in row["title"]
 
 
+def test_live_alerts_are_those_still_running_on_the_as_of_day():
+    w = risk.risk_window(table(), alpha=0.05, min_ratio=1.5)  # 14 days
+    as_of = pd.Timestamp("2024-03-20")
+    days = [as_of - pd.Timedelta(days=k) for k in (15, 14, 1, 0, -1)]
+    incidents = pd.DataFrame({"incident_id": ["a", "b", "c", "d", "e"], "occurred_on": days})
+    live = risk.live_alerts(w, incidents, as_of)
+    # a ended yesterday; b's last day is today; d's starts tomorrow; e is after the as-of day
+    assert live["incident_id"].tolist() == ["b", "c", "d"]
+    assert live["occurred_on"].tolist() == [date(2024, 3, 6), date(2024, 3, 19), date(2024, 3, 20)]
+
+
 def test_hits_by_the_definition():
     w = risk.risk_window(table(), alpha=0.05, min_ratio=1.5)
     xy = np.array([[0.0, 0.0], [80.0, 0.0], [0.0, 150.0], [0.0, -150.0], [30.0, 0.0], [5000.0, 0.0]])
