@@ -13,6 +13,7 @@ neighbours are scipy's KD-tree's, so ties (many events on one day) are broken as
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,6 @@ from scipy.spatial import cKDTree
 from scipy.stats import hypergeom, poisson
 
 from casegraph.trends.knox import (
-    CHUNK,
     Seed,
     check_options,
     check_points,
@@ -37,6 +37,8 @@ from casegraph.trends.knox import (
     space_pairs,
     threaded,
 )
+
+MANTEL_PARTS = 8  # row blocks of the Mantel test, each summed alone, then added in order
 
 
 def _p_sim(sims: np.ndarray, observed: float) -> float:
@@ -349,39 +351,23 @@ def jacquez(
 
 
 # -- Mantel (1967), standardised ----------------------------------------------------------------------------
-@dataclass
-class _Rows:
-    """The pairs (i, j < i) of rows r0 .. r1-1 of the lower triangle (int64 indices: numpy gathers fastest)."""
-
-    i: np.ndarray
-    j: np.ndarray
-
-    @classmethod
-    def of(cls, r0: int, r1: int) -> _Rows:
-        rows = np.arange(r0, r1)
-        j = np.arange(int(rows.sum())) - np.repeat(np.cumsum(rows) - rows, rows)
-        return cls(np.repeat(rows, rows), j)
-
-
-def _triangle(n: int) -> list[_Rows]:
-    """The lower triangle's pairs in blocks of rows of about CHUNK pairs each (measured faster than blocks
-    small enough to stay in cache: the gathers, not memory, bound the time)."""
-    blocks, start, size = [], 1, 0
-    for row in range(1, n):
-        size += row
-        if size >= CHUNK or row == n - 1:
-            blocks.append(_Rows.of(start, row + 1))
-            start, size = row + 1, 0
-    return blocks
+def _row_blocks(n: int, parts: int) -> list[range]:
+    """Rows 1 .. n-1 of the lower triangle in `parts` ranges holding about as many pairs each (row r has r)."""
+    cumulative = np.cumsum(np.arange(n))
+    cuts = np.searchsorted(cumulative, np.linspace(0, cumulative[-1], parts + 1)[1:-1])
+    bounds = [1, *sorted(set(int(c) for c in cuts) - {0, 1}), n]
+    return [range(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
 @dataclass
 class _Terms:
     """The Mantel test's two terms of a pair: (distance + scon) ** spow and (|dt| + tcon) ** tpow; whole days
-    read the time term from a table indexed by |dt| (no power per pair)."""
+    read the time term from a table indexed by |dt| (no power per pair). Pairs are taken a row of the lower
+    triangle at a time, (i, j < i), under every order of the times at once: the pairs' times are then
+    contiguous slices, not gathers (measured 5x faster than gathering pairs per permutation)."""
 
     xy: np.ndarray
-    times: np.ndarray  # compact_times: whole days as small integers, or float64
+    times: np.ndarray  # (orders, n): the observed times (compact_times), then each permutation of them
     scon: float
     spow: float
     tcon: float
@@ -393,12 +379,14 @@ class _Terms:
         with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** -1: refused by mantel(), with a reason
             self.table = (np.arange(int(self.times.max()) + 1) + self.tcon) ** self.tpow if whole else None
 
-    def space(self, block: _Rows) -> np.ndarray:
+    def space(self, row: int) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
-            return (distances(self.xy[block.i], self.xy[block.j], self.metric) + self.scon) ** self.spow
+            return (distances(self.xy[row : row + 1], self.xy[:row], self.metric) + self.scon) ** self.spow
 
-    def time(self, times: np.ndarray, block: _Rows) -> np.ndarray:
-        dt = np.abs(times[block.i] - times[block.j])
+    def time(self, row: int, orders: slice = slice(None)) -> np.ndarray:
+        """(orders, row): the time term of the pairs (row, j < row) under each order of the times."""
+        times = self.times[orders]
+        dt = np.abs(times[:, :row] - times[:, row : row + 1])
         if self.table is not None:
             return self.table[dt]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -419,8 +407,8 @@ def mantel(
     workers: int = 2,
 ) -> dict[str, Any]:
     """The standardised Mantel test (pointpats.mantel): the Pearson correlation over all pairs between
-    (distance + scon) ** spow and (|dt| + tcon) ** tpow, against permutations of the times. Pairs are taken a
-    block of rows at a time (no n x n matrix): the space term once per block, the time term per permutation."""
+    (distance + scon) ** spow and (|dt| + tcon) ** tpow, against permutations of the times. No n x n matrix:
+    pass 1 takes the means of both terms, pass 2 the centred cross products under every order of the times."""
     started = time.perf_counter()
     xy, t = check_points(xy, t)
     check_options("right", metric)
@@ -429,12 +417,15 @@ def mantel(
     n = len(t)
     if n < 3:
         raise ValueError("the Mantel test needs at least 3 events")
-    terms = _Terms(xy, compact_times(t), scon, spow, tcon, tpow, metric)
-    blocks = _triangle(n)
+    tc = compact_times(t)
     source = permutation_source(n, permutations, seed)
-    times = np.stack([terms.times] + [terms.times[source(k)] for k in range(permutations)])
-    # Pass 1: the means (over the pairs) of both terms, to centre them.
-    firsts = threaded(lambda b: (terms.space(b).sum(), terms.time(terms.times, b).sum()), blocks, workers)
+    terms = _Terms(
+        xy, np.stack([tc] + [tc[source(k)] for k in range(permutations)]), scon, spow, tcon, tpow, metric
+    )
+    blocks = _row_blocks(
+        n, MANTEL_PARTS
+    )  # not tied to workers: the sums add up in one order whatever the threads
+    firsts = threaded(lambda rows: _mantel_sums(rows, terms), blocks, workers)
     pairs = n * (n - 1) / 2
     s_mean, t_mean = sum(f[0] for f in firsts) / pairs, sum(f[1] for f in firsts) / pairs
     if not (np.isfinite(s_mean) and np.isfinite(t_mean)):
@@ -442,8 +433,7 @@ def mantel(
             "a distance term is not finite (events at one place or time with a constant of 0 and a negative "
             "power?): choose other constants"
         )
-    # Pass 2: centred cross products for the observed times and each permutation, block by block.
-    parts = [_mantel_cross(b, times, terms, s_mean, t_mean, workers) for b in blocks]
+    parts = threaded(lambda rows: _mantel_cross(rows, terms, s_mean, t_mean), blocks, workers)
     cross = np.sum([p[0] for p in parts], axis=0)
     s_ss, t_ss = sum(p[1] for p in parts), sum(p[2] for p in parts)
     if s_ss == 0 or t_ss == 0:
@@ -464,14 +454,23 @@ def mantel(
     }
 
 
+def _mantel_sums(rows: range, terms: _Terms) -> tuple[float, float]:
+    """Sums of the space term and of the (observed) time term over the pairs of these rows."""
+    space = sum(float(terms.space(r).sum()) for r in rows)
+    return space, sum(float(terms.time(r, slice(0, 1)).sum()) for r in rows)
+
+
 def _mantel_cross(
-    block: _Rows, times: np.ndarray, terms: _Terms, s_mean: float, t_mean: float, workers: int
+    rows: range, terms: _Terms, s_mean: float, t_mean: float
 ) -> tuple[np.ndarray, float, float]:
-    """For one block: sum of time term x centred space term under each row of `times` (the observed times,
-    then each permutation; centring one side centres the product), and the centred sums of squares of both
-    terms (permuting leaves them unchanged)."""
-    s = terms.space(block) - s_mean
-    s_sum = float(s.sum())
-    cross = np.array(threaded(lambda row: np.dot(terms.time(row, block), s) - t_mean * s_sum, times, workers))
-    observed = terms.time(times[0], block) - t_mean
-    return cross, float(np.dot(s, s)), float(np.dot(observed, observed))
+    """Over the pairs of these rows: the time term under each order x the centred space term (centring one
+    side centres the product), and the centred sums of squares of both terms (permuting leaves them alike)."""
+    cross, s_ss, t_ss = np.zeros(len(terms.times)), 0.0, 0.0
+    for r in rows:
+        s = terms.space(r) - s_mean
+        a = terms.time(r)
+        cross += a @ s
+        s_ss += float(s @ s)
+        observed = a[0] - t_mean
+        t_ss += float(observed @ observed)
+    return cross, s_ss, t_ss
