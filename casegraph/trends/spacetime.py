@@ -364,7 +364,7 @@ class _Terms:
     """The Mantel test's two terms of a pair: (distance + scon) ** spow and (|dt| + tcon) ** tpow; whole days
     read the time term from a table indexed by |dt| (no power per pair). Pairs are taken a row of the lower
     triangle at a time, (i, j < i), under every order of the times at once: the pairs' times are then
-    contiguous slices, not gathers (measured 5x faster than gathering pairs per permutation)."""
+    contiguous slices, not gathers (Chicago Jan-Mar 2014, 99 permutations: 0.88 cpu s against 3.3 s)."""
 
     xy: np.ndarray
     times: np.ndarray  # (orders, n): the observed times (compact_times), then each permutation of them
