@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -424,12 +425,35 @@ class TrendsSettings(Section):
     knox_closed: Literal["right", "left"] = Field(
         "right", description="Closed side of each band: right = [0,a], (a,b] (as pointpats and Davies)."
     )
+    knox_distance: Literal["euclidean", "manhattan"] = Field(
+        "euclidean", description="Distance of the near-repeat table: euclidean, or manhattan (as the NRC)."
+    )
     knox_permutations: int = Field(99, ge=0, description="Permutations of the near-repeat test.")
     knox_min_events: int = Field(
         200, ge=2, description="Offences with fewer incidents get no near-repeat table."
     )
     seed: int = Field(12345, description="Random seed of the permutation tests (results repeat exactly).")
     workers: int = Field(2, ge=1, description="Threads for the permutation tests.")
+    risk_alerts: bool = Field(
+        True,
+        description="Raise a near-repeat alert for each recent incident of an offence whose near-repeat table "
+        "shows a significantly elevated risk around it (bounded in space and days; it expires by itself).",
+    )
+    risk_alpha: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="Near-repeat alerts: a table cell counts when its permutation p <= this.",
+    )
+    risk_min_ratio: float = Field(
+        1.5,
+        ge=1,
+        description="Near-repeat alerts: ... and its observed / expected pairs >= this (1.5: half as many again).",
+    )
+    risk_as_of: date | None = Field(
+        None,
+        description="Day the near-repeat alerts are raised for (default: the newest incident's day in the store).",
+    )
 
 
 class Settings(Section):

@@ -3,12 +3,14 @@
     python measure.py TASK IMPL OUT_DIR
 
 IMPL casegraph runs in the project's environment; pointpats, davies, esda and pymannkendall run in the bench
-environment (bench/.venv-trends). Prints one JSON line: task, impl, seconds (computation only, data loading
-excluded), peak_mb (the whole process, data included) and the numbers compared; larger arrays go to OUT_DIR.
+environment (bench/.venv-trends). Prints one JSON line: task, impl, seconds (computation only: data loading and
+the implementation's import excluded), compute_cpu (the process's CPU seconds over the computation: all threads, robust to a busy machine),
+peak_mb (the whole process, data included) and the numbers compared; larger arrays go to OUT_DIR.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import resource
 import sys
@@ -48,9 +50,16 @@ def knox_points(task: str) -> tuple[np.ndarray, np.ndarray, list[float], list[fl
     return xy, (dates - dates.min()).dt.days.to_numpy(), BANDS["space"], BANDS["time"]
 
 
+def preload(impl: str) -> None:
+    """Import the implementation before the clock starts: import time is not the computation's."""
+    modules = {"casegraph": "casegraph.trends.spacetime", "pointpats": "pointpats", "davies": "davies_knox"}
+    importlib.import_module(modules[impl])
+
+
 def run_knox(task: str, impl: str) -> dict:
     xy, t, s_bands, t_bands = knox_points(task)
-    started = time.perf_counter()
+    preload(impl)
+    started, cpu = time.perf_counter(), time.process_time()
     if impl == "casegraph":
         from casegraph.trends.knox import near_repeat
 
@@ -67,8 +76,78 @@ def run_knox(task: str, impl: str) -> dict:
             xy, t.reshape(-1, 1).astype(float), delta=s_bands[0], tau=t_bands[0], permutations=PERMS
         )
         observed = np.array([[result.nst]])
-    seconds = time.perf_counter() - started
-    return {"n": len(t), "observed": np.asarray(observed, dtype=np.int64).tolist(), "seconds": seconds}
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    observed = np.asarray(observed, dtype=np.int64).tolist()
+    return {"n": len(t), "observed": observed, "seconds": seconds, "compute_cpu": cpu}
+
+
+SPACETIME = {
+    # task: (Chicago burglary months of 2014, the test)
+    "local_knox_chicago_q1": ((1, 2, 3), "local"),
+    "modified_knox_chicago_q1": ((1, 2, 3), "modified"),
+    "jacquez_chicago_2014": (tuple(range(1, 13)), "jacquez"),
+    "mantel_chicago_q1": ((1, 2, 3), "mantel"),
+}
+DELTA, TAU, K = 200.0, 7.0, 3
+
+
+def chicago_months(months: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    frame = pd.read_csv(CHICAGO, parse_dates=["date"])
+    frame = frame[(frame["date"].dt.year == 2014) & frame["date"].dt.month.isin(months)]
+    days = (frame["date"] - frame["date"].min()).dt.days.to_numpy().astype(float)
+    return frame[["x", "y"]].to_numpy(float), days
+
+
+def run_spacetime(task: str, impl: str, out: Path) -> dict:
+    """One of pointpats' tests or casegraph's, with the same permutations (numpy RandomState 1 = np.random.seed(1));
+    the per-event arrays of local Knox go to OUT_DIR for run.py to compare."""
+    months, test = SPACETIME[task]
+    xy, t = chicago_months(months)
+    preload(impl)
+    started, cpu = time.perf_counter(), time.process_time()
+    if impl == "casegraph":
+        from casegraph.trends import spacetime
+
+        rs = np.random.RandomState(1)
+        if test == "local":
+            r = spacetime.local_knox(xy, t, delta=DELTA, tau=TAU, permutations=PERMS, seed=rs)
+            arrays, summary = (
+                (r.nst, r.p_sim, r.p_hypergeom),
+                {"stat": r.overall["nst"], "p_sim": r.overall["p_sim"]},
+            )
+        else:
+            call = {
+                "modified": lambda: spacetime.modified_knox(
+                    xy, t, delta=DELTA, tau=TAU, permutations=PERMS, seed=rs
+                ),
+                "jacquez": lambda: spacetime.jacquez(xy, t, k=K, permutations=PERMS, seed=rs),
+                "mantel": lambda: spacetime.mantel(xy, t, permutations=PERMS, seed=rs),
+            }[test]
+            summary, arrays = call(), None
+    else:
+        import warnings
+
+        import pointpats
+
+        warnings.simplefilter("ignore")
+        np.random.seed(1)
+        tc = t.reshape(-1, 1)
+        if test == "local":
+            r = pointpats.KnoxLocal(xy, tc, delta=DELTA, tau=TAU, permutations=PERMS)
+            arrays, summary = (r.nsti, r.p_sims, r.p_hypergeom), {"stat": r.nst, "p_sim": r.p_sim}
+        else:
+            call = {
+                "modified": lambda: pointpats.modified_knox(xy, tc, DELTA, TAU, PERMS),
+                "jacquez": lambda: pointpats.jacquez(xy, tc, K, PERMS),
+                "mantel": lambda: pointpats.mantel(xy, tc, PERMS),
+            }[test]
+            found = call()
+            summary, arrays = {"stat": found["stat"], "p_sim": found["pvalue"]}, None
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if arrays is not None:
+        np.savez(out / f"{task}-{impl}.npz", nst=arrays[0], p_sim=arrays[1], p_hypergeom=arrays[2])
+    stat, p = float(summary["stat"]), float(summary["p_sim"])
+    return {"n": len(t), "stat": stat, "p_sim": p, "seconds": seconds, "compute_cpu": cpu}
 
 
 def cube_inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -163,6 +242,8 @@ def main() -> None:
     cpu_at_start = cpu_seconds()
     if task.startswith("knox") or task.startswith("near_repeat"):
         result = run_knox(task, impl)
+    elif task in SPACETIME:
+        result = run_spacetime(task, impl, out)
     elif impl == "casegraph":
         result = run_ehsa_casegraph(out)
     else:

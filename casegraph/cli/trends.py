@@ -63,16 +63,24 @@ def _points(
     where: list[str],
     since: str | None = None,
     until: str | None = None,
-) -> tuple[np.ndarray, pd.Series]:
-    """x, y (metres) and whole days since the first date, from a CSV; rows filtered by COL=V1,V2 and dates."""
-    x, y, date = cols
+    no_header: bool = False,
+) -> tuple[np.ndarray, pd.Series, pd.Index]:
+    """x, y (metres), the dates (whole days) and the rows (1 = the file's first data row) of a CSV's rows with
+    coordinates and a date, filtered by COL=V1,V2 and dates. Without a header, the columns are x, y, date
+    (the Near Repeat Calculator's input)."""
+    x, y, date = ("x", "y", "date") if no_header else cols
     try:
-        frame = pd.read_csv(file, low_memory=False)
+        frame = (
+            pd.read_csv(file, header=None, names=["x", "y", "date"], usecols=[0, 1, 2])
+            if no_header
+            else pd.read_csv(file, low_memory=False)
+        )
     except (OSError, ValueError) as exc:
         fail(f"cannot read {file}: {exc}")
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
     missing = [c for c in (x, y, date) if c not in frame.columns]
     if missing:
-        fail(f"{file} has no column {', '.join(missing)} (columns: {', '.join(frame.columns)})")
+        fail(f"{file} has no column {', '.join(missing)} (columns: {', '.join(map(str, frame.columns))})")
     for cond in where:
         col, _, values = cond.partition("=")
         if col not in frame.columns:
@@ -87,14 +95,27 @@ def _points(
     frame, days = frame[keep], days[keep]
     if frame.empty:
         fail("no rows left with coordinates and a date")
-    return frame[[x, y]].to_numpy(float), days
+    return frame[[x, y]].to_numpy(float), days, frame.index
 
 
 def _edges(text: str | None, single: float) -> list[float]:
-    return [float(v) for v in text.split(",")] if text else [single]
+    try:
+        return [float(v) for v in text.split(",")] if text else [single]
+    except ValueError:
+        fail(f"band edges must be numbers separated by commas, got {text!r}")
+
+
+def _days(days: pd.Series) -> np.ndarray:
+    return (days - days.min()).dt.days.to_numpy()
 
 
 WHERE = typer.Option([], "--where", help="Keep rows where COL is one of the values: COL=V1,V2 (repeatable).")
+NO_HEADER = typer.Option(
+    False, "--no-header", help="The CSV has no header: its columns are x, y, date (the NRC's input)."
+)
+DISTANCE = typer.Option(
+    None, "--distance", help="euclidean (default) or manhattan (city blocks, as the NRC)."
+)
 
 
 @trends_app.command("knox")
@@ -106,51 +127,102 @@ def knox_cmd(
     date: str = typer.Option("date", "--date"),
     space: float = typer.Option(200.0, "--space", help="Close in space: distance <= this (metres)."),
     time_: float = typer.Option(7.0, "--time", help="Close in time: |days apart| <= this."),
-    perms: int = typer.Option(99, "--perms", help="Permutations of the dates."),
+    perms: int = typer.Option(99, "--perms", help="Permutations of the dates (the NRC's iterations - 1)."),
     bands_space: str = typer.Option(
-        None, "--bands-space", help="Distance band edges, e.g. 0.1,100,200,300,400."
+        None, "--bands-space", help="Distance band edges, e.g. 0.1,100,200,300,400 (0 = same place)."
     ),
     bands_time: str = typer.Option(None, "--bands-time", help="Time band edges in days, e.g. 7,14,21."),
     closed: str = typer.Option(
-        "right", "--closed", help="right: [0,a], (a,b] (pointpats, Davies); left: [0,a), [a,b)."
+        None, "--closed", help="right (default): [0,a], (a,b] (pointpats, Davies); left: [0,a), [a,b) (NRC)."
+    ),
+    distance: str = DISTANCE,
+    nrc: bool = typer.Option(
+        False,
+        "--nrc",
+        help="The Near Repeat Calculator's table: Manhattan distance in single precision, a 'same location' "
+        "band, bands closed on the left, 'more than' bands, the ratio to the mean.",
+    ),
+    ratio: str = typer.Option(
+        None, "--ratio", help="Ratio shown: observed / mean or / median of the permutations (both in --json)."
     ),
     seed: int = typer.Option(12345, "--seed"),
     workers: int = typer.Option(2, "--workers"),
     where: list[str] = WHERE,
     since: str = typer.Option(None, "--from"),
     until: str = typer.Option(None, "--to"),
+    no_header: bool = NO_HEADER,
     as_json: bool = JSON,
 ) -> None:
     """Knox test (one band) or near-repeat table (--bands-*) with a permutation test of each cell."""
     set_json(ctx, as_json)
     started = time.perf_counter()
-    xy, days = _points(file, (x, y, date), where, since, until)
-    t = (days - days.min()).dt.days.to_numpy()
+    if nrc and (closed not in (None, "left") or distance not in (None, "manhattan")):
+        fail("--nrc measures Manhattan distance with bands closed on the left: drop --closed / --distance")
+    if ratio not in (None, "mean", "median"):
+        fail("--ratio must be mean or median")
+    xy, days, _ = _points(file, (x, y, date), where, since, until, no_header)
+    s_edges, t_edges = _edges(bands_space, space), _edges(bands_time, time_)
     try:
-        table = knox.near_repeat(
-            xy,
-            t,
-            space=_edges(bands_space, space),
-            time_bands=_edges(bands_time, time_),
-            permutations=perms,
-            seed=seed,
-            closed=closed,
-            workers=workers,
-        )
+        if nrc:
+            table = LazyModule("casegraph.trends.nrc").nrc_table(
+                xy, _days(days), distance_edges=s_edges, time_edges=t_edges, permutations=perms, seed=seed
+            )
+        else:
+            table = knox.near_repeat(
+                xy,
+                _days(days),
+                space=s_edges,
+                time_bands=t_edges,
+                permutations=perms,
+                seed=seed,
+                closed=closed or "right",
+                workers=workers,
+                metric=distance or "euclidean",
+            )
     except ValueError as exc:
         fail(str(exc))
     result = knox.overall(table)
-    if bands_space or bands_time:
+    result["ratio_shown"] = ratio or ("mean" if nrc else "median")
+    if nrc:
+        result["bands"] = LazyModule("casegraph.trends.nrc").nrc_cells(table)
+    elif bands_space or bands_time:
         result["bands"] = table.cells()
     result["seconds"] = round(time.perf_counter() - started, 3)
     emit(ctx, result, _render_knox)
 
 
 def _render_knox(d: dict[str, Any]) -> None:
-    keys = ["space_band", "time_band", "ns", "nt", "nst", "expected", "ratio_median", "p"]
-    rows = d.get("bands") or [d]
-    shown = [{k: (f"{r[k]:.3f}" if isinstance(r[k], float) else r[k]) for k in keys} for r in rows]
-    out.print(table_of(f"Knox: {d['n']} events, {d['permutations']} permutations, {d['seconds']} s", shown))
+    shown = d["ratio_shown"]
+    title = (
+        f"Knox: {d['n']} events, {d['distance']} distance ({d['precision']} precision), bands closed "
+        f"{d['closed']}, {d['permutations']} permutations, {d['seconds']} s"
+    )
+    if not d.get("bands"):
+        keys = ["space_band", "time_band", "ns", "nt", "nst", "expected", f"ratio_{shown}", "p"]
+        out.print(table_of(f"{title}; ratio = observed / {shown} of the permutations", [_shown(d, keys)]))
+        return
+    cells = d["bands"]
+    nrc = "nrc_space_band" in cells[0]
+    space, when = ("nrc_space_band", "nrc_time_band") if nrc else ("space_band", "time_band")
+    columns = list(dict.fromkeys(c[when] for c in cells))
+    matrix: dict[str, dict[str, Any]] = {}
+    for c in cells:
+        ratio = "" if c[f"ratio_{shown}"] is None else f"{c[f'ratio_{shown}']:.2f}"
+        p = "" if c["p"] is None else f" p {c['p']:.2g}"
+        matrix.setdefault(c[space], {space: c[space]})[c[when]] = f"{c['nst']}  {ratio}{p}"
+    out.print(
+        table_of(
+            f"{title}\neach cell: observed pairs, ratio = observed / {shown} of the permutations, p",
+            list(matrix.values()),
+            [space, *columns],
+        )
+    )
+    overall = _shown(d, ["space_band", "time_band", "nst", "expected", f"ratio_{shown}", "p"])
+    out.print("all within the last edges: " + ", ".join(f"{k} {v}" for k, v in overall.items()))
+
+
+def _shown(row: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    return {k: (f"{row[k]:.3f}" if isinstance(row[k], float) else row[k]) for k in keys}
 
 
 @trends_app.command("hotspots")
@@ -177,7 +249,7 @@ def hotspots_cmd(
     """Emerging hot spot analysis: locations per class (new, consecutive, intensifying, persistent, ...)."""
     set_json(ctx, as_json)
     started = time.perf_counter()
-    xy, days = _points(file, (x, y, date), where, since, until)
+    xy, days, _ = _points(file, (x, y, date), where, since, until)
     try:
         ehs = hotspots.emerging_hotspots(
             xy[:, 0],
@@ -234,7 +306,7 @@ def kde_cmd(
 ) -> None:
     """Quartic kernel density surface (points per km²) as a PNG."""
     set_json(ctx, as_json)
-    xy, _days = _points(file, (x, y, date), where)
+    xy, _, _ = _points(file, (x, y, date), where)
     grid, extent = hotspots.kernel_density(xy[:, 0], xy[:, 1], cell=cell, bandwidth=bandwidth)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -271,7 +343,7 @@ def groups_cmd(ctx: typer.Context, as_json: bool = JSON) -> None:
 @trends_app.command("alerts")
 def alerts_cmd(
     ctx: typer.Context,
-    kind: str = typer.Option(None, "--kind", help="group_spread or group_growth."),
+    kind: str = typer.Option(None, "--kind", help="group_spread, group_growth or near_repeat."),
     as_json: bool = JSON,
 ) -> None:
     """The stage's alerts with their status."""
@@ -281,7 +353,9 @@ def alerts_cmd(
     emit(
         ctx,
         rows,
-        lambda r: out.print(table_of("alerts", r, ["alert_id", "kind", "onset", "status", "title"])),
+        lambda r: out.print(
+            table_of("alerts", r, ["alert_id", "kind", "onset", "expires", "status", "title"])
+        ),
     )
 
 
@@ -391,5 +465,8 @@ def _render_eval(d: dict[str, Any]) -> None:
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
+    from casegraph.cli import spacetime  # its verbs use the helpers above
+
+    spacetime.register(trends_app, eval_app)
     app.add_typer(trends_app, name="trends")
     eval_app.command("trends")(eval_trends)

@@ -1,5 +1,6 @@
-"""Alerts of the trends stage: a group reaching an area outside its baseline (group_spread) and a group's
-weekly rate rising significantly at a change point (group_growth). Each carries its evidence ids.
+"""Alerts of the trends stage: a group reaching an area outside its baseline (group_spread), a group's
+weekly rate rising significantly at a change point (group_growth), and the near-repeat risk after a recent
+incident (near_repeat: bounded in space and days, it expires by itself). Each carries its evidence ids.
 
 A re-run replaces the stage's alerts but keeps an analyst's acknowledgement of an alert with the same id
 (ids are derived from what the alert is about, not from the run).
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from casegraph.store.base import Store
 from casegraph.trends import sql
 from casegraph.trends.activity import Spread
 from casegraph.trends.growth import Growth
+from casegraph.trends.risk import SAME_PLACE_M, RiskWindow
 
 STAGE = "trends"
 STATUSES = ("open", "acknowledged", "dismissed")
@@ -89,6 +91,66 @@ def growth_alert(g: Growth, names: dict[str, str], run_id: str, now: datetime) -
     )
 
 
+def near_repeat_alert(
+    incident: dict[str, Any], window: RiskWindow, as_of: Any, run_id: str, now: datetime
+) -> dict[str, Any]:
+    """The alert an incident raises for the window of its offence's near-repeat table: zones (a radius and the
+    last day it applies), the ratio and p-value of each, the table's cells as evidence; it expires after the
+    last day of its widest-lasting zone."""
+    day = incident["occurred_on"]
+    zones = _zones(window, day)
+    nearby = next((r for r in window.rings if r.hi >= SAME_PLACE_M and r.last_day), window.rings[-1])
+    ratio = f", {nearby.ratio:.1f}x chance within {nearby.hi:g} m" if nearby.ratio else ""
+    label = f"{incident['offence']} {incident['incident_id']}"
+    title = (
+        f"Near-repeat risk after {label} on {day.isoformat()}: within {window.radius:g} m until "
+        f"{zones[0]['until']}{ratio}"
+    )
+    detail = {
+        "incident": f"{incident['agency']}/{incident['incident_id']}",
+        "offence": incident["offence"],
+        "occurred_on": day.isoformat(),
+        "x": float(incident["x"]),
+        "y": float(incident["y"]),
+        "radius_m": window.radius,
+        "days": window.days,
+        "until": max(z["until"] for z in zones),
+        "as_of": as_of.isoformat(),
+        "zones": "; ".join(f"within {z['radius_m']:g} m until {z['until']}" for z in zones),
+        "zone_radius_m": [z["radius_m"] for z in zones],
+        "zone_until": [z["until"] for z in zones],
+        "bands": window.describe(),
+        "rule": "zones from this agency's own near-repeat table for the offence: distance bands, from the "
+        "inside out, alerted for the consecutive time bands significant (permutation p <= alpha) and elevated "
+        "(observed / expected >= the minimum ratio); it starts the day after the incident",
+    }
+    cells = [c for r in window.rings for c in r.evidence]
+    return _row(
+        "near_repeat",
+        f"{incident['agency']}/{incident['incident_id']}",
+        "",
+        title=title,
+        detail=detail,
+        evidence=[f"incident:{incident['incident_id']}", *(f"near_repeat:{c}" for c in cells)],
+        onset=day,
+        severity="low",  # routine and short-lived: below the group alerts in the inbox
+        run_id=run_id,
+        now=now,
+        expires=date.fromisoformat(detail["until"]),
+    )
+
+
+def _zones(window: RiskWindow, day: date) -> list[dict[str, Any]]:
+    """The alerted discs, widest first: each radius with the last day (ISO) it applies; a radius reached only
+    for as long as a wider one is dropped."""
+    zones: list[dict[str, Any]] = []
+    for k in range(window.days, 0, -1):
+        radius = window.radius_on(k)
+        if radius and (not zones or radius > zones[-1]["radius_m"]):
+            zones.append({"radius_m": radius, "until": (day + timedelta(days=k)).isoformat()})
+    return sorted(zones, key=lambda z: -z["radius_m"])
+
+
 def _row(
     kind: str,
     subject: str,
@@ -101,6 +163,7 @@ def _row(
     severity: str,
     run_id: str,
     now: datetime,
+    expires: date | None = None,
 ) -> dict[str, Any]:
     return {
         "alert_id": alert_id(kind, subject, key),
@@ -118,6 +181,7 @@ def _row(
         "acknowledged_by": None,
         "acknowledged_at": None,
         "note": None,
+        "expires": expires,
     }
 
 

@@ -116,10 +116,19 @@ def delete_run_rows_sql(table: str) -> str:
     return f"DELETE FROM {quote(table)}"
 
 
+# An alert with a last day (near-repeat) has expired once the store holds incidents of a later day: it expires
+# by itself, without a re-run, as the records move on (the data's clock, by which the stage raised it).
+ALERT_STATUS = (
+    "CASE WHEN expires IS NOT NULL AND expires < (SELECT CAST(max(occurred_from) AS DATE) FROM incidents) "
+    "THEN 'expired' ELSE status END"
+)
+
+
 def alerts_sql(kind: str | None = None) -> str:
     where = " AND kind = ?" if kind else ""
     return f"""
-    SELECT alert_id, kind, subject, title, onset, severity, status, detail, evidence, created_at
+    SELECT alert_id, kind, subject, title, onset, expires, severity, {ALERT_STATUS} AS status, detail, evidence,
+           created_at
     FROM alerts WHERE stage = ?{where} ORDER BY onset, alert_id"""
 
 

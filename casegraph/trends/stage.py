@@ -16,10 +16,11 @@ from casegraph.settings import Settings, TrendsSettings
 from casegraph.store.base import Store
 from casegraph.trends import sql
 from casegraph.trends.activity import SpreadRule, activity_rows, baselines, grid_area, spreads
-from casegraph.trends.alerts import growth_alert, now_utc, spread_alert, write_alerts
+from casegraph.trends.alerts import growth_alert, near_repeat_alert, now_utc, spread_alert, write_alerts
 from casegraph.trends.growth import trend_rows
 from casegraph.trends.hotspots import emerging_hotspots, hotspot_steps
 from casegraph.trends.knox import near_repeat
+from casegraph.trends.risk import live_alerts, risk_window
 
 DERIVED = ("group_incidents", "group_activity", "group_trends", "hotspots", "near_repeat")
 
@@ -116,14 +117,35 @@ def near_repeat_rows(points: pd.DataFrame, cfg: TrendsSettings) -> pd.DataFrame:
             seed=cfg.seed,
             closed=cfg.knox_closed,
             workers=cfg.workers,
+            metric=cfg.knox_distance,
         )
-        cells = pd.DataFrame(table.cells()).assign(offence=offence, permutations=cfg.knox_permutations)
+        cells = pd.DataFrame(table.cells()).assign(
+            offence=offence, permutations=cfg.knox_permutations, distance=cfg.knox_distance
+        )
         parts.append(cells)
     if not parts:
         return pd.DataFrame()
     out = pd.concat(parts, ignore_index=True)
     out["band_id"] = out["offence"] + "|" + out["space_band"] + "|" + out["time_band"]
-    return out.drop(columns=["perm_median", "perm_mean"])
+    return out.drop(columns=["perm_median", "perm_mean", "perm_sd"])
+
+
+def risk_alerts(
+    points: pd.DataFrame, tables: pd.DataFrame, cfg: TrendsSettings, run_id: str, now: Any
+) -> list[dict[str, Any]]:
+    """A near-repeat alert for each incident whose alert still runs on the as-of day (the setting, else the
+    newest incident's day), for the offences whose own table shows a window of elevated risk."""
+    if not cfg.risk_alerts or tables.empty or points.empty:
+        return []
+    as_of = pd.Timestamp(cfg.risk_as_of or max(points["occurred_on"])).date()
+    alerts = []
+    for offence, cells in tables.groupby("offence", sort=True):
+        window = risk_window(cells.to_dict("records"), alpha=cfg.risk_alpha, min_ratio=cfg.risk_min_ratio)
+        if window is None:
+            continue
+        live = live_alerts(window, points[points["offence"] == offence], pd.Timestamp(as_of))
+        alerts += [near_repeat_alert(row, window, as_of, run_id, now) for row in live.to_dict("records")]
+    return alerts
 
 
 def _window(store: Store) -> tuple[date, date] | None:
@@ -207,6 +229,9 @@ def run(store: Store, settings: Settings, *, progress: Progress | None = None) -
         progress.advance()
         frames["near_repeat"] = near_repeat_rows(points, settings.trends)
         progress.advance()
+        risk = risk_alerts(points, frames["near_repeat"], settings.trends, run_id, now_utc())
+        alerts += risk
+        summary["near_repeat_alerts"] = len(risk)
         counts = _write(store, frames, run_id)
         counts["alerts"] = write_alerts(store, alerts)
     except Exception as exc:

@@ -526,6 +526,34 @@ def test_alert_evidence_records_are_the_alerts_own(ws):
     assert shown == detail["evidence"] and all(r.get("found", True) for r in detail["evidence_records"])
 
 
+def test_near_repeat_alerts_show_their_table_cells_and_expire(ws, tmp_path):
+    client, s = ws.client, ws.s
+    listed = client.get("/api/alerts", params={"kind": "near_repeat", "limit": 500}, headers=bearer(s)).json()
+    assert listed["total"] > 0 and {a["status"] for a in listed["items"]} == {"open"}
+    first = listed["items"][0]
+    assert first["expires"] and first["detail"]["zone_radius_m"] and first["detail"]["x"] is not None
+    detail = client.get(f"/api/alerts/{first['alert_id']}", headers=bearer(s)).json()
+    cells = [r for r in detail["evidence_records"] if r["kind"] == "near_repeat"]
+    assert cells and all(r.get("found", True) and "near-repeat table" in r["about"] for r in cells)
+    ws.stop()
+    # the store now holds incidents after the alert's last day: it has expired, without a re-run
+    store = open_store(s)
+    try:
+        store.execute("UPDATE alerts SET expires = DATE '2024-01-01' WHERE alert_id = ?", [first["alert_id"]])
+    finally:
+        store.close()
+    again = Served(s)
+    try:
+        expired = again.client.get("/api/alerts", params={"status": "expired"}, headers=bearer(s)).json()
+        assert [a["alert_id"] for a in expired["items"]] == [first["alert_id"]]
+        still_open = again.client.get(
+            "/api/alerts", params={"status": "open", "limit": 500}, headers=bearer(s)
+        )
+        assert first["alert_id"] not in {a["alert_id"] for a in still_open.json()["items"]}
+    finally:
+        again.stop()
+
+
 def test_link_why_adds_up_to_the_score(ws):
     client, s = ws.client, ws.s
     link = client.get("/api/links/L0", headers=bearer(s)).json()

@@ -228,6 +228,7 @@ def test_map_shows_incidents_hot_spots_and_the_groups_area(page):
     assert shown > 10 and "incidents shown" in info
     assert page.locator(".leaflet-overlay-pane canvas").count() >= 1
     assert "area per quarter" in page.locator(".legend").inner_text()
+    assert "near-repeat alert zones" in page.locator(".legend").inner_text()
     shot(page, "07-map")
     assert page.errors == []
 

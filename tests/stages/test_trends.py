@@ -120,6 +120,40 @@ def test_rerun_replaces_rows_and_keeps_acknowledgements(ran):
     assert not trends.acknowledge(store, "AL-none", "analyst.a")
 
 
+def test_near_repeat_alerts_are_bounded_evidenced_and_expire(ran):
+    store, settings, summary, _before = ran
+    cfg = settings.trends
+    alerts = trends.alerts(store, "near_repeat")
+    assert summary["near_repeat_alerts"] == len(alerts) > 0
+    as_of = pd.Timestamp(store.scalar("SELECT CAST(max(occurred_from) AS DATE) FROM incidents"))
+    table = store.df("SELECT band_id, nst, expected, p FROM near_repeat").set_index("band_id")
+    incidents = store.df("SELECT incident_id, offence, CAST(occurred_from AS DATE) AS day FROM incidents")
+    incidents = incidents.set_index("incident_id")
+    for a in alerts.itertuples():
+        detail = json.loads(a.detail)
+        day = incidents.loc[a.evidence[0].removeprefix("incident:")]
+        assert pd.Timestamp(a.onset) == pd.Timestamp(day["day"]) and detail["offence"] == day["offence"]
+        assert 0 <= (as_of - pd.Timestamp(day["day"])).days <= detail["days"]
+        assert pd.Timestamp(a.expires) >= as_of and a.status == "open"
+        assert pd.Timestamp(a.expires).date().isoformat() == detail["until"] == max(detail["zone_until"])
+        cells = table.loc[[e.removeprefix("near_repeat:") for e in a.evidence[1:]]]
+        assert len(cells) and (cells["p"] <= cfg.risk_alpha).all()
+        assert (cells["nst"] / cells["expected"] >= cfg.risk_min_ratio).all()
+        assert all(b.startswith(day["offence"] + "|") for b in cells.index)
+
+
+def test_near_repeat_alerts_expire_by_themselves_and_can_be_turned_off(city_store, settings):
+    settings.trends.risk_as_of = pd.Timestamp("2023-06-30").date()
+    trends.run(city_store, settings)
+    alerts = trends.alerts(city_store, "near_repeat")
+    # raised for June 2023; the store holds later incidents, so each has expired without a re-run
+    assert len(alerts) and set(alerts["status"]) == {"expired"}
+    assert all(pd.Timestamp(e).date() < pd.Timestamp("2023-08-01").date() for e in alerts["expires"])
+    settings.trends.risk_alerts = False
+    assert trends.run(city_store, settings)["near_repeat_alerts"] == 0
+    assert trends.alerts(city_store, "near_repeat").empty
+
+
 def test_no_protected_field_is_used():
     protected = {name for _table, name in model.protected_fields()}
     assert protected  # the schema declares some (suspect_race, race)

@@ -12,15 +12,30 @@ from casegraph.trends.knox import band_labels, knox, near_repeat, overall
 from tests.conftest import shared_data
 
 
-def brute_force(xy, t, s_edges, t_edges, closed):
+def band_of(value, edges, closed):
+    """The band holding a value, by the definition: [0, 0] when the first edge is 0, then [0, e0] or [0, e0)
+    and (a, b] or [a, b); None past the last edge."""
+    for k, hi in enumerate(edges):
+        lo = edges[k - 1] if k else None
+        if hi == 0:
+            inside = value == 0
+        elif closed == "right":
+            inside = value <= hi and (lo is None or value > lo)
+        else:
+            inside = value < hi and (lo is None or value > lo if lo == 0 else lo is None or value >= lo)
+        if inside:
+            return k
+    return None
+
+
+def brute_force(xy, t, s_edges, t_edges, closed, metric="euclidean"):
     """Every pair, banded with the stated closed side (the definition, written the slow way)."""
-    s_edges, t_edges = np.asarray(s_edges, float), np.asarray(t_edges, float)
-    side = "left" if closed == "right" else "right"
     table = np.zeros((len(s_edges), len(t_edges)), dtype=int)
     for i, j in itertools.combinations(range(len(t)), 2):
-        sb = np.searchsorted(s_edges, np.hypot(*(xy[i] - xy[j])), side=side)
-        tb = np.searchsorted(t_edges, abs(t[i] - t[j]), side=side)
-        if sb < len(s_edges) and tb < len(t_edges):
+        dx, dy = abs(xy[i] - xy[j])
+        sb = band_of(dx + dy if metric == "manhattan" else np.hypot(dx, dy), s_edges, closed)
+        tb = band_of(abs(t[i] - t[j]), t_edges, closed)
+        if sb is not None and tb is not None:
             table[sb, tb] += 1
     return table
 
@@ -34,6 +49,33 @@ def test_counts_equal_brute_force_including_points_on_band_edges(closed):
     s_edges, t_edges = [0.1, 100, 200, 300], [7, 14, 21]
     table = near_repeat(xy, t, space=s_edges, time_bands=t_edges, permutations=0, closed=closed)
     assert np.array_equal(table.observed, brute_force(xy, t, s_edges, t_edges, closed))
+
+
+@pytest.mark.parametrize("closed", ["right", "left"])
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan"])
+def test_same_place_band_and_manhattan_distance_equal_brute_force(closed, metric):
+    rng = np.random.default_rng(11)
+    xy = rng.integers(0, 8, size=(150, 2)) * 50.0  # many pairs at one place, many on band edges
+    t = rng.integers(0, 40, size=150).astype(float)
+    s_edges, t_edges = [0, 50, 100, 150], [0, 7, 14]
+    table = near_repeat(
+        xy, t, space=s_edges, time_bands=t_edges, permutations=0, closed=closed, metric=metric
+    )
+    assert np.array_equal(table.observed, brute_force(xy, t, s_edges, t_edges, closed, metric))
+    assert table.ns.tolist() == brute_force(xy, np.zeros(150), s_edges, [0], closed, metric)[:, 0].tolist()
+
+
+def test_open_bands_follow_from_the_totals_in_every_permutation():
+    rng = np.random.default_rng(12)
+    xy, t = rng.uniform(0, 800, size=(200, 2)), rng.integers(0, 60, size=200)
+    inner = near_repeat(xy, t, space=[100, 200], time_bands=[7, 14], permutations=5, seed=2)
+    full = inner.with_beyond()
+    everything = near_repeat(xy, t, space=[100, 200, 2000], time_bands=[7, 14, 100], permutations=5, seed=2)
+    assert np.array_equal(full.observed, everything.observed)
+    assert np.array_equal(full.perms, everything.perms)
+    assert full.perms.sum(axis=(1, 2)).tolist() == [inner.pairs] * 5
+    assert band_labels(full.s_edges, "right")[-1] == "(200, inf)"
+    assert overall(full)["nst"] == overall(inner)["nst"]
 
 
 def test_fractional_times_use_the_same_closed_sides():

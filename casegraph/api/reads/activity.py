@@ -22,10 +22,11 @@ from casegraph.api.reads.common import (
 from casegraph.api.reads.incidents import IncidentQuery, filter_notes, where_sql
 from casegraph.api.workspace import ApiProblem
 from casegraph.safeguards import Session
+from casegraph.trends.sql import ALERT_STATUS as STATUS
 
 ALERT_COLUMNS = (
-    "alert_id, stage, kind, subject, title, severity, status, onset, created_at, acknowledged_by, "
-    "acknowledged_at, note, evidence, detail, run_id"
+    f"alert_id, stage, kind, subject, title, severity, {STATUS} AS status, onset, created_at, acknowledged_by, "
+    "acknowledged_at, note, evidence, detail, run_id, expires"
 )
 # Evidence items are written kind:id; each kind is shown from its own table, as id, agency, what, at (when),
 # area and about (what it concerns, for arrests and claims).
@@ -44,11 +45,14 @@ EVIDENCE_SQL = {
     "series": "SELECT series_id AS id, any_value(agency) AS agency, 'series of ' || any_value(size) AS what, "
     "min(first_from) AS at, NULL AS area, NULL AS about FROM series WHERE list_contains(?, series_id) "
     "GROUP BY series_id",
+    "near_repeat": "SELECT band_id AS id, NULL AS agency, nst || ' pairs, ' || round(expected, 1) || ' expected, p ' "
+    "|| p AS what, NULL AS at, NULL AS area, 'near-repeat table: ' || offence || ', ' || space_band || ' m x ' "
+    "|| time_band || ' days' AS about FROM near_repeat WHERE list_contains(?, band_id)",
 }
 
 
 def alerts_where(status: str | None, kind: str | None, group: str | None) -> tuple[str, list[Any]]:
-    parts = [("status = ?", status), ("kind = ?", kind), ("contains(subject, ?)", group)]
+    parts = [(f"{STATUS} = ?", status), ("kind = ?", kind), ("contains(subject, ?)", group)]
     used = [(sql, v) for sql, v in parts if v]
     return " AND ".join(s for s, _ in used) or "true", [v for _, v in used]
 

@@ -20,11 +20,14 @@ class Acknowledgement(BaseModel):
     note: str = Field("", max_length=4000, description="What was checked or decided.")
 
 
-@router.get("/alerts", summary="Alerts: new and growing ties, spread to new areas, rising activity")
+@router.get(
+    "/alerts",
+    summary="Alerts: new and growing ties, spread to new areas, rising activity, near-repeat risk (expires)",
+)
 async def list_alerts(
     request: Request,
     p: Paging,
-    status: Literal["open", "acknowledged", "dismissed"] | None = None,
+    status: Literal["open", "acknowledged", "dismissed", "expired"] | None = None,
     kind: IdQuery = None,
     group: IdQuery = None,
 ) -> Any:

@@ -1,18 +1,19 @@
-// Alerts inbox: new and growing ties between groups, spread to new areas, rising activity. An analyst
-// acknowledges (or dismisses) an alert with a note; the change is audited by the safeguards.
+// Alerts inbox: new and growing ties between groups, spread to new areas, rising activity, the near-repeat
+// risk after a recent incident (it expires by itself). An analyst acknowledges (or dismisses) an alert with a
+// note; the change is audited by the safeguards.
 "use strict";
 
 CG.views.alerts = async function alerts(view, params, rest) {
   if (rest.length) return CG.views.alert(view, params, rest);
   const status = params.get("status") || "open";
-  const tabs = CG.el("div", { class: "tabs" }, ["open", "acknowledged", "dismissed", "all"].map((s) =>
+  const tabs = CG.el("div", { class: "tabs" }, ["open", "acknowledged", "dismissed", "expired", "all"].map((s) =>
     CG.el("a", { href: `#/alerts?status=${s}`, class: s === status ? "active" : null }, s)));
   const data = await CG.api(`/api/alerts${CG.qs({ status: status === "all" ? null : status, limit: 200 })}`);
   view.replaceChildren(CG.el("h1", {}, "Alerts"), tabs, CG.note(data) || "",
     data.items.length || data.note ? "" : CG.el("p", {}, `no ${status} alerts`),
     CG.el("ul", { class: "inbox" }, data.items.map((a) => CG.el("li", { class: `alert ${a.severity || ""}` },
       CG.el("a", { href: `#/alerts/${encodeURIComponent(a.alert_id)}`, class: "alert-title" }, a.title),
-      CG.el("span", { class: "meta" }, `${a.kind} · ${a.stage} · onset ${CG.day(a.onset)} · ${a.severity || ""} · ${a.status}`)))));
+      CG.el("span", { class: "meta" }, `${a.kind} · ${a.stage} · onset ${CG.day(a.onset)}${a.expires ? ` · until ${CG.day(a.expires)}` : ""} · ${a.severity || ""} · ${a.status}`)))));
 };
 
 function groupsOf(alert) {
@@ -41,13 +42,15 @@ CG.views.alert = async function alert(view, params, rest) {
   view.replaceChildren(
     CG.el("p", {}, CG.el("a", { href: "#/alerts" }, "← alerts")),
     CG.el("h1", {}, a.title),
-    CG.kv([["kind", a.kind], ["raised by", a.stage], ["severity", a.severity], ["onset", CG.day(a.onset)], ["status", a.status],
+    CG.kv([["kind", a.kind], ["raised by", a.stage], ["severity", a.severity], ["onset", CG.day(a.onset)],
+      ["until", a.expires ? CG.day(a.expires) : undefined], ["status", a.status],
       ["acknowledged by", a.acknowledged_by], ["note", a.note]]),
     CG.el("p", { class: "actions" },
       isTie ? CG.el("button", { type: "button", class: "primary", id: "open-tie", onclick: () => CG.why.tie(groups[0], groups[1]) }, `Why are ${groups[0]} and ${groups[1]} tied?`) : null,
       groups.length ? CG.el("a", { href: `#/chart${CG.qs({ group: groups })}` }, "show on the link chart") : null, " ",
       groups.length ? CG.el("a", { href: `#/timeline${CG.qs({ group: groups[0] })}` }, "timeline") : null, " ",
       groups.length ? CG.el("a", { href: `#/map${CG.qs({ group: groups[0] })}` }, "map") : null,
+      a.kind === "near_repeat" ? CG.el("a", { href: `#/map${CG.qs({ alert: a.alert_id })}` }, "show on the map") : null, " ",
       CG.el("button", { type: "button", onclick: () => CG.why.alert(a) }, "why this alert?")),
     CG.el("h2", {}, `Evidence (${(a.evidence_records || []).length} records)`),
     CG.table(a.evidence_records || [], [

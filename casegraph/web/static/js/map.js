@@ -1,5 +1,6 @@
-// Map: incidents, series, a group's area over time, hot spot classes. Offline: no tile server; the plain
-// background carries area boundaries derived from the data. Coordinates are the store's projected metres.
+// Map: incidents, series, a group's area over time, hot spot classes, open near-repeat alerts (their zones).
+// Offline: no tile server; the plain background carries area boundaries derived from the data. Coordinates
+// are the store's projected metres (a circle's radius too: the CRS is Simple).
 "use strict";
 
 const OFFENCE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
@@ -13,6 +14,7 @@ CG.views.map = async function map(view, params) {
   const L = window.CGV && window.CGV.L;
   const group = params.get("group");
   const series = params.get("series");
+  const alertId = params.get("alert");
   const box = CG.el("div", { id: "map", class: "map" });
   const legend = CG.el("div", { class: "legend" });
   const info = CG.el("p", { class: "info", role: "status" });
@@ -22,10 +24,12 @@ CG.views.map = async function map(view, params) {
   CG.cleanup.push(() => m.remove());
   CG.mapState = { map: m };
   const renderer = L.canvas({ padding: 0.5 });
-  const [areas, points, hot] = await Promise.all([
+  const [areas, points, hot, risk] = await Promise.all([
     CG.api("/api/map/areas"),
     CG.api(`/api/map/points${CG.qs({ group, series, ...CG.periodParams(), limit: 20000 })}`),
     CG.api("/api/hotspots"),
+    alertId ? CG.api(`/api/alerts/${encodeURIComponent(alertId)}`).then((a) => ({ items: [a] }))
+      : CG.api(`/api/alerts${CG.qs({ kind: "near_repeat", status: "open", limit: 500 })}`),
   ]);
   const overlays = {};
   overlays["Area boundaries (from the data)"] = L.layerGroup(areas.items.map((a) => L.polygon(a.ring.map(([x, y]) => ll(x, y)),
@@ -35,9 +39,12 @@ CG.views.map = async function map(view, params) {
   if (!group && !series) overlays["Hot spot classes"].addTo(m);
   if (group) overlays[`Area of ${group} over time`] = (await groupAreaLayer(L, group, renderer, legend)).addTo(m);
   if (series) overlays[`Series ${series}`] = (await seriesLayer(L, series)).addTo(m);
+  overlays["Near-repeat alerts (open)"] = riskLayer(L, risk, legend).addTo(m);
   L.control.layers(null, overlays, { collapsed: false }).addTo(m);
   const all = areas.items.flatMap((a) => a.ring).concat(points.rows.map((r) => [r[points.columns.indexOf("x")], r[points.columns.indexOf("y")]]));
-  if (all.length) m.fitBounds(L.latLngBounds(all.map(([x, y]) => ll(x, y))));
+  const focus = alertId && risk.items[0] && risk.items[0].detail;
+  if (focus) m.fitBounds(L.latLngBounds([ll(focus.x - 2 * focus.radius_m, focus.y - 2 * focus.radius_m), ll(focus.x + 2 * focus.radius_m, focus.y + 2 * focus.radius_m)]));
+  else if (all.length) m.fitBounds(L.latLngBounds(all.map(([x, y]) => ll(x, y))));
   else m.setView([0, 0], 0);
   info.replaceChildren(CG.note(points) || "", `${points.shown || 0} of ${points.total || 0} incidents shown`,
     hot.note ? CG.el("span", { class: "note" }, ` · hot spots: ${hot.status}: ${hot.note}`) : "");
@@ -59,6 +66,17 @@ function hotLayer(L, hot, renderer, legend) {
   if (classes.length) legend.append(CG.el("div", {}, CG.el("strong", {}, "hot spot classes: "), classes.map((c) => swatch(HOT_COLORS[c] || "#999", c))));
   return L.layerGroup(hot.items.map((c) => L.rectangle([ll(c.x - c.cell_m / 2, c.y - c.cell_m / 2), ll(c.x + c.cell_m / 2, c.y + c.cell_m / 2)],
     { weight: 0, fillColor: HOT_COLORS[c.class] || "#999", fillOpacity: 0.45, renderer }).bindTooltip(`${c.class} · ${c.incidents} incidents · last z ${CG.fmt(c.last_z)}`)));
+}
+
+function riskLayer(L, risk, legend) {
+  // one circle per zone of each alert (a radius and its last day), the widest faintest
+  const zones = (risk.items || []).filter((a) => a.detail && a.detail.zone_radius_m).flatMap((a) =>
+    a.detail.zone_radius_m.map((r, i) => L.circle(ll(a.detail.x, a.detail.y), { radius: r, color: "#c51b7d", weight: 1,
+      fillColor: "#c51b7d", fillOpacity: 0.06 + 0.06 * i })
+      .bindTooltip(`${a.title} · within ${r} m until ${a.detail.zone_until[i]}`)
+      .on("click", () => { location.hash = `#/alerts/${encodeURIComponent(a.alert_id)}`; })));
+  if (zones.length) legend.append(CG.el("div", {}, swatch("#c51b7d", `near-repeat alert zones (${(risk.items || []).length} alerts)`)));
+  return L.layerGroup(zones);
 }
 
 async function groupAreaLayer(L, group, renderer, legend) {
