@@ -11,6 +11,7 @@ import typer
 
 from casegraph import ingest
 from casegraph.cli.common import RichProgress, console, ctx_of, emit, fail, opened, out, table_of
+from casegraph.cli.storefiles import replace_demo_store
 from casegraph.errors import CasegraphError
 from casegraph.pipeline import STAGE_NAMES, run_stage, stage_module
 
@@ -43,9 +44,11 @@ def demo(
     root = ctx_of(ctx)
     if not root.store_path:
         root.store_path = str(out_dir / "casegraph.duckdb")
-    if Path(root.store_path).exists():
-        Path(root.store_path).unlink()  # the demo always starts from an empty store
     city = out_dir / "city"
+    try:
+        replace_demo_store(root.settings(), city)  # the demo always starts from an empty store
+    except CasegraphError as exc:
+        fail(str(exc))
     started = time.perf_counter()
     console.print(f"[bold]1/3[/] making a synthetic city of {incidents} incidents in {city}")
     make_city(city, n_incidents=incidents, seed=seed, progress=RichProgress())

@@ -63,16 +63,19 @@ def entry_hash(values: dict[str, Any], prev_hash: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def anchor_path(settings: Settings, store_path: str) -> Path | None:
+    """Where the anchor of the store at store_path is kept (None: in memory, for an in-memory store)."""
+    if settings.safeguards.audit_anchor_file:
+        return Path(settings.safeguards.audit_anchor_file)
+    return None if store_path == ":memory:" else Path(f"{store_path}.audit-anchor")
+
+
 class Anchor:
     """The latest (seq, hash) kept outside the audit table, optionally signed with an HMAC key."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
         rules = settings.safeguards
-        self.path: Path | None = None
-        if rules.audit_anchor_file:
-            self.path = Path(rules.audit_anchor_file)
-        elif store.path != ":memory:":
-            self.path = Path(f"{store.path}.audit-anchor")
+        self.path = anchor_path(settings, store.path)
         self.memory_key = id(store)
         self.key = _audit_key(rules.audit_key_file, rules.audit_key_env)
 
