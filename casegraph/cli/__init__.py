@@ -23,7 +23,17 @@ eval_app = typer.Typer(
 app.add_typer(eval_app, name="eval")
 
 # Each stage's verbs live in casegraph/cli/<stage>.py with register(app, eval_app); listed here in order.
-STAGE_COMMANDS = ("demo", "resolve", "linkage", "network", "trends", "safeguards", "report", "serve")
+STAGE_COMMANDS = (
+    "demo",
+    "resolve",
+    "linkage",
+    "network",
+    "trends",
+    "evaluation",
+    "safeguards",
+    "report",
+    "serve",
+)
 
 
 @app.callback()

@@ -3,7 +3,6 @@ CSV of points; `casegraph eval trends` on a synthetic city."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,8 @@ import numpy as np
 import pandas as pd
 import typer
 
-from casegraph import ingest
 from casegraph.cli.common import (
     LazyModule,
-    RichProgress,
-    ctx_of,
     emit,
     fail,
     opened,
@@ -25,9 +21,6 @@ from casegraph.cli.common import (
     set_json,
     table_of,
 )
-from casegraph.errors import CasegraphError
-from casegraph.pipeline import run_upstream
-from casegraph.store import open_store
 
 stage = LazyModule("casegraph.trends")
 hotspots = LazyModule("casegraph.trends.hotspots")
@@ -332,65 +325,5 @@ def map_cmd(ctx: typer.Context, out_png: Path = typer.Option(..., "--out"), as_j
     emit(ctx, {"out": str(path)})
 
 
-def evaluate(data: Path, settings: Any) -> dict[str, Any]:
-    """Ingest a synthetic city into a temporary store, run resolve, linkage and trends, score the spread alerts."""
-    truth = pd.read_csv(data / "spread_truth.csv")
-    with tempfile.TemporaryDirectory(prefix="casegraph-eval-") as work:
-        settings.store.path = str(Path(work) / "eval.duckdb")
-        store = open_store(settings)
-        try:
-            started = time.perf_counter()
-            ingest.run_folder(store, settings, data)
-            ingest_seconds = time.perf_counter() - started
-            stages = run_upstream(store, settings)
-            summary = stage.run(store, settings, progress=RichProgress())
-            scores = LazyModule("casegraph.trends.evaluate").spread_scores(truth, stage.alerts(store))
-        finally:
-            store.close()
-    return {
-        **scores,
-        "seconds": summary["seconds"],
-        "ingest_seconds": round(ingest_seconds, 3),
-        "total_seconds": round(time.perf_counter() - started, 3),
-        "stages": stages,
-        "linked_incidents": summary["linked_incidents"],
-        "built_from": summary["built_from"],
-        "alerts": summary["alerts"],
-    }
-
-
-def eval_trends(
-    ctx: typer.Context,
-    data: Path = typer.Option(
-        ..., "--data", help="Synthetic city folder (record CSVs and spread_truth.csv)."
-    ),
-    as_json: bool = JSON,
-) -> None:
-    """Spread alerts against the planted spread: found, delay (days), false alerts, seconds."""
-    set_json(ctx, as_json)
-    if not (data / "spread_truth.csv").exists() or not (data / "incidents.csv").exists():
-        fail(f"{data} needs incidents.csv and spread_truth.csv (a folder written by `casegraph demo`)")
-    try:
-        result = evaluate(data, ctx_of(ctx).settings())
-    except CasegraphError as exc:
-        fail(str(exc))
-    emit(ctx, result, _render_eval)
-
-
-def _render_eval(d: dict[str, Any]) -> None:
-    keys = [
-        "spreads",
-        "spreads_detected",
-        "spread_delay_days",
-        "first_spread_delay_days",
-        "false_spread_alerts",
-        "seconds",
-        "total_seconds",
-    ]
-    out.print(table_of("trends against the planted spread", [{"measure": k, "value": d[k]} for k in keys]))
-    out.print(table_of("per planted spread", d["per_spread"]))
-
-
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     app.add_typer(trends_app, name="trends")
-    eval_app.command("trends")(eval_trends)

@@ -15,7 +15,7 @@ from scipy.sparse import csr_matrix
 from casegraph import linkage
 from casegraph.linkage.attribute import attribute
 from casegraph.linkage.datasets import convert_crime_series, read_truth
-from casegraph.linkage.evaluate import evaluate
+from casegraph.linkage.heldout import evaluate
 from casegraph.linkage.metrics import clustering_scores
 from casegraph.linkage.query import similar
 from casegraph.schema import model

@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from casegraph import network
-from casegraph.network.cityeval import planted_ties, score_city
+from casegraph.evaluation.network import planted_ties
+from casegraph.evaluation.network import score as score_city
 from tests.conftest import changed_tables, table_counts
 
 runner = CliRunner()

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from casegraph import trends
+from casegraph.evaluation.trends import spread_scores
 from casegraph.schema import model
 from casegraph.trends import sql
-from casegraph.trends.evaluate import spread_scores
 from tests.conftest import changed_tables, table_counts
 
 
