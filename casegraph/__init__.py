@@ -5,11 +5,30 @@ The public Python API is small on purpose; everything else is reached through th
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from casegraph.errors import CasegraphError
-from casegraph.settings import Settings, load_settings
-from casegraph.store import Store, open_store
+
+if TYPE_CHECKING:
+    from casegraph.settings import Settings, load_settings
+    from casegraph.store import Store, open_store
 
 __version__ = "0.1.0"
+# Imported on first use (PEP 562): `casegraph --help` and `import casegraph.errors` need not load pandas, pyarrow
+# and pydantic, which the store and the settings bring.
+_LAZY = {
+    "Settings": "casegraph.settings",
+    "load_settings": "casegraph.settings",
+    "Store": "casegraph.store",
+    "open_store": "casegraph.store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'casegraph' has no attribute {name!r}")
 
 
 def import_file(store: Store, settings: Settings, path: str, **options: object):  # type: ignore[no-untyped-def]

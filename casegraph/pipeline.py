@@ -6,11 +6,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from casegraph.progress import Progress
-from casegraph.settings import Settings
-from casegraph.store import Store
+if TYPE_CHECKING:
+    from casegraph.progress import Progress
+    from casegraph.settings import Settings
+    from casegraph.store import Store
 
 # Listed by name and imported when first needed: Splink, scikit-learn and igraph take seconds to import.
 STAGE_NAMES = ("resolve", "linkage", "network", "trends")

@@ -13,16 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from casegraph import safeguards
 from casegraph.errors import CasegraphError
-from casegraph.settings import Settings, load_settings
-from casegraph.store import Store, open_store
 
+# Imported by the verb that runs (`casegraph --help` loads none of them): settings, store, safeguards, Rich's
+# tables and progress bars.
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from casegraph.safeguards import Session
+    from casegraph.settings import Settings
+    from casegraph.store import Store
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -35,6 +36,8 @@ class Context:
     as_json: bool = False
 
     def settings(self) -> Settings:
+        from casegraph.settings import load_settings
+
         settings = load_settings(self.config)
         if self.store_path:
             settings.store.path = self.store_path
@@ -52,6 +55,12 @@ class LazyModule:
         return getattr(importlib.import_module(self._name), attr)
 
 
+def command_group(help: str, **options: Any) -> typer.Typer:
+    """A group of verbs. Help is plain text: Typer's rich help shows a value after every flag (`--json <bool>`),
+    which reads as if the flag took one."""
+    return typer.Typer(help=help, rich_markup_mode=None, pretty_exceptions_enable=False, **options)
+
+
 def ctx_of(ctx: typer.Context) -> Context:
     obj = ctx.find_root().obj
     return obj if isinstance(obj, Context) else Context()
@@ -61,6 +70,8 @@ def ctx_of(ctx: typer.Context) -> Context:
 def opened_raw(ctx: typer.Context) -> Iterator[tuple[Store, Settings]]:
     """The store without a session: only for verbs that must work when sessions are refused
     (`audit verify` on a broken log, `encrypt`)."""
+    from casegraph.store import open_store
+
     settings = ctx_of(ctx).settings()
     try:
         store = open_store(settings)
@@ -83,6 +94,9 @@ def opened(
     """Open the store for one verb as its owner (an embedded store belongs to the account that runs
     casegraph): the verb is recorded in the audit log with its outcome. Casegraph errors become a clear
     message and exit code 2."""
+    from casegraph import safeguards
+    from casegraph.store import open_store
+
     settings = settings or ctx_of(ctx).settings()
     ignored_identity_warning()
     try:
@@ -156,6 +170,8 @@ def emit(ctx: typer.Context, data: Any, render: Any = None) -> None:
 
 
 def table_of(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> Table:
+    from rich.table import Table
+
     columns = columns or (list(rows[0]) if rows else [])
     table = Table(title=title, show_lines=False)
     for c in columns:
@@ -166,9 +182,13 @@ def table_of(title: str, rows: list[dict[str, Any]], columns: list[str] | None =
 
 
 class RichProgress:
-    """casegraph.progress.Progress rendered as a Rich progress bar on stderr."""
+    """casegraph.progress.Progress rendered as a Rich progress bar on stderr, when stderr is a terminal (in a log
+    file or a pipe, a bar that erases itself would leave only blank lines)."""
 
     def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._shown = console.is_terminal
         self._bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -180,6 +200,8 @@ class RichProgress:
         self._task: Any = None
 
     def start(self, total: int | None, label: str) -> None:
+        if not self._shown:
+            return
         if self._task is None:
             self._bar.start()
         else:

@@ -8,12 +8,12 @@ from typing import Any
 
 import typer
 
-from casegraph import ingest
-from casegraph.cli.common import RichProgress, console, ctx_of, emit, fail, opened, out, table_of
+from casegraph.cli.common import LazyModule, RichProgress, console, ctx_of, emit, fail, opened, out, table_of
 from casegraph.cli.evaluation import render_truth_table
-from casegraph.cli.storefiles import replace_demo_store
 from casegraph.errors import CasegraphError
 from casegraph.pipeline import STAGE_NAMES, run_stage
+
+ingest = LazyModule("casegraph.ingest")
 
 
 def synth(
@@ -27,7 +27,10 @@ def synth(
     """Generate a synthetic city with known ground truth (offenders, groups, series, ties, spread)."""
     from casegraph.demo import make_city
 
-    summary = make_city(out_dir, n_incidents=incidents, seed=seed, progress=RichProgress())
+    try:
+        summary = make_city(out_dir, n_incidents=incidents, seed=seed, progress=RichProgress())
+    except ValueError as exc:
+        fail(str(exc))
     emit(ctx, summary, lambda d: out.print(f"synthetic city written to {out_dir}: {d}"))
 
 
@@ -39,6 +42,7 @@ def demo(
     serve: bool = typer.Option(False, "--serve", help="Open the analyst workspace on the results when done."),
 ) -> None:
     """Make a synthetic city, ingest it, run every stage, and print what was found next to the truth."""
+    from casegraph.cli.storefiles import replace_demo_store
     from casegraph.demo import CityConfig, make_city
     from casegraph.evaluation import score_city, truth_table
 
@@ -47,20 +51,20 @@ def demo(
         root.store_path = str(out_dir / "casegraph.duckdb")
     city = out_dir / "city"
     try:
+        config = CityConfig(n_incidents=incidents, seed=seed)  # checked before the old store goes
         replace_demo_store(root.settings(), city)  # the demo always starts from an empty store
-    except CasegraphError as exc:
+    except (CasegraphError, ValueError) as exc:
         fail(str(exc))
     started = time.perf_counter()
     console.print(f"[bold]1/3[/] making a synthetic city of {incidents} incidents in {city}")
-    make_city(city, n_incidents=incidents, seed=seed, progress=RichProgress())
+    make_city(city, progress=RichProgress(), config=config)
     with opened(ctx, purpose="demo on synthetic data") as (store, settings):
         console.print("[bold]2/3[/] ingesting its records")
         try:
             reports = ingest.run_folder(store, settings, city, progress=RichProgress())
         except CasegraphError as exc:
             fail(str(exc))
-        agencies = ", ".join(CityConfig().agencies)
-        console.print(f"[bold]3/3[/] running the stages over the records of {agencies}")
+        console.print(f"[bold]3/3[/] running the stages over the records of {', '.join(config.agencies)}")
         summaries = {name: _run(store, settings, name) for name in STAGE_NAMES}
         scores = score_city(store, city)
     data = {

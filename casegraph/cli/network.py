@@ -9,8 +9,9 @@ from typing import Any
 
 import typer
 
-from casegraph import network as stage
 from casegraph.cli.common import (
+    LazyModule,
+    command_group,
     emit,
     fail,
     opened,
@@ -20,10 +21,12 @@ from casegraph.cli.common import (
     table_of,
 )
 from casegraph.errors import CasegraphError
-from casegraph.export import inert, write_csv
-from casegraph.network import export as graph_export
 
-network_app = typer.Typer(
+stage = LazyModule("casegraph.network")
+graph_export = LazyModule("casegraph.network.export")
+exports = LazyModule("casegraph.export")
+
+network_app = command_group(
     help="Who works with whom, who connects groups, which groups are starting to work together. "
     "With no sub-command: run the stage.",
     invoke_without_command=True,
@@ -240,12 +243,14 @@ def export(
 
 def _write_graph(fmt: str, nodes: Any, edges: Any, path: Path) -> None:
     if fmt == "i2":
-        write_csv(graph_export.i2_rows(nodes, edges), path, graph_export.I2_COLUMNS)
+        exports.write_csv(graph_export.i2_rows(nodes, edges), path, graph_export.I2_COLUMNS)
     elif fmt == "json":
-        path.write_text(json.dumps(graph_export.web_json(nodes, edges, inert), default=str), encoding="utf-8")
+        path.write_text(
+            json.dumps(graph_export.web_json(nodes, edges, exports.inert), default=str), encoding="utf-8"
+        )
     else:
         writer = graph_export.graphml if fmt == "graphml" else graph_export.gexf
-        path.write_text(writer(nodes, edges, inert), encoding="utf-8")
+        path.write_text(writer(nodes, edges, exports.inert), encoding="utf-8")
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:

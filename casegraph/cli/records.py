@@ -7,13 +7,14 @@ from typing import Any
 
 import typer
 
-from casegraph import ingest as ingest_stage
-from casegraph.cli.common import RichProgress, console, emit, fail, opened, out, table_of
+from casegraph.cli.common import LazyModule, RichProgress, console, emit, fail, opened, out, table_of
 from casegraph.errors import CasegraphError
-from casegraph.export import table_frame, write_frame
-from casegraph.safeguards import record_dissemination
-from casegraph.schema import model
-from casegraph.store import quote
+
+ingest_stage = LazyModule("casegraph.ingest")
+exports = LazyModule("casegraph.export")
+safeguards = LazyModule("casegraph.safeguards")
+schemas = LazyModule("casegraph.schema")
+stores = LazyModule("casegraph.store")
 
 
 def init(ctx: typer.Context) -> None:
@@ -95,11 +96,11 @@ def status(ctx: typer.Context) -> None:
 
 def _status(store: Any) -> dict[str, Any]:
     counts = {}
-    for t in model.tables.values():
+    for t in schemas.model.tables.values():
         if t.kind == "record" and store.count(t.name):
-            rows = store.rows(f"SELECT agency, count(*) FROM {quote(t.name)} GROUP BY 1 ORDER BY 1")
+            rows = store.rows(f"SELECT agency, count(*) FROM {stores.quote(t.name)} GROUP BY 1 ORDER BY 1")
             counts[t.name] = {a: n for a, n in rows}
-    derived = {t.name: store.count(t.name) for t in model.tables.values() if t.kind == "derived"}
+    derived = {t.name: store.count(t.name) for t in schemas.model.tables.values() if t.kind == "derived"}
     runs = store.df(
         "SELECT stage, run_id, status, started_at, finished_at FROM runs ORDER BY started_at DESC LIMIT 10"
     )
@@ -129,11 +130,12 @@ def schema(
     """The declared schema: tables, or one table's fields with types and flags."""
     if table is None:
         data: Any = [
-            {"table": t.name, "kind": t.kind, "description": t.description} for t in model.tables.values()
+            {"table": t.name, "kind": t.kind, "description": t.description}
+            for t in schemas.model.tables.values()
         ]
         emit(ctx, data, lambda d: out.print(table_of("tables", d)))
         return
-    t = model.table(table)
+    t = schemas.model.table(table)
     data = [
         {
             "field": f.name,
@@ -155,7 +157,14 @@ def rejects(ctx: typer.Context, limit: int = typer.Option(50, help="Rows to show
             "SELECT file_name, source_row, field, reason FROM rejects ORDER BY file_name, source_row LIMIT ?",
             [limit],
         ).to_dict("records")
-    emit(ctx, data, lambda d: out.print(table_of("rejects", d)))
+    emit(ctx, data, _render_rejects)
+
+
+def _render_rejects(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        out.print("no rejected rows: every row imported so far was loaded")
+        return
+    out.print(table_of("rejects", rows))
 
 
 def export(
@@ -168,9 +177,11 @@ def export(
     """Export a table to a recipient; the dissemination is logged and spreadsheet formulas are made inert."""
     fmt = "jsonl" if out_file.suffix in {".jsonl", ".json"} else "csv"
     with opened(ctx, purpose=purpose) as (store, _settings):
-        frame = table_frame(store, table)
-        record_dissemination(store, recipient=to, purpose=purpose, what=table, data=frame, file=str(out_file))
-        n = write_frame(frame, out_file, fmt)
+        frame = exports.table_frame(store, table)
+        safeguards.record_dissemination(
+            store, recipient=to, purpose=purpose, what=table, data=frame, file=str(out_file)
+        )
+        n = exports.write_frame(frame, out_file, fmt)
     emit(
         ctx,
         {"table": table, "rows": n, "file": str(out_file), "to": to},
@@ -186,7 +197,7 @@ def docs(
     from casegraph.schema.docs import schema_markdown, settings_markdown
 
     stale = []
-    for name, text in (("schema.md", schema_markdown(model)), ("settings.md", settings_markdown())):
+    for name, text in (("schema.md", schema_markdown(schemas.model)), ("settings.md", settings_markdown())):
         path = folder / name
         if check:
             if not path.exists() or path.read_text() != text:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import typer
 
-from casegraph.cli.common import emit, fail, opened, out
+from casegraph.cli.common import command_group, emit, fail, opened, out
 
-report_app = typer.Typer(
+report_app = command_group(
     help="Reports to hand over (each one is recorded as a dissemination).", no_args_is_help=True
 )
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")

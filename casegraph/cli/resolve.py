@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from casegraph.cli.common import (
     LazyModule,
     RichProgress,
+    command_group,
     emit,
     fail,
     opened,
@@ -18,11 +19,13 @@ from casegraph.cli.common import (
     set_json,
     table_of,
 )
-from casegraph.settings import Settings
+
+if TYPE_CHECKING:
+    from casegraph.settings import Settings
 
 stage = LazyModule("casegraph.resolve")
 
-resolve_app = typer.Typer(
+resolve_app = command_group(
     help="Identity resolution of person records (Splink). With no sub-command: run it.",
     invoke_without_command=True,
 )

@@ -9,10 +9,13 @@ import shlex
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from casegraph.errors import CasegraphError
 from casegraph.safeguards.audit import anchor_path
-from casegraph.settings import Settings
+
+if TYPE_CHECKING:
+    from casegraph.settings import Settings
 
 DEMO_MARK = ".demo"  # beside a store the demo made: <store>.demo
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 import typer
 
 from casegraph.cli.common import (
     LazyModule,
+    command_group,
     emit,
     fail,
     opened,
@@ -22,11 +21,15 @@ from casegraph.cli.common import (
     table_of,
 )
 
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
 stage = LazyModule("casegraph.trends")
 hotspots = LazyModule("casegraph.trends.hotspots")
 knox = LazyModule("casegraph.trends.knox")
 
-trends_app = typer.Typer(
+trends_app = command_group(
     help="Growth and spread of groups, alerts, near repeats and hot spots. With no sub-command: run the stage.",
     invoke_without_command=True,
 )
@@ -50,28 +53,52 @@ def _render_run(d: dict[str, Any]) -> None:
     out.print(table_of("rows written", [{"table": t, "rows": n} for t, n in d["rows"].items()]))
 
 
-# -- points from any CSV ---------------------------------------------------------------------------------------
+# -- points from the store or any CSV ------------------------------------------------------------------------
 def _points(
-    file: Path,
+    ctx: typer.Context,
+    file: Path | None,
     cols: tuple[str, str, str],
     where: list[str],
     since: str | None = None,
     until: str | None = None,
 ) -> tuple[np.ndarray, pd.Series]:
-    """x, y (metres) and whole days since the first date, from a CSV; rows filtered by COL=V1,V2 and dates."""
-    x, y, date = cols
+    """x, y (metres) and the day of each point, from a CSV or (no file) the store's incidents."""
+    frame = _csv_frame(file) if file else _store_frame(ctx)
     try:
-        frame = pd.read_csv(file, low_memory=False)
-    except (OSError, ValueError) as exc:
-        fail(f"cannot read {file}: {exc}")
+        return points_of(frame, cols, where, since, until, one_agency=file is None)
+    except ValueError as exc:
+        source = file or "the store's incidents"
+        fail(f"{source}: {exc}")
+
+
+def points_of(
+    frame: pd.DataFrame,
+    cols: tuple[str, str, str],
+    where: list[str],
+    since: str | None = None,
+    until: str | None = None,
+    *,
+    one_agency: bool = False,
+) -> tuple[np.ndarray, pd.Series]:
+    """x, y and day of the rows kept by COL=V1,V2 filters and dates; `one_agency`: refuse rows of several
+    agencies (their x/y may be in different projections)."""
+    import pandas as pd
+
+    x, y, date = cols
     missing = [c for c in (x, y, date) if c not in frame.columns]
     if missing:
-        fail(f"{file} has no column {', '.join(missing)} (columns: {', '.join(frame.columns)})")
+        raise ValueError(f"no column {', '.join(missing)} (columns: {', '.join(frame.columns)})")
     for cond in where:
         col, _, values = cond.partition("=")
         if col not in frame.columns:
-            fail(f"--where: no column {col!r}")
+            raise ValueError(f"--where: no column {col!r} (columns: {', '.join(frame.columns)})")
         frame = frame[frame[col].astype(str).isin(values.split(","))]
+    if one_agency and frame["agency"].nunique() > 1:
+        agencies = ", ".join(sorted(frame["agency"].unique()))
+        raise ValueError(
+            f"incidents of {agencies}, whose x/y may be in different projections: choose one agency with "
+            "--where agency=NAME"
+        )
     days = pd.to_datetime(frame[date], errors="coerce").dt.normalize()
     keep = days.notna() & frame[x].notna() & frame[y].notna()
     if since:
@@ -80,8 +107,23 @@ def _points(
         keep &= days <= pd.Timestamp(until)
     frame, days = frame[keep], days[keep]
     if frame.empty:
-        fail("no rows left with coordinates and a date")
+        raise ValueError("no rows left with coordinates and a date")
     return frame[[x, y]].to_numpy(float), days
+
+
+def _csv_frame(file: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    try:
+        return pd.read_csv(file, low_memory=False)
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read {file}: {exc}")
+
+
+def _store_frame(ctx: typer.Context) -> pd.DataFrame:
+    """The incidents with coordinates (agency, incident_id, offence, x, y, date), read as the user."""
+    with opened(ctx) as (store, _settings):
+        return stage.points(store).rename(columns={"occurred_on": "date"})
 
 
 def _edges(text: str | None, single: float) -> list[float]:
@@ -89,12 +131,17 @@ def _edges(text: str | None, single: float) -> list[float]:
 
 
 WHERE = typer.Option([], "--where", help="Keep rows where COL is one of the values: COL=V1,V2 (repeatable).")
+POINTS = typer.Argument(
+    None,
+    help="CSV of points with projected x/y in metres and a date. Without it: the store's incidents (columns "
+    "agency, incident_id, offence, x, y, date), one agency's at a time.",
+)
 
 
 @trends_app.command("knox")
 def knox_cmd(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="CSV of points with projected x/y in metres and a date."),
+    file: Path = POINTS,
     x: str = typer.Option("x", "--x"),
     y: str = typer.Option("y", "--y"),
     date: str = typer.Option("date", "--date"),
@@ -118,7 +165,7 @@ def knox_cmd(
     """Knox test (one band) or near-repeat table (--bands-*) with a permutation test of each cell."""
     set_json(ctx, as_json)
     started = time.perf_counter()
-    xy, days = _points(file, (x, y, date), where, since, until)
+    xy, days = _points(ctx, file, (x, y, date), where, since, until)
     t = (days - days.min()).dt.days.to_numpy()
     try:
         table = knox.near_repeat(
@@ -150,7 +197,7 @@ def _render_knox(d: dict[str, Any]) -> None:
 @trends_app.command("hotspots")
 def hotspots_cmd(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="CSV of points with projected x/y in metres and a date."),
+    file: Path = POINTS,
     x: str = typer.Option("x", "--x"),
     y: str = typer.Option("y", "--y"),
     date: str = typer.Option("date", "--date"),
@@ -171,7 +218,7 @@ def hotspots_cmd(
     """Emerging hot spot analysis: locations per class (new, consecutive, intensifying, persistent, ...)."""
     set_json(ctx, as_json)
     started = time.perf_counter()
-    xy, days = _points(file, (x, y, date), where, since, until)
+    xy, days = _points(ctx, file, (x, y, date), where, since, until)
     try:
         ehs = hotspots.emerging_hotspots(
             xy[:, 0],
@@ -194,6 +241,8 @@ def hotspots_cmd(
         "analysis_seconds": round(ehs.seconds, 3),
     }
     if map_png:
+        import pandas as pd
+
         from casegraph.trends.charts import hotspot_map
 
         cells = pd.DataFrame(
@@ -216,7 +265,7 @@ def hotspots_cmd(
 @trends_app.command("kde")
 def kde_cmd(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="CSV of points with projected x/y in metres."),
+    file: Path = POINTS,
     out_png: Path = typer.Option(..., "--out", help="PNG of the surface."),
     x: str = typer.Option("x", "--x"),
     y: str = typer.Option("y", "--y"),
@@ -228,7 +277,7 @@ def kde_cmd(
 ) -> None:
     """Quartic kernel density surface (points per km²) as a PNG."""
     set_json(ctx, as_json)
-    xy, _days = _points(file, (x, y, date), where)
+    xy, _days = _points(ctx, file, (x, y, date), where)
     grid, extent = hotspots.kernel_density(xy[:, 0], xy[:, 1], cell=cell, bandwidth=bandwidth)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -44,6 +44,9 @@ def test_the_demo_runs_twice_and_ends_with_what_it_found_against_the_truth(tmp_p
     assert Path(f"{store}.audit-anchor").exists()
     assert runner.invoke(app, ["--store", str(store), "serve", "--token-for", "someone"]).exit_code == 0
     assert Path(f"{store}.api-secret").exists()
+    too_small = runner.invoke(app, ["demo", "--out", str(out), "--incidents", "100"])
+    assert too_small.exit_code == 2 and "at least 500" in too_small.stderr
+    assert store.exists()  # refused before the old store was removed
     second = demo(out)
     assert second.exit_code == 0, second.output
     table = second.stdout[second.stdout.index("against the city's planted truth") :]
