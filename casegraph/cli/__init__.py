@@ -11,7 +11,8 @@ import os
 
 import typer
 
-from casegraph.cli.common import Context, command_group, out
+from casegraph.cli.common import Context, out
+from casegraph.cli.groups import command_group
 from casegraph.cli.records import register as register_records
 
 app = command_group(

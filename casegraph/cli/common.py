@@ -55,12 +55,6 @@ class LazyModule:
         return getattr(importlib.import_module(self._name), attr)
 
 
-def command_group(help: str, **options: Any) -> typer.Typer:
-    """A group of verbs. Help is plain text: Typer's rich help shows a value after every flag (`--json <bool>`),
-    which reads as if the flag took one."""
-    return typer.Typer(help=help, rich_markup_mode=None, pretty_exceptions_enable=False, **options)
-
-
 def ctx_of(ctx: typer.Context) -> Context:
     obj = ctx.find_root().obj
     return obj if isinstance(obj, Context) else Context()

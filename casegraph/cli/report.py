@@ -9,7 +9,8 @@ from pathlib import Path
 
 import typer
 
-from casegraph.cli.common import command_group, emit, fail, opened, out
+from casegraph.cli.common import emit, fail, opened, out
+from casegraph.cli.groups import command_group
 
 report_app = command_group(
     help="Reports to hand over (each one is recorded as a dissemination).", no_args_is_help=True

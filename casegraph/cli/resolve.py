@@ -11,7 +11,6 @@ import typer
 from casegraph.cli.common import (
     LazyModule,
     RichProgress,
-    command_group,
     emit,
     fail,
     opened,
@@ -19,6 +18,7 @@ from casegraph.cli.common import (
     set_json,
     table_of,
 )
+from casegraph.cli.groups import command_group
 
 if TYPE_CHECKING:
     from casegraph.settings import Settings

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from casegraph.cli.common import LazyModule, command_group, ctx_of, emit, fail, opened, out, table_of
+from casegraph.cli.common import LazyModule, ctx_of, emit, fail, opened, out, table_of
+from casegraph.cli.groups import command_group
 
 if TYPE_CHECKING:
     from casegraph.safeguards import Session

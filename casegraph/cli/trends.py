@@ -11,7 +11,6 @@ import typer
 
 from casegraph.cli.common import (
     LazyModule,
-    command_group,
     emit,
     fail,
     opened,
@@ -20,6 +19,7 @@ from casegraph.cli.common import (
     set_json,
     table_of,
 )
+from casegraph.cli.groups import command_group
 
 if TYPE_CHECKING:
     import numpy as np
