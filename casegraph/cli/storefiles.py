@@ -22,17 +22,14 @@ DEMO_MARK = ".demo"  # beside a store the demo made: <store>.demo
 
 def store_files(settings: Settings) -> list[Path]:
     """Every file of the store at settings.store.path, whether it exists or not: DuckDB's file, write-ahead
-    log and spill folder; the audit log's anchor (and its half-written copy); the workspace's signing secret;
-    the demo's mark."""
-    from casegraph.api.auth import secret_path
-
+    log and spill folder; the audit log's anchor (and its half-written copy); the demo's mark. A store made by an
+    earlier version may also have the workspace's signing secret beside it (<store>.api-secret)."""
     path = settings.store.path
     anchor = anchor_path(settings, path)
     files = [Path(path), Path(f"{path}.wal"), Path(f"{path}.tmp"), Path(f"{path}{DEMO_MARK}")]
     if anchor is not None:
         files += [anchor, anchor.with_name(anchor.name + ".tmp")]
-    secret = secret_path(settings)
-    return files + ([secret] if secret is not None else [])
+    return [*files, Path(f"{path}.api-secret")]
 
 
 def in_use(path: Path) -> bool:

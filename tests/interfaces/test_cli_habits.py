@@ -19,40 +19,30 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def as_admin(monkeypatch):
+def no_store_env(monkeypatch):
     monkeypatch.delenv("CASEGRAPH_STORE", raising=False)
-    for name in ("CASEGRAPH_USER", "CASEGRAPH_ROLE"):
-        monkeypatch.setenv(name, "admin")
 
 
-def test_rejects_says_so_when_there_are_none(settings, as_admin):
+def test_rejects_says_so_when_there_are_none(settings, no_store_env):
     result = runner.invoke(app, ["--store", settings.store.path, "rejects"])
     assert result.exit_code == 0, result.output
     assert "no rejected rows" in result.stdout
 
 
 def test_hotspots_read_the_stores_incidents_when_no_file_is_given(
-    city_store_file, city_dir, tmp_path, as_admin
+    city_store_file, city_dir, tmp_path, no_store_env
 ):
     store = tmp_path / "city.duckdb"
     shutil.copy(city_store_file, store)
-    args = [
-        "--store",
-        str(store),
-        "--json",
-        "trends",
-        "hotspots",
-        "--where",
-        "offence=burglary",
-        "--cell",
-        "500",
-    ]
-    result = runner.invoke(app, args)
+    args = ["--store", str(store), "--json", "trends", "hotspots", "--where", "offence=burglary"]
+    mixed = runner.invoke(app, args)
+    assert mixed.exit_code == 2 and "choose one agency with --where agency=NAME" in mixed.stderr
+    result = runner.invoke(app, [*args, "--where", "agency=metro_pd", "--cell", "500"])
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)
     incidents = pd.read_csv(city_dir / "incidents.csv")
     mine = incidents[(incidents["agency"] == "metro_pd") & (incidents["offence"] == "burglary")]
-    assert found["n"] == len(mine)  # the admin of metro_pd sees metro_pd's incidents
+    assert found["n"] == len(mine)
     assert sum(found["classes"].values()) == found["locations"] > 0
 
 
