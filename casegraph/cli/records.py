@@ -167,26 +167,66 @@ def _render_rejects(rows: list[dict[str, Any]]) -> None:
     out.print(table_of("rejects", rows))
 
 
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".geojson": "geojson", ".gpkg": "gpkg"}
+
+
 def export(
     ctx: typer.Context,
-    table: str = typer.Argument(..., help="Table to export."),
-    out_file: Path = typer.Option(..., "--out", "-o", help="Output file (.csv or .jsonl)."),
+    what: str = typer.Argument(
+        ...,
+        help="A table (csv, jsonl), or a map layer (geojson, gpkg): incidents, series, hotspots, group-areas.",
+    ),
+    out_file: Path = typer.Option(..., "--out", "-o", help="Output file (.csv, .jsonl, .geojson or .gpkg)."),
     to: str = typer.Option(..., "--to", help="Who receives the file (recorded in the dissemination log)."),
     purpose: str = typer.Option(..., "--purpose", help="Why they receive it (28 CFR 23.20(g))."),
+    fmt: str = typer.Option(
+        None, "--format", "-f", help="csv, jsonl, geojson or gpkg (default: from the file's extension)."
+    ),
+    group: str = typer.Option(None, "--group", help="group-areas: the group."),
+    period: str = typer.Option("quarter", "--period", help="group-areas: month, quarter or year."),
+    crs: str = typer.Option(
+        None, "--crs", help="hotspots, group-areas: the projection of the store's x/y (default: worked out)."
+    ),
 ) -> None:
-    """Export a table to a recipient; the dissemination is logged and spreadsheet formulas are made inert."""
-    fmt = "jsonl" if out_file.suffix in {".jsonl", ".json"} else "csv"
+    """Export a table or a map layer to a recipient; the dissemination is logged and spreadsheet formulas are
+    made inert."""
+    fmt = fmt or FORMATS.get(out_file.suffix.lower())
+    if fmt not in set(FORMATS.values()):
+        fail(f"say the format: --format {' | '.join(dict.fromkeys(FORMATS.values()))}")
     with opened(ctx, purpose=purpose) as (store, _settings):
-        frame = exports.table_frame(store, table)
-        safeguards.record_dissemination(
-            store, recipient=to, purpose=purpose, what=table, data=frame, file=str(out_file)
-        )
-        n = exports.write_frame(frame, out_file, fmt)
-    emit(
-        ctx,
-        {"table": table, "rows": n, "file": str(out_file), "to": to},
-        lambda d: out.print(f"{d['rows']} rows -> {d['file']} (for {d['to']}; logged)"),
+        if fmt in ("geojson", "gpkg"):
+            data = _export_map(store, what, out_file, fmt, to, purpose, group=group, period=period, crs=crs)
+        else:
+            frame = exports.table_frame(store, what)
+            safeguards.record_dissemination(
+                store, recipient=to, purpose=purpose, what=what, data=frame, file=str(out_file)
+            )
+            data = {"table": what, "rows": exports.write_frame(frame, out_file, fmt)}
+    emit(ctx, {**data, "file": str(out_file), "to": to}, _render_export)
+
+
+def _export_map(store: Any, name: str, path: Path, fmt: str, to: str, purpose: str, **options: Any) -> dict:
+    from casegraph.export import maps
+    from casegraph.ingest.geo import utm_crs
+
+    layer = maps.layer(
+        store, name, group=options["group"], period=options["period"], crs=options["crs"] or utm_crs
     )
+    what = f"map {name}" + (f" of {options['group']}" if options["group"] else "")
+    safeguards.record_dissemination(
+        store, recipient=to, purpose=purpose, what=what, data=layer.rows, file=str(path)
+    )
+    features = maps.write(layer, path, fmt)
+    return {"layer": name, "features": features, "placed": layer.placed, "left_out": layer.left_out}
+
+
+def _render_export(d: dict[str, Any]) -> None:
+    if "layer" in d:
+        out.print(f"{d['features']} features -> {d['file']} (for {d['to']}; logged); geometry: {d['placed']}")
+        if d["left_out"]:
+            out.print(f"{d['left_out']} incidents without lat/lon left out")
+        return
+    out.print(f"{d['rows']} rows -> {d['file']} (for {d['to']}; logged)")
 
 
 def docs(
