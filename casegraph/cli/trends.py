@@ -160,6 +160,7 @@ def knox_cmd(
     where: list[str] = WHERE,
     since: str = typer.Option(None, "--from"),
     until: str = typer.Option(None, "--to"),
+    chart: Path = typer.Option(None, "--chart", help="Also draw the table as a heat map (PNG)."),
     as_json: bool = JSON,
 ) -> None:
     """Knox test (one band) or near-repeat table (--bands-*) with a permutation test of each cell."""
@@ -183,6 +184,10 @@ def knox_cmd(
     result = knox.overall(table)
     if bands_space or bands_time:
         result["bands"] = table.cells()
+    if chart:
+        from casegraph.trends.charts import near_repeat_chart
+
+        result["chart"] = str(near_repeat_chart(table.cells(), chart))
     result["seconds"] = round(time.perf_counter() - started, 3)
     emit(ctx, result, _render_knox)
 

@@ -213,3 +213,13 @@ def test_attribute_reaches_groups_through_membership_claims(linked):
     groups = {g["group_id"]: g for g in attribute(store, incident, settings.linkage)["groups"]}
     assert group in groups
     assert groups[group]["claims"] and groups[group]["evidence"] and groups[group]["members"]
+
+
+def test_without_any_solved_incident_link_says_so(city_store, settings):
+    """Public extracts (Toronto, Chicago) name no offenders: a clear refusal, not a traceback."""
+    from casegraph.linkage.training import NoTrainingPairs
+
+    city_store.execute("DELETE FROM involvements")
+    city_store.execute("DELETE FROM arrests")
+    with pytest.raises(NoTrainingPairs, match="none of the 3000 incidents is solved"):
+        linkage.run(city_store, settings)
