@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from casegraph.errors import CasegraphError
 
 if TYPE_CHECKING:
+    from casegraph.progress import Progress
     from casegraph.settings import Settings, load_settings
     from casegraph.store import Store, open_store
 
@@ -31,21 +32,21 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'casegraph' has no attribute {name!r}")
 
 
-def import_file(store: Store, settings: Settings, path: str, **options: object):  # type: ignore[no-untyped-def]
+def import_file(store: Store, settings: Settings, path: str, **options: Any) -> Any:
     """Import one file (see casegraph.ingest.run for the options); returns an IngestReport."""
     from casegraph import ingest as stage
 
-    return stage.run(store, settings, path, **options)  # type: ignore[arg-type]
+    return stage.run(store, settings, path, **options)
 
 
-def run_all(store: Store, settings: Settings, progress: object = None) -> dict[str, dict[str, object]]:
+def run_all(store: Store, settings: Settings, progress: Progress | None = None) -> dict[str, dict[str, Any]]:
     """Run every built stage after ingest, in order."""
     from casegraph.pipeline import run_all as _run_all
 
-    return _run_all(store, settings, progress)  # type: ignore[arg-type]
+    return _run_all(store, settings, progress)
 
 
-def read_table(store: Store, name: str, *, as_pandas: bool = False):  # type: ignore[no-untyped-def]
+def read_table(store: Store, name: str, *, as_pandas: bool = False) -> Any:
     """A whole table as Arrow (default) or pandas."""
     from casegraph.store import quote
 

@@ -228,7 +228,7 @@ def export(
     ),
 ) -> None:
     """Export the person graph for Gephi, yEd, i2 Analyst's Notebook or a web view (formulas made inert)."""
-    fmt = fmt or next((f for f, ext in FORMATS.items() if out_file.suffix == ext and f != "i2"), None)
+    fmt = fmt or next((f for f, ext in FORMATS.items() if out_file.suffix == ext and f != "i2"), "")
     if fmt not in FORMATS:
         fail(f"say the format: --format {' | '.join(FORMATS)}")
     with opened(ctx) as (store, _settings):

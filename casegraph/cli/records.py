@@ -190,7 +190,7 @@ def export(
 ) -> None:
     """Export a table or a map layer to a recipient; the dissemination is logged and spreadsheet formulas are
     made inert."""
-    fmt = fmt or FORMATS.get(out_file.suffix.lower())
+    fmt = fmt or FORMATS.get(out_file.suffix.lower(), "")
     if fmt not in set(FORMATS.values()):
         fail(f"say the format: --format {' | '.join(dict.fromkeys(FORMATS.values()))}")
     with opened(ctx, purpose=purpose) as (store, _settings):

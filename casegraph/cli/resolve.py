@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import typer
 
@@ -29,6 +29,8 @@ resolve_app = command_group(
     help="Identity resolution of person records (Splink). With no sub-command: run it.",
     invoke_without_command=True,
 )
+Engine = Literal["duckdb", "spark"]
+ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
 ENGINE_HELP = "duckdb (default: the store's own connection) or spark (local mode; needs pyspark and Java 17)."
 JSON_HELP = "Print machine-readable JSON."
 
@@ -62,7 +64,9 @@ def spark_db_api(settings: Settings) -> Any:
 def db_api_for(settings: Settings, engine: str | None) -> Any:
     """Splink's database API for the engine asked for (None: the store's own DuckDB connection)."""
     if engine:
-        settings.resolve.engine = engine  # validated by the settings model
+        if engine not in ENGINES:
+            fail(f"--engine is duckdb or spark, not {engine!r}")
+        settings.resolve.engine = cast(Engine, engine)
     return spark_db_api(settings) if settings.resolve.engine == "spark" else None
 
 

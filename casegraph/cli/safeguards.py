@@ -30,7 +30,7 @@ PURPOSE = typer.Option(None, "--purpose", help="Why you need this (recorded in t
 def guarded(ctx: typer.Context, purpose: str | None = None) -> Iterator[Session]:
     """The verb's session (see opened()); refusals become exit code 2."""
     with opened(ctx, purpose=purpose) as (store, _settings):
-        yield store  # type: ignore[misc]
+        yield store
 
 
 def _day(value: str | None) -> date | None:

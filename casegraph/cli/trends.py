@@ -65,10 +65,11 @@ def _points(
     """x, y (metres) and the day of each point, from a CSV or (no file) the store's incidents."""
     frame = _csv_frame(file) if file else _store_frame(ctx)
     try:
-        return points_of(frame, cols, where, since, until, one_agency=file is None)
+        xy, days = points_of(frame, cols, where, since, until, one_agency=file is None)
     except ValueError as exc:
         source = file or "the store's incidents"
         fail(f"{source}: {exc}")
+    return xy, days
 
 
 def points_of(
@@ -115,9 +116,10 @@ def _csv_frame(file: Path) -> pd.DataFrame:
     import pandas as pd
 
     try:
-        return pd.read_csv(file, low_memory=False)
+        frame = pd.read_csv(file, low_memory=False)
     except (OSError, ValueError) as exc:
         fail(f"cannot read {file}: {exc}")
+    return frame
 
 
 def _store_frame(ctx: typer.Context) -> pd.DataFrame:

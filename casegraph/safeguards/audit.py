@@ -178,9 +178,9 @@ class AuditLog:
         marks = ", ".join("?" * (len(FIELDS) + 2))
         for start in range(0, len(rows), CHUNK):  # one statement (one commit) per chunk: commits dominate
             chunk = rows[start : start + CHUNK]
-            values = ", ".join(f"({marks})" for _ in chunk)
+            tuples = ", ".join(f"({marks})" for _ in chunk)
             self.store.execute(
-                f"INSERT INTO audit_log ({cols}) VALUES {values}", [v for r in chunk for v in r]
+                f"INSERT INTO audit_log ({cols}) VALUES {tuples}", [v for r in chunk for v in r]
             )
         self.seq, self.hash = seq, prev
         self.anchor.write(seq, prev)

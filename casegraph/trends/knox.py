@@ -17,7 +17,7 @@ import itertools
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -66,7 +66,7 @@ def space_pairs(xy: np.ndarray, edges: np.ndarray, closed: str) -> SpacePairs:
     # Ask the tree for a hair more, then decide every pair on our own distance so the bands are exact.
     found = cKDTree(xy).query_pairs(reach * (1 + 1e-9) + 1e-9, output_type="ndarray").astype(np.int32)
     x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
-    side = "left" if closed == "right" else "right"
+    side: Literal["left", "right"] = "left" if closed == "right" else "right"
     band = np.empty(len(found), dtype=np.int16)
     for start in range(0, len(found), CHUNK):
         a, b = found[start : start + CHUNK, 0], found[start : start + CHUNK, 1]
@@ -84,7 +84,7 @@ def time_pairs(t: np.ndarray, edges: np.ndarray, closed: str) -> np.ndarray:
     """Number of pairs (over all n(n-1)/2) in each time band, exactly, from the sorted times."""
     ts = np.sort(t)
     idx = np.arange(len(ts))
-    side = "right" if closed == "right" else "left"
+    side: Literal["left", "right"] = "right" if closed == "right" else "left"
     within = []  # pairs with dt <= e (closed right) or dt < e (closed left)
     for e in edges:
         within.append(int((np.searchsorted(ts, ts + e, side=side) - idx - 1).sum()))

@@ -28,3 +28,10 @@ def test_one_version():
 def test_the_test_command_reports_why_tests_were_skipped():
     pytest_lines = [line for line in (ROOT / "scripts" / "test").read_text().splitlines() if "pytest" in line]
     assert pytest_lines and all(" -rs" in line for line in pytest_lines)
+
+
+def test_the_checks_run_the_type_checker_on_the_package():
+    check = (ROOT / "scripts" / "check").read_text()
+    assert ".venv/bin/mypy" in check
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+    assert config["files"] == ["casegraph"] and config["check_untyped_defs"]
