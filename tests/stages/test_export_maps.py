@@ -25,6 +25,7 @@ from casegraph.export.maps import place
 from casegraph.ingest.geo import utm_crs
 from casegraph.settings import load_settings
 from casegraph.store import open_store
+from tests.conftest import store_planted_series
 
 runner = CliRunner()
 LAYERS = {"incidents": [], "series": [], "hotspots": [], "group-areas": ["--group", "G03"]}
@@ -38,12 +39,7 @@ def mapped_store(city_store_file: Path, city_dir: Path, tmp_path_factory: pytest
     settings = load_settings()
     settings.store.path = str(path)
     store = open_store(settings)
-    truth = pd.read_csv(city_dir / "incident_truth.csv").dropna(subset=["series_id"])
-    with store.registered("truth_series", truth[["series_id", "incident_id"]].drop_duplicates()):
-        store.execute(
-            "INSERT INTO series (series_id, run_id, agency, incident_id) SELECT t.series_id, 'truth', i.agency, "
-            "t.incident_id FROM truth_series t JOIN incidents i USING (incident_id)"
-        )
+    store_planted_series(store, city_dir)
     trends.run(store, settings)
     store.close()
     return path
