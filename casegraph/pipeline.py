@@ -7,32 +7,38 @@ import importlib
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from casegraph.progress import Progress
-from casegraph.settings import Settings
-from casegraph.store import Store
+if TYPE_CHECKING:
+    from casegraph.progress import Progress
+    from casegraph.settings import Settings
+    from casegraph.store import Store
 
 T = TypeVar("T")
-# Stages are listed by name and imported lazily: a stage not built yet is reported, never faked.
+# Listed by name and imported when first needed: Splink, scikit-learn and igraph take seconds to import.
 STAGE_NAMES = ("resolve", "linkage", "network", "trends")
 
 
-def stage_module(name: str) -> ModuleType | None:
-    module = importlib.import_module(f"casegraph.{name}")
-    return module if callable(getattr(module, "run", None)) else None
+def stage_module(name: str) -> ModuleType:
+    if name not in STAGE_NAMES:
+        raise ValueError(f"no stage {name!r}: the stages are {', '.join(STAGE_NAMES)}")
+    return importlib.import_module(f"casegraph.{name}")
 
 
 def available_stages() -> list[str]:
-    return [name for name in STAGE_NAMES if stage_module(name) is not None]
+    """Every stage, imported (the workspace does this once before its first request)."""
+    return [stage_module(name).__name__.rpartition(".")[2] for name in STAGE_NAMES]
+
+
+def producer_of(table: str) -> str:
+    """The stage that writes a table ('ingest' for the record tables); the first of several."""
+    return next((name for name in STAGE_NAMES if table in stage_module(name).WRITES), "ingest")
 
 
 def run_stage(
     store: Store, settings: Settings, name: str, progress: Progress | None = None
 ) -> dict[str, Any]:
     module = stage_module(name)
-    if module is None:
-        return {"stage": name, "status": "not built yet"}
     runner: Callable[..., dict[str, Any]] = module.run
     return run_computing(store, module, lambda s: runner(s, settings, progress=progress))
 
@@ -74,20 +80,5 @@ def import_folder(store: Store, settings: Settings, folder: str | Path, **option
 
 
 def run_all(store: Store, settings: Settings, progress: Progress | None = None) -> dict[str, dict[str, Any]]:
-    """Every built stage in order; each reads the tables the ones before it wrote."""
+    """Every stage in order; each reads the tables the ones before it wrote."""
     return {name: run_stage(store, settings, name, progress) for name in STAGE_NAMES}
-
-
-def run_upstream(
-    store: Store, settings: Settings, names: tuple[str, ...] = ("resolve", "linkage")
-) -> dict[str, str]:
-    """Run the stages an evaluation reads from; each one's status, a failure reported rather than raised (a
-    failing upstream stage degrades an evaluation, it does not stop it)."""
-    ran = {}
-    for name in names:
-        try:
-            summary = run_stage(store, settings, name)
-            ran[name] = summary.get("status", "ok") if isinstance(summary, dict) else "ok"
-        except Exception as exc:
-            ran[name] = f"failed: {type(exc).__name__}: {exc}"[:300]
-    return ran

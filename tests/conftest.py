@@ -24,6 +24,18 @@ def changed_tables(store: Any, before: dict[str, int]) -> set[str]:
     return {t for t, n in table_counts(store).items() if n != before.get(t, 0)}
 
 
+def store_planted_series(store: Any, city_dir: Path) -> None:
+    """The city's planted series in the `series` table, as a perfect linkage run would store them."""
+    import pandas as pd
+
+    truth = pd.read_csv(city_dir / "incident_truth.csv").dropna(subset=["series_id"])
+    with store.registered("truth_series", truth[["series_id", "incident_id"]].drop_duplicates()):
+        store.execute(
+            "INSERT INTO series (series_id, run_id, agency, incident_id) SELECT t.series_id, 'truth', i.agency, "
+            "t.incident_id FROM truth_series t JOIN incidents i USING (incident_id)"
+        )
+
+
 def shared_data(*parts: str) -> Path:
     """A path under ../shared/data, or a clear skip when the folder is absent."""
     path = SHARED_DATA.joinpath(*parts)

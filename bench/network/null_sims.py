@@ -22,7 +22,7 @@ import pandas as pd
 
 from casegraph import ingest, network
 from casegraph.demo import make_city
-from casegraph.network.cityeval import planted_ties, score_ties
+from casegraph.evaluation.network import planted_ties, score_ties
 from casegraph.pipeline import run_stage
 from casegraph.settings import load_settings
 from casegraph.store import open_store

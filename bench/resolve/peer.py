@@ -18,7 +18,7 @@ import recordlinkage as rl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from casegraph.resolve.evaluate import score
+from casegraph.evaluation.resolve import cluster_scores
 
 BLOCKS = ("given_name", "family_name", "dob", "postcode")
 
@@ -66,7 +66,7 @@ def run(folder: Path) -> dict[str, object]:
     labels = clusters(records.index, matches)
     seconds = time.perf_counter() - started
     source = records["source"].reset_index(drop=True) if link else None
-    result = score(pd.Series(labels), truth.loc[records.index].reset_index(drop=True), source)
+    result = cluster_scores(pd.Series(labels), truth.loc[records.index].reset_index(drop=True), source)
     return {
         **result,
         "seconds": round(seconds, 3),

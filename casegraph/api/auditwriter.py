@@ -174,7 +174,8 @@ class _Countdown:
     """Calls then(error) once, after `n` tickets are done (with the first error, if any)."""
 
     def __init__(self, n: int, then: Callable[[BaseException | None], None]) -> None:
-        self._left, self._then, self._error = n, then, None  # type: ignore[var-annotated]
+        self._left, self._then = n, then
+        self._error: BaseException | None = None
         self._lock = threading.Lock()
 
     def one_done(self, error: BaseException | None) -> None:

@@ -129,4 +129,4 @@ def build_report(
 
 
 def _points(g: Session, gid: str) -> list[dict[str, Any]]:
-    return g.arrow("SELECT x, y FROM group_incidents WHERE group_id = ? AND x IS NOT NULL", [gid]).to_pylist()  # type: ignore[no-any-return]
+    return g.arrow("SELECT x, y FROM group_incidents WHERE group_id = ? AND x IS NOT NULL", [gid]).to_pylist()

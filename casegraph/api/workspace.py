@@ -66,7 +66,7 @@ class Workspace:
         self.store: Store = store if store is not None else open_store(settings)
         check_anchor(self.store, settings)  # a log that fails its anchor stops the workspace before it serves
         parallel = isinstance(self.store, DuckDBStore)
-        audit_store = ReaderStore(self.store) if parallel else self.store
+        audit_store: Store = ReaderStore(self.store) if isinstance(self.store, DuckDBStore) else self.store
         self.log = GroupCommitLog(audit_store, Anchor(self.store, settings))
         share_audit_log(self.store, self.log)
         self._gate = Gate()
@@ -126,7 +126,8 @@ class Workspace:
             except Exception as exc:
                 job.future.set_exception(exc)
                 return
-            result, error = None, None
+            result: Any = None
+            error: BaseException | None = None
             with self.log.deferred() as tickets:
                 try:
                     with g.transaction():
@@ -143,7 +144,8 @@ class Workspace:
     def _run_write(self, lane: Lane, job: Job) -> None:
         """A change alone, recorded by one audit entry (with any the change makes itself)."""
         with self._gate.exclusive():
-            result, error = None, None
+            result: Any = None
+            error: BaseException | None = None
             g = lane.session(job.caller) if job.caller.user_id else None
             try:
                 result = job.fn(g)

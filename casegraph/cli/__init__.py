@@ -1,23 +1,26 @@
-"""The casegraph command line: thin verbs over the stages (parse, open the store, call run(), render)."""
+"""The casegraph command line: thin verbs over the stages (parse, open the store, call run(), render).
+
+Every verb module imports the stages, pandas, DuckDB and the rest when a verb runs, not when it is loaded:
+`casegraph --help` loads none of them (tests/contracts/test_cli_surface.py checks it).
+"""
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 
 import typer
 
-from casegraph.cli.common import Context
+from casegraph.cli.common import Context, out
+from casegraph.cli.groups import command_group
 from casegraph.cli.records import register as register_records
 
-app = typer.Typer(
+app = command_group(
     name="casegraph",
     help="Crime series, identities, networks and the growth of groups, from an agency's own records.",
     no_args_is_help=True,
-    pretty_exceptions_enable=False,
 )
-eval_app = typer.Typer(
+eval_app = command_group(
     help="Evaluate a stage against ground truth (synthetic city or real data).", no_args_is_help=True
 )
 app.add_typer(eval_app, name="eval")
@@ -30,11 +33,20 @@ STAGE_COMMANDS = (
     "linkage",
     "network",
     "trends",
+    "evaluation",
     "safeguards",
     "report",
     "serve",
     "server",
 )
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        from casegraph import __version__
+
+        out.print(f"casegraph {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -54,14 +66,16 @@ def main_options(
         envvar="CASEGRAPH_SCOPE",
         help="Server stores: the task force a stage run works for (default: your agency).",
     ),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     ctx.obj = Context(store_path=store, config=config, as_json=as_json, scope=scope)
 
 
 register_records(app)
 for _name in STAGE_COMMANDS:
-    if importlib.util.find_spec(f"casegraph.cli.{_name}") is not None:
-        importlib.import_module(f"casegraph.cli.{_name}").register(app, eval_app)
+    importlib.import_module(f"casegraph.cli.{_name}").register(app, eval_app)
 
 
 def main() -> None:

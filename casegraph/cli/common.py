@@ -9,20 +9,21 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from casegraph import safeguards
 from casegraph.errors import CasegraphError
-from casegraph.settings import Settings, load_settings
-from casegraph.store import Store, open_store
 
+# Imported by the verb that runs (`casegraph --help` loads none of them): settings, store, safeguards, Rich's
+# tables and progress bars.
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from casegraph.safeguards import Session
+    from casegraph.settings import Settings
+    from casegraph.store import Store
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -36,6 +37,8 @@ class Context:
     scope: str | None = None
 
     def settings(self) -> Settings:
+        from casegraph.settings import load_settings
+
         settings = load_settings(self.config)
         if self.store_path:
             settings.store.path = self.store_path
@@ -62,6 +65,8 @@ def ctx_of(ctx: typer.Context) -> Context:
 def opened_raw(ctx: typer.Context) -> Iterator[tuple[Store, Settings]]:
     """The store without a session: only for verbs that must work when sessions are refused
     (`audit verify` on a broken log, `encrypt`)."""
+    from casegraph.store import open_store
+
     settings = ctx_of(ctx).settings()
     try:
         store = open_store(settings)
@@ -84,6 +89,9 @@ def opened(
     """Open the store for one verb: an embedded store as its owner (it belongs to the account that runs
     casegraph), a server store as the user who signs in. The verb is recorded in the audit log with its
     outcome. Casegraph errors become a clear message and exit code 2."""
+    from casegraph import safeguards
+    from casegraph.store import open_store
+
     settings = settings or ctx_of(ctx).settings()
     ignored_identity_warning()
     try:
@@ -92,8 +100,9 @@ def opened(
         fail(str(exc))
     try:
         session = safeguards.open_session(raw, settings, purpose=purpose, check_log=check_log)
-        if ctx_of(ctx).scope:
-            session.use_scope(ctx_of(ctx).scope)
+        scope = ctx_of(ctx).scope
+        if scope:
+            session.use_scope(scope)
     except CasegraphError as exc:
         raw.close()
         fail(str(exc))
@@ -157,7 +166,7 @@ def run_and_emit(ctx: typer.Context, stage: Any, render: Any) -> None:
     emit(ctx, summary, render)
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
+def fail(message: str, code: int = 2) -> NoReturn:
     console.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
 
@@ -171,6 +180,8 @@ def emit(ctx: typer.Context, data: Any, render: Any = None) -> None:
 
 
 def table_of(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> Table:
+    from rich.table import Table
+
     columns = columns or (list(rows[0]) if rows else [])
     table = Table(title=title, show_lines=False)
     for c in columns:
@@ -181,9 +192,13 @@ def table_of(title: str, rows: list[dict[str, Any]], columns: list[str] | None =
 
 
 class RichProgress:
-    """casegraph.progress.Progress rendered as a Rich progress bar on stderr."""
+    """casegraph.progress.Progress rendered as a Rich progress bar on stderr, when stderr is a terminal (in a log
+    file or a pipe, a bar that erases itself would leave only blank lines)."""
 
     def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._shown = console.is_terminal
         self._bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -195,6 +210,8 @@ class RichProgress:
         self._task: Any = None
 
     def start(self, total: int | None, label: str) -> None:
+        if not self._shown:
+            return
         if self._task is None:
             self._bar.start()
         else:

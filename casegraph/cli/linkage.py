@@ -1,33 +1,24 @@
-"""Crime linkage verbs: `link`, `similar`, `attribute`, `eval linkage`, `eval linkage-data`."""
+"""Crime linkage verbs: `link`, `similar`, `attribute`."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import typer
 
-from casegraph import ingest
 from casegraph.cli.common import (
     LazyModule,
-    ctx_of,
     emit,
-    fail,
     opened,
     out,
     run_and_emit,
     set_json,
     table_of,
 )
-from casegraph.errors import CasegraphError
-from casegraph.store import open_store
 
 stage = LazyModule("casegraph.linkage")
-datasets = LazyModule("casegraph.linkage.datasets")
 query = LazyModule("casegraph.linkage.query")
 attribution = LazyModule("casegraph.linkage.attribute")
-evaluation = LazyModule("casegraph.linkage.evaluate")
 
 JSON_HELP = "Print machine-readable JSON."
 
@@ -171,69 +162,7 @@ def _render_attribute(d: dict[str, Any]) -> None:
     )
 
 
-def eval_linkage(
-    ctx: typer.Context,
-    data: Path = typer.Option(
-        ..., "--data", exists=True, file_okay=False, help="Evaluation folder (see docs)."
-    ),
-    linked_by: str = typer.Option(
-        "auto", "--linked-by", help="auto (series_id if present), series or offender."
-    ),
-    all_pairs: bool = typer.Option(
-        False, "--all-pairs", help="No time or distance blocking: score every pair."
-    ),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-) -> None:
-    """Pairwise AUC / AP, top-k recall and series quality on held-out series (train/test by component)."""
-    set_json(ctx, as_json)
-    settings = ctx_of(ctx).settings()
-    with tempfile.TemporaryDirectory(prefix="casegraph-eval-") as tmp:
-        settings.store.path = str(Path(tmp) / "eval.duckdb")
-        store = open_store(settings)
-        try:
-            mapping = data / "mapping.yaml"
-            ingest.run(
-                store,
-                settings,
-                data / "incidents.csv",
-                table="incidents",
-                mapping=mapping if mapping.exists() else None,
-                agency=None if mapping.exists() else "eval",
-            )
-            truth = datasets.read_truth(data, linked_by=linked_by, seed=settings.linkage.random_state)
-            result = evaluation.evaluate(store, settings, truth, all_pairs=all_pairs)
-        except CasegraphError as exc:
-            fail(str(exc))
-        finally:
-            store.close()
-    emit(ctx, result, _render_eval)
-
-
-def _render_eval(d: dict[str, Any]) -> None:
-    keys = ("auc", "average_precision", "top10_any", "top10_all", "top25_any", "bcubed_f1", "adjusted_rand")
-    out.print(
-        table_of(
-            f"linkage on {d['n_incidents']} incidents, {d['n_series']} held-out series per split "
-            f"(linked by {d['linked_by']}) in {d['seconds']} s",
-            [{k: round(d[k], 3) for k in keys}],
-        )
-    )
-
-
-def eval_linkage_data(
-    source: Path = typer.Argument(..., exists=True, file_okay=False, help="../shared/data/crime_series"),
-    target: Path = typer.Argument(
-        ..., help="Folder to write the porter/ and israel/ evaluation folders into."
-    ),
-) -> None:
-    """Convert the crime_series data (Porter's simulated set, Israeli burglaries) into evaluation folders."""
-    for folder in datasets.convert_crime_series(source, target):
-        out.print(f"wrote {folder}")
-
-
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     app.command("link")(link)
     app.command("similar")(similar)
     app.command("attribute")(attribute)
-    eval_app.command("linkage")(eval_linkage)
-    eval_app.command("linkage-data")(eval_linkage_data)

@@ -4,17 +4,13 @@ players, alerts, exports for analysts' tools; `casegraph eval network` on real n
 from __future__ import annotations
 
 import json
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from casegraph import network as stage
 from casegraph.cli.common import (
-    RichProgress,
-    ctx_of,
+    LazyModule,
     emit,
     fail,
     opened,
@@ -23,16 +19,14 @@ from casegraph.cli.common import (
     set_json,
     table_of,
 )
+from casegraph.cli.groups import command_group
 from casegraph.errors import CasegraphError
-from casegraph.export import inert, write_csv
-from casegraph.network import export as graph_export
-from casegraph.network.cityeval import score_city
-from casegraph.network.evaluate import evaluate_folder
-from casegraph.network.stage import role_params, tie_params
-from casegraph.pipeline import import_folder, run_upstream
-from casegraph.store import open_store
 
-network_app = typer.Typer(
+stage = LazyModule("casegraph.network")
+graph_export = LazyModule("casegraph.network.export")
+exports = LazyModule("casegraph.export")
+
+network_app = command_group(
     help="Who works with whom, who connects groups, which groups are starting to work together. "
     "With no sub-command: run the stage.",
     invoke_without_command=True,
@@ -234,7 +228,7 @@ def export(
     ),
 ) -> None:
     """Export the person graph for Gephi, yEd, i2 Analyst's Notebook or a web view (formulas made inert)."""
-    fmt = fmt or next((f for f, ext in FORMATS.items() if out_file.suffix == ext and f != "i2"), None)
+    fmt = fmt or next((f for f, ext in FORMATS.items() if out_file.suffix == ext and f != "i2"), "")
     if fmt not in FORMATS:
         fail(f"say the format: --format {' | '.join(FORMATS)}")
     with opened(ctx) as (store, _settings):
@@ -249,103 +243,15 @@ def export(
 
 def _write_graph(fmt: str, nodes: Any, edges: Any, path: Path) -> None:
     if fmt == "i2":
-        write_csv(graph_export.i2_rows(nodes, edges), path, graph_export.I2_COLUMNS)
+        exports.write_csv(graph_export.i2_rows(nodes, edges), path, graph_export.I2_COLUMNS)
     elif fmt == "json":
-        path.write_text(json.dumps(graph_export.web_json(nodes, edges, inert), default=str), encoding="utf-8")
+        path.write_text(
+            json.dumps(graph_export.web_json(nodes, edges, exports.inert), default=str), encoding="utf-8"
+        )
     else:
         writer = graph_export.graphml if fmt == "graphml" else graph_export.gexf
-        path.write_text(writer(nodes, edges, inert), encoding="utf-8")
-
-
-def eval_network(
-    ctx: typer.Context,
-    data: Path = typer.Option(
-        ...,
-        "--data",
-        help="A network folder (nodes.csv, edges.csv or affiliation.csv) "
-        "or a synthetic city folder (record CSVs and group_tie_truth.csv).",
-    ),
-    group_column: str = typer.Option(
-        None, "--group-column", help="Group column of nodes.csv (default: the README's, else `group`)."
-    ),
-    as_json: bool = JSON,
-) -> None:
-    """Communities against recorded groups (NMI, ARI), group ties, key players; on a city, the planted tie."""
-    set_json(ctx, as_json)
-    settings = ctx_of(ctx).settings()
-    try:
-        if (data / "group_tie_truth.csv").exists():
-            result = evaluate_city(data, settings)
-        elif (data / "edges.csv").exists() or (data / "affiliation.csv").exists():
-            result = evaluate_folder(
-                data,
-                group_column,
-                tie_params=tie_params(settings.network),
-                role_params=role_params(settings.network),
-                gap_days=settings.network.onset_gap_days,
-            )
-        else:
-            fail(
-                f"{data}: expected edges.csv / affiliation.csv, or a synthetic city with group_tie_truth.csv"
-            )
-    except (CasegraphError, OSError, KeyError, ValueError) as exc:
-        fail(f"{type(exc).__name__}: {exc}")
-    emit(ctx, json.loads(json.dumps(result, default=str)), _render_eval)
-
-
-def evaluate_city(data: Path, settings: Any) -> dict[str, Any]:
-    """Ingest a city into a temporary store, resolve identities, run linkage and network, score the truth."""
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="casegraph-eval-") as work:
-        settings.store.path = str(Path(work) / "eval.duckdb")
-        store = open_store(settings)
-        try:
-            import_folder(store, settings, data)
-            stages = run_upstream(store, settings)
-            summary = stage.run(store, settings, progress=RichProgress())
-            scores = score_city(store, data)
-        finally:
-            store.close()
-    return {
-        **scores,
-        "n_nodes": summary["n_nodes"],
-        "n_edges": summary["n_edges"],
-        "n_groups": summary["n_groups"],
-        "significant_group_ties": summary["significant_group_ties"],
-        "communities_vs_recorded_groups": summary["communities_vs_groups"],
-        "notes": summary["notes"],
-        "stages": stages,
-        "seconds": summary["seconds"],
-        "total_seconds": round(time.perf_counter() - started, 3),
-    }
-
-
-def _render_eval(d: dict[str, Any]) -> None:
-    keys = [
-        k
-        for k in (
-            "data",
-            "n_nodes",
-            "n_edges",
-            "n_groups",
-            "nmi",
-            "ari",
-            "significant_group_ties",
-            "planted_ties",
-            "planted_ties_found",
-            "onset_error_days",
-            "false_group_ties",
-            "seconds",
-        )
-        if k in d
-    ]
-    out.print(table_of("network evaluation", [{"measure": k, "value": d[k]} for k in keys]))
-    if d.get("group_ties"):
-        out.print(table_of("group ties", d["group_ties"], TIE_VIEW))
-    if d.get("key_players"):
-        out.print(table_of("key players (betweenness)", d["key_players"]))
+        path.write_text(writer(nodes, edges, exports.inert), encoding="utf-8")
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     app.add_typer(network_app, name="network")
-    eval_app.command("network")(eval_network)

@@ -7,13 +7,14 @@ from typing import Any
 
 import typer
 
-from casegraph.cli.common import RichProgress, console, ctx_of, emit, fail, opened, out, table_of
+from casegraph.cli.common import LazyModule, RichProgress, console, ctx_of, emit, fail, opened, out, table_of
 from casegraph.errors import CasegraphError
-from casegraph.export import table_frame, write_frame
-from casegraph.pipeline import import_file
-from casegraph.safeguards import record_dissemination
-from casegraph.schema import model
-from casegraph.store import quote
+
+pipeline = LazyModule("casegraph.pipeline")
+exports = LazyModule("casegraph.export")
+safeguards = LazyModule("casegraph.safeguards")
+schemas = LazyModule("casegraph.schema")
+stores = LazyModule("casegraph.store")
 
 
 def init(ctx: typer.Context) -> None:
@@ -54,7 +55,7 @@ def ingest(
     """Import a file. Exit 0: all rows loaded; 3: some rows rejected (the rest loaded); 2: nothing loaded."""
     with opened(ctx) as (store, settings):
         try:
-            report = import_file(
+            report = pipeline.import_file(
                 store,
                 settings,
                 file,
@@ -103,11 +104,11 @@ def status(ctx: typer.Context) -> None:
 
 def _status(store: Any) -> dict[str, Any]:
     counts = {}
-    for t in model.tables.values():
+    for t in schemas.model.tables.values():
         if t.kind == "record" and store.count(t.name):
-            rows = store.rows(f"SELECT agency, count(*) FROM {quote(t.name)} GROUP BY 1 ORDER BY 1")
+            rows = store.rows(f"SELECT agency, count(*) FROM {stores.quote(t.name)} GROUP BY 1 ORDER BY 1")
             counts[t.name] = {a: n for a, n in rows}
-    derived = {t.name: store.count(t.name) for t in model.tables.values() if t.kind == "derived"}
+    derived = {t.name: store.count(t.name) for t in schemas.model.tables.values() if t.kind == "derived"}
     runs = store.df(
         "SELECT stage, run_id, status, started_at, finished_at FROM runs ORDER BY started_at DESC LIMIT 10"
     )
@@ -137,11 +138,12 @@ def schema(
     """The declared schema: tables, or one table's fields with types and flags."""
     if table is None:
         data: Any = [
-            {"table": t.name, "kind": t.kind, "description": t.description} for t in model.tables.values()
+            {"table": t.name, "kind": t.kind, "description": t.description}
+            for t in schemas.model.tables.values()
         ]
         emit(ctx, data, lambda d: out.print(table_of("tables", d)))
         return
-    t = model.table(table)
+    t = schemas.model.table(table)
     data = [
         {
             "field": f.name,
@@ -163,27 +165,76 @@ def rejects(ctx: typer.Context, limit: int = typer.Option(50, help="Rows to show
             "SELECT file_name, source_row, field, reason FROM rejects ORDER BY file_name, source_row LIMIT ?",
             [limit],
         ).to_dict("records")
-    emit(ctx, data, lambda d: out.print(table_of("rejects", d)))
+    emit(ctx, data, _render_rejects)
+
+
+def _render_rejects(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        out.print("no rejected rows: every row imported so far was loaded")
+        return
+    out.print(table_of("rejects", rows))
+
+
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".geojson": "geojson", ".gpkg": "gpkg"}
 
 
 def export(
     ctx: typer.Context,
-    table: str = typer.Argument(..., help="Table to export."),
-    out_file: Path = typer.Option(..., "--out", "-o", help="Output file (.csv or .jsonl)."),
+    what: str = typer.Argument(
+        ...,
+        help="A table (csv, jsonl), or a map layer (geojson, gpkg): incidents, series, hotspots, group-areas.",
+    ),
+    out_file: Path = typer.Option(..., "--out", "-o", help="Output file (.csv, .jsonl, .geojson or .gpkg)."),
     to: str = typer.Option(..., "--to", help="Who receives the file (recorded in the dissemination log)."),
     purpose: str = typer.Option(..., "--purpose", help="Why they receive it (28 CFR 23.20(g))."),
+    fmt: str = typer.Option(
+        None, "--format", "-f", help="csv, jsonl, geojson or gpkg (default: from the file's extension)."
+    ),
+    group: str = typer.Option(None, "--group", help="group-areas: the group."),
+    period: str = typer.Option("quarter", "--period", help="group-areas: month, quarter or year."),
+    crs: str = typer.Option(
+        None, "--crs", help="hotspots, group-areas: the projection of the store's x/y (default: worked out)."
+    ),
 ) -> None:
-    """Export a table to a recipient; the dissemination is logged and spreadsheet formulas are made inert."""
-    fmt = "jsonl" if out_file.suffix in {".jsonl", ".json"} else "csv"
+    """Export a table or a map layer to a recipient; the dissemination is logged and spreadsheet formulas are
+    made inert."""
+    fmt = fmt or FORMATS.get(out_file.suffix.lower(), "")
+    if fmt not in set(FORMATS.values()):
+        fail(f"say the format: --format {' | '.join(dict.fromkeys(FORMATS.values()))}")
     with opened(ctx, purpose=purpose) as (store, _settings):
-        frame = table_frame(store, table)
-        record_dissemination(store, recipient=to, purpose=purpose, what=table, data=frame, file=str(out_file))
-        n = write_frame(frame, out_file, fmt)
-    emit(
-        ctx,
-        {"table": table, "rows": n, "file": str(out_file), "to": to},
-        lambda d: out.print(f"{d['rows']} rows -> {d['file']} (for {d['to']}; logged)"),
+        if fmt in ("geojson", "gpkg"):
+            data = _export_map(store, what, out_file, fmt, to, purpose, group=group, period=period, crs=crs)
+        else:
+            frame = exports.table_frame(store, what)
+            safeguards.record_dissemination(
+                store, recipient=to, purpose=purpose, what=what, data=frame, file=str(out_file)
+            )
+            data = {"table": what, "rows": exports.write_frame(frame, out_file, fmt)}
+    emit(ctx, {**data, "file": str(out_file), "to": to}, _render_export)
+
+
+def _export_map(store: Any, name: str, path: Path, fmt: str, to: str, purpose: str, **options: Any) -> dict:
+    from casegraph.export import maps
+    from casegraph.ingest.geo import utm_crs
+
+    layer = maps.layer(
+        store, name, group=options["group"], period=options["period"], crs=options["crs"] or utm_crs
     )
+    what = f"map {name}" + (f" of {options['group']}" if options["group"] else "")
+    safeguards.record_dissemination(
+        store, recipient=to, purpose=purpose, what=what, data=layer.rows, file=str(path)
+    )
+    features = maps.write(layer, path, fmt)
+    return {"layer": name, "features": features, "placed": layer.placed, "left_out": layer.left_out}
+
+
+def _render_export(d: dict[str, Any]) -> None:
+    if "layer" in d:
+        out.print(f"{d['features']} features -> {d['file']} (for {d['to']}; logged); geometry: {d['placed']}")
+        if d["left_out"]:
+            out.print(f"{d['left_out']} incidents without lat/lon left out")
+        return
+    out.print(f"{d['rows']} rows -> {d['file']} (for {d['to']}; logged)")
 
 
 def docs(
@@ -194,7 +245,7 @@ def docs(
     from casegraph.schema.docs import schema_markdown, settings_markdown
 
     stale = []
-    for name, text in (("schema.md", schema_markdown(model)), ("settings.md", settings_markdown())):
+    for name, text in (("schema.md", schema_markdown(schemas.model)), ("settings.md", settings_markdown())):
         path = folder / name
         if check:
             if not path.exists() or path.read_text() != text:

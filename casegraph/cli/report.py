@@ -10,8 +10,9 @@ from pathlib import Path
 import typer
 
 from casegraph.cli.common import emit, fail, opened, out
+from casegraph.cli.groups import command_group
 
-report_app = typer.Typer(
+report_app = command_group(
     help="Reports to hand over (each one is recorded as a dissemination).", no_args_is_help=True
 )
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
@@ -34,7 +35,7 @@ def group(
     if out_file.suffix.lower() not in {".html", ".htm", ".pdf"}:
         fail("--out must end in .html or .pdf")
     with opened(ctx, purpose=purpose) as (g, _settings):  # the configured user's guarded session
-        html = build_report(g, name, recipient=recipient, purpose=purpose, file=str(out_file))  # type: ignore[arg-type]
+        html = build_report(g, name, recipient=recipient, purpose=purpose, file=str(out_file))
     _write(html, out_file)
     emit(
         ctx,
@@ -49,8 +50,8 @@ def _write(html: str, out_file: Path) -> None:
     if out_file.suffix.lower() != ".pdf":
         out_file.write_text(html, encoding="utf-8")
         return
-    browser = next((found for name in CHROMIUM if (found := shutil.which(name))), None)
-    if browser is None:
+    browser = next((found for name in CHROMIUM if (found := shutil.which(name))), "")
+    if not browser:
         fail(
             "a PDF is printed by headless Chromium, which is not installed (apt-get install chromium); "
             "write .html and print it from a browser instead"

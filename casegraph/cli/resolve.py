@@ -1,24 +1,17 @@
-"""`casegraph resolve`: identity resolution, explanation, review and decisions; `casegraph eval resolve`."""
+"""`casegraph resolve`: identity resolution, explanation, review and decisions."""
 
 from __future__ import annotations
 
-import csv
 import importlib
 import tempfile
-import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 import typer
-import yaml
 
-from casegraph import ingest
 from casegraph.cli.common import (
     LazyModule,
     RichProgress,
-    console,
-    ctx_of,
     emit,
     fail,
     opened,
@@ -26,16 +19,19 @@ from casegraph.cli.common import (
     set_json,
     table_of,
 )
-from casegraph.errors import CasegraphError
-from casegraph.settings import Settings
-from casegraph.store import open_store
+from casegraph.cli.groups import command_group
+
+if TYPE_CHECKING:
+    from casegraph.settings import Settings
 
 stage = LazyModule("casegraph.resolve")
 
-resolve_app = typer.Typer(
+resolve_app = command_group(
     help="Identity resolution of person records (Splink). With no sub-command: run it.",
     invoke_without_command=True,
 )
+Engine = Literal["duckdb", "spark"]
+ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
 ENGINE_HELP = "duckdb (default: the store's own connection) or spark (local mode; needs pyspark and Java 17)."
 JSON_HELP = "Print machine-readable JSON."
 
@@ -66,9 +62,12 @@ def spark_db_api(settings: Settings) -> Any:
     return SparkAPI(spark_session=spark, break_lineage_method="persist")
 
 
-def _db_api(settings: Settings, engine: str | None) -> Any:
+def db_api_for(settings: Settings, engine: str | None) -> Any:
+    """Splink's database API for the engine asked for (None: the store's own DuckDB connection)."""
     if engine:
-        settings.resolve.engine = engine  # validated by the settings model
+        if engine not in ENGINES:
+            fail(f"--engine is duckdb or spark, not {engine!r}")
+        settings.resolve.engine = engine
     return spark_db_api(settings) if settings.resolve.engine == "spark" else None
 
 
@@ -77,7 +76,7 @@ def _run(ctx: typer.Context, engine: str | None) -> None:
 
     with opened(ctx) as (store, settings):
         module = importlib.import_module("casegraph.resolve")
-        api = _db_api(settings, engine)
+        api = db_api_for(settings, engine)
         summary = run_computing(
             store, module, lambda s: module.run(s, settings, progress=RichProgress(), db_api=api)
         )
@@ -233,122 +232,5 @@ def decisions(
     emit(ctx, data, lambda d: out.print(table_of("resolve decisions", d, columns)))
 
 
-# -- eval ------------------------------------------------------------------------------------------------
-def _header(path: Path) -> list[str]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return next(csv.reader(fh), [])
-
-
-def _mapping_for(data: Path, work: Path) -> tuple[Path | None, bool]:
-    """The mapping beside the data, or one that takes a `source` column as the agency. Returns (mapping, link)."""
-    header = _header(data / "person_records.csv")
-    link = "source" in header
-    if (data / "mapping.yaml").exists():
-        return data / "mapping.yaml", link
-    if not link:
-        return None, False
-    fields = {h: h for h in header if h not in {"source", "agency"}}
-    fields["agency"] = "source"
-    path = work / "mapping.yaml"
-    path.write_text(yaml.safe_dump({"table": "person_records", "fields": fields}))
-    return path, True
-
-
-def _truth(data: Path) -> pd.DataFrame:
-    truth = pd.read_csv(data / "person_truth.csv", dtype=str)
-    if not {"record_id", "person_id"} <= set(truth.columns):
-        fail(f"{data / 'person_truth.csv'} needs the columns record_id,person_id")
-    return truth
-
-
-def _scores(store: Any, truth: pd.DataFrame, link: bool) -> dict[str, Any]:
-    found = stage.identities(store)
-    on = ["agency", "record_id"] if "agency" in truth.columns else ["record_id"]
-    joined = found.merge(truth, on=on, how="inner")
-    source = joined["agency"] if link else None
-    scores = stage.score(joined["person_id"], joined["person_id_truth"], source)
-    scores["records_without_truth"] = len(found) - len(joined)
-    return scores
-
-
-def evaluate(data: Path, settings: Settings, engine: str | None = None) -> dict[str, Any]:
-    """Ingest DIR/person_records.csv into a temporary store, resolve it, score it against person_truth.csv."""
-    truth = _truth(data).rename(columns={"person_id": "person_id_truth", "source": "agency"})
-    with tempfile.TemporaryDirectory(prefix="casegraph-eval-") as work:
-        settings.store.path = str(Path(work) / "eval.duckdb")
-        mapping, link = _mapping_for(data, Path(work))
-        settings.resolve.cross_agency_only = settings.resolve.cross_agency_only or link
-        store = open_store(settings)
-        try:
-            started = time.perf_counter()
-            report = ingest.run(
-                store,
-                settings,
-                data / "person_records.csv",
-                table="person_records",
-                mapping=mapping,
-                agency="eval",
-            )
-            ingest_seconds = time.perf_counter() - started
-            summary = stage.run(store, settings, progress=RichProgress(), db_api=_db_api(settings, engine))
-            result = _scores(store, truth, link)
-        finally:
-            store.close()
-    return {
-        **result,
-        "mode": "link" if link else "dedupe",
-        "engine": settings.resolve.engine,
-        "seconds": summary["seconds"],
-        "ingest_seconds": round(ingest_seconds, 3),
-        "records_per_second": round(summary["n_records"] / max(summary["seconds"], 1e-9), 1),
-        "n_persons": summary["n_persons"],
-        "n_pairs_scored": summary["n_pairs_scored"],
-        "rows_rejected": report.rejected,
-        "match_threshold": settings.resolve.match_threshold,
-    }
-
-
-def eval_resolve(
-    ctx: typer.Context,
-    data: Path = typer.Option(..., "--data", help="Folder with person_records.csv and person_truth.csv."),
-    engine: str = typer.Option(None, "--engine", help=ENGINE_HELP),
-    threshold: float = typer.Option(None, "--threshold", help="Match probability that joins two records."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-) -> None:
-    """Pairwise precision / recall / F1 and B-cubed F1 of resolve against ground truth, with wall time."""
-    set_json(ctx, as_json)
-    if not (data / "person_records.csv").exists() or not (data / "person_truth.csv").exists():
-        fail(f"{data} needs person_records.csv and person_truth.csv")
-    settings = ctx_of(ctx).settings()
-    if threshold is not None:
-        settings.resolve.match_threshold = threshold
-    try:
-        result = evaluate(data, settings, engine)
-    except CasegraphError as exc:
-        fail(str(exc))
-    emit(ctx, result, _render_eval)
-
-
-def _render_eval(d: dict[str, Any]) -> None:
-    keys = [
-        "n_records",
-        "precision",
-        "recall",
-        "f1",
-        "bcubed_precision",
-        "bcubed_recall",
-        "bcubed_f1",
-        "seconds",
-        "records_per_second",
-        "mode",
-        "engine",
-    ]
-    rows = [{"measure": k, "value": f"{d[k]:.4f}" if isinstance(d[k], float) else d[k]} for k in keys]
-    out.print(table_of("resolve against ground truth", rows))
-    if d["rows_rejected"]:
-        console.print(f"{d['rows_rejected']} input rows were rejected at ingest and not scored")
-
-
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     app.add_typer(resolve_app, name="resolve")
-    eval_app.command("resolve")(eval_resolve)

@@ -9,24 +9,29 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from casegraph import safeguards as sg
-from casegraph.cli.common import console, ctx_of, emit, fail, opened, out, table_of
+from casegraph.cli.common import LazyModule, console, ctx_of, emit, fail, opened, out, table_of
+from casegraph.cli.groups import command_group
 from casegraph.errors import CasegraphError
-from casegraph.safeguards.retention import keep as keep_record
 
-audit_app = typer.Typer(help="The audit log, disseminations and the fairness check.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from casegraph.safeguards import Session
+
+sg = LazyModule("casegraph.safeguards")
+retention = LazyModule("casegraph.safeguards.retention")
+
+audit_app = command_group(help="The audit log, disseminations and the fairness check.", no_args_is_help=True)
 PURPOSE = typer.Option(None, "--purpose", help="Why you need this (recorded in the audit log).")
 
 
 @contextmanager
-def guarded(ctx: typer.Context, purpose: str | None = None) -> Iterator[sg.Session]:
+def guarded(ctx: typer.Context, purpose: str | None = None) -> Iterator[Session]:
     """The verb's session (see opened()); refusals become exit code 2."""
     with opened(ctx, purpose=purpose) as (store, _settings):
-        yield store  # type: ignore[misc]
+        yield store
 
 
 def _day(value: str | None) -> date | None:
@@ -51,7 +56,7 @@ def review(
             table, _, key = keep.partition(":")
             emit(
                 ctx,
-                keep_record(g, table, key, reason, today=_day(today)),
+                retention.keep(g, table, key, reason, today=_day(today)),
                 lambda d: out.print(f"kept {d['table']} {d['key']}: next review {d['next_review']}"),
             )
             return

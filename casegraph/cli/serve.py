@@ -10,11 +10,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import sys
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from casegraph.cli.common import console, ctx_of, fail
 from casegraph.errors import CasegraphError
+
+if TYPE_CHECKING:
+    from casegraph.settings import Settings
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -51,13 +55,13 @@ def serve(ctx: typer.Context, host: str = "127.0.0.1", port: int = 8765, get: st
     _run(app, host, port)
 
 
-def _run(app: object, host: str, port: int) -> None:
+def _run(app: Any, host: str, port: int) -> None:
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)  # type: ignore[arg-type]
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
-def _answer_one(settings: object, path: str) -> int:
+def _answer_one(settings: Settings, path: str) -> int:
     import warnings
 
     from casegraph.api import create_app
@@ -66,9 +70,9 @@ def _answer_one(settings: object, path: str) -> int:
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
 
-    purpose = settings.user.purpose  # type: ignore[attr-defined]
+    purpose = settings.user.purpose
     try:
-        app = create_app(settings)  # type: ignore[arg-type]
+        app = create_app(settings)
         with TestClient(app, raise_server_exceptions=False) as client:
             token = app.state.signin.link_token
             client.post("/login", data={"token": token, "purpose": purpose}, follow_redirects=False)

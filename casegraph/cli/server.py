@@ -90,7 +90,12 @@ def users_list(ctx: typer.Context) -> None:
         rows = g.records(
             "SELECT user_id, agency, role, active, created_by, created_at FROM users ORDER BY 2, 1"
         )
-    emit(ctx, rows, lambda d: [out.print(f"{r['user_id']}  {r['role']} of {r['agency']}") for r in d])
+    emit(ctx, rows, _render_users)
+
+
+def _render_users(rows: list[dict[str, Any]]) -> None:
+    for r in rows:
+        out.print(f"{r['user_id']}  {r['role']} of {r['agency']}")
 
 
 def login(

@@ -8,13 +8,15 @@ import inspect
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import typer
 
 from casegraph.cli.common import LazyModule, ctx_of, emit, fail, out, set_json, table_of
 from casegraph.cli.trends import DISTANCE, JSON, NO_HEADER, WHERE, _days, _points
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 spacetime = LazyModule("casegraph.trends.spacetime")
 
@@ -39,7 +41,7 @@ def _run(
     error)."""
     set_json(ctx, as_json)
     started = time.perf_counter()
-    xy, days, rows = _points(*source)
+    xy, days, rows = _points(ctx, *source)
     try:
         result = test(xy, (_days(days), rows, days))
     except ValueError as exc:
@@ -105,6 +107,8 @@ def _local_knox(
     d = result.as_dict(o["alpha"], o["inference"])
     for e in d["chain_events"]:
         e["row"], e["date"] = int(rows[e["event"]]), dates.iloc[e["event"]].date().isoformat()
+    import pandas as pd
+
     d["chain_summary"] = _chain_summary(pd.DataFrame(d["chain_events"]))
     return d
 
@@ -227,6 +231,8 @@ def eval_near_repeat(
     of the same area (the table's bands, permutations and significance come from the trends settings)."""
     cfg = ctx_of(ctx).settings().trends
     try:
+        import pandas as pd
+
         periods = [pd.Timestamp(v) for v in (train_from, train_to, test_from, test_to)]
         ratios = [float(v) for v in min_ratio.split(",")] if min_ratio else [cfg.risk_min_ratio]
     except ValueError as exc:
@@ -262,7 +268,7 @@ def eval_near_repeat(
 
 def _render_eval(d: dict[str, Any]) -> None:
     table = d["table"]
-    ratios = {}
+    ratios: dict[str, dict[str, str]] = {}
     for c in table["bands"]:
         value = f"{c['nst'] / c['expected']:.2f} (p {c['p']:.2g})" if c["expected"] else "-"
         ratios.setdefault(c["space_band"], {"distance": c["space_band"]})[c["time_band"]] = value

@@ -3,19 +3,14 @@ CSV of points; `casegraph eval trends` on a synthetic city."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 import typer
 
 from casegraph.cli.common import (
     LazyModule,
-    RichProgress,
-    ctx_of,
     emit,
     fail,
     opened,
@@ -24,15 +19,17 @@ from casegraph.cli.common import (
     set_json,
     table_of,
 )
-from casegraph.errors import CasegraphError
-from casegraph.pipeline import import_folder, run_upstream
-from casegraph.store import open_store
+from casegraph.cli.groups import command_group
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 stage = LazyModule("casegraph.trends")
 hotspots = LazyModule("casegraph.trends.hotspots")
 knox = LazyModule("casegraph.trends.knox")
 
-trends_app = typer.Typer(
+trends_app = command_group(
     help="Growth and spread of groups, alerts, near repeats and hot spots. With no sub-command: run the stage.",
     invoke_without_command=True,
 )
@@ -56,19 +53,72 @@ def _render_run(d: dict[str, Any]) -> None:
     out.print(table_of("rows written", [{"table": t, "rows": n} for t, n in d["rows"].items()]))
 
 
-# -- points from any CSV ---------------------------------------------------------------------------------------
+# -- points from the store or any CSV ------------------------------------------------------------------------
 def _points(
-    file: Path,
+    ctx: typer.Context,
+    file: Path | None,
     cols: tuple[str, str, str],
     where: list[str],
     since: str | None = None,
     until: str | None = None,
     no_header: bool = False,
 ) -> tuple[np.ndarray, pd.Series, pd.Index]:
-    """x, y (metres), the dates (whole days) and the rows (1 = the file's first data row) of a CSV's rows with
-    coordinates and a date, filtered by COL=V1,V2 and dates. Without a header, the columns are x, y, date
-    (the Near Repeat Calculator's input)."""
-    x, y, date = ("x", "y", "date") if no_header else cols
+    """x, y (metres), the dates (whole days) and the rows (of a CSV: 1 = its first data row) of the points with
+    coordinates and a date, from a CSV or (no file) the store's incidents, filtered by COL=V1,V2 and dates.
+    Without a header, the CSV's columns are x, y, date (the Near Repeat Calculator's input)."""
+    frame = _csv_frame(file, no_header) if file else _store_frame(ctx)
+    try:
+        xy, days = points_of(
+            frame, ("x", "y", "date") if no_header else cols, where, since, until, one_agency=file is None
+        )
+    except ValueError as exc:
+        fail(f"{file or 'the store' + chr(39) + 's incidents'}: {exc}")
+    return xy, days, days.index
+
+
+def points_of(
+    frame: pd.DataFrame,
+    cols: tuple[str, str, str],
+    where: list[str],
+    since: str | None = None,
+    until: str | None = None,
+    *,
+    one_agency: bool = False,
+) -> tuple[np.ndarray, pd.Series]:
+    """x, y and day of the rows kept by COL=V1,V2 filters and dates (the days keep the frame's index);
+    `one_agency`: refuse rows of several agencies (their x/y may be in different projections)."""
+    import pandas as pd
+
+    x, y, date = cols
+    missing = [c for c in (x, y, date) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"no column {', '.join(missing)} (columns: {', '.join(map(str, frame.columns))})")
+    for cond in where:
+        col, _, values = cond.partition("=")
+        if col not in frame.columns:
+            raise ValueError(f"--where: no column {col!r} (columns: {', '.join(map(str, frame.columns))})")
+        frame = frame[frame[col].astype(str).isin(values.split(","))]
+    if one_agency and frame["agency"].nunique() > 1:
+        agencies = ", ".join(sorted(frame["agency"].unique()))
+        raise ValueError(
+            f"incidents of {agencies}, whose x/y may be in different projections: choose one agency with "
+            "--where agency=NAME"
+        )
+    days = pd.to_datetime(frame[date], errors="coerce").dt.normalize()
+    keep = days.notna() & frame[x].notna() & frame[y].notna()
+    if since:
+        keep &= days >= pd.Timestamp(since)
+    if until:
+        keep &= days <= pd.Timestamp(until)
+    frame, days = frame[keep], days[keep]
+    if frame.empty:
+        raise ValueError("no rows left with coordinates and a date")
+    return frame[[x, y]].to_numpy(float), days
+
+
+def _csv_frame(file: Path, no_header: bool = False) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         frame = (
             pd.read_csv(file, header=None, names=["x", "y", "date"], usecols=[0, 1, 2])
@@ -78,24 +128,14 @@ def _points(
     except (OSError, ValueError) as exc:
         fail(f"cannot read {file}: {exc}")
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
-    missing = [c for c in (x, y, date) if c not in frame.columns]
-    if missing:
-        fail(f"{file} has no column {', '.join(missing)} (columns: {', '.join(map(str, frame.columns))})")
-    for cond in where:
-        col, _, values = cond.partition("=")
-        if col not in frame.columns:
-            fail(f"--where: no column {col!r}")
-        frame = frame[frame[col].astype(str).isin(values.split(","))]
-    days = pd.to_datetime(frame[date], errors="coerce").dt.normalize()
-    keep = days.notna() & frame[x].notna() & frame[y].notna()
-    if since:
-        keep &= days >= pd.Timestamp(since)
-    if until:
-        keep &= days <= pd.Timestamp(until)
-    frame, days = frame[keep], days[keep]
-    if frame.empty:
-        fail("no rows left with coordinates and a date")
-    return frame[[x, y]].to_numpy(float), days, frame.index
+    return frame
+
+
+def _store_frame(ctx: typer.Context) -> pd.DataFrame:
+    """The incidents with coordinates (agency, incident_id, offence, x, y, date), read as the user."""
+    with opened(ctx) as (store, _settings):
+        frame: pd.DataFrame = stage.points(store).rename(columns={"occurred_on": "date"})
+    return frame
 
 
 def _edges(text: str | None, single: float) -> list[float]:
@@ -109,6 +149,11 @@ def _days(days: pd.Series) -> np.ndarray:
     return (days - days.min()).dt.days.to_numpy()
 
 
+POINTS = typer.Argument(
+    None,
+    help="CSV of points with projected x/y in metres and a date. Without it: the store's incidents (columns "
+    "agency, incident_id, offence, x, y, date), one agency's at a time.",
+)
 WHERE = typer.Option([], "--where", help="Keep rows where COL is one of the values: COL=V1,V2 (repeatable).")
 NO_HEADER = typer.Option(
     False, "--no-header", help="The CSV has no header: its columns are x, y, date (the NRC's input)."
@@ -121,7 +166,7 @@ DISTANCE = typer.Option(
 @trends_app.command("knox")
 def knox_cmd(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="CSV of points with projected x/y in metres and a date."),
+    file: Path = POINTS,
     x: str = typer.Option("x", "--x"),
     y: str = typer.Option("y", "--y"),
     date: str = typer.Option("date", "--date"),
@@ -151,6 +196,7 @@ def knox_cmd(
     since: str = typer.Option(None, "--from"),
     until: str = typer.Option(None, "--to"),
     no_header: bool = NO_HEADER,
+    chart: Path = typer.Option(None, "--chart", help="Also draw the table as a heat map (PNG)."),
     as_json: bool = JSON,
 ) -> None:
     """Knox test (one band) or near-repeat table (--bands-*) with a permutation test of each cell."""
@@ -160,7 +206,7 @@ def knox_cmd(
         fail("--nrc measures Manhattan distance with bands closed on the left: drop --closed / --distance")
     if ratio not in (None, "mean", "median"):
         fail("--ratio must be mean or median")
-    xy, days, _ = _points(file, (x, y, date), where, since, until, no_header)
+    xy, days, _ = _points(ctx, file, (x, y, date), where, since, until, no_header)
     s_edges, t_edges = _edges(bands_space, space), _edges(bands_time, time_)
     try:
         if nrc:
@@ -187,6 +233,10 @@ def knox_cmd(
         result["bands"] = LazyModule("casegraph.trends.nrc").nrc_cells(table)
     elif bands_space or bands_time:
         result["bands"] = table.cells()
+    if chart:
+        from casegraph.trends.charts import near_repeat_chart
+
+        result["chart"] = str(near_repeat_chart(table.cells(), chart))
     result["seconds"] = round(time.perf_counter() - started, 3)
     emit(ctx, result, _render_knox)
 
@@ -228,7 +278,7 @@ def _shown(row: dict[str, Any], keys: list[str]) -> dict[str, Any]:
 @trends_app.command("hotspots")
 def hotspots_cmd(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="CSV of points with projected x/y in metres and a date."),
+    file: Path = POINTS,
     x: str = typer.Option("x", "--x"),
     y: str = typer.Option("y", "--y"),
     date: str = typer.Option("date", "--date"),
@@ -249,7 +299,7 @@ def hotspots_cmd(
     """Emerging hot spot analysis: locations per class (new, consecutive, intensifying, persistent, ...)."""
     set_json(ctx, as_json)
     started = time.perf_counter()
-    xy, days, _ = _points(file, (x, y, date), where, since, until)
+    xy, days, _ = _points(ctx, file, (x, y, date), where, since, until)
     try:
         ehs = hotspots.emerging_hotspots(
             xy[:, 0],
@@ -272,6 +322,8 @@ def hotspots_cmd(
         "analysis_seconds": round(ehs.seconds, 3),
     }
     if map_png:
+        import pandas as pd
+
         from casegraph.trends.charts import hotspot_map
 
         cells = pd.DataFrame(
@@ -294,7 +346,7 @@ def hotspots_cmd(
 @trends_app.command("kde")
 def kde_cmd(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="CSV of points with projected x/y in metres."),
+    file: Path = POINTS,
     out_png: Path = typer.Option(..., "--out", help="PNG of the surface."),
     x: str = typer.Option("x", "--x"),
     y: str = typer.Option("y", "--y"),
@@ -306,7 +358,7 @@ def kde_cmd(
 ) -> None:
     """Quartic kernel density surface (points per km²) as a PNG."""
     set_json(ctx, as_json)
-    xy, _, _ = _points(file, (x, y, date), where)
+    xy, _, _ = _points(ctx, file, (x, y, date), where)
     grid, extent = hotspots.kernel_density(xy[:, 0], xy[:, 1], cell=cell, bandwidth=bandwidth)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -405,68 +457,8 @@ def map_cmd(ctx: typer.Context, out_png: Path = typer.Option(..., "--out"), as_j
     emit(ctx, {"out": str(path)})
 
 
-def evaluate(data: Path, settings: Any) -> dict[str, Any]:
-    """Ingest a synthetic city into a temporary store, run resolve, linkage and trends, score the spread alerts."""
-    truth = pd.read_csv(data / "spread_truth.csv")
-    with tempfile.TemporaryDirectory(prefix="casegraph-eval-") as work:
-        settings.store.path = str(Path(work) / "eval.duckdb")
-        store = open_store(settings)
-        try:
-            started = time.perf_counter()
-            import_folder(store, settings, data)
-            ingest_seconds = time.perf_counter() - started
-            stages = run_upstream(store, settings)
-            summary = stage.run(store, settings, progress=RichProgress())
-            scores = LazyModule("casegraph.trends.evaluate").spread_scores(truth, stage.alerts(store))
-        finally:
-            store.close()
-    return {
-        **scores,
-        "seconds": summary["seconds"],
-        "ingest_seconds": round(ingest_seconds, 3),
-        "total_seconds": round(time.perf_counter() - started, 3),
-        "stages": stages,
-        "linked_incidents": summary["linked_incidents"],
-        "built_from": summary["built_from"],
-        "alerts": summary["alerts"],
-    }
-
-
-def eval_trends(
-    ctx: typer.Context,
-    data: Path = typer.Option(
-        ..., "--data", help="Synthetic city folder (record CSVs and spread_truth.csv)."
-    ),
-    as_json: bool = JSON,
-) -> None:
-    """Spread alerts against the planted spread: found, delay (days), false alerts, seconds."""
-    set_json(ctx, as_json)
-    if not (data / "spread_truth.csv").exists() or not (data / "incidents.csv").exists():
-        fail(f"{data} needs incidents.csv and spread_truth.csv (a folder written by `casegraph demo`)")
-    try:
-        result = evaluate(data, ctx_of(ctx).settings())
-    except CasegraphError as exc:
-        fail(str(exc))
-    emit(ctx, result, _render_eval)
-
-
-def _render_eval(d: dict[str, Any]) -> None:
-    keys = [
-        "spreads",
-        "spreads_detected",
-        "spread_delay_days",
-        "first_spread_delay_days",
-        "false_spread_alerts",
-        "seconds",
-        "total_seconds",
-    ]
-    out.print(table_of("trends against the planted spread", [{"measure": k, "value": d[k]} for k in keys]))
-    out.print(table_of("per planted spread", d["per_spread"]))
-
-
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     from casegraph.cli import spacetime  # its verbs use the helpers above
 
     spacetime.register(trends_app, eval_app)
     app.add_typer(trends_app, name="trends")
-    eval_app.command("trends")(eval_trends)

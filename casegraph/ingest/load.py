@@ -241,7 +241,7 @@ def _keep_rejects(store: Store, report: IngestReport, problems: list[RowProblem]
     )
     shown = [{"row": p.row, "field": p.field, "reason": p.reason} for p in problems[:SHOWN_PROBLEMS]]
     shown += [{"row": r, "field": f, "reason": why} for r, f, why in rows]
-    report.problems = sorted(shown, key=lambda p: p["row"])[:SHOWN_PROBLEMS]
+    report.problems = sorted(shown, key=lambda p: int(p["row"] or 0))[:SHOWN_PROBLEMS]
 
 
 def _keep_row_rejects(store: Store, report: IngestReport, file: str) -> None:

@@ -20,7 +20,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from casegraph.errors import CasegraphError
-from casegraph.linkage.evaluate import Truth
+from casegraph.linkage.heldout import Truth
 
 ATTRIBUTION = "Copyright (c) 2021 (2022), Consortium Board ROXANNE (3-clause BSD-style licence)."
 

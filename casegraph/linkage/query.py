@@ -92,8 +92,8 @@ def score_seed(
     n = len(rows)
     X = pair_features(seed.encoded, np.zeros(n, np.int64), candidates, np.arange(n), artefact.comparisons)
     z = artefact.model.decision_function(X) if n else np.zeros(0)
-    ids = (np.array([r[k] for r in rows], dtype=object) for k in (1, 2))
-    return Scores(seed, artefact, *ids, X, z)
+    agencies, incidents = (np.array([r[k] for r in rows], dtype=object) for k in (1, 2))
+    return Scores(seed, artefact, agencies, incidents, X, z)
 
 
 def _candidate_rows(store: Store, artefact: Artefact, seed: Seed) -> list[tuple[Any, ...]]:

@@ -71,7 +71,8 @@ def score_candidates(
             np.zeros(0),
             0,
         )
-    return Scored(*(np.concatenate([k[n] for k in kept]) for n in range(4)), total)
+    i, j, X, z = (np.concatenate([k[n] for k in kept]) for n in range(4))
+    return Scored(i, j, X, z, total)
 
 
 def _json_object(

@@ -123,6 +123,11 @@ class TrainingSet:
 
 def training_set(ctx: RunContext, keys: pd.DataFrame) -> TrainingSet:
     """Linked and sampled unlinked candidate pairs among incidents with a known offender, with features."""
+    if keys.empty:
+        raise NoTrainingPairs(
+            f"none of the {len(ctx.index)} incidents is solved: linkage needs solved incidents that share "
+            "offenders (involvements in an offender role, or arrests for an incident) to learn from"
+        )
     matrix = incidence(keys, len(ctx.index))
     solved = pa.table({"row_no": np.unique(keys["row_no"].to_numpy()).astype(np.int64)})
     with ctx.store.registered("_tmp_linkage_solved", solved) as name:

@@ -32,13 +32,24 @@ def sources_of(store: Store, settings: Settings) -> Sources:
     )
     found = Sources(identities, series, net.address_ties)
     if not identities:
-        found.notes.append(
-            "person_identities is empty (resolve has not run): one person per record (agency:record_id), "
-            "so one offender's several records are several people in this network"
-        )
+        found.notes.append(_without_identities(store))
     if net.use_series and not series:
         found.notes.append("no linkage series in the store: co_series ties left out")
     return found
+
+
+def _without_identities(store: Store) -> str:
+    """Why person_identities is empty, as it is: no records, resolve never ran, or records came after it."""
+    if not store.scalar(sql.count_sql("person_records")):
+        return (
+            "no person records are stored: the network has no people (import person_records and involvements)"
+        )
+    per_record = (
+        "one person per record (agency:record_id), so one offender's several records are several people"
+    )
+    if not store.scalar(sql.ok_runs_sql(), ["resolve"]):
+        return f"resolve has not run (`casegraph resolve`): {per_record} in this network"
+    return f"person_identities is empty though resolve ran (records came after it? run `casegraph resolve` again): {per_record}"
 
 
 def make_scratch(store: Store, settings: Settings, src: Sources) -> None:

@@ -66,8 +66,17 @@ def plain(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def _text(value: Any, cell: Cell) -> str:
+def typed(value: Any, kind: str | None) -> Any:
+    """A value as its declared attribute type: a count summed by the database arrives as 12.0, and readers
+    that trust the declaration (networkx) refuse "12.0" for an integer."""
     value = plain(value)
+    if value == "" or kind not in ("int", "double"):
+        return value
+    return int(value) if kind == "int" else float(value)
+
+
+def _text(value: Any, cell: Cell, kind: str | None = None) -> str:
+    value = typed(value, kind)
     return str(cell(value) if isinstance(value, str) else value)
 
 
@@ -91,9 +100,9 @@ def graphml(nodes: pd.DataFrame, edges: pd.DataFrame, cell: Cell) -> str:
 
 
 def _data(parent: ET.Element, row: dict[str, Any], attrs: dict[str, str], prefix: str, cell: Cell) -> None:
-    for name in attrs:
+    for name, kind in attrs.items():
         if name in row and plain(row[name]) != "":
-            ET.SubElement(parent, "data", key=f"{prefix}_{name}").text = _text(row[name], cell)
+            ET.SubElement(parent, "data", key=f"{prefix}_{name}").text = _text(row[name], cell, kind)
 
 
 def gexf(nodes: pd.DataFrame, edges: pd.DataFrame, cell: Cell) -> str:
@@ -124,9 +133,9 @@ def gexf(nodes: pd.DataFrame, edges: pd.DataFrame, cell: Cell) -> str:
 
 def _values(parent: ET.Element, row: dict[str, Any], attrs: dict[str, str], cell: Cell) -> None:
     block = ET.SubElement(parent, "attvalues")
-    for i, name in enumerate(attrs):
+    for i, (name, kind) in enumerate(attrs.items()):
         if name in row and plain(row[name]) != "":
-            ET.SubElement(block, "attvalue", {"for": str(i), "value": _text(row[name], cell)})
+            ET.SubElement(block, "attvalue", {"for": str(i), "value": _text(row[name], cell, kind)})
 
 
 def i2_rows(nodes: pd.DataFrame, edges: pd.DataFrame) -> list[dict[str, Any]]:
@@ -160,8 +169,11 @@ def i2_rows(nodes: pd.DataFrame, edges: pd.DataFrame) -> list[dict[str, Any]]:
 def web_json(nodes: pd.DataFrame, edges: pd.DataFrame, cell: Cell) -> dict[str, Any]:
     """{"nodes": [{id, group, ...}], "links": [{source, target, weight, ...}]} (d3-force / vis-network)."""
 
+    kinds = {**NODE_ATTRS, **EDGE_ATTRS}
+
     def clean(row: dict[str, Any]) -> dict[str, Any]:
-        return {k: (cell(v) if isinstance(v, str) else v) for k, v in ((k, plain(v)) for k, v in row.items())}
+        values = ((k, typed(v, kinds.get(k))) for k, v in row.items())
+        return {k: (cell(v) if isinstance(v, str) else v) for k, v in values}
 
     node_cols = ["person_id", *[c for c in NODE_ATTRS if c in nodes.columns]]
     return {

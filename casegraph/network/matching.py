@@ -87,7 +87,7 @@ def draw_matching(
 ) -> Matching:
     """A uniform random matching of the labelled stubs (labels < k) and n_unlabelled stubs of label k."""
     js, cdf = law
-    j = int(js[min(np.searchsorted(cdf, rng.random()), len(js) - 1)])
+    j = int(js[min(int(np.searchsorted(cdf, rng.random())), len(js) - 1)])
     order = shuffled(labelled, rng)
     mixed, inner = order[:j], order[j:]
     unlabelled_first = rng.random(j) < 0.5  # a mixed pair's unlabelled stub is on either side

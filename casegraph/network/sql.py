@@ -282,6 +282,11 @@ def count_sql(table: str) -> str:
     return f"SELECT count(*) FROM {quote(table)}"
 
 
+def ok_runs_sql() -> str:
+    """How many finished runs a stage has (one parameter: the stage)."""
+    return "SELECT count(*) FROM runs WHERE stage = ? AND status = 'ok'"
+
+
 def drop_sql(table: str) -> str:
     return f"DROP TABLE IF EXISTS {quote(table)}"
 

@@ -62,7 +62,8 @@ def role_params(net: NetworkSettings) -> RoleParams:
 
 def run(store: Store, settings: Settings, *, progress: Progress | None = None) -> dict[str, Any]:
     """Build the person graph, test every pair of groups, rank key players; write the derived tables."""
-    progress, started, timings = progress or NoProgress(), time.perf_counter(), {}
+    progress, started = progress or NoProgress(), time.perf_counter()
+    timings: dict[str, float] = {}
     run_id = store.new_run("network", settings.network.model_dump())
     progress.start(len(STEPS), "network")
     try:
@@ -111,7 +112,10 @@ def _run(store: Store, settings: Settings, run_id: str, progress: Progress, timi
     players["n_groups"] = nodes["n_groups"].to_numpy()
     fit = agreement(players["community"].to_numpy(), players["group_id"].to_numpy(object))
     t = _timed(timings, "key players", progress, t)
-    alerts = tie_alerts(ties, days_of, window, net, run_id) if window[0] is not None else []
+    start, end = window
+    alerts = (
+        tie_alerts(ties, days_of, (start, end), net, run_id) if start is not None and end is not None else []
+    )
     rows = _write(store, run_id, ties, players, alerts, net)
     build.drop_scratch(store)
     _timed(timings, "write", progress, t)

@@ -12,7 +12,6 @@ import pandas as pd
 
 from casegraph.resolve import sql
 from casegraph.resolve.assign import recluster
-from casegraph.resolve.evaluate import score
 from casegraph.resolve.review import decide, decisions, explain, record_key, review_queue, undo
 from casegraph.resolve.stage import run
 from casegraph.store import Store
@@ -55,6 +54,5 @@ __all__ = [
     "records_of",
     "review_queue",
     "run",
-    "score",
     "undo",
 ]

@@ -63,16 +63,19 @@ def entry_hash(values: dict[str, Any], prev_hash: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def anchor_path(settings: Settings, store_path: str) -> Path | None:
+    """Where the anchor of the store at store_path is kept (None: in memory, for an in-memory store)."""
+    if settings.safeguards.audit_anchor_file:
+        return Path(settings.safeguards.audit_anchor_file)
+    return None if store_path == ":memory:" else Path(f"{store_path}.audit-anchor")
+
+
 class Anchor:
     """The latest (seq, hash) kept outside the audit table, optionally signed with an HMAC key."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
         rules = settings.safeguards
-        self.path: Path | None = None
-        if rules.audit_anchor_file:
-            self.path = Path(rules.audit_anchor_file)
-        elif store.path != ":memory:":
-            self.path = Path(f"{store.path}.audit-anchor")
+        self.path = anchor_path(settings, store.path)
         self.memory_key = id(store)
         self.key = _audit_key(rules.audit_key_file, rules.audit_key_env)
 
@@ -175,20 +178,20 @@ class AuditLog:
         marks = ", ".join("?" * (len(FIELDS) + 2))
         for start in range(0, len(rows), CHUNK):  # one statement (one commit) per chunk: commits dominate
             chunk = rows[start : start + CHUNK]
-            values = ", ".join(f"({marks})" for _ in chunk)
+            tuples = ", ".join(f"({marks})" for _ in chunk)
             self.store.execute(
-                f"INSERT INTO audit_log ({cols}) VALUES {values}", [v for r in chunk for v in r]
+                f"INSERT INTO audit_log ({cols}) VALUES {tuples}", [v for r in chunk for v in r]
             )
         self.seq, self.hash = seq, prev
         self.anchor.write(seq, prev)
         return seq
 
 
-class ServerAuditLog:
+class ServerAuditLog(AuditLog):
     """A server store's audit log: the server chains and MACs each entry (casegraph.audit_append) for the user
     the connection signed in as; the entry's user, agency and role are the server's, not the caller's."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store) -> None:  # no anchor file: the server keeps its own (with the count)
         self.store = store
         self.seq, self.hash = head(store)
 

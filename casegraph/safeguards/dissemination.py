@@ -119,4 +119,4 @@ def who_received(g: Session, person_or_record: str) -> list[dict[str, Any]]:
         params,
     )
     g.log("read", "disseminations", f"who received {person_or_record}", rows=len(df))
-    return df.to_dict("records")  # type: ignore[no-any-return]
+    return df.to_dict("records")

@@ -37,7 +37,7 @@ def _records(g: Session, records: list[str]) -> list[dict[str, Any]]:
         f"SELECT {shown_columns('person_records')} FROM person_records WHERE list_contains(?, record_id) "
         "ORDER BY agency, record_id",
         [records],
-    ).to_dict("records")  # type: ignore[no-any-return]
+    ).to_dict("records")
 
 
 def _claims(g: Session, records: list[str]) -> list[dict[str, Any]]:
@@ -59,13 +59,13 @@ def _claims(g: Session, records: list[str]) -> list[dict[str, Any]]:
     )
     rows = g.inner.df(sql, [records] * sql.count("?")).to_dict("records")
     g.log("read", "membership_claims", f"claims about {', '.join(records)[:200]}", rows=len(rows))
-    return rows  # type: ignore[no-any-return]
+    return rows
 
 
 def _of_person(g: Session, table: str, column: str, records: list[str]) -> list[dict[str, Any]]:
     return g.df(
         f"SELECT * FROM {quote(table)} WHERE list_contains(?, {quote(column)}) LIMIT {SHOWN}", [records]
-    ).to_dict("records")  # type: ignore[no-any-return]
+    ).to_dict("records")
 
 
 def _incidents_and_groups(

@@ -58,7 +58,8 @@ def _breakdown(g: Session, table: str, field: str) -> dict[str, Any]:
         entry: dict[str, Any] = {"value": r["value"], "records": int(r["n"])}
         for m in metrics:
             rate = int(r[m]) / int(r["n"]) if r["n"] else None
-            ratio = rate / overall[m] if rate is not None and overall[m] else None
+            base = overall[m]
+            ratio = rate / base if rate is not None and base else None
             flagged = bool(
                 ratio is not None
                 and int(r["n"]) >= g.rules.fairness_min_group

@@ -84,7 +84,7 @@ def due(g: Session, *, today: date | None = None, within_days: int | None = None
         f"listed {len(rows)} records due (today {day})",
         rows=len(rows),
     )
-    return rows  # type: ignore[no-any-return]
+    return rows
 
 
 def keep(g: Session, table: str, key: str, reason: str, *, today: date | None = None) -> dict[str, Any]:

@@ -64,10 +64,13 @@ def cli_origin() -> str:
 
 def audit_log_of(store: Store, settings: Settings) -> AuditLog:
     """The one AuditLog per open store (it caches the chain head); a server store's is the server's."""
-    log = _LOGS.get(store)
-    if log is None:
-        server = hasattr(store, "audit_append")
-        log = _LOGS[store] = ServerAuditLog(store) if server else AuditLog(store, Anchor(store, settings))  # type: ignore[assignment]
+    found = _LOGS.get(store)
+    if found is not None:
+        return found
+    log: AuditLog = (
+        ServerAuditLog(store) if hasattr(store, "audit_append") else AuditLog(store, Anchor(store, settings))
+    )
+    _LOGS[store] = log
     return log
 
 
@@ -164,7 +167,7 @@ class Session:
         allowed = self.inner.scalar("SELECT casegraph.scope_agencies(?)", [scope])
         if allowed is None:
             raise PolicyDenied(f"{self.user.describe()} is not in the scope {scope}")
-        self.inner.scope = scope  # type: ignore[attr-defined]
+        self.inner.scope = scope
         self.log("scope", scope)
 
     @contextmanager
@@ -201,8 +204,8 @@ class Session:
         """Rows as dicts, straight from the store when it offers `records` (cheaper than Arrow for a page)."""
         direct = getattr(self.inner, "records", None)
         if direct is None:
-            return self.inner.arrow(sql, params).to_pylist()  # type: ignore[no-any-return]
-        return direct(sql, params)  # type: ignore[no-any-return]
+            return self.inner.arrow(sql, params).to_pylist()
+        return direct(sql, params)
 
     def batches(self, sql: str, params: Params = None, size: int = 100_000) -> Iterator[pa.RecordBatch]:
         return self.inner.batches(sql, params, size)

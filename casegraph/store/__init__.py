@@ -19,7 +19,7 @@ def open_store(settings: Settings, path: str | None = None) -> Store:
     if is_server(location):
         from casegraph.store.server import ServerStore, credentials_for
 
-        return ServerStore(settings.store, location, credentials_for(location))  # type: ignore[return-value]
+        return ServerStore(settings.store, location, credentials_for(location))
     if settings.store.engine == "duckdb":
         from casegraph.store.duckdb import DuckDBStore
 

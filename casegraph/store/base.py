@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 import pandas as pd
 import pyarrow as pa
 
-Params = Sequence[Any] | dict[str, Any] | None
-Frame = pa.Table | pd.DataFrame
+Params: TypeAlias = Sequence[Any] | dict[str, Any] | None
+Frame: TypeAlias = pa.Table | pd.DataFrame
 
 
 class Store(Protocol):

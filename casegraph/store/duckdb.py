@@ -48,7 +48,7 @@ def read_key(settings: StoreSettings) -> str | None:
 
 
 def _connect(path: str, key: str | None, settings: StoreSettings) -> duckdb.DuckDBPyConnection:
-    config = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         "autoinstall_known_extensions": "false",
         "autoload_known_extensions": "false",
         "threads": str(settings.threads),

@@ -42,6 +42,12 @@ def alerts(store: Store, kind: str | None = None) -> pd.DataFrame:
     return store.df(sql.alerts_sql(kind), ["trends", kind] if kind else ["trends"])
 
 
+def points(store: Store) -> pd.DataFrame:
+    """Incidents with projected coordinates and a date (agency, incident_id, offence, x, y, occurred_on): what
+    hot spots and near repeats are computed from."""
+    return store.df(sql.points_sql())
+
+
 def group_activity(store: Store, group_id: str, period_kind: str = "month") -> pd.DataFrame:
     """A group's activity rows (all areas and '*' totals) in period order."""
     return store.df(
@@ -71,5 +77,6 @@ __all__ = [
     "knox",
     "mann_kendall",
     "near_repeat",
+    "points",
     "run",
 ]

@@ -112,3 +112,29 @@ def hotspot_map(
     ax.set_ylabel("y (m)")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def near_repeat_chart(cells: list[dict[str, Any]], path: str | Path, *, alpha: float = 0.05) -> Path:
+    """The near-repeat table as a heat map: observed pairs over the permutations' median in each distance x time
+    band, the ratio written in each cell, starred where its permutation p-value is at most `alpha`."""
+    frame = pd.DataFrame(cells)
+    spaces, times = list(dict.fromkeys(frame["space_band"])), list(dict.fromkeys(frame["time_band"]))
+    ratio = frame.pivot(index="space_band", columns="time_band", values="ratio_median").loc[spaces, times]
+    p = frame.pivot(index="space_band", columns="time_band", values="p").loc[spaces, times]
+    fig = Figure(figsize=(1.6 + 1.3 * len(times), 1.2 + 0.55 * len(spaces)))
+    ax = fig.add_subplot()
+    values = ratio.to_numpy(float)
+    top = max(1.5, float(np.nanmax(values)))
+    shown = ax.imshow(values, cmap="Reds", vmin=1.0, vmax=top, aspect="auto")
+    for (s, t), value in np.ndenumerate(values):
+        star = "*" if p.iat[s, t] is not None and p.iat[s, t] <= alpha else ""
+        ink = "white" if value > 1.0 + 0.6 * (top - 1.0) else "black"  # readable on the darkest cells
+        ax.text(t, s, f"{value:.2f}{star}", ha="center", va="center", fontsize=9, color=ink)
+    ax.set_xticks(range(len(times)), [f"{b} days" for b in times])
+    ax.set_yticks(range(len(spaces)), [f"{b} m" for b in spaces])
+    ax.set_xlabel("days apart")
+    ax.set_ylabel("metres apart")
+    ax.set_title(f"Near repeats: observed / expected pairs (* p <= {alpha})", fontsize=10)
+    fig.colorbar(shown, ax=ax, label="observed / expected")
+    fig.tight_layout()
+    return _save(fig, path)

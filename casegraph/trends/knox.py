@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -59,7 +59,8 @@ def _check_edges(edges: Any, name: str) -> np.ndarray:
 
 def banded(values: np.ndarray, edges: np.ndarray, closed: str) -> np.ndarray:
     """Band index of each value (len(edges) = beyond the last edge); a first edge of 0 holds exactly 0."""
-    band = np.searchsorted(edges, values, side="left" if closed == "right" else "right")
+    side: Literal["left", "right"] = "left" if closed == "right" else "right"
+    band = np.searchsorted(edges, values, side=side)
     if closed == "left" and edges[0] == 0:
         band[values == 0] = 0
     return band
@@ -139,7 +140,7 @@ def time_pairs(t: np.ndarray, edges: np.ndarray, closed: str) -> np.ndarray:
     idx = np.arange(len(ts))
     within = []  # pairs with dt <= e (closed right, or e = 0) or dt < e (closed left)
     for e in edges:
-        side = "right" if closed == "right" or e == 0 else "left"
+        side: Literal["left", "right"] = "right" if closed == "right" or e == 0 else "left"
         within.append(int((np.searchsorted(ts, ts + e, side=side) - idx - 1).sum()))
     return np.diff(np.asarray([0, *within], dtype=np.int64))
 

@@ -287,7 +287,10 @@ def evaluate(
         "grid_m": region.cell,
         "hotspot_cell_m": hotspot_cell,
         "lookback_days": lookback,
-        "methods": [_scores(name, *totals[name], cells_days, region, len(test_days)) for name in totals],
+        "methods": [
+            _scores(name, int(t[0]), int(t[1]), t[2], cells_days, region, len(test_days))
+            for name, t in totals.items()
+        ],
     }
 
 
@@ -350,7 +353,7 @@ def prospective(
     region = study_region(xy[in_train], grid)
     first = int((test[0] - dates.min()).days)
     test_days = range(first, int((test[1] - dates.min()).days) + 1)
-    runs = []
+    runs: list[dict[str, Any]] = []
     for min_ratio in min_ratios:
         window = risk_window(table.cells(), alpha=alpha, min_ratio=min_ratio)
         if window is None:

@@ -17,7 +17,7 @@ from casegraph.store.base import Store
 from casegraph.trends import sql
 from casegraph.trends.activity import SpreadRule, activity_rows, baselines, grid_area, spreads
 from casegraph.trends.alerts import growth_alert, near_repeat_alert, now_utc, spread_alert, write_alerts
-from casegraph.trends.growth import trend_rows
+from casegraph.trends.growth import Growth, trend_rows
 from casegraph.trends.hotspots import emerging_hotspots, hotspot_steps
 from casegraph.trends.knox import near_repeat
 from casegraph.trends.risk import live_alerts, risk_window
@@ -184,7 +184,8 @@ def _group_tables(
     # an alarm needs: one incident, often a wrong series link, never makes an area home.
     bases = baselines(links, contacts, cfg.baseline_days, replace(rule, corroborate=False))
     found = spreads(links, bases, rule)
-    trends_df, growth = pd.DataFrame(), []
+    trends_df = pd.DataFrame()
+    growth: list[Growth] = []
     if window is not None and groups:
         options = {
             "penalty": cfg.changepoint_penalty,

@@ -15,7 +15,7 @@ from scipy.sparse import csr_matrix
 from casegraph import linkage
 from casegraph.linkage.attribute import attribute
 from casegraph.linkage.datasets import convert_crime_series, read_truth
-from casegraph.linkage.evaluate import evaluate
+from casegraph.linkage.heldout import evaluate
 from casegraph.linkage.metrics import clustering_scores
 from casegraph.linkage.query import similar
 from casegraph.schema import model
@@ -213,3 +213,13 @@ def test_attribute_reaches_groups_through_membership_claims(linked):
     groups = {g["group_id"]: g for g in attribute(store, incident, settings.linkage)["groups"]}
     assert group in groups
     assert groups[group]["claims"] and groups[group]["evidence"] and groups[group]["members"]
+
+
+def test_without_any_solved_incident_link_says_so(city_store, settings):
+    """Public extracts (Toronto, Chicago) name no offenders: a clear refusal, not a traceback."""
+    from casegraph.linkage.training import NoTrainingPairs
+
+    city_store.execute("DELETE FROM involvements")
+    city_store.execute("DELETE FROM arrests")
+    with pytest.raises(NoTrainingPairs, match="none of the 3000 incidents is solved"):
+        linkage.run(city_store, settings)

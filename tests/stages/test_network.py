@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from casegraph import network
-from casegraph.network.cityeval import planted_ties, score_city
+from casegraph.evaluation.network import planted_ties
+from casegraph.evaluation.network import score as score_city
 from tests.conftest import changed_tables, table_counts
 
 runner = CliRunner()
@@ -140,6 +141,23 @@ def test_cli_verbs(ran, tmp_path, monkeypatch):
     out = tmp_path / "g.csv"
     assert runner.invoke(app, ["network", "export", "--format", "i2", "-o", str(out)]).exit_code == 0
     assert out.read_text().startswith("Entity1_ID,")
+
+
+@pytest.mark.parametrize("fmt", ["graphml", "gexf", "json", "i2"])
+def test_every_graph_export_of_a_run_is_read_back_by_networkx_and_igraph(ran, tmp_path, monkeypatch, fmt):
+    from casegraph.cli import app
+    from tests.unit.test_network_export import read_back
+
+    store, settings, summary, _ = ran
+    store.close()
+    monkeypatch.setenv("CASEGRAPH_STORE", settings.store.path)
+    out = tmp_path / f"people.{fmt}"
+    result = runner.invoke(app, ["--json", "network", "export", "--format", fmt, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    g, h = read_back(fmt, out)
+    assert g.number_of_edges() == h.ecount() == json.loads(result.stdout)["ties"] > 0
+    if fmt != "i2":  # the link table lists the people on a tie only
+        assert g.number_of_nodes() == h.vcount() == summary["n_nodes"]
 
 
 @pytest.mark.realdata

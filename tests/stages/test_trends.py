@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from casegraph import trends
+from casegraph.evaluation.trends import spread_scores
 from casegraph.schema import model
 from casegraph.trends import sql
-from casegraph.trends.evaluate import spread_scores
-from tests.conftest import changed_tables, table_counts
+from tests.conftest import changed_tables, store_planted_series, table_counts
 
 
 @pytest.fixture
@@ -92,12 +92,7 @@ def test_no_spread_alert_for_groups_that_do_not_spread(ran, city_dir):
 
 def test_the_planted_spread_is_found_within_a_month_given_correct_series(city_store, settings, city_dir):
     """With the series a perfect linkage would give, the spreading group's alerts match the truth."""
-    truth_series = pd.read_csv(city_dir / "incident_truth.csv").dropna(subset=["series_id"])
-    with city_store.registered("truth_series", truth_series[["series_id", "incident_id"]].drop_duplicates()):
-        city_store.execute(
-            "INSERT INTO series (series_id, run_id, agency, incident_id) SELECT t.series_id, "
-            "'truth', i.agency, t.incident_id FROM truth_series t JOIN incidents i USING (incident_id)"
-        )
+    store_planted_series(city_store, city_dir)
     trends.run(city_store, settings)
     truth = pd.read_csv(city_dir / "spread_truth.csv")
     scores = spread_scores(truth, trends.alerts(city_store))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from casegraph.network.cityeval import score_ties
+from casegraph.evaluation.network import score_ties
 from casegraph.network.evaluate import evaluate_folder, group_column_of, load_folder
 
 

@@ -7,8 +7,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from casegraph.evaluation.trends import spread_scores
 from casegraph.trends.activity import SpreadRule, activity_rows, baselines, period_start, spreads
-from casegraph.trends.evaluate import spread_scores
 from casegraph.trends.growth import growth_events, period_range
 
 

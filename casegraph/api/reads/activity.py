@@ -198,7 +198,7 @@ def areas(g: Session) -> dict[str, Any]:
         "SELECT * FROM (SELECT area, x, y FROM incidents WHERE x IS NOT NULL AND area IS NOT NULL) "
         "USING SAMPLE 200000 ROWS"
     )
-    return cache.remembered(g, "areas", sql, None, lambda: _hulls(g.arrow(sql)))  # type: ignore[no-any-return]
+    return cache.remembered(g, "areas", sql, None, lambda: _hulls(g.arrow(sql)))
 
 
 def _hulls(table: Any) -> dict[str, Any]:

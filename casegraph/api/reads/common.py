@@ -11,26 +11,10 @@ from typing import Any
 
 from casegraph.api import cache
 from casegraph.api.workspace import ApiProblem
-from casegraph.pipeline import STAGE_NAMES, stage_module
+from casegraph.pipeline import producer_of
 from casegraph.safeguards import Session
 from casegraph.schema import model
 from casegraph.store import quote
-
-# Who writes which derived table, for tables whose stage is not built yet (its WRITES cannot be read).
-KNOWN_PRODUCERS = {
-    "person_identities": "resolve",
-    "incident_links": "linkage",
-    "series": "linkage",
-    "person_ties": "network",
-    "group_ties": "network",
-    "group_activity": "trends",
-    "group_incidents": "trends",
-    "group_trends": "trends",
-    "hotspots": "trends",
-    "near_repeat": "trends",
-    "alerts": "trends or network",
-}
-
 
 RECORD_KEY, INCIDENT_KEY = "agency, record_id", "agency, incident_id"
 # Where a read names the membership claims: `rows` puts the session's passing claims there (Session.valid_claims),
@@ -78,14 +62,6 @@ def parsed(row: dict[str, Any], *columns: str) -> dict[str, Any]:
     return row
 
 
-def producer_of(table: str) -> str:
-    for name in STAGE_NAMES:
-        module = stage_module(name)
-        if module is not None and table in getattr(module, "WRITES", ()):
-            return name
-    return KNOWN_PRODUCERS.get(table, "ingest")
-
-
 def has_table(g: Session, table: str) -> bool:
     """Asked several times per request; the catalog query (information_schema) costs ~9 ms."""
     names = cache.remembered(g, "tables", "", None, lambda: frozenset(g.table_names()))
@@ -112,15 +88,13 @@ def stage_note(g: Session, table: str) -> dict[str, str] | None:
     stage = producer_of(table)
     if stage == "ingest":
         return {"status": "no records", "note": f"no {table} records are stored (or visible to you)"}
-    built = stage_module(stage) is not None if stage in STAGE_NAMES else False
-    last = last_ok_run(g, stage) if built else None
+    last = last_ok_run(g, stage)
     if last:  # the stage ran and found nothing (or nothing this user may see): say so, not "run it"
         return {
             "status": "no rows",
             "note": f"{table} is empty: the {stage} stage ran ({last}) and wrote none visible to you",
         }
-    how = f"run `casegraph {stage}`" if built else f"the {stage} stage is not built in this version"
-    return {"status": "stage not run", "note": f"{table} is empty: {how} to fill it"}
+    return {"status": "stage not run", "note": f"{table} is empty: run `casegraph {stage}` to fill it"}
 
 
 def last_ok_run(g: Session, stage: str) -> str | None:

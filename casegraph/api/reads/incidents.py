@@ -149,7 +149,7 @@ def incident(g: Session, incident_id: str, agency: str | None = None) -> dict[st
     found = one(g, sql, [incident_id, agency] if agency else [incident_id])
     if found is None:
         raise not_found("incidents", incident_id, agency)
-    key = [found["agency"], incident_id]  # type: ignore[index]
+    key = [found["agency"], incident_id]
     derived = {  # sections from stage tables are read only when the stage has written rows
         "series": ("series", "SELECT * FROM series WHERE agency = ? AND incident_id = ?"),
         "groups": (

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from casegraph.api import cache
-from casegraph.api.reads.common import has_table, listing, parsed, producer_of, rows
-from casegraph.pipeline import STAGE_NAMES, stage_module
+from casegraph.api.reads.common import has_table, listing, parsed, rows
+from casegraph.pipeline import STAGE_NAMES, producer_of
 from casegraph.safeguards import Session
 from casegraph.schema import model
 from casegraph.store import quote
@@ -29,7 +29,7 @@ SHOWN_TABLES = (
 
 
 def status(g: Session) -> dict[str, Any]:
-    """Each stage: built or not, its last run; each table behind a view: its rows (visible to the user)."""
+    """Each stage: its last run; each table behind a view: its rows (visible to the user)."""
     runs = {
         r["stage"]: r
         for r in rows(
@@ -39,12 +39,7 @@ def status(g: Session) -> dict[str, Any]:
         )
     }
     stages = [
-        {
-            "stage": s,
-            "built": stage_module(s) is not None,
-            "last_run": runs.get(s),
-            "state": "ran" if s in runs else "not built" if stage_module(s) is None else "stage not run",
-        }
+        {"stage": s, "last_run": runs.get(s), "state": "ran" if s in runs else "stage not run"}
         for s in STAGE_NAMES
     ]
     tables = [

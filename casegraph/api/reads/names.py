@@ -49,7 +49,7 @@ def name_index(g: Session, resolved: bool) -> NameIndex | None:
     if int(cache.scalar(g, "SELECT count(*) FROM person_records")) > MAX_INDEXED:
         return None
     sql = index_sql(resolved)
-    return cache.remembered(g, "names", sql, None, lambda: _build(g.arrow(sql)))  # type: ignore[no-any-return]
+    return cache.remembered(g, "names", sql, None, lambda: _build(g.arrow(sql)))
 
 
 def _build(table: pa.Table) -> NameIndex:

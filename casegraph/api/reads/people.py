@@ -175,7 +175,7 @@ def group_key(g: Session, name_or_id: str) -> dict[str, Any]:
     )
     if found is None:
         raise not_found("groups", name_or_id, None)
-    return found  # type: ignore[return-value]
+    return found
 
 
 def members_sql() -> str:

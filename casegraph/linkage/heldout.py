@@ -1,4 +1,5 @@
-"""`casegraph eval linkage`: train on the training series, score the held-out ones, measure.
+"""The held-out protocol behind `casegraph eval linkage` (casegraph.evaluation.linkage runs it on a folder):
+train on the training series, score the held-out ones, measure.
 
 The incidents are encoded once; for each split (train / test by co-offending component, so no series is
 on both sides) the pair model is trained from truth labels on training incidents only and then scores

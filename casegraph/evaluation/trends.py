@@ -1,11 +1,42 @@
-"""Score spread alerts against a synthetic city's truth (spread_truth.csv: group_id, area, first_date)."""
+"""Trends against ground truth: spread alerts against a synthetic city's planted spread (spread_truth.csv:
+group_id, area, first_date)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from casegraph import trends
+from casegraph.evaluation.truth import truth_frame
+from casegraph.store import Store
+
+TRUTH = ("spread_truth",)
+
+
+def score(store: Store, city: Path) -> dict[str, Any]:
+    """The trends stage's spread alerts in a store against a city's planted spread."""
+    truth = truth_frame(city, "spread_truth", ("group_id", "area", "first_date"))
+    return spread_scores(truth, trends.alerts(store))
+
+
+def rows(s: dict[str, Any]) -> list[dict[str, Any]]:
+    delay = s["spread_delay_days"]
+    return [
+        {
+            "measure": "spread areas alerted",
+            "found": str(s["spreads_detected"]),
+            "truth": str(s["spreads"]),
+            "quality": (
+                f"alerts at most {delay} days after the first incident there"
+                if delay is not None
+                else "none alerted"
+            )
+            + f"; {s['false_spread_alerts']} alerts for areas not planted",
+        }
+    ]
 
 
 def spread_scores(truth: pd.DataFrame, alerts: pd.DataFrame, *, within_days: int = 30) -> dict[str, Any]:
