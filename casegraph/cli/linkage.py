@@ -41,8 +41,8 @@ def link(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help=
 def _render_link(d: dict[str, Any]) -> None:
     b = d["blocking"]
     out.print(
-        f"{d['n_incidents']} incidents, {d['n_candidates']} candidate pairs (gap {b['max_gap_days']} days, "
-        f"distance {b['max_distance_m']} m) -> {d['n_links']} links, {d['n_series']} series "
+        f"{d['n_incidents']} incidents, {d['n_candidates']} candidate pairs ({' + '.join(b['passes'])}, "
+        f"{b['candidates_per_incident']} per incident) -> {d['n_links']} links, {d['n_series']} series "
         f"in {d['seconds']} s"
     )
     rows = [
@@ -174,7 +174,9 @@ def eval_linkage(
         "auto", "--linked-by", help="auto (series_id if present), series or offender."
     ),
     all_pairs: bool = typer.Option(
-        False, "--all-pairs", help="No time or distance blocking: score every pair."
+        False,
+        "--all-pairs",
+        help="Diagnostic: no blocking, score every pair (the default figures are what `link` gets).",
     ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -204,7 +206,16 @@ def eval_linkage(
 
 
 def _render_eval(d: dict[str, Any]) -> None:
-    keys = ("auc", "average_precision", "top10_any", "top10_all", "top25_any", "bcubed_f1", "adjusted_rand")
+    keys = (
+        "blocking_recall",
+        "auc",
+        "average_precision",
+        "top10_any",
+        "top10_all",
+        "top25_any",
+        "bcubed_f1",
+        "adjusted_rand",
+    )
     out.print(
         table_of(
             f"linkage on {d['n_incidents']} incidents, {d['n_series']} held-out series per split "

@@ -294,15 +294,18 @@ class LinkModel(_BinaryPairClassifier):
         Decaestecker (2002) finds the candidates' share; only the intercept moves, ranks never change.
         Where unlinked training pairs look more alike than the candidates do (solved incidents cluster),
         label shift does not hold and the EM can run to zero: the share is kept at or above `floor` times
-        the training share (on the held-out real series the unbounded EM came out 0.05 to 2 times the true share).
+        the training share (on the held-out real series the unbounded EM came out 0.05 to 2 times the true share),
+        and at or below the training share itself (solved incidents are richer in series than the rest; on the
+        synthetic city with a quarter of the series solved the unbounded EM came out at 0.8 against 0.12).
         """
         check_is_fitted(self)
         z = self.decision_function(X) - self.intercept_
         base = self.intercept_ - _logit(self.prior_)
         lowest = max(1e-9, floor * self.training_prior_)
+        highest = min(1 - 1e-9, self.training_prior_)
         prior = self.prior_
         for _ in range(max_iter):
-            new = float(np.clip(expit(z + base + _logit(prior)).mean(), lowest, 1 - 1e-9))
+            new = float(np.clip(expit(z + base + _logit(prior)).mean(), lowest, highest))
             done = abs(new - prior) < tol
             prior = new
             if done:

@@ -1,8 +1,9 @@
 """`similar`: the incidents most likely linked to a seed, each with its probability and its explanation.
 
-The seed is compared with every blocking candidate in the linkage index (not only stored links), with the
-model and encoder `link` saved, so the answer matches the stored links and covers pairs below the link
-threshold. An incident ingested after `link` is encoded on the fly.
+The seed is compared with its blocking candidates in the linkage index (not only stored links), chosen by
+the plan `link` used (every incident of a small store; else its nearest incidents in space and time and its
+window), with the model and encoder `link` saved, so the answer matches the stored links and covers pairs
+below the link threshold. An incident ingested after `link` is encoded on the fly.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from casegraph.linkage.comparisons import fields_read
 from casegraph.linkage.encode import Encoded
 from casegraph.linkage.features import pair_features
 from casegraph.linkage.index import INDEX, Artefact, families, incidents_sql, load_artefact, params_for
+from casegraph.linkage.neighbours import NeighbourIndex, embed
 from casegraph.store import Store, quote
 
 
@@ -97,10 +99,35 @@ def score_seed(
 
 
 def _candidate_rows(store: Store, artefact: Artefact, seed: Seed) -> list[tuple[Any, ...]]:
-    blocking, enc = artefact.blocking, seed.encoded
+    plan = artefact.plan
+    if plan.all_pairs:
+        return store.rows(
+            f"SELECT row_no, agency, incident_id, encoded FROM {INDEX} WHERE run_id = ? ORDER BY row_no",
+            [artefact.run_id],
+        )
+    wanted = set()
+    if plan.neighbours:
+        point, placed = embed(seed.encoded, plan.scales)
+        found = neighbour_index(store, artefact).query(
+            point[0], bool(placed[0]), seed.family, plan.neighbours
+        )
+        wanted.update(found.tolist())
+    if plan.window is not None:
+        wanted.update(r[0] for r in _window_rows(store, artefact, seed))
+    rows = pa.table({"row_no": pa.array(sorted(wanted), pa.int64())})
+    with store.registered("_tmp_linkage_seed_rows", rows) as name:
+        return store.rows(
+            f"SELECT row_no, agency, incident_id, encoded FROM {INDEX} SEMI JOIN {quote(name)} w "
+            f"ON w.row_no = {INDEX}.row_no WHERE run_id = ? ORDER BY row_no",
+            [artefact.run_id],
+        )
+
+
+def _window_rows(store: Store, artefact: Artefact, seed: Seed) -> list[tuple[Any, ...]]:
+    blocking, enc = artefact.plan.window, seed.encoded
     x, y = _finite(enc.columns.get("x")), _finite(enc.columns.get("y"))
     if blocking.distance_m and (x is None or y is None):
-        return []  # an incident without a place has no candidates under a distance limit (as in `link`)
+        return []  # an incident without a place has no window candidates under a distance limit (as in `link`)
     values = {
         "run": artefact.run_id,
         "family": seed.family,
@@ -112,6 +139,25 @@ def _candidate_rows(store: Store, artefact: Artefact, seed: Seed) -> list[tuple[
     }
     sql = seed_candidates_sql(INDEX, blocking)
     return store.rows(sql, params_for(sql, values))
+
+
+_NEIGHBOURS: dict[tuple[str, str], NeighbourIndex] = {}
+
+
+def neighbour_index(store: Store, artefact: Artefact) -> NeighbourIndex:
+    """The run's incidents embedded as `link` embedded them, in k-d trees (built once per process and run)."""
+    key = (store.path, artefact.run_id)
+    if key not in _NEIGHBOURS:
+        _NEIGHBOURS.clear()  # one run at a time: a new run replaces the old one's rows
+        frame = store.df(
+            f"SELECT family, t_lo, t_hi, x, y FROM {INDEX} WHERE run_id = ? ORDER BY row_no",
+            [artefact.run_id],
+        )
+        columns = {c: frame[c].to_numpy(dtype=float, na_value=np.nan) for c in ("t_lo", "t_hi", "x", "y")}
+        points, placed = embed(Encoded(columns), artefact.plan.scales)
+        families = frame["family"].fillna("").to_numpy(dtype=str)
+        _NEIGHBOURS[key] = NeighbourIndex.build(points, placed, families)
+    return _NEIGHBOURS[key]
 
 
 def _finite(values: np.ndarray | None) -> float | None:

@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy.special import expit
 
-from casegraph.linkage.candidates import candidate_pairs_sql
+from casegraph.linkage.blocking import Candidates
 from casegraph.linkage.features import pair_features
-from casegraph.linkage.index import INDEX, RunContext
+from casegraph.linkage.index import RunContext
 from casegraph.linkage.model import LinkModel
 from casegraph.progress import NoProgress, Progress
 
@@ -39,23 +39,21 @@ def score_candidates(
     ctx: RunContext,
     model: LinkModel,
     threshold: float,
+    candidates: Candidates,
     *,
-    subset: str | None = None,
     progress: Progress | None = None,
     batch: int = 500_000,
 ) -> Scored:
     """Score every candidate pair; keep those with probability >= threshold (all when threshold is 0)."""
     progress = progress or NoProgress()
-    sql = candidate_pairs_sql(INDEX, ctx.blocking, subset=subset)
     encoded, comparisons = ctx.index.encoded, ctx.comparisons
     cut = (
         -np.inf if threshold <= 0 else float(np.log(threshold / (1 - threshold))) if threshold < 1 else np.inf
     )
     kept: list[tuple[np.ndarray, ...]] = []
     total = 0
-    progress.start(None, "scoring candidate pairs")
-    for part in ctx.store.batches(sql, ctx.pairs_params(sql), size=batch):
-        i, j = (part.column(c).to_numpy().astype(np.int64) for c in ("i", "j"))
+    progress.start(len(candidates), "scoring candidate pairs")
+    for i, j in candidates.batches(batch):
         X = pair_features(encoded, i, encoded, j, comparisons)
         z = model.decision_function(X)
         keep = z >= cut

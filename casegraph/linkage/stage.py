@@ -6,10 +6,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from casegraph.errors import CasegraphError
-from casegraph.linkage.blocking import choose_blocking, sample_rows
+from casegraph.linkage.blocking import Candidates, candidates_of, choose_plan, sample_rows
 from casegraph.linkage.comparisons import Comparison, selected
 from casegraph.linkage.encode import IncidentEncoder
 from casegraph.linkage.index import (
@@ -22,9 +23,17 @@ from casegraph.linkage.index import (
     read_incidents,
 )
 from casegraph.linkage.model import LinkModel
+from casegraph.linkage.neighbours import FALLBACK, Scales, linked_scales
 from casegraph.linkage.score import score_candidates, write_links
 from casegraph.linkage.series import cluster_links, series_frame
-from casegraph.linkage.training import TrainingSet, fit_models, offender_keys, population_sample, training_set
+from casegraph.linkage.training import (
+    TrainingSet,
+    fit_models,
+    linked_pairs_of,
+    offender_keys,
+    population_sample,
+    training_set,
+)
 from casegraph.progress import NoProgress, Progress
 from casegraph.settings import LinkageSettings, Settings
 from casegraph.store import Store
@@ -90,13 +99,13 @@ def _run(store: Store, s: LinkageSettings, run_id: str, progress: Progress) -> d
     clock = Clock()
     index, encoder, comparisons = encode_incidents(store, run_id, s)
     clock.lap("encode")
-    blocking, per_incident = choose_blocking(store, run_id, s, len(index))
-    ctx = RunContext(store, run_id, index, blocking, comparisons, s)
     keys = offender_keys(store, run_id, s.offender_roles)
-    data, best, fitted = train(ctx, keys)
+    ctx, cands = blocked(store, run_id, index, comparisons, s, scales_of(index, keys, FALLBACK, s))
+    clock.lap("block")
+    data, best, fitted = train(ctx, keys, cands)
     clock.lap("train")
     model_id = save_models(ctx, fitted, best, data, encoder)
-    scored = score_candidates(ctx, fitted[best], s.link_threshold, progress=progress)
+    scored = score_candidates(ctx, fitted[best], s.link_threshold, cands, progress=progress)
     clock.lap("score")
     n_links = write_links(ctx, model_id, scored, fitted[best])
     clock.lap("explain")
@@ -116,7 +125,7 @@ def _run(store: Store, s: LinkageSettings, run_id: str, progress: Progress) -> d
         "run_id": run_id,
         "n_incidents": len(index),
         "features": [c.name for c in comparisons],
-        "blocking": {**blocking.as_dict(), "candidates_per_incident": round(per_incident, 1)},
+        "blocking": blocking_summary(ctx, cands),
         "n_candidates": scored.n_candidates,
         "training": {
             "solved_incidents": int(keys["row_no"].nunique()),
@@ -139,9 +148,40 @@ def _run(store: Store, s: LinkageSettings, run_id: str, progress: Progress) -> d
     }
 
 
-def train(ctx: RunContext, keys: pd.DataFrame) -> tuple[TrainingSet, str, dict[str, LinkModel]]:
+def scales_of(index: IncidentIndex, keys: pd.DataFrame, default: Scales, s: LinkageSettings) -> Scales:
+    """The neighbour search's axes, from the pairs of solved incidents sharing an offender."""
+    i, j = linked_pairs_of(keys, len(index)) if len(keys) else (np.zeros(0, int), np.zeros(0, int))
+    return linked_scales(index.encoded, i, j, default, s.max_gap_days)
+
+
+def blocked(
+    store: Store,
+    run_id: str,
+    index: IncidentIndex,
+    comparisons: tuple[Comparison, ...],
+    s: LinkageSettings,
+    scales: Scales,
+) -> tuple[RunContext, Candidates]:
+    """The run's blocking plan and its candidate pairs."""
+    plan = choose_plan(store, run_id, s, len(index), scales)
+    ctx = RunContext(store, run_id, index, plan, comparisons, s)
+    return ctx, candidates_of(ctx)
+
+
+def blocking_summary(ctx: RunContext, cands: Candidates) -> dict[str, Any]:
+    return {
+        **ctx.plan.as_dict(),
+        "candidates_per_incident": round(cands.per_incident(), 1),
+        "most_per_incident": ctx.settings.max_candidates_per_incident,
+        "pairs_by_pass": cands.passes,
+    }
+
+
+def train(
+    ctx: RunContext, keys: pd.DataFrame, cands: Candidates
+) -> tuple[TrainingSet, str, dict[str, LinkModel]]:
     """Fit the model kinds on labelled candidate pairs, then shift each to the candidates' linked share."""
-    data = training_set(ctx, keys)
+    data = training_set(ctx, keys, cands)
     best, fitted = fit_models(data, ctx.comparisons, ctx.settings)
     population = population_sample(ctx, sample_rows(len(ctx.index), ctx.settings))
     for model in fitted.values():
@@ -157,9 +197,7 @@ def save_models(
     rows = []
     for kind, model in fitted.items():
         model_id = f"{ctx.run_id}:{kind}"
-        text, digest = Artefact(
-            encoder, model, ctx.comparisons, ctx.blocking, ctx.index.encoded.dtype()
-        ).dumps()
+        text, digest = Artefact(encoder, model, ctx.comparisons, ctx.plan, ctx.index.encoded.dtype()).dumps()
         rows.append(
             {
                 "model_id": model_id,

@@ -16,19 +16,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse import coo_matrix, csr_matrix, triu
 from scipy.sparse.csgraph import connected_components
 
 from casegraph.errors import CasegraphError
+from casegraph.linkage.blocking import Candidates, configured
 from casegraph.linkage.candidates import candidate_pairs_sql
 from casegraph.linkage.comparisons import Comparison
 from casegraph.linkage.features import pair_features
-from casegraph.linkage.index import INDEX, IncidentIndex, RunContext
+from casegraph.linkage.index import INDEX, IncidentIndex, RunContext, params_for
 from casegraph.linkage.model import BayesFactorModel, BoostedModel, LinkModel
 from casegraph.settings import LinkageSettings
 from casegraph.store import Store
 
 MODEL_KINDS = ("bayes_factor", "boosted")
+POPULATION_PAIRS = 300_000
 
 
 class NoTrainingPairs(CasegraphError):
@@ -87,6 +89,13 @@ def incidence(keys: pd.DataFrame, n_rows: int) -> csr_matrix:
     ).tocsr()
 
 
+def linked_pairs_of(keys: pd.DataFrame, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (i < j) of index rows sharing an offender."""
+    matrix = incidence(keys, n_rows)
+    shared = triu(matrix @ matrix.T, k=1).tocoo()
+    return shared.row.astype(np.int64), shared.col.astype(np.int64)
+
+
 def share_offender(matrix: csr_matrix, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return np.asarray(matrix[i].multiply(matrix[j]).sum(axis=1)).ravel() > 0
 
@@ -121,20 +130,18 @@ class TrainingSet:
         return digest.hexdigest()
 
 
-def training_set(ctx: RunContext, keys: pd.DataFrame) -> TrainingSet:
+def training_set(ctx: RunContext, keys: pd.DataFrame, candidates: Candidates) -> TrainingSet:
     """Linked and sampled unlinked candidate pairs among incidents with a known offender, with features."""
     matrix = incidence(keys, len(ctx.index))
-    solved = pa.table({"row_no": np.unique(keys["row_no"].to_numpy()).astype(np.int64)})
-    with ctx.store.registered("_tmp_linkage_solved", solved) as name:
-        sql = candidate_pairs_sql(INDEX, ctx.blocking, subset=name)
-        pairs = ctx.store.arrow(sql, ctx.pairs_params(sql))
-    i, j = (pairs.column(c).to_numpy().astype(np.int64) for c in ("i", "j"))
+    solved = np.unique(keys["row_no"].to_numpy()).astype(np.int64)
+    pairs = candidates.within(solved)
+    i, j = pairs.i, pairs.j
     y = share_offender(matrix, i, j) if len(i) else np.zeros(0, bool)
     keep = sample_pairs(y, ctx.settings)
     if y[keep].sum() < 5 or (~y[keep]).sum() < 5:
         raise NoTrainingPairs(
             f"only {int(y.sum())} linked and {int((~y).sum())} unlinked candidate pairs among "
-            f"{solved.num_rows} solved incidents: linkage needs solved incidents that share offenders "
+            f"{len(solved)} solved incidents: linkage needs solved incidents that share offenders "
             "(involvements in an offender role, or arrests for an incident)"
         )
     i, j, y = i[keep], j[keep], y[keep]
@@ -154,11 +161,19 @@ def sample_pairs(y: np.ndarray, settings: LinkageSettings) -> np.ndarray:
 
 
 def population_sample(ctx: RunContext, rows: np.ndarray) -> np.ndarray:
-    """Features of the candidate pairs of some incidents, solved or not: the population the model scores."""
+    """Features of the pairs of some incidents, solved or not, with the incidents of their configured window
+    (same family, max_gap_days, max_distance_m): the reference population whose linked share calibrates the
+    probabilities. It is the same whatever the blocking passes add (far neighbours, all pairs of a small
+    store), so a pair's probability does not fall because more unlikely pairs were compared."""
+    window = configured(ctx.settings)
     with ctx.store.registered("_tmp_linkage_population", pa.table({"row_no": rows})) as name:
-        sql = candidate_pairs_sql(INDEX, ctx.blocking, left=name, ordered=False)
-        pairs = ctx.store.arrow(sql, ctx.pairs_params(sql))
+        sql = candidate_pairs_sql(INDEX, window, left=name, ordered=False)
+        pairs = ctx.store.arrow(sql, params_for(sql, {"run": ctx.run_id, **window.params()}))
     i, j = (pairs.column(c).to_numpy().astype(np.int64) for c in ("i", "j"))
+    if len(i) > POPULATION_PAIRS:
+        rng = np.random.default_rng(ctx.settings.random_state)
+        keep = np.sort(rng.choice(len(i), POPULATION_PAIRS, replace=False))
+        i, j = i[keep], j[keep]
     return pair_features(ctx.index.encoded, i, ctx.index.encoded, j, ctx.comparisons)
 
 
