@@ -59,6 +59,14 @@ def _render_link(d: dict[str, Any]) -> None:
             f"pair models ({d['training']['pairs']} training pairs, {d['training']['linked']} linked)", rows
         )
     )
+    _render_model(d)
+
+
+def _render_model(d: dict[str, Any]) -> None:
+    """Which model answered, and what the data did not support."""
+    out.print(f"model: {d.get('model')}")
+    for note in d.get("notes") or []:
+        out.print(f"note: {note}")
 
 
 def similar(
@@ -97,6 +105,7 @@ def _render_similar(d: dict[str, Any]) -> None:
     out.print(
         table_of(f"incidents like {d['seed']['incident_id']} ({d['candidates']} candidates compared)", rows)
     )
+    _render_model(d)
 
 
 def attribute(
@@ -163,6 +172,7 @@ def _render_attribute(d: dict[str, Any]) -> None:
             ],
         )
     )
+    _render_model(d)
 
 
 def eval_linkage(

@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix, csr_matrix
 
+from casegraph.linkage import default
 from casegraph.linkage.blocking import Candidates
 from casegraph.linkage.index import INDEX, IncidentIndex, RunContext
 from casegraph.linkage.metrics import clustering_scores, pairwise_scores, top_k_recall
 from casegraph.linkage.model import LinkModel
-from casegraph.linkage.neighbours import FALLBACK
 from casegraph.linkage.score import Scored, score_candidates
 from casegraph.linkage.series import cluster_links
 from casegraph.linkage.stage import blocked, blocking_summary, encode_incidents, scales_of
@@ -107,7 +107,9 @@ def _split(
     role = splits.set_index(splits["incident_id"].astype(str))[seed]
     side = role.reindex(index.incident_id.astype(str)).to_numpy()
     train_keys = keys[side[keys["row_no"].to_numpy()] == "train"].rename(columns={"key": "offender"})
-    ctx, cands = blocked(store, run_id, index, comparisons, s, scales_of(index, train_keys, FALLBACK, s))
+    ctx, cands = blocked(
+        store, run_id, index, comparisons, s, scales_of(index, train_keys, default.scales(), s)
+    )
     data = training_set(ctx, train_keys, cands)
     best, fitted = fit_models(data, ctx.comparisons, ctx.settings)
     test_rows = np.flatnonzero(side == "test")

@@ -130,6 +130,12 @@ class Artefact:
     layout: np.dtype
     model_id: str = ""
     run_id: str = ""
+    description: str = ""
+    notes: list[str] | None = None
+
+    def about(self) -> dict[str, Any]:
+        """Which model answered and what the data did not support (said in every answer)."""
+        return {"model_id": self.model_id, "model": self.description, "notes": list(self.notes or [])}
 
     def dumps(self) -> tuple[str, str]:
         raw = pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)

@@ -8,10 +8,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from casegraph.errors import CasegraphError
+from casegraph.linkage import default
 from casegraph.linkage.blocking import Candidates, candidates_of, choose_plan, sample_rows
 from casegraph.linkage.comparisons import Comparison, selected
+from casegraph.linkage.default import DEFAULT_KIND
 from casegraph.linkage.encode import IncidentEncoder
 from casegraph.linkage.index import (
     Artefact,
@@ -23,10 +26,11 @@ from casegraph.linkage.index import (
     read_incidents,
 )
 from casegraph.linkage.model import LinkModel
-from casegraph.linkage.neighbours import FALLBACK, Scales, linked_scales
+from casegraph.linkage.neighbours import Scales, linked_scales
 from casegraph.linkage.score import score_candidates, write_links
 from casegraph.linkage.series import cluster_links, series_frame
 from casegraph.linkage.training import (
+    NoTrainingPairs,
     TrainingSet,
     fit_models,
     linked_pairs_of,
@@ -100,11 +104,12 @@ def _run(store: Store, s: LinkageSettings, run_id: str, progress: Progress) -> d
     index, encoder, comparisons = encode_incidents(store, run_id, s)
     clock.lap("encode")
     keys = offender_keys(store, run_id, s.offender_roles)
-    ctx, cands = blocked(store, run_id, index, comparisons, s, scales_of(index, keys, FALLBACK, s))
+    ctx, cands = blocked(store, run_id, index, comparisons, s, scales_of(index, keys, default.scales(), s))
     clock.lap("block")
     data, best, fitted = train(ctx, keys, cands)
     clock.lap("train")
-    model_id = save_models(ctx, fitted, best, data, encoder)
+    notes = missing_notes(index, comparisons, data, best)
+    model_id = save_models(ctx, fitted, best, data, encoder, notes)
     scored = score_candidates(ctx, fitted[best], s.link_threshold, cands, progress=progress)
     clock.lap("score")
     n_links = write_links(ctx, model_id, scored, fitted[best])
@@ -129,13 +134,15 @@ def _run(store: Store, s: LinkageSettings, run_id: str, progress: Progress) -> d
         "n_candidates": scored.n_candidates,
         "training": {
             "solved_incidents": int(keys["row_no"].nunique()),
-            "pairs": len(data.y),
-            "linked": int(data.y.sum()),
-            "candidates_among_solved": data.n_candidates,
+            "pairs": len(data.y) if data else 0,
+            "linked": int(data.y.sum()) if data else 0,
+            "candidates_among_solved": data.n_candidates if data else 0,
         },
-        "models": {k: m.cv_scores_ for k, m in fitted.items()},
+        "models": {k: m.cv_scores_ for k, m in fitted.items() if k != DEFAULT_KIND or data},
         "selected_model": best,
         "model_id": model_id,
+        "model": describe(best, data),
+        "notes": notes,
         "linked_share": {
             "training": round(fitted[best].training_prior_, 5),
             "candidates": round(fitted[best].prior_, 5),
@@ -179,25 +186,77 @@ def blocking_summary(ctx: RunContext, cands: Candidates) -> dict[str, Any]:
 
 def train(
     ctx: RunContext, keys: pd.DataFrame, cands: Candidates
-) -> tuple[TrainingSet, str, dict[str, LinkModel]]:
-    """Fit the model kinds on labelled candidate pairs, then shift each to the candidates' linked share."""
-    data = training_set(ctx, keys, cands)
-    best, fitted = fit_models(data, ctx.comparisons, ctx.settings)
+) -> tuple[TrainingSet | None, str, dict[str, LinkModel]]:
+    """The agency's own models (when its solved incidents allow) and the shipped one, the one with the best
+    average precision on the agency's labelled pairs selected (the shipped model never saw them; the own
+    models are scored out of fold), each then shifted to the candidates' linked share."""
+    fitted = {DEFAULT_KIND: default.load(ctx.comparisons)}
+    try:
+        data: TrainingSet | None = training_set(ctx, keys, cands)
+    except NoTrainingPairs:
+        data = None
+    if data is not None:
+        _, own = fit_models(data, ctx.comparisons, ctx.settings)
+        fitted[DEFAULT_KIND].cv_scores_ = held_out_scores(fitted[DEFAULT_KIND], data)
+        fitted.update(own)
+    best = max(fitted, key=lambda k: (fitted[k].cv_scores_["average_precision"], k != DEFAULT_KIND))
     population = population_sample(ctx, sample_rows(len(ctx.index), ctx.settings))
     for model in fitted.values():
-        model.adapt_prior(population)
+        if len(population):
+            model.adapt_prior(population)
     return data, best, fitted
 
 
+def held_out_scores(model: LinkModel, data: TrainingSet) -> dict[str, float]:
+    z = model.decision_function(data.X)
+    return {
+        "auc": float(roc_auc_score(data.y, z)),
+        "average_precision": float(average_precision_score(data.y, z)),
+    }
+
+
+def describe(kind: str, data: TrainingSet | None) -> str:
+    if kind == DEFAULT_KIND:
+        why = "too few solved incidents sharing an offender" if data is None else "it scored better"
+        return f"the model shipped with casegraph ({default.card()['trained_on']}; {why})"
+    return f"this store's own {kind} model ({int(data.y.sum()) if data else 0} linked training pairs)"
+
+
+def missing_notes(
+    index: IncidentIndex, comparisons: tuple[Comparison, ...], data: TrainingSet | None, best: str
+) -> list[str]:
+    """What the data do not support, said with every answer."""
+    notes = []
+    if data is None:
+        notes.append(
+            "no solved incidents sharing an offender (involvements in an offender role or arrests): "
+            "scores come from the shipped model, calibrated to this store's incidents without labels"
+        )
+    x = index.encoded.columns.get("x")
+    if x is None or not np.isfinite(x).any():
+        notes.append("no coordinates: distance is not compared and neighbours are found by time alone")
+    unused = [c.name for c in default.known_features() if c not in comparisons]
+    if unused:
+        notes.append(f"fields not recorded, not compared: {', '.join(unused)}")
+    return notes
+
+
 def save_models(
-    ctx: RunContext, fitted: dict[str, LinkModel], best: str, data: TrainingSet, encoder: IncidentEncoder
+    ctx: RunContext,
+    fitted: dict[str, LinkModel],
+    best: str,
+    data: TrainingSet | None,
+    encoder: IncidentEncoder,
+    notes: list[str],
 ) -> str:
     """One linkage_models row per fitted kind; returns the selected model's id."""
-    fingerprint = data.fingerprint(ctx.index)
+    fingerprint = data.fingerprint(ctx.index) if data else None
     rows = []
     for kind, model in fitted.items():
         model_id = f"{ctx.run_id}:{kind}"
-        text, digest = Artefact(encoder, model, ctx.comparisons, ctx.plan, ctx.index.encoded.dtype()).dumps()
+        artefact = Artefact(encoder, model, ctx.comparisons, ctx.plan, ctx.index.encoded.dtype())
+        artefact.description, artefact.notes = describe(kind, data), notes
+        text, digest = artefact.dumps()
         rows.append(
             {
                 "model_id": model_id,
@@ -206,8 +265,8 @@ def save_models(
                 "selected": kind == best,
                 "created_at": datetime.now(UTC).replace(tzinfo=None),
                 "features": [c.name for c in ctx.comparisons],
-                "n_pairs": len(data.y),
-                "n_linked": int(data.y.sum()),
+                "n_pairs": len(data.y) if data else 0,
+                "n_linked": int(data.y.sum()) if data else 0,
                 "cv_auc": model.cv_scores_["auc"],
                 "cv_average_precision": model.cv_scores_["average_precision"],
                 "training_fingerprint": fingerprint,

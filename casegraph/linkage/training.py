@@ -82,10 +82,10 @@ def offender_keys(store: Store, run_id: str, roles: list[str]) -> pd.DataFrame:
 
 def incidence(keys: pd.DataFrame, n_rows: int) -> csr_matrix:
     """Incident x offender 0/1 matrix."""
-    codes, _ = pd.factorize(keys["offender"])
+    codes, offenders = pd.factorize(keys["offender"])
     ones = np.ones(len(keys), np.int8)
     return coo_matrix(
-        (ones, (keys["row_no"].to_numpy(), codes)), shape=(n_rows, max(1, codes.max() + 1))
+        (ones, (keys["row_no"].to_numpy(), codes)), shape=(n_rows, max(1, len(offenders)))
     ).tocsr()
 
 

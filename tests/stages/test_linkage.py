@@ -213,3 +213,34 @@ def test_attribute_reaches_groups_through_membership_claims(linked):
     groups = {g["group_id"]: g for g in attribute(store, incident, settings.linkage)["groups"]}
     assert group in groups
     assert groups[group]["claims"] and groups[group]["evidence"] and groups[group]["members"]
+
+
+@pytest.fixture
+def incidents_only(city_dir: Path, settings):
+    """The city's incidents and nothing else: no involvements, no arrests (no solved incidents)."""
+    from casegraph import ingest
+
+    store = open_store(settings)
+    ingest.run(store, settings, city_dir / "incidents.csv", table="incidents")
+    yield store
+    store.close()
+
+
+def test_without_solved_incidents_the_shipped_model_answers_and_says_so(incidents_only, settings):
+    summary = linkage.run(incidents_only, settings)
+    assert summary["selected_model"] == "default" and "shipped" in summary["model"]
+    assert any("no solved incidents" in note for note in summary["notes"])
+    assert summary["n_links"] > 0
+    seed = incidents_only.scalar("SELECT incident_a FROM incident_links ORDER BY probability DESC LIMIT 1")
+    answer = similar(incidents_only, seed, top=5)
+    assert answer["results"] and "shipped" in answer["model"] and answer["notes"]
+    assert "shipped" in attribute(incidents_only, seed, settings.linkage)["model"]
+
+
+def test_without_coordinates_linkage_compares_times_and_says_what_is_missing(incidents_only, settings):
+    incidents_only.execute("UPDATE incidents SET x = NULL, y = NULL, lat = NULL, lon = NULL")
+    summary = linkage.run(incidents_only, settings)
+    assert "distance_m" not in summary["features"]
+    assert any("no coordinates" in note for note in summary["notes"])
+    seed = incidents_only.scalar("SELECT incident_id FROM incidents LIMIT 1")
+    assert similar(incidents_only, seed, top=5)["candidates"] > 0
