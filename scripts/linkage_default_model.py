@@ -71,6 +71,7 @@ def main() -> None:
         "n_pairs": len(y),
         "n_linked": int(y.sum()),
         "cv_scores": model.cv_scores_,
+        "calibration": model.calibration_,
         "licences": "synthetic data only: Porter's set is GPL-3, the Israeli set's coordinates are not metres",
     }
     out = Path(default.__file__).with_name(default.RESOURCE)

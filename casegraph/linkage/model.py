@@ -280,6 +280,7 @@ class LinkModel(_BinaryPairClassifier):
         }
         platt = LogisticRegression(C=1e4).fit(oof[:, None], y01)
         self.slope_, self.intercept_ = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+        self.calibration_ = calibration_curve(expit(self.slope_ * oof + self.intercept_), y01)
         self.training_prior_ = self.prior_ = float(y01.mean())
         self.estimator_ = estimator.fit(X, y01)
         return self
@@ -328,6 +329,23 @@ class LinkModel(_BinaryPairClassifier):
         inner = self.estimator_.explain(X)
         base = self.slope_ * inner.base + self.intercept_
         return Explanation(base, self.slope_ * inner.contributions, self.slope_ * inner.rest)
+
+
+def calibration_curve(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """Out-of-fold reliability: per decile of predicted probability, its mean against the observed linked share."""
+    edges = np.unique(np.quantile(p, np.linspace(0, 1, bins + 1)))
+    which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, max(0, len(edges) - 2))
+    out = []
+    for b in np.unique(which):
+        inside = which == b
+        out.append(
+            {
+                "predicted": round(float(p[inside].mean()), 4),
+                "observed": round(float(y[inside].mean()), 4),
+                "pairs": int(inside.sum()),
+            }
+        )
+    return out
 
 
 def _logit(p: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -27,16 +28,18 @@ from casegraph.linkage.index import (
 )
 from casegraph.linkage.model import LinkModel
 from casegraph.linkage.neighbours import Scales, linked_scales
-from casegraph.linkage.score import score_candidates, write_links
+from casegraph.linkage.score import score_candidates, with_decisions, write_links
 from casegraph.linkage.series import cluster_links, series_frame
 from casegraph.linkage.training import (
     NoTrainingPairs,
     TrainingSet,
+    decided_rows,
     fit_models,
     linked_pairs_of,
     offender_keys,
     population_sample,
     training_set,
+    with_decided,
 )
 from casegraph.progress import NoProgress, Progress
 from casegraph.settings import LinkageSettings, Settings
@@ -106,11 +109,13 @@ def _run(store: Store, s: LinkageSettings, run_id: str, progress: Progress) -> d
     keys = offender_keys(store, run_id, s.offender_roles)
     ctx, cands = blocked(store, run_id, index, comparisons, s, scales_of(index, keys, default.scales(), s))
     clock.lap("block")
-    data, best, fitted = train(ctx, keys, cands)
+    decided = decided_rows(store, index)
+    data, best, fitted = train(ctx, keys, cands, decided)
     clock.lap("train")
     notes = missing_notes(index, comparisons, data, best)
     model_id = save_models(ctx, fitted, best, data, encoder, notes)
     scored = score_candidates(ctx, fitted[best], s.link_threshold, cands, progress=progress)
+    scored = with_decisions(ctx, fitted[best], scored, decided)
     clock.lap("score")
     n_links = write_links(ctx, model_id, scored, fitted[best])
     clock.lap("explain")
@@ -137,7 +142,9 @@ def _run(store: Store, s: LinkageSettings, run_id: str, progress: Progress) -> d
             "pairs": len(data.y) if data else 0,
             "linked": int(data.y.sum()) if data else 0,
             "candidates_among_solved": data.n_candidates if data else 0,
+            "analyst_decisions": data.n_decisions if data else 0,
         },
+        "decisions_in_force": len(decided),
         "models": {k: m.cv_scores_ for k, m in fitted.items() if k != DEFAULT_KIND or data},
         "selected_model": best,
         "model_id": model_id,
@@ -185,14 +192,14 @@ def blocking_summary(ctx: RunContext, cands: Candidates) -> dict[str, Any]:
 
 
 def train(
-    ctx: RunContext, keys: pd.DataFrame, cands: Candidates
+    ctx: RunContext, keys: pd.DataFrame, cands: Candidates, decided: pd.DataFrame
 ) -> tuple[TrainingSet | None, str, dict[str, LinkModel]]:
     """The agency's own models (when its solved incidents allow) and the shipped one, the one with the best
     average precision on the agency's labelled pairs selected (the shipped model never saw them; the own
     models are scored out of fold), each then shifted to the candidates' linked share."""
     fitted = {DEFAULT_KIND: default.load(ctx.comparisons)}
     try:
-        data: TrainingSet | None = training_set(ctx, keys, cands)
+        data: TrainingSet | None = with_decided(ctx, training_set(ctx, keys, cands), decided)
     except NoTrainingPairs:
         data = None
     if data is not None:
@@ -205,6 +212,27 @@ def train(
         if len(population):
             model.adapt_prior(population)
     return data, best, fitted
+
+
+def model_card(kind: str, model: LinkModel, data: TrainingSet | None) -> dict[str, Any]:
+    """What `casegraph link model` shows: what it learned from, held-out scores, calibration curve."""
+    shipped = kind == DEFAULT_KIND
+    return {
+        "kind": kind,
+        "model": describe(kind, data),
+        "trained_on": default.card()["trained_on"] if shipped else "this store's solved incidents",
+        "training_pairs": default.card()["n_pairs"] if shipped else (len(data.y) if data else 0),
+        "linked_training_pairs": default.card()["n_linked"]
+        if shipped
+        else (int(data.y.sum()) if data else 0),
+        "analyst_decisions": 0 if shipped or data is None else data.n_decisions,
+        "held_out": {
+            "on_this_store" if shipped else "out_of_fold": model.cv_scores_ if data is not None else None,
+            **({"on_its_training_city_out_of_fold": default.card()["cv_scores"]} if shipped else {}),
+        },
+        "calibration": getattr(model, "calibration_", None) or default.card().get("calibration"),
+        "linked_share": {"training": model.training_prior_, "candidates": model.prior_},
+    }
 
 
 def held_out_scores(model: LinkModel, data: TrainingSet) -> dict[str, float]:
@@ -273,6 +301,7 @@ def save_models(
                 "settings_json": ctx.settings.model_dump_json(),
                 "artefact": text,
                 "artefact_sha256": digest,
+                "card": json.dumps(model_card(kind, model, data)),
             }
         )
     ctx.store.write("linkage_models", pd.DataFrame(rows))

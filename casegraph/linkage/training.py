@@ -20,6 +20,7 @@ from scipy.sparse import coo_matrix, csr_matrix, triu
 from scipy.sparse.csgraph import connected_components
 
 from casegraph.errors import CasegraphError
+from casegraph.linkage import decisions
 from casegraph.linkage.blocking import Candidates, configured
 from casegraph.linkage.candidates import candidate_pairs_sql
 from casegraph.linkage.comparisons import Comparison
@@ -70,6 +71,24 @@ def has_identities(store: Store) -> bool:
     return "person_identities" in store.table_names() and store.count("person_identities") > 0
 
 
+def decided_rows(store: Store, index: IncidentIndex) -> pd.DataFrame:
+    """Decisions in force as index rows: i, j, decision (pairs with an incident outside the index left out)."""
+    decided = decisions.active(store)
+    rows = pd.DataFrame(
+        {
+            "agency": index.agency.astype(str),
+            "incident_id": index.incident_id.astype(str),
+            "row": np.arange(len(index)),
+        }
+    )
+    for side in ("a", "b"):
+        decided = decided.merge(
+            rows.rename(columns={"agency": f"agency_{side}", "incident_id": f"incident_{side}", "row": side}),
+            on=[f"agency_{side}", f"incident_{side}"],
+        )
+    return pd.DataFrame({"i": decided["a"], "j": decided["b"], "decision": decided["decision"]})
+
+
 def offender_keys(store: Store, run_id: str, roles: list[str]) -> pd.DataFrame:
     """(row_no, offender) for the indexed incidents of a run."""
     known = known_offenders_sql(len(roles), has_identities(store))
@@ -117,6 +136,7 @@ class TrainingSet:
     groups: np.ndarray
     X: np.ndarray
     n_candidates: int
+    n_decisions: int = 0
 
     def fingerprint(self, index: IncidentIndex) -> str:
         digest = hashlib.sha256()
@@ -147,6 +167,28 @@ def training_set(ctx: RunContext, keys: pd.DataFrame, candidates: Candidates) ->
     i, j, y = i[keep], j[keep], y[keep]
     X = pair_features(ctx.index.encoded, i, ctx.index.encoded, j, ctx.comparisons)
     return TrainingSet(i, j, y, components(matrix)[i], X, len(pairs))
+
+
+def with_decided(ctx: RunContext, data: TrainingSet, decided: pd.DataFrame) -> TrainingSet:
+    """Analysts' decisions as labels: a decided pair's label replaces the offender-based one, or is added."""
+    if decided.empty:
+        return data
+    n = len(ctx.index)
+    di, dj = decided["i"].to_numpy(np.int64), decided["j"].to_numpy(np.int64)
+    keys = np.minimum(di, dj) * n + np.maximum(di, dj)
+    stale = np.isin(np.minimum(data.i, data.j) * n + np.maximum(data.i, data.j), keys)
+    X = pair_features(ctx.index.encoded, di, ctx.index.encoded, dj, ctx.comparisons)
+    groups = data.groups.max(initial=0) + 1 + np.arange(len(di))  # each decided pair its own fold group
+    keep = ~stale
+    return TrainingSet(
+        np.concatenate([data.i[keep], di]),
+        np.concatenate([data.j[keep], dj]),
+        np.concatenate([data.y[keep], (decided["decision"] == "linked").to_numpy()]),
+        np.concatenate([data.groups[keep], groups]),
+        np.vstack([data.X[keep], X]),
+        data.n_candidates,
+        n_decisions=len(di),
+    )
 
 
 def sample_pairs(y: np.ndarray, settings: LinkageSettings) -> np.ndarray:

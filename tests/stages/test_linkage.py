@@ -244,3 +244,30 @@ def test_without_coordinates_linkage_compares_times_and_says_what_is_missing(inc
     assert any("no coordinates" in note for note in summary["notes"])
     seed = incidents_only.scalar("SELECT incident_id FROM incidents LIMIT 1")
     assert similar(incidents_only, seed, top=5)["candidates"] > 0
+
+
+def test_decisions_override_the_score_and_become_labels(city_store, settings):
+    from casegraph.linkage import decisions
+
+    linkage.run(city_store, settings)
+    strong = city_store.rows(
+        "SELECT agency_a, incident_a, agency_b, incident_b FROM incident_links ORDER BY probability DESC LIMIT 1"
+    )[0]
+    far = city_store.rows("SELECT agency, incident_id FROM incidents ORDER BY occurred_from LIMIT 1")[0]
+    last = city_store.rows("SELECT agency, incident_id FROM incidents ORDER BY occurred_from DESC LIMIT 1")[0]
+    decisions.decide(city_store, strong[:2], strong[2:], "not-linked", user="ana", note="alibi")
+    decisions.decide(city_store, far, last, "linked", user="ana", note="same DNA")
+    summary = linkage.run(city_store, settings)
+    assert summary["decisions_in_force"] == 2 and summary["training"]["analyst_decisions"] == 2
+    pairs = city_store.df("SELECT incident_a, incident_b, probability, decision FROM incident_links")
+    by_pair = {frozenset((a, b)): (p, d) for a, b, p, d in pairs.itertuples(index=False)}
+    assert frozenset((strong[1], strong[3])) not in by_pair
+    assert by_pair[frozenset((far[1], last[1]))] == (1.0, "linked")
+    assert decisions.undo(city_store, far, last, user="ana") == 1
+    assert linkage.run(city_store, settings)["decisions_in_force"] == 1  # not-linked stays in force
+    assert city_store.scalar("SELECT count(*) FROM incident_links WHERE decision IS NOT NULL") == 0
+    kept = city_store.scalar(
+        "SELECT count(*) FROM incident_links WHERE incident_a IN (?, ?) AND incident_b IN (?, ?)",
+        [*strong[1::2]] * 2,
+    )
+    assert kept == 0
