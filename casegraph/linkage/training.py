@@ -26,11 +26,11 @@ from casegraph.linkage.candidates import candidate_pairs_sql
 from casegraph.linkage.comparisons import Comparison
 from casegraph.linkage.features import pair_features
 from casegraph.linkage.index import INDEX, IncidentIndex, RunContext, params_for
-from casegraph.linkage.model import BayesFactorModel, BoostedModel, LinkModel
+from casegraph.linkage.model import AveragedModel, BayesFactorModel, BoostedModel, LinkModel
 from casegraph.settings import LinkageSettings
 from casegraph.store import Store
 
-MODEL_KINDS = ("bayes_factor", "boosted")
+MODEL_KINDS = ("bayes_factor", "boosted", "averaged")
 POPULATION_PAIRS = 300_000
 
 
@@ -221,11 +221,12 @@ def population_sample(ctx: RunContext, rows: np.ndarray) -> np.ndarray:
 
 def make_model(kind: str, comparisons: tuple[Comparison, ...], random_state: int, cv: int) -> LinkModel:
     monotonic = [c.direction for c in comparisons]
-    inner: Any = (
-        BayesFactorModel()
-        if kind == "bayes_factor"
-        else BoostedModel(monotonic=monotonic, random_state=random_state)
-    )
+    boosted = BoostedModel(monotonic=monotonic, random_state=random_state)
+    inner: Any = {
+        "bayes_factor": BayesFactorModel(),
+        "boosted": boosted,
+        "averaged": AveragedModel(estimators=[BayesFactorModel(), boosted]),
+    }[kind]
     return LinkModel(estimator=inner, cv=cv, random_state=random_state)
 
 
