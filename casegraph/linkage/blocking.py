@@ -152,7 +152,8 @@ def candidates(
         return Candidates(i.astype(np.int64), j.astype(np.int64), n, {"all pairs": len(i)})
     keys, passes = [], {}
     if neighbours is not None and plan.neighbours:
-        found = [_keys(i, j, n) for i, j in neighbours.pairs(plan.neighbours)]
+        # Deduplicated chunk by chunk: a chunk holds neighbouring rows, so most mutual pairs meet in it.
+        found = [np.unique(_keys(i, j, n)) for i, j in neighbours.pairs(plan.neighbours)]
         keys.append(np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64))
         passes["neighbours"] = len(keys[-1])
     if plan.window is not None:
