@@ -174,24 +174,34 @@ class ResolveSettings(Section):
 class LinkageSettings(Section):
     """Crime linkage (stage `linkage`)."""
 
+    all_pairs_up_to: int = Field(
+        2_000_000,
+        ge=0,
+        description="Compare every pair of incidents when there are at most this many pairs (seconds of "
+        "scoring): blocking only saves time, so where there is none to save it loses no link.",
+    )
+    neighbours: int = Field(
+        50,
+        ge=0,
+        description="Blocking: each incident's k nearest incidents in space and time (axes scaled by the "
+        "median distance and time between linked incidents), within its offence family and across families.",
+    )
     max_gap_days: float = Field(
         45.0,
         ge=0,
-        description="Blocking: largest gap in days between two time windows for a candidate pair (0 = no limit).",
+        description="Blocking window: largest gap in days between two time windows (0 = no limit).",
     )
     max_distance_m: float = Field(
         3000.0,
         ge=0,
-        description="Blocking: largest distance in metres (x/y) for a candidate pair (0 = no limit).",
+        description="Blocking window: largest distance in metres (x/y) (0 = no limit).",
     )
-    same_family: bool = Field(
-        True, description="Blocking: compare only incidents of the same offence family."
-    )
+    same_family: bool = Field(True, description="Blocking window: only incidents of the same offence family.")
     max_candidates_per_incident: int = Field(
-        250,
+        150,
         ge=10,
-        description="Where incidents are denser, the gap and distance limits shrink together until the "
-        "estimated candidates per incident fall to this budget (the run summary reports the limits used).",
+        description="Candidates one incident may name: 2 x neighbours, the rest for the window, whose gap and "
+        "distance shrink together where incidents are denser (the run summary reports the limits used).",
     )
     features: list[str] = Field(
         default_factory=list,
@@ -200,7 +210,7 @@ class LinkageSettings(Section):
     text_dims: int = Field(
         32, ge=1, le=256, description="Dimensions of the narrative text space (TF-IDF + LSA)."
     )
-    model: Literal["auto", "boosted", "bayes_factor"] = Field(
+    model: Literal["auto", "boosted", "bayes_factor", "averaged"] = Field(
         "auto",
         description="Pair model; auto = the one with the best grouped cross-validated average precision.",
     )

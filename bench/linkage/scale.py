@@ -1,6 +1,6 @@
 """Helpers for the large-city part of the linkage bench (run by run.py).
 
-python scale.py prepare WORK N     make a city of N incidents and ingest what linkage reads (cached)
+python scale.py link STORE         the whole linkage stage on a store (summary as JSON)
 python scale.py similar STORE K    `similar` latency on K random seeds, after one warm-up call (JSON)
 """
 
@@ -13,31 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from casegraph import ingest, linkage
-from casegraph.demo import make_city
+from casegraph import linkage
 from casegraph.linkage.query import similar
 from casegraph.settings import load_settings
 from casegraph.store import open_store
-
-TABLES = ("incidents", "involvements", "arrests", "person_records", "groups", "membership_claims")
-
-
-def prepare(work: Path, n: int) -> None:
-    folder, store_path = work / f"city{n}", work / f"city{n}.duckdb"
-    if not (folder / "incidents.csv").exists():
-        started = time.perf_counter()
-        make_city(folder, n_incidents=n, seed=11)
-        print(f"made the city in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    if store_path.exists():
-        return
-    settings = load_settings()
-    settings.store.path = str(store_path)
-    store = open_store(settings)
-    for table in TABLES:
-        started = time.perf_counter()
-        report = ingest.run(store, settings, folder / f"{table}.csv", table=table)
-        print(f"{table}: {report.loaded} rows in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    store.close()
 
 
 def link(store_path: Path) -> dict[str, object]:
@@ -74,9 +53,7 @@ def latency(store_path: Path, k: int) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "prepare":
-        prepare(Path(sys.argv[2]), int(sys.argv[3]))
-    elif sys.argv[1] == "link":
+    if sys.argv[1] == "link":
         print(json.dumps(link(Path(sys.argv[2])), default=str))
     else:
         print(json.dumps(latency(Path(sys.argv[2]), int(sys.argv[3]))))

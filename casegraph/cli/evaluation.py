@@ -153,7 +153,9 @@ def eval_linkage(
         "auto", "--linked-by", help="auto (series_id if present), series or offender."
     ),
     all_pairs: bool = typer.Option(
-        False, "--all-pairs", help="No time or distance blocking: score every pair."
+        False,
+        "--all-pairs",
+        help="Diagnostic: no blocking, score every pair (the default figures are what `link` gets).",
     ),
     as_json: bool = JSON,
 ) -> None:
@@ -167,7 +169,16 @@ def eval_linkage(
 
 
 def _render_linkage(d: dict[str, Any]) -> None:
-    keys = ("auc", "average_precision", "top10_any", "top10_all", "top25_any", "bcubed_f1", "adjusted_rand")
+    keys = (
+        "blocking_recall",
+        "auc",
+        "average_precision",
+        "top10_any",
+        "top10_all",
+        "top25_any",
+        "bcubed_f1",
+        "adjusted_rand",
+    )
     out.print(
         table_of(
             f"linkage on {d['n_incidents']} incidents, {d['n_series']} held-out series per split "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import typer
@@ -9,6 +10,7 @@ import typer
 from casegraph.cli.common import (
     LazyModule,
     emit,
+    fail,
     opened,
     out,
     run_and_emit,
@@ -23,17 +25,112 @@ attribution = LazyModule("casegraph.linkage.attribute")
 JSON_HELP = "Print machine-readable JSON."
 
 
+link_app = typer.Typer(
+    help="Score the candidate incident pairs into incident_links and cluster them into series "
+    "(with no command: run it); `decide` and `model` below.",
+    invoke_without_command=True,
+)
+decisions = LazyModule("casegraph.linkage.decisions")
+
+
+@link_app.callback()
 def link(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Score all candidate incident pairs into incident_links and cluster them into series."""
+    if ctx.invoked_subcommand is not None:
+        return
     set_json(ctx, as_json)
     run_and_emit(ctx, stage, _render_link)
+
+
+@link_app.command("decide")
+def decide(
+    ctx: typer.Context,
+    incident_a: str = typer.Argument(..., help="INCIDENT_ID or AGENCY:INCIDENT_ID"),
+    incident_b: str = typer.Argument(..., help="INCIDENT_ID or AGENCY:INCIDENT_ID"),
+    decision: str = typer.Argument(..., help="linked, not-linked or undo."),
+    note: str = typer.Option(None, "--note", help="Why (kept with the decision)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """An analyst's decision on a pair (who, when and why are kept, audited): it overrides the score on every
+    later `link` run and is a label for the next training."""
+    set_json(ctx, as_json)
+    with opened(ctx) as (store, _settings):
+        a, b = decisions.incident_key(store, incident_a), decisions.incident_key(store, incident_b)
+        if decision == "undo":
+            data: dict[str, Any] = {"undone": decisions.undo(store, a, b, user=store.user.user_id)}
+        else:
+            data = decisions.decide(store, a, b, decision, user=store.user.user_id, note=note)
+    emit(ctx, data, lambda d: out.print(_decision_line(d)))
+
+
+def _decision_line(d: dict[str, Any]) -> str:
+    if "undone" in d:
+        return (
+            f"undid {d['undone']} decision(s); the model scores the pair again from the next `casegraph link`"
+        )
+    return (
+        f"{d['decision']}: {d['agency_a']}:{d['incident_a']} ~ {d['agency_b']}:{d['incident_b']} by "
+        f"{d['decided_by']} (model said {d['model_probability']}); applies from the next `casegraph link`"
+    )
+
+
+@link_app.command("decisions")
+def list_decisions(
+    ctx: typer.Context,
+    all_: bool = typer.Option(False, "--all", help="Include undone decisions."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Analysts' decisions on incident pairs in force (with --all: also the undone ones)."""
+    set_json(ctx, as_json)
+    with opened(ctx) as (store, _settings):
+        data = decisions.listing(store, include_undone=all_)
+    columns = [
+        "decision",
+        "agency_a",
+        "incident_a",
+        "agency_b",
+        "incident_b",
+        "decided_by",
+        "decided_at",
+        "note",
+    ]
+    emit(ctx, data, lambda d: out.print(table_of("linkage decisions", d, columns)))
+
+
+@link_app.command("model")
+def model_card(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """The model card of the model in use: what it learned from (decisions too), held-out scores, calibration."""
+    set_json(ctx, as_json)
+    with opened(ctx) as (store, _settings):
+        rows = store.records(
+            "SELECT model_id, run_id, created_at, card FROM linkage_models WHERE selected "
+            "ORDER BY created_at DESC LIMIT 1"
+        )
+    if not rows:
+        fail("no linkage model yet: run `casegraph link` first")
+    row = rows[0]
+    card = row["card"] if isinstance(row["card"], dict) else json.loads(row["card"] or "{}")
+    emit(
+        ctx,
+        {"model_id": row["model_id"], "run_id": row["run_id"], "created_at": row["created_at"], **card},
+        _render_card,
+    )
+
+
+def _render_card(d: dict[str, Any]) -> None:
+    out.print(f"{d['model_id']} ({d['created_at']}): {d.get('model')}")
+    out.print(
+        f"learned from {d.get('training_pairs')} pairs ({d.get('linked_training_pairs')} linked), "
+        f"{d.get('analyst_decisions')} of them analysts' decisions; held-out: {d.get('held_out')}"
+    )
+    out.print(table_of("calibration (out of fold)", d.get("calibration") or []))
 
 
 def _render_link(d: dict[str, Any]) -> None:
     b = d["blocking"]
     out.print(
-        f"{d['n_incidents']} incidents, {d['n_candidates']} candidate pairs (gap {b['max_gap_days']} days, "
-        f"distance {b['max_distance_m']} m) -> {d['n_links']} links, {d['n_series']} series "
+        f"{d['n_incidents']} incidents, {d['n_candidates']} candidate pairs ({' + '.join(b['passes'])}, "
+        f"{b['candidates_per_incident']} per incident) -> {d['n_links']} links, {d['n_series']} series "
         f"in {d['seconds']} s"
     )
     rows = [
@@ -50,6 +147,14 @@ def _render_link(d: dict[str, Any]) -> None:
             f"pair models ({d['training']['pairs']} training pairs, {d['training']['linked']} linked)", rows
         )
     )
+    _render_model(d)
+
+
+def _render_model(d: dict[str, Any]) -> None:
+    """Which model answered, and what the data did not support."""
+    out.print(f"model: {d.get('model')}")
+    for note in d.get("notes") or []:
+        out.print(f"note: {note}")
 
 
 def similar(
@@ -88,6 +193,7 @@ def _render_similar(d: dict[str, Any]) -> None:
     out.print(
         table_of(f"incidents like {d['seed']['incident_id']} ({d['candidates']} candidates compared)", rows)
     )
+    _render_model(d)
 
 
 def attribute(
@@ -160,9 +266,10 @@ def _render_attribute(d: dict[str, Any]) -> None:
             ],
         )
     )
+    _render_model(d)
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
-    app.command("link")(link)
+    app.add_typer(link_app, name="link")
     app.command("similar")(similar)
     app.command("attribute")(attribute)

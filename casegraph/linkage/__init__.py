@@ -24,6 +24,7 @@ READS = (
     "incident_links",
     "linkage_models",
     "linkage_index",
+    "linkage_decisions",
 )
 WRITES = ("incident_links", "series", "linkage_models", "linkage_index")
 

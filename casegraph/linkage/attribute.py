@@ -94,7 +94,7 @@ def attribute(
     return {
         "seed": {"agency": scores.seed.agency, "incident_id": scores.seed.incident_id},
         "run_id": scores.artefact.run_id,
-        "model_id": scores.artefact.model_id,
+        **scores.artefact.about(),
         "candidates": len(scores.log_odds),
         "linked_incidents": len(linked),
         "offenders": ranked_offenders,

@@ -15,6 +15,7 @@ from casegraph.schema import Table, model
 
 KINDS = (
     "distance",
+    "relative_distance",
     "time_gap",
     "cycle_gap",
     "same_code",
@@ -40,13 +41,22 @@ class Comparison:
     @property
     def direction(self) -> int:
         """+1 when a larger value is more evidence of a link (similarity), -1 when less (a gap or distance)."""
-        return -1 if self.kind in ("distance", "time_gap", "cycle_gap", "range_gap", "number_gap") else 1
+        gaps = ("distance", "relative_distance", "time_gap", "cycle_gap", "range_gap", "number_gap")
+        return -1 if self.kind in gaps else 1
 
 
 _WINDOW = ("occurred_from", "occurred_to")
 
 COMPARISONS: tuple[Comparison, ...] = (
     Comparison("distance_m", "distance", ("x", "y"), "m", "Straight-line distance between the two places"),
+    Comparison(
+        "distance_vs_spacing",
+        "relative_distance",
+        ("x", "y"),
+        "",
+        "Distance over the local spacing of incidents (geometric mean of both incidents' distance to their "
+        "10th nearest incident): 500 m apart says more in a quiet suburb than in the centre",
+    ),
     Comparison(
         "days_apart",
         "time_gap",

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.neighbors import KDTree
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer
 
@@ -152,6 +153,8 @@ class IncidentEncoder:
         get = _getter(frame)
         if c.kind == "distance":
             return {"x": get("x"), "y": get("y")}
+        if c.kind == "relative_distance":
+            return {"spacing": local_spacing(get("x"), get("y"))}
         if c.kind == "time_gap":
             return {}
         if c.kind == "cycle_gap":
@@ -214,6 +217,21 @@ class IncidentEncoder:
         if present.any():
             vectors[present] = self.text_model_.transform(texts[present].tolist()).astype(np.float16)
         return {f"{c.name}:vec": vectors}
+
+
+SPACING_K = 10
+
+
+def local_spacing(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each incident's distance to its 10th nearest other incident among those encoded together (NaN without
+    a place, or when fewer than 11 incidents are: an incident encoded alone has no neighbourhood)."""
+    out = np.full(len(x), np.nan, np.float32)
+    placed = np.isfinite(x) & np.isfinite(y)
+    if placed.sum() > SPACING_K:
+        points = np.column_stack([x[placed], y[placed]])
+        distances, _ = KDTree(points).query(points, k=SPACING_K + 1)
+        out[placed] = distances[:, -1]
+    return out
 
 
 def _separator(c: Comparison) -> str | None:

@@ -47,6 +47,14 @@ def distance(sides: Sides, c: Comparison) -> np.ndarray:
     return np.sqrt(dx * dx + dy * dy)
 
 
+def relative_distance(sides: Sides, c: Comparison) -> np.ndarray:
+    spacing = _both(sides, "spacing")
+    if spacing is None:
+        return _nan(sides)
+    scale = np.sqrt(np.maximum(spacing[0], 1e-6) * np.maximum(spacing[1], 1e-6))
+    return distance(sides, c) / scale
+
+
 def time_gap(sides: Sides, c: Comparison) -> np.ndarray:
     lo, hi = _both(sides, "t_lo"), _both(sides, "t_hi")
     assert lo is not None and hi is not None  # every encoding has the time window
@@ -116,6 +124,7 @@ def number_gap(sides: Sides, c: Comparison) -> np.ndarray:
 
 KIND_FUNCTIONS: dict[str, Callable[[Sides, Comparison], np.ndarray]] = {
     "distance": distance,
+    "relative_distance": relative_distance,
     "time_gap": time_gap,
     "cycle_gap": cycle,
     "same_code": same_code,

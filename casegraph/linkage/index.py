@@ -15,7 +15,6 @@ import pandas as pd
 import pyarrow as pa
 
 from casegraph.errors import SchemaError, StageNotRun
-from casegraph.linkage.candidates import Blocking
 from casegraph.linkage.comparisons import Comparison, fields_read
 from casegraph.linkage.encode import Encoded, IncidentEncoder
 from casegraph.schema import model
@@ -56,6 +55,7 @@ class IncidentIndex:
     agency: np.ndarray
     incident_id: np.ndarray
     encoded: Encoded
+    family: np.ndarray
 
     def __len__(self) -> int:
         return len(self.incident_id)
@@ -78,7 +78,12 @@ def build_index(store: Store, run_id: str, frame: pd.DataFrame, encoder: Inciden
         part = slice(start, start + WRITE_CHUNK)
         rows = np.arange(len(frame))[part]
         store.write(INDEX, _index_table(run_id, frame.iloc[part], encoded.take(rows), rows))
-    return IncidentIndex(frame["agency"].to_numpy(), frame["incident_id"].to_numpy(), encoded)
+    return IncidentIndex(
+        frame["agency"].to_numpy(),
+        frame["incident_id"].to_numpy(),
+        encoded,
+        frame["family"].to_numpy(dtype=str),
+    )
 
 
 def _index_table(run_id: str, frame: pd.DataFrame, encoded: Encoded, rows: np.ndarray) -> pa.Table:
@@ -104,30 +109,33 @@ def _index_table(run_id: str, frame: pd.DataFrame, encoded: Encoded, rows: np.nd
 @dataclass
 class RunContext:
     """What the parts of one linkage run share: the store, the run, the encoded incidents, the blocking
-    limits and the comparisons in use."""
+    plan and the comparisons in use."""
 
     store: Store
     run_id: str
     index: IncidentIndex
-    blocking: Blocking
+    plan: Any
     comparisons: tuple[Comparison, ...]
     settings: LinkageSettings
-
-    def pairs_params(self, sql: str) -> dict[str, Any]:
-        return params_for(sql, {"run": self.run_id, **self.blocking.params()})
 
 
 @dataclass
 class Artefact:
-    """What `similar` needs to score like `link` did: the encoder, the pair model and the blocking."""
+    """What `similar` needs to score like `link` did: the encoder, the pair model and the blocking plan."""
 
     encoder: IncidentEncoder
     model: Any
     comparisons: tuple[Comparison, ...]
-    blocking: Blocking
+    plan: Any
     layout: np.dtype
     model_id: str = ""
     run_id: str = ""
+    description: str = ""
+    notes: list[str] | None = None
+
+    def about(self) -> dict[str, Any]:
+        """Which model answered and what the data did not support (said in every answer)."""
+        return {"model_id": self.model_id, "model": self.description, "notes": list(self.notes or [])}
 
     def dumps(self) -> tuple[str, str]:
         raw = pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)

@@ -250,6 +250,33 @@ def _median(column: np.ndarray) -> float:
     return float(np.median(finite)) if len(finite) else np.nan
 
 
+class AveragedModel(_BinaryPairClassifier):
+    """The mean of several explainable pair models' log-odds (e.g. Bayes factors and boosted shape functions):
+    still additive, each feature's contribution the mean of theirs. Their errors differ (coarse bins against
+    fitted curves), so the mean ranks better than either (Israeli burglaries: AUC 0.961 against 0.958)."""
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"estimators": [list, None]}
+
+    def __init__(self, *, estimators: Any = None) -> None:
+        self.estimators = estimators
+
+    def fit(self, X: Any, y: Any) -> AveragedModel:
+        self._validate_params()
+        X, y = self._check_fit(X, y)
+        members = self.estimators if self.estimators else [BayesFactorModel(), BoostedModel()]
+        self.estimators_ = [clone(e).fit(X, y) for e in members]
+        return self
+
+    def explain(self, X: Any) -> Explanation:
+        X = self._check(X)
+        parts = [e.explain(X) for e in self.estimators_]
+        return Explanation(
+            np.mean([p.base for p in parts], axis=0),
+            np.mean([p.contributions for p in parts], axis=0),
+            np.mean([p.rest for p in parts], axis=0),
+        )
+
+
 class LinkModel(_BinaryPairClassifier):
     """A calibrated pair model: Platt scaling fitted on grouped out-of-fold scores of `estimator`.
 
@@ -280,6 +307,7 @@ class LinkModel(_BinaryPairClassifier):
         }
         platt = LogisticRegression(C=1e4).fit(oof[:, None], y01)
         self.slope_, self.intercept_ = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+        self.calibration_ = calibration_curve(expit(self.slope_ * oof + self.intercept_), y01)
         self.training_prior_ = self.prior_ = float(y01.mean())
         self.estimator_ = estimator.fit(X, y01)
         return self
@@ -294,15 +322,18 @@ class LinkModel(_BinaryPairClassifier):
         Decaestecker (2002) finds the candidates' share; only the intercept moves, ranks never change.
         Where unlinked training pairs look more alike than the candidates do (solved incidents cluster),
         label shift does not hold and the EM can run to zero: the share is kept at or above `floor` times
-        the training share (on the held-out real series the unbounded EM came out 0.05 to 2 times the true share).
+        the training share (on the held-out real series the unbounded EM came out 0.05 to 2 times the true share),
+        and at or below the training share itself (solved incidents are richer in series than the rest; on the
+        synthetic city with a quarter of the series solved the unbounded EM came out at 0.8 against 0.12).
         """
         check_is_fitted(self)
         z = self.decision_function(X) - self.intercept_
         base = self.intercept_ - _logit(self.prior_)
         lowest = max(1e-9, floor * self.training_prior_)
+        highest = min(1 - 1e-9, self.training_prior_)
         prior = self.prior_
         for _ in range(max_iter):
-            new = float(np.clip(expit(z + base + _logit(prior)).mean(), lowest, 1 - 1e-9))
+            new = float(np.clip(expit(z + base + _logit(prior)).mean(), lowest, highest))
             done = abs(new - prior) < tol
             prior = new
             if done:
@@ -325,6 +356,23 @@ class LinkModel(_BinaryPairClassifier):
         inner = self.estimator_.explain(X)
         base = self.slope_ * inner.base + self.intercept_
         return Explanation(base, self.slope_ * inner.contributions, self.slope_ * inner.rest)
+
+
+def calibration_curve(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """Out-of-fold reliability: per decile of predicted probability, its mean against the observed linked share."""
+    edges = np.unique(np.quantile(p, np.linspace(0, 1, bins + 1)))
+    which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, max(0, len(edges) - 2))
+    out = []
+    for b in np.unique(which):
+        inside = which == b
+        out.append(
+            {
+                "predicted": round(float(p[inside].mean()), 4),
+                "observed": round(float(y[inside].mean()), 4),
+                "pairs": int(inside.sum()),
+            }
+        )
+    return out
 
 
 def _logit(p: float) -> float:

@@ -1,8 +1,9 @@
 """`similar`: the incidents most likely linked to a seed, each with its probability and its explanation.
 
-The seed is compared with every blocking candidate in the linkage index (not only stored links), with the
-model and encoder `link` saved, so the answer matches the stored links and covers pairs below the link
-threshold. An incident ingested after `link` is encoded on the fly.
+The seed is compared with its blocking candidates in the linkage index (not only stored links), chosen by
+the plan `link` used (every incident of a small store; else its nearest incidents in space and time and its
+window), with the model and encoder `link` saved, so the answer matches the stored links and covers pairs
+below the link threshold. An incident ingested after `link` is encoded on the fly.
 """
 
 from __future__ import annotations
@@ -13,16 +14,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from scipy.special import expit
 
 from casegraph.errors import CasegraphError
-from casegraph.linkage.candidates import seed_candidates_sql
 from casegraph.linkage.comparisons import fields_read
 from casegraph.linkage.encode import Encoded
 from casegraph.linkage.features import pair_features
-from casegraph.linkage.index import INDEX, Artefact, families, incidents_sql, load_artefact, params_for
-from casegraph.store import Store, quote
+from casegraph.linkage.index import INDEX, Artefact, families, incidents_sql, load_artefact
+from casegraph.linkage.neighbours import FALLBACK, NeighbourIndex, embed
+from casegraph.store import Store
 
 
 @dataclass
@@ -50,18 +50,19 @@ class Scores:
 
 
 def find_seed(store: Store, artefact: Artefact, incident_id: str, agency: str | None) -> Seed:
-    where, params = "run_id = ? AND incident_id = ?", [artefact.run_id, incident_id]
-    if agency:
-        where, params = where + " AND agency = ?", [*params, agency]
-    rows = store.rows(f"SELECT agency, incident_id, family, encoded FROM {INDEX} WHERE {where}", params)
+    run = run_rows(store, artefact)
+    rows = [r for r in run.rows_of.get(incident_id, []) if not agency or run.agency[r] == agency]
     if len(rows) > 1:
         raise CasegraphError(
-            f"incident {incident_id} exists in agencies {', '.join(r[0] for r in rows)}: "
+            f"incident {incident_id} exists in agencies {', '.join(run.agency[r] for r in rows)}: "
             "say which with --agency"
         )
     if rows:
-        a, i, family, packed = rows[0]
-        return Seed(a, i, family, Encoded.unpack([packed], artefact.layout))
+        packed = store.scalar(
+            f"SELECT encoded FROM {INDEX} WHERE run_id = ? AND row_no = ?", [artefact.run_id, rows[0]]
+        )
+        encoded = Encoded.unpack([packed], artefact.layout)
+        return Seed(str(run.agency[rows[0]]), incident_id, str(run.family[rows[0]]), encoded)
     return _encode_new(store, artefact, incident_id, agency)
 
 
@@ -97,21 +98,83 @@ def score_seed(
 
 
 def _candidate_rows(store: Store, artefact: Artefact, seed: Seed) -> list[tuple[Any, ...]]:
-    blocking, enc = artefact.blocking, seed.encoded
-    x, y = _finite(enc.columns.get("x")), _finite(enc.columns.get("y"))
-    if blocking.distance_m and (x is None or y is None):
-        return []  # an incident without a place has no candidates under a distance limit (as in `link`)
-    values = {
-        "run": artefact.run_id,
-        "family": seed.family,
-        "lo": float(enc["t_lo"][0]),
-        "hi": float(enc["t_hi"][0]),
-        "x": x,
-        "y": y,
-        **blocking.params(),
-    }
-    sql = seed_candidates_sql(INDEX, blocking)
-    return store.rows(sql, params_for(sql, values))
+    plan = artefact.plan
+    if plan.all_pairs:
+        return store.rows(
+            f"SELECT row_no, agency, incident_id, encoded FROM {INDEX} WHERE run_id = ? ORDER BY row_no",
+            [artefact.run_id],
+        )
+    run = run_rows(store, artefact)
+    wanted = [np.zeros(0, np.int64)]
+    if plan.neighbours:
+        point, placed = embed(seed.encoded, plan.scales)
+        wanted.append(run.neighbours.query(point[0], bool(placed[0]), seed.family, plan.neighbours))
+    if plan.window is not None:
+        wanted.append(run.window(seed, plan.window))
+    rows = np.unique(np.concatenate(wanted)).tolist()
+    if not rows:
+        return []
+    # An IN list, not a join: the index is stored in row order, so DuckDB skips the row groups it excludes.
+    return store.rows(
+        f"SELECT row_no, agency, incident_id, encoded FROM {INDEX} WHERE run_id = ? "
+        f"AND row_no IN ({', '.join('?' * len(rows))}) ORDER BY row_no",
+        [artefact.run_id, *rows],
+    )
+
+
+@dataclass
+class RunRows:
+    """What `similar` needs of every index row of a run, kept in memory: ids, blocking keys, k-d trees."""
+
+    agency: np.ndarray
+    family: np.ndarray
+    columns: dict[str, np.ndarray]
+    rows_of: dict[str, list[int]]
+    neighbours: NeighbourIndex
+
+    def window(self, seed: Seed, window: Any) -> np.ndarray:
+        """Rows inside the seed's window (same family, gap and distance), as the window pass joins them."""
+        enc, c = seed.encoded, self.columns
+        keep = np.ones(len(self.family), bool)
+        if window.same_family:
+            keep &= self.family == seed.family
+        if window.gap_hours:
+            keep &= (c["t_lo"] <= enc["t_hi"][0] + window.gap_hours) & (
+                c["t_hi"] >= enc["t_lo"][0] - window.gap_hours
+            )
+        if window.distance_m:
+            x, y = _finite(enc.columns.get("x")), _finite(enc.columns.get("y"))
+            if x is None or y is None:
+                return np.zeros(0, np.int64)  # no place, no window candidates under a distance limit
+            with np.errstate(invalid="ignore"):
+                keep &= (c["x"] - x) ** 2 + (c["y"] - y) ** 2 <= window.distance_m**2
+        return np.flatnonzero(keep)
+
+
+_RUNS: dict[tuple[int, str, str], RunRows] = {}
+
+
+def run_rows(store: Store, artefact: Artefact) -> RunRows:
+    """The run's index rows in memory (read once per store session and run; ~60 bytes an incident)."""
+    key = (id(store), store.path, artefact.run_id)
+    if key not in _RUNS:
+        _RUNS.clear()  # one run at a time: a new run replaces the old one's rows
+        frame = store.df(
+            f"SELECT agency, incident_id, family, t_lo, t_hi, x, y FROM {INDEX} WHERE run_id = ? ORDER BY row_no",
+            [artefact.run_id],
+        )
+        columns = {c: frame[c].to_numpy(dtype=float, na_value=np.nan) for c in ("t_lo", "t_hi", "x", "y")}
+        family = frame["family"].fillna("").to_numpy(dtype=str)
+        points, placed = embed(Encoded(columns), artefact.plan.scales or FALLBACK)
+        rows_of = frame.groupby("incident_id", sort=False).indices
+        _RUNS[key] = RunRows(
+            frame["agency"].to_numpy(dtype=str),
+            family,
+            columns,
+            {k: v.tolist() for k, v in rows_of.items()},
+            NeighbourIndex.build(points, placed, family),
+        )
+    return _RUNS[key]
 
 
 def _finite(values: np.ndarray | None) -> float | None:
@@ -153,7 +216,7 @@ def similar(
             **details.get((scores.seed.agency, scores.seed.incident_id), {}).get("summary", {}),
         },
         "run_id": scores.artefact.run_id,
-        "model_id": scores.artefact.model_id,
+        **scores.artefact.about(),
         "candidates": len(scores.log_odds),
         "results": results,
     }
@@ -190,16 +253,11 @@ def incident_details(store: Store, scores: Scores, agencies: np.ndarray, ids: np
     """Raw feature values (and a short summary) of the seed and the listed incidents, keyed by (agency, id)."""
     seed = scores.seed
     fields = list(dict.fromkeys([*SUMMARY, *fields_read(scores.artefact.comparisons)]))
-    wanted = pa.table(
-        {"agency": [seed.agency, *map(str, agencies)], "incident_id": [seed.incident_id, *map(str, ids)]}
-    )
-    with store.registered("_tmp_linkage_details", wanted) as name:
-        sql = incidents_sql(
-            fields,
-            f" SEMI JOIN {quote(name)} w ON w.agency = incidents.agency "
-            "AND w.incident_id = incidents.incident_id",
-        )
-        frame = store.df(sql)
+    wanted = {(seed.agency, seed.incident_id), *zip(map(str, agencies), map(str, ids), strict=True)}
+    # An IN list, not a join, so DuckDB can skip row groups by their id ranges.
+    names = sorted({i for _, i in wanted})
+    frame = store.df(incidents_sql(fields, f" WHERE incident_id IN ({', '.join('?' * len(names))})"), names)
+    frame = frame[[(a, i) in wanted for a, i in zip(frame["agency"], frame["incident_id"], strict=True)]]
     out = {}
     for record in frame.to_dict("records"):
         raw = {k: _plain(v) for k, v in record.items()}

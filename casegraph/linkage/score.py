@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from scipy.special import expit
 
-from casegraph.linkage.candidates import candidate_pairs_sql
+from casegraph.linkage.blocking import Candidates
 from casegraph.linkage.features import pair_features
-from casegraph.linkage.index import INDEX, RunContext
+from casegraph.linkage.index import RunContext
 from casegraph.linkage.model import LinkModel
 from casegraph.progress import NoProgress, Progress
 
@@ -22,40 +23,66 @@ DECIMALS = {"m": 0, "days": 2, "h": 2, "years": 1, "cm": 0}
 
 @dataclass
 class Scored:
-    """Candidate pairs kept at or above the threshold, with their features and log-odds."""
+    """Candidate pairs kept at or above the threshold, with their features and log-odds; `decided` holds an
+    analyst's decision in force on the pair ("" for none), which sets its probability to 1 or 0."""
 
     i: np.ndarray
     j: np.ndarray
     X: np.ndarray
     log_odds: np.ndarray
     n_candidates: int
+    decided: np.ndarray | None = None
 
     @property
     def probability(self) -> np.ndarray:
-        return expit(self.log_odds)
+        p = expit(self.log_odds)
+        if self.decided is not None:
+            p = np.where(self.decided == "linked", 1.0, np.where(self.decided == "not-linked", 0.0, p))
+        return p
+
+
+def with_decisions(ctx: RunContext, model: LinkModel, scored: Scored, decided: pd.DataFrame) -> Scored:
+    """Decisions in force override the scores: a linked pair is kept (scored now if blocking missed it) with
+    probability 1, a not-linked pair is dropped; both stay explained by the model's own view."""
+    n = len(ctx.index)
+    key = np.minimum(scored.i, scored.j) * n + np.maximum(scored.i, scored.j)
+    wanted = (
+        np.minimum(decided["i"], decided["j"]).to_numpy() * n
+        + np.maximum(decided["i"], decided["j"]).to_numpy()
+    )
+    label = pd.Series(decided["decision"].to_numpy(), index=wanted)
+    mark = label.reindex(key).fillna("").to_numpy(dtype=object)
+    keep = mark != "not-linked"
+    i, j, X, z, mark = scored.i[keep], scored.j[keep], scored.X[keep], scored.log_odds[keep], mark[keep]
+    extra = decided[(decided["decision"] == "linked") & ~np.isin(wanted, key)]
+    if len(extra):
+        ei, ej = extra["i"].to_numpy(np.int64), extra["j"].to_numpy(np.int64)
+        EX = pair_features(ctx.index.encoded, ei, ctx.index.encoded, ej, ctx.comparisons)
+        i, j, X = np.concatenate([i, ei]), np.concatenate([j, ej]), np.vstack([X, EX])
+        z = np.concatenate([z, model.decision_function(EX)])
+        mark = np.concatenate([mark, np.full(len(ei), "linked", dtype=object)])
+    return Scored(i, j, X, z, scored.n_candidates, mark)
 
 
 def score_candidates(
     ctx: RunContext,
     model: LinkModel,
     threshold: float,
+    candidates: Candidates,
     *,
-    subset: str | None = None,
     progress: Progress | None = None,
     batch: int = 500_000,
 ) -> Scored:
     """Score every candidate pair; keep those with probability >= threshold (all when threshold is 0)."""
     progress = progress or NoProgress()
-    sql = candidate_pairs_sql(INDEX, ctx.blocking, subset=subset)
     encoded, comparisons = ctx.index.encoded, ctx.comparisons
     cut = (
         -np.inf if threshold <= 0 else float(np.log(threshold / (1 - threshold))) if threshold < 1 else np.inf
     )
     kept: list[tuple[np.ndarray, ...]] = []
     total = 0
-    progress.start(None, "scoring candidate pairs")
-    for part in ctx.store.batches(sql, ctx.pairs_params(sql), size=batch):
-        i, j = (part.column(c).to_numpy().astype(np.int64) for c in ("i", "j"))
+    progress.start(len(candidates), "scoring candidate pairs")
+    for i, j in candidates.batches(batch):
         X = pair_features(encoded, i, encoded, j, comparisons)
         z = model.decision_function(X)
         keep = z >= cut
@@ -95,6 +122,8 @@ def _json_object(
 def links_table(ctx: RunContext, model_id: str, scored: Scored, model: LinkModel, rows: slice) -> pa.Table:
     """incident_links rows for scored[rows], with per-feature contributions and compared values as JSON."""
     i, j, X, z = scored.i[rows], scored.j[rows], scored.X[rows], scored.log_odds[rows]
+    p = scored.probability[rows]
+    decided = scored.decided[rows] if scored.decided is not None else np.full(len(i), "", dtype=object)
     index, comparisons, run_id = ctx.index, ctx.comparisons, ctx.run_id
     explained = model.explain(X)
     names = [c.name for c in comparisons] + ["interactions"]
@@ -112,11 +141,12 @@ def links_table(ctx: RunContext, model_id: str, scored: Scored, model: LinkModel
             "incident_a": pa.array(index.incident_id[i].astype(str)),
             "agency_b": pa.array(index.agency[j].astype(str)),
             "incident_b": pa.array(index.incident_id[j].astype(str)),
-            "probability": pa.array(expit(z)),
+            "probability": pa.array(p),
             "log_odds": pa.array(z),
             "base": pa.array(explained.base),
             "contributions": contributions,
             "features": values,
+            "decision": pa.array([d or None for d in decided], pa.string()),
         }
     )
 

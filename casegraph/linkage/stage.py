@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from casegraph.errors import CasegraphError
-from casegraph.linkage.blocking import choose_blocking, sample_rows
+from casegraph.linkage import default
+from casegraph.linkage.blocking import Candidates, candidates_of, choose_plan, sample_rows
 from casegraph.linkage.comparisons import Comparison, selected
+from casegraph.linkage.default import DEFAULT_KIND
 from casegraph.linkage.encode import IncidentEncoder
 from casegraph.linkage.index import (
     Artefact,
@@ -22,9 +27,20 @@ from casegraph.linkage.index import (
     read_incidents,
 )
 from casegraph.linkage.model import LinkModel
-from casegraph.linkage.score import score_candidates, write_links
+from casegraph.linkage.neighbours import Scales, linked_scales
+from casegraph.linkage.score import score_candidates, with_decisions, write_links
 from casegraph.linkage.series import cluster_links, series_frame
-from casegraph.linkage.training import TrainingSet, fit_models, offender_keys, population_sample, training_set
+from casegraph.linkage.training import (
+    NoTrainingPairs,
+    TrainingSet,
+    decided_rows,
+    fit_models,
+    linked_pairs_of,
+    offender_keys,
+    population_sample,
+    training_set,
+    with_decided,
+)
 from casegraph.progress import NoProgress, Progress
 from casegraph.settings import LinkageSettings, Settings
 from casegraph.store import Store
@@ -90,13 +106,16 @@ def _run(store: Store, s: LinkageSettings, run_id: str, progress: Progress) -> d
     clock = Clock()
     index, encoder, comparisons = encode_incidents(store, run_id, s)
     clock.lap("encode")
-    blocking, per_incident = choose_blocking(store, run_id, s, len(index))
-    ctx = RunContext(store, run_id, index, blocking, comparisons, s)
     keys = offender_keys(store, run_id, s.offender_roles)
-    data, best, fitted = train(ctx, keys)
+    ctx, cands = blocked(store, run_id, index, comparisons, s, scales_of(index, keys, default.scales(), s))
+    clock.lap("block")
+    decided = decided_rows(store, index)
+    data, best, fitted = train(ctx, keys, cands, decided)
     clock.lap("train")
-    model_id = save_models(ctx, fitted, best, data, encoder)
-    scored = score_candidates(ctx, fitted[best], s.link_threshold, progress=progress)
+    notes = missing_notes(index, comparisons, data, best)
+    model_id = save_models(ctx, fitted, best, data, encoder, notes)
+    scored = score_candidates(ctx, fitted[best], s.link_threshold, cands, progress=progress)
+    scored = with_decisions(ctx, fitted[best], scored, decided)
     clock.lap("score")
     n_links = write_links(ctx, model_id, scored, fitted[best])
     clock.lap("explain")
@@ -116,17 +135,21 @@ def _run(store: Store, s: LinkageSettings, run_id: str, progress: Progress) -> d
         "run_id": run_id,
         "n_incidents": len(index),
         "features": [c.name for c in comparisons],
-        "blocking": {**blocking.as_dict(), "candidates_per_incident": round(per_incident, 1)},
+        "blocking": blocking_summary(ctx, cands),
         "n_candidates": scored.n_candidates,
         "training": {
             "solved_incidents": int(keys["row_no"].nunique()),
-            "pairs": len(data.y),
-            "linked": int(data.y.sum()),
-            "candidates_among_solved": data.n_candidates,
+            "pairs": len(data.y) if data else 0,
+            "linked": int(data.y.sum()) if data else 0,
+            "candidates_among_solved": data.n_candidates if data else 0,
+            "analyst_decisions": data.n_decisions if data else 0,
         },
-        "models": {k: m.cv_scores_ for k, m in fitted.items()},
+        "decisions_in_force": len(decided),
+        "models": {k: m.cv_scores_ for k, m in fitted.items() if k != DEFAULT_KIND or data},
         "selected_model": best,
         "model_id": model_id,
+        "model": describe(best, data),
+        "notes": notes,
         "linked_share": {
             "training": round(fitted[best].training_prior_, 5),
             "candidates": round(fitted[best].prior_, 5),
@@ -139,27 +162,129 @@ def _run(store: Store, s: LinkageSettings, run_id: str, progress: Progress) -> d
     }
 
 
-def train(ctx: RunContext, keys: pd.DataFrame) -> tuple[TrainingSet, str, dict[str, LinkModel]]:
-    """Fit the model kinds on labelled candidate pairs, then shift each to the candidates' linked share."""
-    data = training_set(ctx, keys)
-    best, fitted = fit_models(data, ctx.comparisons, ctx.settings)
+def scales_of(index: IncidentIndex, keys: pd.DataFrame, default: Scales, s: LinkageSettings) -> Scales:
+    """The neighbour search's axes, from the pairs of solved incidents sharing an offender."""
+    i, j = linked_pairs_of(keys, len(index)) if len(keys) else (np.zeros(0, int), np.zeros(0, int))
+    return linked_scales(index.encoded, i, j, default, s.max_gap_days)
+
+
+def blocked(
+    store: Store,
+    run_id: str,
+    index: IncidentIndex,
+    comparisons: tuple[Comparison, ...],
+    s: LinkageSettings,
+    scales: Scales,
+) -> tuple[RunContext, Candidates]:
+    """The run's blocking plan and its candidate pairs."""
+    plan = choose_plan(store, run_id, s, len(index), scales)
+    ctx = RunContext(store, run_id, index, plan, comparisons, s)
+    return ctx, candidates_of(ctx)
+
+
+def blocking_summary(ctx: RunContext, cands: Candidates) -> dict[str, Any]:
+    return {
+        **ctx.plan.as_dict(),
+        "candidates_per_incident": round(cands.per_incident(), 1),
+        "most_per_incident": ctx.settings.max_candidates_per_incident,
+        "pairs_by_pass": cands.passes,
+    }
+
+
+def train(
+    ctx: RunContext, keys: pd.DataFrame, cands: Candidates, decided: pd.DataFrame
+) -> tuple[TrainingSet | None, str, dict[str, LinkModel]]:
+    """The agency's own models (when its solved incidents allow) and the shipped one, the one with the best
+    average precision on the agency's labelled pairs selected (the shipped model never saw them; the own
+    models are scored out of fold), each then shifted to the candidates' linked share."""
+    fitted = {DEFAULT_KIND: default.load(ctx.comparisons)}
+    try:
+        data: TrainingSet | None = with_decided(ctx, training_set(ctx, keys, cands), decided)
+    except NoTrainingPairs:
+        data = None
+    if data is not None:
+        _, own = fit_models(data, ctx.comparisons, ctx.settings)
+        fitted[DEFAULT_KIND].cv_scores_ = held_out_scores(fitted[DEFAULT_KIND], data)
+        fitted.update(own)
+    best = max(fitted, key=lambda k: (fitted[k].cv_scores_["average_precision"], k != DEFAULT_KIND))
     population = population_sample(ctx, sample_rows(len(ctx.index), ctx.settings))
     for model in fitted.values():
-        model.adapt_prior(population)
+        if len(population):
+            model.adapt_prior(population)
     return data, best, fitted
 
 
+def model_card(kind: str, model: LinkModel, data: TrainingSet | None) -> dict[str, Any]:
+    """What `casegraph link model` shows: what it learned from, held-out scores, calibration curve."""
+    shipped = kind == DEFAULT_KIND
+    return {
+        "kind": kind,
+        "model": describe(kind, data),
+        "trained_on": default.card()["trained_on"] if shipped else "this store's solved incidents",
+        "training_pairs": default.card()["n_pairs"] if shipped else (len(data.y) if data else 0),
+        "linked_training_pairs": default.card()["n_linked"]
+        if shipped
+        else (int(data.y.sum()) if data else 0),
+        "analyst_decisions": 0 if shipped or data is None else data.n_decisions,
+        "held_out": {
+            "on_this_store" if shipped else "out_of_fold": model.cv_scores_ if data is not None else None,
+            **({"on_its_training_city_out_of_fold": default.card()["cv_scores"]} if shipped else {}),
+        },
+        "calibration": getattr(model, "calibration_", None) or default.card().get("calibration"),
+        "linked_share": {"training": model.training_prior_, "candidates": model.prior_},
+    }
+
+
+def held_out_scores(model: LinkModel, data: TrainingSet) -> dict[str, float]:
+    z = model.decision_function(data.X)
+    return {
+        "auc": float(roc_auc_score(data.y, z)),
+        "average_precision": float(average_precision_score(data.y, z)),
+    }
+
+
+def describe(kind: str, data: TrainingSet | None) -> str:
+    if kind == DEFAULT_KIND:
+        why = "too few solved incidents sharing an offender" if data is None else "it scored better"
+        return f"the model shipped with casegraph ({default.card()['trained_on']}; {why})"
+    return f"this store's own {kind} model ({int(data.y.sum()) if data else 0} linked training pairs)"
+
+
+def missing_notes(
+    index: IncidentIndex, comparisons: tuple[Comparison, ...], data: TrainingSet | None, best: str
+) -> list[str]:
+    """What the data do not support, said with every answer."""
+    notes = []
+    if data is None:
+        notes.append(
+            "no solved incidents sharing an offender (involvements in an offender role or arrests): "
+            "scores come from the shipped model, calibrated to this store's incidents without labels"
+        )
+    x = index.encoded.columns.get("x")
+    if x is None or not np.isfinite(x).any():
+        notes.append("no coordinates: distance is not compared and neighbours are found by time alone")
+    unused = [c.name for c in default.known_features() if c not in comparisons]
+    if unused:
+        notes.append(f"fields not recorded, not compared: {', '.join(unused)}")
+    return notes
+
+
 def save_models(
-    ctx: RunContext, fitted: dict[str, LinkModel], best: str, data: TrainingSet, encoder: IncidentEncoder
+    ctx: RunContext,
+    fitted: dict[str, LinkModel],
+    best: str,
+    data: TrainingSet | None,
+    encoder: IncidentEncoder,
+    notes: list[str],
 ) -> str:
     """One linkage_models row per fitted kind; returns the selected model's id."""
-    fingerprint = data.fingerprint(ctx.index)
+    fingerprint = data.fingerprint(ctx.index) if data else None
     rows = []
     for kind, model in fitted.items():
         model_id = f"{ctx.run_id}:{kind}"
-        text, digest = Artefact(
-            encoder, model, ctx.comparisons, ctx.blocking, ctx.index.encoded.dtype()
-        ).dumps()
+        artefact = Artefact(encoder, model, ctx.comparisons, ctx.plan, ctx.index.encoded.dtype())
+        artefact.description, artefact.notes = describe(kind, data), notes
+        text, digest = artefact.dumps()
         rows.append(
             {
                 "model_id": model_id,
@@ -168,14 +293,15 @@ def save_models(
                 "selected": kind == best,
                 "created_at": datetime.now(UTC).replace(tzinfo=None),
                 "features": [c.name for c in ctx.comparisons],
-                "n_pairs": len(data.y),
-                "n_linked": int(data.y.sum()),
+                "n_pairs": len(data.y) if data else 0,
+                "n_linked": int(data.y.sum()) if data else 0,
                 "cv_auc": model.cv_scores_["auc"],
                 "cv_average_precision": model.cv_scores_["average_precision"],
                 "training_fingerprint": fingerprint,
                 "settings_json": ctx.settings.model_dump_json(),
                 "artefact": text,
                 "artefact_sha256": digest,
+                "card": json.dumps(model_card(kind, model, data)),
             }
         )
     ctx.store.write("linkage_models", pd.DataFrame(rows))

@@ -16,19 +16,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse import coo_matrix, csr_matrix, triu
 from scipy.sparse.csgraph import connected_components
 
 from casegraph.errors import CasegraphError
+from casegraph.linkage import decisions
+from casegraph.linkage.blocking import Candidates, configured
 from casegraph.linkage.candidates import candidate_pairs_sql
 from casegraph.linkage.comparisons import Comparison
 from casegraph.linkage.features import pair_features
-from casegraph.linkage.index import INDEX, IncidentIndex, RunContext
-from casegraph.linkage.model import BayesFactorModel, BoostedModel, LinkModel
+from casegraph.linkage.index import INDEX, IncidentIndex, RunContext, params_for
+from casegraph.linkage.model import AveragedModel, BayesFactorModel, BoostedModel, LinkModel
 from casegraph.settings import LinkageSettings
 from casegraph.store import Store
 
-MODEL_KINDS = ("bayes_factor", "boosted")
+MODEL_KINDS = ("bayes_factor", "boosted", "averaged")
+POPULATION_PAIRS = 300_000
 
 
 class NoTrainingPairs(CasegraphError):
@@ -68,6 +71,24 @@ def has_identities(store: Store) -> bool:
     return "person_identities" in store.table_names() and store.count("person_identities") > 0
 
 
+def decided_rows(store: Store, index: IncidentIndex) -> pd.DataFrame:
+    """Decisions in force as index rows: i, j, decision (pairs with an incident outside the index left out)."""
+    decided = decisions.active(store)
+    rows = pd.DataFrame(
+        {
+            "agency": index.agency.astype(str),
+            "incident_id": index.incident_id.astype(str),
+            "row": np.arange(len(index)),
+        }
+    )
+    for side in ("a", "b"):
+        decided = decided.merge(
+            rows.rename(columns={"agency": f"agency_{side}", "incident_id": f"incident_{side}", "row": side}),
+            on=[f"agency_{side}", f"incident_{side}"],
+        )
+    return pd.DataFrame({"i": decided["a"], "j": decided["b"], "decision": decided["decision"]})
+
+
 def offender_keys(store: Store, run_id: str, roles: list[str]) -> pd.DataFrame:
     """(row_no, offender) for the indexed incidents of a run."""
     known = known_offenders_sql(len(roles), has_identities(store))
@@ -80,11 +101,18 @@ def offender_keys(store: Store, run_id: str, roles: list[str]) -> pd.DataFrame:
 
 def incidence(keys: pd.DataFrame, n_rows: int) -> csr_matrix:
     """Incident x offender 0/1 matrix."""
-    codes, _ = pd.factorize(keys["offender"])
+    codes, offenders = pd.factorize(keys["offender"])
     ones = np.ones(len(keys), np.int8)
     return coo_matrix(
-        (ones, (keys["row_no"].to_numpy(), codes)), shape=(n_rows, max(1, codes.max() + 1))
+        (ones, (keys["row_no"].to_numpy(), codes)), shape=(n_rows, max(1, len(offenders)))
     ).tocsr()
+
+
+def linked_pairs_of(keys: pd.DataFrame, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (i < j) of index rows sharing an offender."""
+    matrix = incidence(keys, n_rows)
+    shared = triu(matrix @ matrix.T, k=1).tocoo()
+    return shared.row.astype(np.int64), shared.col.astype(np.int64)
 
 
 def share_offender(matrix: csr_matrix, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -108,6 +136,7 @@ class TrainingSet:
     groups: np.ndarray
     X: np.ndarray
     n_candidates: int
+    n_decisions: int = 0
 
     def fingerprint(self, index: IncidentIndex) -> str:
         digest = hashlib.sha256()
@@ -121,7 +150,7 @@ class TrainingSet:
         return digest.hexdigest()
 
 
-def training_set(ctx: RunContext, keys: pd.DataFrame) -> TrainingSet:
+def training_set(ctx: RunContext, keys: pd.DataFrame, candidates: Candidates) -> TrainingSet:
     """Linked and sampled unlinked candidate pairs among incidents with a known offender, with features."""
     if keys.empty:
         raise NoTrainingPairs(
@@ -129,22 +158,42 @@ def training_set(ctx: RunContext, keys: pd.DataFrame) -> TrainingSet:
             "offenders (involvements in an offender role, or arrests for an incident) to learn from"
         )
     matrix = incidence(keys, len(ctx.index))
-    solved = pa.table({"row_no": np.unique(keys["row_no"].to_numpy()).astype(np.int64)})
-    with ctx.store.registered("_tmp_linkage_solved", solved) as name:
-        sql = candidate_pairs_sql(INDEX, ctx.blocking, subset=name)
-        pairs = ctx.store.arrow(sql, ctx.pairs_params(sql))
-    i, j = (pairs.column(c).to_numpy().astype(np.int64) for c in ("i", "j"))
+    solved = np.unique(keys["row_no"].to_numpy()).astype(np.int64)
+    pairs = candidates.within(solved)
+    i, j = pairs.i, pairs.j
     y = share_offender(matrix, i, j) if len(i) else np.zeros(0, bool)
     keep = sample_pairs(y, ctx.settings)
     if y[keep].sum() < 5 or (~y[keep]).sum() < 5:
         raise NoTrainingPairs(
             f"only {int(y.sum())} linked and {int((~y).sum())} unlinked candidate pairs among "
-            f"{solved.num_rows} solved incidents: linkage needs solved incidents that share offenders "
+            f"{len(solved)} solved incidents: linkage needs solved incidents that share offenders "
             "(involvements in an offender role, or arrests for an incident)"
         )
     i, j, y = i[keep], j[keep], y[keep]
     X = pair_features(ctx.index.encoded, i, ctx.index.encoded, j, ctx.comparisons)
     return TrainingSet(i, j, y, components(matrix)[i], X, len(pairs))
+
+
+def with_decided(ctx: RunContext, data: TrainingSet, decided: pd.DataFrame) -> TrainingSet:
+    """Analysts' decisions as labels: a decided pair's label replaces the offender-based one, or is added."""
+    if decided.empty:
+        return data
+    n = len(ctx.index)
+    di, dj = decided["i"].to_numpy(np.int64), decided["j"].to_numpy(np.int64)
+    keys = np.minimum(di, dj) * n + np.maximum(di, dj)
+    stale = np.isin(np.minimum(data.i, data.j) * n + np.maximum(data.i, data.j), keys)
+    X = pair_features(ctx.index.encoded, di, ctx.index.encoded, dj, ctx.comparisons)
+    groups = data.groups.max(initial=0) + 1 + np.arange(len(di))  # each decided pair its own fold group
+    keep = ~stale
+    return TrainingSet(
+        np.concatenate([data.i[keep], di]),
+        np.concatenate([data.j[keep], dj]),
+        np.concatenate([data.y[keep], (decided["decision"] == "linked").to_numpy()]),
+        np.concatenate([data.groups[keep], groups]),
+        np.vstack([data.X[keep], X]),
+        data.n_candidates,
+        n_decisions=len(di),
+    )
 
 
 def sample_pairs(y: np.ndarray, settings: LinkageSettings) -> np.ndarray:
@@ -159,21 +208,30 @@ def sample_pairs(y: np.ndarray, settings: LinkageSettings) -> np.ndarray:
 
 
 def population_sample(ctx: RunContext, rows: np.ndarray) -> np.ndarray:
-    """Features of the candidate pairs of some incidents, solved or not: the population the model scores."""
+    """Features of the pairs of some incidents, solved or not, with the incidents of their configured window
+    (same family, max_gap_days, max_distance_m): the reference population whose linked share calibrates the
+    probabilities. It is the same whatever the blocking passes add (far neighbours, all pairs of a small
+    store), so a pair's probability does not fall because more unlikely pairs were compared."""
+    window = configured(ctx.settings)
     with ctx.store.registered("_tmp_linkage_population", pa.table({"row_no": rows})) as name:
-        sql = candidate_pairs_sql(INDEX, ctx.blocking, left=name, ordered=False)
-        pairs = ctx.store.arrow(sql, ctx.pairs_params(sql))
+        sql = candidate_pairs_sql(INDEX, window, left=name, ordered=False)
+        pairs = ctx.store.arrow(sql, params_for(sql, {"run": ctx.run_id, **window.params()}))
     i, j = (pairs.column(c).to_numpy().astype(np.int64) for c in ("i", "j"))
+    if len(i) > POPULATION_PAIRS:
+        rng = np.random.default_rng(ctx.settings.random_state)
+        keep = np.sort(rng.choice(len(i), POPULATION_PAIRS, replace=False))
+        i, j = i[keep], j[keep]
     return pair_features(ctx.index.encoded, i, ctx.index.encoded, j, ctx.comparisons)
 
 
 def make_model(kind: str, comparisons: tuple[Comparison, ...], random_state: int, cv: int) -> LinkModel:
     monotonic = [c.direction for c in comparisons]
-    inner: Any = (
-        BayesFactorModel()
-        if kind == "bayes_factor"
-        else BoostedModel(monotonic=monotonic, random_state=random_state)
-    )
+    boosted = BoostedModel(monotonic=monotonic, random_state=random_state)
+    inner: Any = {
+        "bayes_factor": BayesFactorModel(),
+        "boosted": boosted,
+        "averaged": AveragedModel(estimators=[BayesFactorModel(), boosted]),
+    }[kind]
     return LinkModel(estimator=inner, cv=cv, random_state=random_state)
 
 

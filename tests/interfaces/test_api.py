@@ -627,3 +627,26 @@ def test_serve_get_answers_one_request_in_process(ws_file: Path, tmp_path: Path)
     assert "G01" in {g["group_id"] for g in json.loads(result.stdout)["items"]}
     missing = CliRunner().invoke(app, ["--store", str(store), "serve", "--get", "/api/groups/NOPE"])
     assert missing.exit_code == 1 and "NOPE" in missing.stdout
+
+
+def test_a_link_is_decided_from_its_why_panel_with_csrf_and_audit(ws):
+    client, s = ws.client, ws.s
+    series = client.get("/api/series", params={"limit": 1}, headers=bearer(s)).json()["items"][0]
+    pair = client.get(f"/api/series/{series['series_id']}", headers=bearer(s)).json()["links"][0]
+    found = client.get(f"/api/links/{pair['link_id']}", headers=bearer(s)).json()
+    link = (found["link_id"], found["incident_a"], found["incident_b"])
+    csrf = client.get("/api/me").json()["csrf"]
+    path, body = f"/api/links/{link[0]}/decision", {"decision": "not-linked", "note": "alibi checked"}
+    assert client.post(path, json=body).status_code == 403  # no CSRF token
+    assert client.post(path, json={"decision": "maybe"}, headers={"X-CSRF-Token": csrf}).status_code == 422
+    r = client.post(path, json=body, headers={"X-CSRF-Token": csrf})
+    assert (
+        r.status_code == 200
+        and r.json()["decision"] == "not-linked"
+        and r.json()["decided_by"] == os_account()
+    )
+    ws.stop()
+    decided = raw(s, "SELECT incident_a, incident_b, decision, note, decided_by FROM linkage_decisions")
+    assert decided == [(*sorted(link[1:]), "not-linked", "alibi checked", os_account())]
+    changes = raw(s, "SELECT purpose, target, outcome FROM audit_log WHERE action = 'change'")
+    assert (PURPOSE, f"POST {path}", "ok") in changes

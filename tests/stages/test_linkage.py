@@ -215,11 +215,59 @@ def test_attribute_reaches_groups_through_membership_claims(linked):
     assert groups[group]["claims"] and groups[group]["evidence"] and groups[group]["members"]
 
 
-def test_without_any_solved_incident_link_says_so(city_store, settings):
-    """Public extracts (Toronto, Chicago) name no offenders: a clear refusal, not a traceback."""
-    from casegraph.linkage.training import NoTrainingPairs
+@pytest.fixture
+def incidents_only(city_dir: Path, settings):
+    """The city's incidents and nothing else: no involvements, no arrests (no solved incidents)."""
+    from casegraph import ingest
 
-    city_store.execute("DELETE FROM involvements")
-    city_store.execute("DELETE FROM arrests")
-    with pytest.raises(NoTrainingPairs, match="none of the 3000 incidents is solved"):
-        linkage.run(city_store, settings)
+    store = open_store(settings)
+    ingest.run(store, settings, city_dir / "incidents.csv", table="incidents")
+    yield store
+    store.close()
+
+
+def test_without_solved_incidents_the_shipped_model_answers_and_says_so(incidents_only, settings):
+    summary = linkage.run(incidents_only, settings)
+    assert summary["selected_model"] == "default" and "shipped" in summary["model"]
+    assert any("no solved incidents" in note for note in summary["notes"])
+    assert summary["n_links"] > 0
+    seed = incidents_only.scalar("SELECT incident_a FROM incident_links ORDER BY probability DESC LIMIT 1")
+    answer = similar(incidents_only, seed, top=5)
+    assert answer["results"] and "shipped" in answer["model"] and answer["notes"]
+    assert "shipped" in attribute(incidents_only, seed, settings.linkage)["model"]
+
+
+def test_without_coordinates_linkage_compares_times_and_says_what_is_missing(incidents_only, settings):
+    incidents_only.execute("UPDATE incidents SET x = NULL, y = NULL, lat = NULL, lon = NULL")
+    summary = linkage.run(incidents_only, settings)
+    assert "distance_m" not in summary["features"]
+    assert any("no coordinates" in note for note in summary["notes"])
+    seed = incidents_only.scalar("SELECT incident_id FROM incidents LIMIT 1")
+    assert similar(incidents_only, seed, top=5)["candidates"] > 0
+
+
+def test_decisions_override_the_score_and_become_labels(city_store, settings):
+    from casegraph.linkage import decisions
+
+    linkage.run(city_store, settings)
+    strong = city_store.rows(
+        "SELECT agency_a, incident_a, agency_b, incident_b FROM incident_links ORDER BY probability DESC LIMIT 1"
+    )[0]
+    far = city_store.rows("SELECT agency, incident_id FROM incidents ORDER BY occurred_from LIMIT 1")[0]
+    last = city_store.rows("SELECT agency, incident_id FROM incidents ORDER BY occurred_from DESC LIMIT 1")[0]
+    decisions.decide(city_store, strong[:2], strong[2:], "not-linked", user="ana", note="alibi")
+    decisions.decide(city_store, far, last, "linked", user="ana", note="same DNA")
+    summary = linkage.run(city_store, settings)
+    assert summary["decisions_in_force"] == 2 and summary["training"]["analyst_decisions"] == 2
+    pairs = city_store.df("SELECT incident_a, incident_b, probability, decision FROM incident_links")
+    by_pair = {frozenset((a, b)): (p, d) for a, b, p, d in pairs.itertuples(index=False)}
+    assert frozenset((strong[1], strong[3])) not in by_pair
+    assert by_pair[frozenset((far[1], last[1]))] == (1.0, "linked")
+    assert decisions.undo(city_store, far, last, user="ana") == 1
+    assert linkage.run(city_store, settings)["decisions_in_force"] == 1  # not-linked stays in force
+    assert city_store.scalar("SELECT count(*) FROM incident_links WHERE decision IS NOT NULL") == 0
+    kept = city_store.scalar(
+        "SELECT count(*) FROM incident_links WHERE incident_a IN (?, ?) AND incident_b IN (?, ?)",
+        [*strong[1::2]] * 2,
+    )
+    assert kept == 0

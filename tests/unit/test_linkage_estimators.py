@@ -7,9 +7,14 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from casegraph.linkage.model import BayesFactorModel, BoostedModel, LinkModel
+from casegraph.linkage.model import AveragedModel, BayesFactorModel, BoostedModel, LinkModel
 
-ESTIMATORS = [BayesFactorModel(), BoostedModel(max_iter=20), LinkModel(estimator=BayesFactorModel(), cv=2)]
+ESTIMATORS = [
+    BayesFactorModel(),
+    BoostedModel(max_iter=20),
+    AveragedModel(estimators=[BayesFactorModel(), BoostedModel(max_iter=20)]),
+    LinkModel(estimator=BayesFactorModel(), cv=2),
+]
 
 
 @parametrize_with_checks(ESTIMATORS)
@@ -26,7 +31,9 @@ def _data(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-@pytest.mark.parametrize("model", [BayesFactorModel(), BoostedModel(), LinkModel(estimator=BoostedModel())])
+@pytest.mark.parametrize(
+    "model", [BayesFactorModel(), BoostedModel(), AveragedModel(), LinkModel(estimator=BoostedModel())]
+)
 def test_explanation_adds_up_to_the_log_odds(model):
     X, y = _data()
     model.fit(X, y)

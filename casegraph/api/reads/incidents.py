@@ -35,7 +35,7 @@ ORDERS = {
 }
 LINK_COLUMNS = (
     "link_id, agency_a, incident_a, agency_b, incident_b, probability, log_odds, base, contributions, "
-    "features, run_id, model_id"
+    "features, run_id, model_id, decision"
 )
 
 

@@ -39,7 +39,24 @@ CG.why.link = (linkId) => CG.why.load("Why these incidents are linked", () => CG
   CG.el("p", { class: "hint" }, "Base + contributions (+ interactions) = the pair's log-odds. Positive bars push towards a link."),
   CG.el("p", {}, CG.el("a", { href: `#/incident/${encodeURIComponent(link.agency_a)}/${encodeURIComponent(link.incident_a)}` }, `open ${link.incident_a}`), " · ",
     CG.el("a", { href: `#/incident/${encodeURIComponent(link.agency_b)}/${encodeURIComponent(link.incident_b)}` }, `open ${link.incident_b}`)),
+  CG.why.decideLink(link),
 ]);
+
+// An analyst's decision on the link (audited; it overrides the score from the next `link` run, and trains it).
+CG.why.decideLink = function decideLink(link) {
+  const note = CG.el("textarea", { name: "note", rows: 2, maxlength: 4000, placeholder: "why (kept with the decision)" });
+  const result = CG.el("span", { class: "result", role: "status" }, link.decision ? `decided: ${link.decision}` : "");
+  const send = (decision) => async () => {
+    try {
+      const saved = await CG.api(`/api/links/${encodeURIComponent(link.link_id)}/decision`, { method: "POST", body: { decision, note: note.value } });
+      result.textContent = saved.undone !== undefined ? `undone (${saved.undone})` : `${saved.decision} by ${saved.decided_by} (audited; applies from the next link run)`;
+    } catch (error) { result.textContent = error.message; }
+  };
+  return CG.el("form", { class: "ack", onsubmit: (event) => event.preventDefault() }, CG.el("h3", {}, "Your decision"), note,
+    CG.el("button", { type: "button", class: "primary", onclick: send("linked") }, "linked"),
+    CG.el("button", { type: "button", onclick: send("not-linked") }, "not linked"),
+    CG.el("button", { type: "button", onclick: send("undo") }, "undo"), result);
+};
 
 CG.why.identity = (personId, a, b) => CG.why.load("Why these records are one person",
   () => CG.api(`/api/persons/${encodeURIComponent(personId)}/why${CG.qs({ a, b })}`), (w) => [
