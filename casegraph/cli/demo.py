@@ -38,6 +38,7 @@ def demo(
     seed: int = typer.Option(7, "--seed", help="Random seed."),
     out_dir: Path = typer.Option(Path("demo-out"), "--out", "-o", help="Folder for the city and the store."),
     serve: bool = typer.Option(False, "--serve", help="Open the analyst workspace on the results when done."),
+    port: int = typer.Option(8765, "--port", min=1, max=65535, help="Port for --serve (a free one if busy)."),
 ) -> None:
     """Make a synthetic city, ingest it, run every stage, and print what was found next to the truth."""
     from casegraph.cli.storefiles import replace_demo_store
@@ -78,7 +79,7 @@ def demo(
     if serve:
         from casegraph.cli.serve import serve as serve_workspace
 
-        serve_workspace(ctx)
+        serve_workspace(ctx, port=port, open_browser=True)
 
 
 def _run(store: Any, settings: Any, name: str) -> dict[str, Any]:

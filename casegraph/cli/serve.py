@@ -32,8 +32,14 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def serve(ctx: typer.Context, host: str = "127.0.0.1", port: int = 8765, get: str | None = None) -> None:
-    """Start the workspace (or answer one --get request)."""
+def serve(
+    ctx: typer.Context,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    get: str | None = None,
+    open_browser: bool = False,
+) -> None:
+    """Start the workspace (or answer one --get request); a busy port gives way to a free one, said so."""
     from casegraph.api import create_app
 
     settings = ctx_of(ctx).settings()
@@ -48,11 +54,37 @@ def serve(ctx: typer.Context, host: str = "127.0.0.1", port: int = 8765, get: st
         app = create_app(settings)
     except CasegraphError as exc:
         fail(str(exc))
+    free = port_to_use(host, port)
+    if free != port:
+        console.print(f"port {port} is in use: serving on {free} instead")
     shown = f"[{host}]" if ":" in host else host
-    console.print(f"casegraph workspace on http://{shown}:{port}/ over {settings.store.path}")
-    link = f"http://{shown}:{port}/login?token={app.state.signin.link_token}"
+    console.print(f"casegraph workspace on http://{shown}:{free}/ over {settings.store.path}")
+    link = f"http://{shown}:{free}/login?token={app.state.signin.link_token}"
     console.print(f"sign in (this link works once): {link}", highlight=False, soft_wrap=True)
-    _run(app, host, port)
+    if open_browser:
+        _open_when_listening(link)
+    _run(app, host, free)
+
+
+def port_to_use(host: str, port: int) -> int:
+    """`port` if it is free on `host`, else one the system picks."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _open_when_listening(link: str) -> None:
+    """Open the sign-in link in the user's browser once uvicorn listens (where there is a browser to open)."""
+    import threading
+    import webbrowser
+
+    threading.Timer(1.0, lambda: webbrowser.open(link)).start()
 
 
 def _run(app: Any, host: str, port: int) -> None:

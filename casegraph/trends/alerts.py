@@ -39,7 +39,7 @@ def spread_alert(s: Spread, names: dict[str, str], run_id: str, now: datetime) -
     home = ", ".join(s.baseline.areas) or "none recorded"
     title = (
         f"{_label(s.group_id, names)} reached {s.area}, outside its baseline areas ({home}): "
-        f"{len(s.incidents)} incidents from {s.first_date.isoformat()}"
+        f"{len(s.incidents)} incident{'' if len(s.incidents) == 1 else 's'} from {s.first_date.isoformat()}"
     )
     detail = {
         "area": s.area,

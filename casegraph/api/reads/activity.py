@@ -37,7 +37,7 @@ EVIDENCE_SQL = {
     "WHERE list_contains(?, contact_id) ORDER BY occurred_at",
     "arrest": "WITH a AS MATERIALIZED (SELECT arrest_id, agency, charge, arrested_at, incident_id FROM arrests "
     "WHERE list_contains(?, arrest_id)) SELECT a.arrest_id AS id, a.agency, a.charge AS what, a.arrested_at AS at, "
-    f"i.area, 'incident ' || a.incident_id AS about FROM a {fetched('incidents', 'i', 'area', 'a', INCIDENT_KEY)} "
+    f"i.area, 'incident ' || a.incident_id AS about, a.incident_id FROM a {fetched('incidents', 'i', 'area', 'a', INCIDENT_KEY)} "
     "ORDER BY a.arrested_at",
     "claim": "SELECT claim_id AS id, agency, group_id || ': ' || array_to_string(criteria, ', ') AS what, "
     f"entered_at AS at, NULL AS area, 'record ' || record_id AS about FROM {CLAIMS} "
@@ -73,8 +73,35 @@ def alerts(
     return listing(items, total=total, limit=limit, offset=offset)
 
 
+# The people an evidence record is about: an incident's offenders, suspects and arrestees, a contact's
+# participants, the person arrested. Records are cited across agencies: the record's own agency's row first, as the network does.
+PEOPLE_OF_SQL = {
+    "incident": "SELECT v.agency, v.incident_id AS id, v.record_id, r.agency AS record_agency, r.given_name, "
+    "r.family_name FROM involvements v JOIN person_records r ON r.record_id = v.record_id WHERE "
+    "list_contains(?, v.agency || '/' || v.incident_id) AND v.role IN ('offender', 'suspect', 'arrestee')",
+    "contact": "SELECT v.agency, v.contact_id AS id, v.record_id, r.agency AS record_agency, r.given_name, "
+    "r.family_name FROM contact_participants v JOIN person_records r ON r.record_id = v.record_id WHERE "
+    "list_contains(?, v.agency || '/' || v.contact_id)",
+    "arrest": "SELECT v.agency, v.arrest_id AS id, v.record_id, r.agency AS record_agency, r.given_name, "
+    "r.family_name FROM arrests v JOIN person_records r ON r.record_id = v.record_id WHERE "
+    "list_contains(?, v.agency || '/' || v.arrest_id)",
+}
+# The arrests made at evidence incidents: records behind the incident that place people in groups.
+ARRESTS_AT_SQL = "SELECT arrest_id FROM arrests WHERE list_contains(?, agency || '/' || incident_id)"
+
+
 def evidence_records(g: Session, items: list[str]) -> list[dict[str, Any]]:
-    """Each evidence item (kind:id) with the record it names, or found = false."""
+    """Each evidence item (kind:id) with the record it names, or found = false; the arrests made at its
+    incidents follow them, and incidents and contacts say whom they are about."""
+    incidents = [key for kind, _, key in (i.partition(":") for i in items) if kind == "incident"]
+    if incidents and has_table(g, "arrests"):
+        keys = [f"{r['agency']}/{r['id']}" for r in rows(g, EVIDENCE_SQL["incident"], [incidents])]
+        listed = set(items)
+        items = items + [
+            f"arrest:{r['arrest_id']}"
+            for r in rows(g, ARRESTS_AT_SQL, [keys])
+            if f"arrest:{r['arrest_id']}" not in listed
+        ]
     wanted: dict[str, list[str]] = {}
     for item in items:
         kind, _, key = item.partition(":")
@@ -82,12 +109,35 @@ def evidence_records(g: Session, items: list[str]) -> list[dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for kind, keys in wanted.items():
         if kind in EVIDENCE_SQL:
-            for r in rows(g, EVIDENCE_SQL[kind], [keys]):
+            records = rows(g, EVIDENCE_SQL[kind], [keys])
+            if kind in PEOPLE_OF_SQL:
+                named = people_named(g, kind, [f"{r['agency']}/{r['id']}" for r in records])
+                for r in records:
+                    r["about"] = " · ".join(a for a in (named.get((r["agency"], r["id"])), r["about"]) if a)
+            for r in records:
                 found[f"{kind}:{r['id']}"] = {**r, "kind": kind}
     return [
         found.get(i) or {"item": i, "kind": i.partition(":")[0], "id": i.partition(":")[2], "found": False}
         for i in items
     ]
+
+
+def people_named(g: Session, kind: str, keys: list[str]) -> dict[tuple[str, str], str]:
+    """(agency, id) of each incident or contact -> the names of the people it is about, in record order."""
+    if not keys:
+        return {}
+    chosen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in rows(g, PEOPLE_OF_SQL[kind], [keys]):
+        key = (r["agency"], r["id"], r["record_id"])
+        held = chosen.get(key)
+        own = r["record_agency"] == r["agency"]
+        if held is None or (own and held["record_agency"] != r["agency"]):
+            chosen[key] = r
+    names: dict[tuple[str, str], list[str]] = {}
+    for (agency, id_, record_id), r in sorted(chosen.items()):
+        name = " ".join(p for p in (r["given_name"], r["family_name"]) if p) or f"record {record_id}"
+        names.setdefault((agency, id_), []).append(name)
+    return {key: ", ".join(dict.fromkeys(found)) for key, found in names.items()}
 
 
 def alert(g: Session, alert_id: str) -> dict[str, Any]:

@@ -37,6 +37,20 @@ def person_of(records: str, resolved: bool = True) -> str:
     return f"coalesce(pi.person_id, {own})" if resolved else own
 
 
+def person_names(g: Session, person_ids: list[str]) -> dict[str, str]:
+    """Each resolved person's most frequent name across its records, so that people are shown by name."""
+    if not person_ids or not has_rows(g, "person_identities"):
+        return {}
+    found = rows(
+        g,
+        "SELECT pi.person_id, mode(trim(coalesce(p.given_name, '') || ' ' || coalesce(p.family_name, ''))) "
+        "AS name FROM person_identities pi JOIN person_records p ON p.agency = pi.agency AND p.record_id = "
+        "pi.record_id WHERE list_contains(?, pi.person_id) GROUP BY pi.person_id",
+        [sorted(set(person_ids))],
+    )
+    return {r["person_id"]: r["name"] for r in found if r["name"]}
+
+
 def rows(g: Session, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
     return g.records(sql.replace(CLAIMS, g.valid_claims()) if CLAIMS in sql else sql, params)
 

@@ -18,6 +18,7 @@ from casegraph.api.reads.common import (
     listing,
     one,
     parsed,
+    person_names,
     person_of,
     rows,
     stage_note,
@@ -84,13 +85,17 @@ def tie_events(g: Session, a: str, b: str) -> list[dict[str, Any]]:
     """The events behind a tie, oldest first: which two people, what kind, when, the record ids."""
     if not has_table(g, "group_tie_evidence"):
         return []
-    return rows(
+    events = rows(
         g,
         "SELECT person_a, person_b, kind, event, occurred_on, evidence FROM group_tie_evidence WHERE "
         "(group_a = ? AND group_b = ?) OR (group_a = ? AND group_b = ?) ORDER BY occurred_on NULLS LAST, "
         "event LIMIT 500",
         [a, b, b, a],
     )
+    names = person_names(g, [e[side] for e in events for side in ("person_a", "person_b")])
+    for e in events:
+        e["name_a"], e["name_b"] = names.get(e["person_a"]), names.get(e["person_b"])
+    return events
 
 
 # -- the link chart -----------------------------------------------------------------------------------
@@ -162,6 +167,7 @@ def group_tie_edges(g: Session, gids: list[str] | None) -> list[dict[str, Any]]:
             pair=[r[a], r[b]],
             date=r.get(onset) if onset else None,
             p_value=next((r[c] for c in TIE_ORDER if c in r), None),
+            significant=bool(r.get("significant", True)),
         )
         for r in found
     ]

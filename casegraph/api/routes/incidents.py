@@ -70,6 +70,11 @@ async def get_incident(request: Request, incident_id: IncidentId, agency: IdQuer
     return await run(request, lambda g: incidents.incident(g, incident_id, agency))
 
 
+@router.get("/contacts/{contact_id}", summary="One contact event with the people who took part")
+async def get_contact(request: Request, contact_id: IncidentId, agency: IdQuery = None) -> Any:
+    return await run(request, lambda g: incidents.contact(g, contact_id, agency))
+
+
 @router.get("/incidents/{incident_id}/similar", summary="Similar incidents, each with the why of its score")
 async def similar(
     request: Request, incident_id: IncidentId, agency: IdQuery = None, k: int = Query(10, ge=1, le=100)

@@ -56,6 +56,6 @@ CG.views.alert = async function alert(view, params, rest) {
     CG.table(a.evidence_records || [], [
       { key: "item", label: "record", render: (r) => CG.evidenceLink(r) }, { key: "agency" }, { key: "what" },
       { key: "at", label: "when", render: (r) => CG.day(r.at) }, { key: "area" }, { key: "about" }], { rowClass: (r) => (r.found === false ? "missing" : null) }),
-    CG.el("div", {}, a.detail ? [CG.el("h2", {}, "Numbers behind it"), CG.kv(Object.entries(a.detail).filter(([, v]) => typeof v !== "object" || Array.isArray(v)))] : null),
+    CG.el("div", {}, a.detail ? [CG.el("h2", {}, "Numbers behind it"), CG.kv(Object.entries(a.detail).filter(([, v]) => typeof v !== "object" || Array.isArray(v)).map(([k, v]) => [CG.label(k), CG.plain(v)]))] : null),
     ack);
 };

@@ -4,7 +4,8 @@
 
 const NODE_COLORS = { group: "#d62728", person: "#1f77b4", incident: "#8c8c8c" };
 const EDGE_COLORS = { member: "#5b9bd5", group_tie: "#d62728", involved: "#9467bd", linked: "#bcbd22", attributed: "#d9d9d9", person_tie: "#17becf" };
-const EDGE_WORDS = { member: "membership claim", group_tie: "tie between groups", involved: "took part in", linked: "incident link", attributed: "incident linked to group", person_tie: "tie between persons" };
+const WEAK_TIE_COLOR = "#f0c4c4";
+const EDGE_WORDS = { member: "membership claim", group_tie: "tie between groups (pale: not significant against chance)", involved: "took part in", linked: "incident link", attributed: "incident linked to group", person_tie: "tie between persons" };
 
 CG.chartState = { hidden: new Set(["attributed"]) };
 
@@ -24,8 +25,12 @@ function addToGraph(graph, data, anchor) {
   });
   for (const edge of data.edges) {
     if (!graph.hasNode(edge.source) || !graph.hasNode(edge.target) || graph.hasEdge(edge.id)) continue;
-    const size = edge.kind === "group_tie" ? 2 + Math.min(8, edge.weight) : edge.kind === "linked" ? 1 + 2 * edge.weight : 1;
-    graph.addEdgeWithKey(edge.id, edge.source, edge.target, { ...edge, size, color: EDGE_COLORS[edge.kind] || "#999" });
+    // A tie between groups that the null model does not call significant is drawn pale and thin: it is a few
+    // shared events, not a finding (its why panel gives the q-value).
+    const weak = edge.kind === "group_tie" && edge.significant === false;
+    const size = edge.kind === "group_tie" ? (weak ? 1.5 : 2 + Math.min(8, edge.weight)) : edge.kind === "linked" ? 1 + 2 * edge.weight : 1;
+    const color = weak ? WEAK_TIE_COLOR : EDGE_COLORS[edge.kind] || "#999";
+    graph.addEdgeWithKey(edge.id, edge.source, edge.target, { ...edge, size, color, label: weak ? "not significant" : undefined });
   }
 }
 

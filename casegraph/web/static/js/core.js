@@ -105,8 +105,24 @@ CG.evidenceLink = function evidenceLink(rec) {
   if (rec.found === false) return CG.el("span", { class: "missing", title: "not in the store or not visible to you" }, label);
   if (rec.kind === "incident") return CG.el("a", { href: `#/incident/${encodeURIComponent(rec.agency)}/${encodeURIComponent(rec.id)}` }, label);
   if (rec.kind === "series") return CG.el("a", { href: `#/series/${encodeURIComponent(rec.id)}` }, label);
+  if (rec.kind === "contact") return CG.el("a", { href: `#/contact/${encodeURIComponent(rec.agency || "")}/${encodeURIComponent(rec.id)}` }, label);
+  if (rec.kind === "arrest" && rec.incident_id) return CG.el("a", { href: `#/incident/${encodeURIComponent(rec.agency)}/${encodeURIComponent(rec.incident_id)}`, title: "the incident of this arrest" }, label);
   return CG.el("span", {}, label);
 };
+
+// A person as a link showing their name (the id in the tooltip); an unresolved record links to its record.
+CG.personLink = function personLink(personId, name, fallback) {
+  const target = personId || fallback;
+  const text = name || personId || fallback || "(unknown)";
+  return target ? CG.el("a", { href: `#/person/${encodeURIComponent(target)}`, title: personId || "" }, text) : text;
+};
+
+// The workspace shows readable labels: "first_at" -> "first at", midnight timestamps as their day.
+const LABELS = { persons_a: "people of the first group", persons_b: "people of the second group", first_at: "first evidence",
+  last_at: "latest evidence", detected_at: "significant since", p_value: "p-value", q_value: "q-value (all pairs)",
+  expected: "expected by chance", ratio: "observed / expected" };
+CG.label = (key) => LABELS[key] || String(key).replaceAll("_", " ");
+CG.plain = (value) => (typeof value === "string" && /^\d{4}-\d{2}-\d{2}[ T]00:00:00$/.test(value) ? value.slice(0, 10) : value);
 
 CG.kv = function kv(pairs) {
   return CG.el("dl", { class: "kv" }, pairs.filter(([, v]) => v !== undefined)

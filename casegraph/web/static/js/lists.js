@@ -59,15 +59,31 @@ CG.views.incident = async function incident(view, params, rest) {
     CG.el("h2", {}, "Groups linked"), data.groups.length ? CG.table(data.groups, [
       { key: "group_id", label: "group", render: (r) => CG.el("a", { href: `#/group/${encodeURIComponent(r.group_id)}` }, `${r.group_id} ${r.name || ""}`) },
       { key: "via" }, { key: "evidence", label: "why (evidence)" }]) : CG.el("p", {}, data.notes.group_incidents || "linked to no group"),
-    CG.el("h2", {}, "People involved"), CG.table(data.people, [{ key: "role" },
-      { key: "record_id", label: "record" }, { key: "name", render: (r) => `${r.given_name || ""} ${r.family_name || ""}` },
-      { key: "person_id", label: "person", render: (r) => CG.el("a", { href: `#/person/${encodeURIComponent(r.person_id || `${inc.agency}/${r.record_id}`)}` }, r.person_id || "(unresolved)") }]),
+    CG.el("h2", {}, "People involved"), peopleTable(data.people),
     CG.el("h2", {}, "Similar incidents"), similar);
   const sim = await CG.api(`/api/incidents/${encodeURIComponent(id)}/similar${CG.qs({ agency, k: 10 })}`);
   similar.replaceChildren(CG.note(sim) || "", CG.table(sim.items, [
     { key: "other_id", label: "incident", render: (r) => CG.el("a", { href: incidentHref(r.other_agency, r.other_id) }, r.other_id) },
     { key: "probability" },
     { key: "why", render: (r) => CG.el("button", { type: "button", onclick: () => CG.why.link(r.link_id) }, "why?") }]));
+};
+
+// The people of an incident or contact: role, the record cited (and its agency when another's), name, person.
+function peopleTable(people) {
+  return CG.table(people, [{ key: "role" },
+    { key: "record_id", label: "record", render: (r) => (r.record_agency ? `${r.record_agency}/${r.record_id}` : r.record_id) },
+    { key: "name", render: (r) => [r.given_name, r.family_name].filter(Boolean).join(" ") || "(no name recorded)" },
+    { key: "person_id", label: "person", render: (r) => CG.personLink(r.person_id, r.person_id ? null : "(record: not resolved)", `${r.record_agency}/${r.record_id}`) }]);
+}
+
+CG.views.contact = async function contact(view, params, rest) {
+  const [agency, id] = rest;
+  const data = await CG.api(`/api/contacts/${encodeURIComponent(id)}${CG.qs({ agency: agency || undefined })}`);
+  const c = data.contact;
+  view.replaceChildren(
+    CG.el("h1", {}, `Contact ${c.contact_id}`, CG.el("small", {}, ` ${c.agency} · ${c.kind}`)),
+    CG.kv([["when", String(c.occurred_at).replace("T", " ")], ["area", c.area], ["description", c.description]]),
+    CG.el("h2", {}, "People who took part"), peopleTable(data.people));
 };
 
 CG.views.series = async function series(view, params, rest) {

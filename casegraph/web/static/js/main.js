@@ -21,11 +21,14 @@ CG.route = async function route() {
   }
 };
 
+// "root · owner · purpose: …": an embedded store's owner has no agency, so none is shown.
+CG.whoLine = (me) => [me.user_id, me.role, me.agency, `purpose: ${me.purpose}`].filter(Boolean).join(" · ");
+
 async function start() {
   const me = await CG.api("/api/me");
   CG.state.me = me;
   CG.state.csrf = me.csrf;
-  document.getElementById("who").textContent = `${me.user_id} · ${me.role} · ${me.agency} · purpose: ${me.purpose}`;
+  document.getElementById("who").textContent = CG.whoLine(me);
   document.getElementById("why-close").addEventListener("click", () => { document.getElementById("why").hidden = true; });
   document.getElementById("logout").addEventListener("click", async () => {
     await fetch("/logout", { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": CG.state.csrf || "" } });
@@ -37,7 +40,7 @@ async function start() {
     const saved = await CG.api("/api/session/purpose", { method: "POST", body: { purpose } });
     CG.state.csrf = saved.csrf;
     me.purpose = saved.purpose;
-    document.getElementById("who").textContent = `${me.user_id} · ${me.role} · ${me.agency} · purpose: ${me.purpose}`;
+    document.getElementById("who").textContent = CG.whoLine(me);
   });
   window.addEventListener("hashchange", CG.route);
   await CG.route();

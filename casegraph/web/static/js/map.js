@@ -33,7 +33,8 @@ CG.views.map = async function map(view, params) {
   ]);
   const overlays = {};
   overlays["Area boundaries (from the data)"] = L.layerGroup(areas.items.map((a) => L.polygon(a.ring.map(([x, y]) => ll(x, y)),
-    { color: "#888", weight: 1, fill: true, fillColor: "#f2f2f2", fillOpacity: 0.6, renderer }).bindTooltip(a.area))).addTo(m);
+    { color: "#888", weight: 1, fill: true, fillColor: "#f2f2f2", fillOpacity: 0.6, renderer })
+    .bindTooltip(a.area, { permanent: true, direction: "center", className: "area-label" }))).addTo(m);  // "reached D07" is findable
   overlays.Incidents = incidentLayer(L, points, renderer, legend).addTo(m);
   overlays["Hot spot classes"] = hotLayer(L, hot, renderer, legend);
   if (!group && !series) overlays["Hot spot classes"].addTo(m);
@@ -80,12 +81,28 @@ function riskLayer(L, risk, legend) {
 }
 
 async function groupAreaLayer(L, group, renderer, legend) {
+  // Every quarter's hull at once overlaps into a tangle: the first quarter (dashed) and the latest are drawn, and
+  // each quarter in the legend toggles its own hull.
   const data = await CG.api(`/api/groups/${encodeURIComponent(group)}/areas?period=quarter`);
   const n = data.items.length;
-  legend.append(CG.el("div", {}, CG.el("strong", {}, `${group}'s area per quarter: `), CG.note(data) || "",
-    data.items.map((p, i) => swatch(shade(i, n), `${CG.day(p.period)} (${p.incidents}; ${p.areas.join(", ")})`))));
-  return L.layerGroup(data.items.map((p, i) => L.polygon(p.ring.map(([x, y]) => ll(x, y)),
-    { color: shade(i, n), weight: 2, fillOpacity: 0.08, renderer }).bindTooltip(`${CG.day(p.period)}: ${p.incidents} incidents in ${p.areas.join(", ")}`)));
+  const layer = L.layerGroup();
+  const hulls = data.items.map((p, i) => L.polygon(p.ring.map(([x, y]) => ll(x, y)),
+    { color: shade(i, n), weight: 2, fillOpacity: 0.08, dashArray: i === 0 && n > 1 ? "6 4" : null, renderer })
+    .bindTooltip(`${group} ${CG.day(p.period)}: ${p.incidents} incidents in ${p.areas.join(", ")}`));
+  const toggle = (i, item) => {
+    if (layer.hasLayer(hulls[i])) layer.removeLayer(hulls[i]); else layer.addLayer(hulls[i]);
+    item.classList.toggle("off", !layer.hasLayer(hulls[i]));
+  };
+  const items = data.items.map((p, i) => {
+    const item = swatch(shade(i, n), `${CG.day(p.period)} (${p.incidents}; ${p.areas.join(", ")})`);
+    item.classList.add("toggle");
+    item.title = "show or hide this quarter's area";
+    item.addEventListener("click", () => toggle(i, item));
+    if (i === 0 || i === n - 1) layer.addLayer(hulls[i]); else item.classList.add("off");
+    return item;
+  });
+  legend.append(CG.el("div", {}, CG.el("strong", {}, `${group}'s area per quarter (click to show): `), CG.note(data) || "", items));
+  return layer;
 }
 
 async function seriesLayer(L, series) {

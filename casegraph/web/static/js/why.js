@@ -87,15 +87,29 @@ CG.why.claimById = async (claimId, recordHint) => {
   CG.why.open("Membership claim", CG.el("p", {}, `claim ${claimId}`));
 };
 
+// A tie's events per month: distinct joint events, person ties, and what kinds of evidence.
+function tieMonths(events) {
+  const months = new Map();
+  for (const e of events) {
+    const month = e.occurred_on ? String(e.occurred_on).slice(0, 7) : "undated";
+    const m = months.get(month) || { month, eventIds: new Set(), ties: 0, kinds: new Set() };
+    m.eventIds.add(e.event); m.ties += 1; m.kinds.add(e.kind);
+    months.set(month, m);
+  }
+  return [...months.values()].map((m) => ({ month: m.month, events: m.eventIds.size, ties: m.ties, kinds: [...m.kinds].join(", ") }));
+}
+
 CG.why.tie = (a, b) => CG.why.load(`Why ${a} and ${b} are tied`, () => CG.api(`/api/ties/${encodeURIComponent(a)}/${encodeURIComponent(b)}`), (t) => [
   t.explanation ? CG.el("p", {}, t.explanation) : null,
   CG.kv([["groups", `${t.pair[0]} ↔ ${t.pair[1]}`], ["strength", t.strength], ["observed person ties", t.person_ties ?? t.observed],
     ["expected by chance (null model)", t.expected], ["observed / expected", t.ratio], ["p-value", t.p_value], ["q-value (all pairs)", t.q_value],
     ["significant", t.significant], ["onset", CG.day(t.onset)], ["significant since", CG.day(t.detected_at)],
     ["first evidence", CG.day(t.first_at)], ["latest evidence", CG.day(t.last_at)], ["joint events", t.joint_events]]),
+  CG.el("h3", {}, "Joint events month by month"),
+  CG.table(tieMonths(t.events || []), [{ key: "month" }, { key: "events", label: "joint events" }, { key: "ties", label: "person ties" }, { key: "kinds" }]),
   CG.el("h3", {}, `Events behind the tie (${(t.events || []).length})`),
   CG.table(t.events || [], [{ key: "occurred_on", label: "when", render: (e) => CG.day(e.occurred_on) }, { key: "kind" },
-    { key: "people", render: (e) => `${e.person_a} – ${e.person_b}` },
+    { key: "people", render: (e) => [CG.personLink(e.person_a, e.name_a), " – ", CG.personLink(e.person_b, e.name_b)] },
     { key: "evidence", render: (e) => (e.evidence || []).map((item) => { const [kind, id] = String(item).split(/:(.*)/s); return [CG.evidenceLink({ kind, id, agency: "" }), " "]; }) }]),
   CG.el("h3", {}, "Evidence records"),
   CG.el("ul", { class: "evidence" }, (t.evidence_records || []).map((r) => CG.el("li", {}, CG.evidenceLink(r), " ", CG.fmt(r.what), " ", CG.day(r.at)))),
@@ -103,4 +117,4 @@ CG.why.tie = (a, b) => CG.why.load(`Why ${a} and ${b} are tied`, () => CG.api(`/
 
 CG.why.alert = (alert) => CG.why.open(alert.title,
   CG.kv([["kind", alert.kind], ["raised by", alert.stage], ["severity", alert.severity], ["onset", CG.day(alert.onset)], ["status", alert.status]]),
-  alert.detail ? CG.kv(Object.entries(alert.detail).filter(([, v]) => typeof v !== "object" || Array.isArray(v))) : null);
+  alert.detail ? CG.kv(Object.entries(alert.detail).filter(([, v]) => typeof v !== "object" || Array.isArray(v)).map(([k, v]) => [CG.label(k), CG.plain(v)])) : null);
