@@ -129,17 +129,18 @@ def test_the_name_index_answers_as_the_sql_search(search_file, tmp_path, monkeyp
 
 
 def test_evidence_records_say_where_and_what_about(search_file, tmp_path):
-    """An arrest shows the area of its incident and which incident it concerns; a claim, which record."""
+    """An arrest shows the area of its incident, whom it concerns and which incident; a claim, which record."""
     from casegraph.api.reads.activity import evidence_records
 
     with opened_copy(search_file, tmp_path / "e.duckdb") as (s, store):
         g = owner_session(store, s, purpose="test: evidence", origin="test")
-        arrest, incident, area = g.rows(
-            "SELECT a.arrest_id, a.incident_id, i.area FROM arrests a JOIN incidents i "
-            "USING (agency, incident_id) WHERE i.area IS NOT NULL LIMIT 1"
+        arrest, incident, area, given, family = g.rows(
+            "SELECT a.arrest_id, a.incident_id, i.area, p.given_name, p.family_name FROM arrests a JOIN "
+            "incidents i USING (agency, incident_id) JOIN person_records p USING (agency, record_id) "
+            "WHERE i.area IS NOT NULL LIMIT 1"
         )[0]
         claim, record = g.rows("SELECT claim_id, record_id FROM membership_claims LIMIT 1")[0]
         shown = evidence_records(g, [f"arrest:{arrest}", f"claim:{claim}", "arrest:no-such-id"])
-        assert (shown[0]["area"], shown[0]["about"]) == (area, f"incident {incident}")
+        assert (shown[0]["area"], shown[0]["about"]) == (area, f"{given} {family} · incident {incident}")
         assert (shown[1]["area"], shown[1]["about"]) == (None, f"record {record}")
         assert shown[2]["found"] is False

@@ -254,7 +254,7 @@ def test_the_networks_own_tie_from_its_alert_to_the_evidence_records(browser, pi
         panel = page.locator("#why-body").inner_text()
         assert "expected by chance" in panel and "Events behind the tie" in panel
         shot(page, "16-pipeline-tie-why")
-        link = page.locator("#why-body ul.evidence a").first
+        link = page.locator("#why-body ul.evidence a[href^='#/incident/']").first
         incident = link.inner_text().split(":", 1)[1]
         link.click()
         page.wait_for_selector("#view[data-ready=incident]")
