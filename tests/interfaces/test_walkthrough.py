@@ -135,3 +135,10 @@ def test_the_map_names_its_areas(walk):
     shown = walk.evaluate("() => document.querySelectorAll('.legend-item.toggle:not(.off)').length")
     assert shown == 2  # the first and the latest quarter's area, not every quarter at once
     shot(page=walk, name="26-map-area-labels")
+
+
+def test_the_inbox_filters_by_kind(walk):
+    walk.click(".kinds a >> text=group_tie_new")
+    walk.wait_for_selector("#view[data-ready=alerts] .kinds a.active")
+    metas = walk.locator("ul.inbox .meta").all_inner_texts()
+    assert metas and all(m.startswith("group_tie_new") for m in metas), metas[:3]

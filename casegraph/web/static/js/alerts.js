@@ -8,8 +8,12 @@ CG.views.alerts = async function alerts(view, params, rest) {
   const status = params.get("status") || "open";
   const tabs = CG.el("div", { class: "tabs" }, ["open", "acknowledged", "dismissed", "expired", "all"].map((s) =>
     CG.el("a", { href: `#/alerts?status=${s}`, class: s === status ? "active" : null }, s)));
-  const data = await CG.api(`/api/alerts${CG.qs({ status: status === "all" ? null : status, limit: 200 })}`);
-  view.replaceChildren(CG.el("h1", {}, "Alerts"), tabs, CG.note(data) || "",
+  const kind = params.get("kind");
+  const data = await CG.api(`/api/alerts${CG.qs({ status: status === "all" ? null : status, kind, limit: 200 })}`);
+  // near-repeat alerts come by the dozen after each burst: a kind filter keeps the group alerts in reach
+  const kinds = CG.el("div", { class: "tabs kinds" }, "kind: ", [null, ...new Set([kind, ...data.items.map((a) => a.kind)].filter(Boolean))].map((k) =>
+    CG.el("a", { href: `#/alerts${CG.qs({ status, kind: k })}`, class: k === kind ? "active" : null }, k || "all")));
+  view.replaceChildren(CG.el("h1", {}, "Alerts", data.total !== undefined ? CG.el("small", {}, ` ${data.total} ${status === "all" ? "" : status}`) : ""), tabs, kinds, CG.note(data) || "",
     data.items.length || data.note ? "" : CG.el("p", {}, `no ${status} alerts`),
     CG.el("ul", { class: "inbox" }, data.items.map((a) => CG.el("li", { class: `alert ${a.severity || ""}` },
       CG.el("a", { href: `#/alerts/${encodeURIComponent(a.alert_id)}`, class: "alert-title" }, a.title),
