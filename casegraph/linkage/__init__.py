@@ -26,7 +26,7 @@ READS = (
     "linkage_index",
     "linkage_decisions",
 )
-WRITES = ("incident_links", "series", "linkage_models", "linkage_index")
+WRITES = ("incident_links", "series", "linkage_models", "linkage_index", "id_lineage")
 
 # The schema fields features, blocking keys and link explanations are computed from (checked by
 # tests/contracts/test_no_protected_features.py; comparisons.selected also refuses any protected field).

@@ -15,6 +15,7 @@ import leidenalg
 import numpy as np
 import pandas as pd
 
+from casegraph.lineage import carry_ids
 from casegraph.linkage.index import IncidentIndex
 
 
@@ -82,8 +83,12 @@ def _empty() -> SeriesResult:
     return SeriesResult(zero_i, zero_i, zero_f, zero_f, zero_i, zero_f)
 
 
-def series_frame(result: SeriesResult, run_id: str, index: IncidentIndex) -> pd.DataFrame:
-    """Rows of the `series` table; series ids are numbered by first occurrence so they read in time order."""
+def series_frame(
+    result: SeriesResult, run_id: str, index: IncidentIndex, previous: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows of the `series` table, and the id lineage events. A series keeps the id of the previous run's series
+    it shares most incidents with (casegraph.lineage); new series are numbered after the highest id yet, by
+    first occurrence so they read in time order. previous: columns key (agency/incident_id) and id."""
     agency, incident_id = index.agency, index.incident_id
     t_lo, t_hi = index.encoded["t_lo"], index.encoded["t_hi"]
     frame = pd.DataFrame(
@@ -92,9 +97,18 @@ def series_frame(result: SeriesResult, run_id: str, index: IncidentIndex) -> pd.
     first = frame.groupby("k")["t_lo"].transform("min")
     last = frame.groupby("k")["t_hi"].transform("max")
     order = {k: n for n, k in enumerate(frame.assign(first=first).sort_values(["first", "k"])["k"].unique())}
-    return pd.DataFrame(
+    before = previous if previous is not None else pd.DataFrame({"key": [], "id": []})
+    start = _highest_number(before["id"])
+    keys = pd.Series(agency[result.rows]).astype(str) + "/" + pd.Series(incident_id[result.rows]).astype(str)
+
+    def numbered(unnamed: pd.Series) -> pd.Series:
+        ranked = sorted(unnamed.index, key=order.__getitem__)
+        return pd.Series({k: f"S{start + n + 1:06d}" for n, k in enumerate(ranked)}, dtype=object)
+
+    carried = carry_ids(before, keys.to_numpy(), np.asarray(result.series), fresh=numbered)
+    rows = pd.DataFrame(
         {
-            "series_id": [f"S{order[k] + 1:06d}" for k in result.series],
+            "series_id": carried.ids,
             "run_id": run_id,
             "agency": agency[result.rows].astype(str),
             "incident_id": incident_id[result.rows].astype(str),
@@ -106,6 +120,12 @@ def series_frame(result: SeriesResult, run_id: str, index: IncidentIndex) -> pd.
             "last_to": _stamp(last.to_numpy()),
         }
     )
+    return rows, carried.events
+
+
+def _highest_number(ids: pd.Series) -> int:
+    numbers = pd.to_numeric(ids.astype(str).str.extract(r"^S(\d+)$")[0], errors="coerce")
+    return int(numbers.max()) if numbers.notna().any() else 0
 
 
 def _stamp(hours: np.ndarray) -> pd.Series:

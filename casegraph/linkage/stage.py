@@ -12,6 +12,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from casegraph.errors import CasegraphError
+from casegraph.lineage import LINEAGE, id_changes, lineage_rows
 from casegraph.linkage import default
 from casegraph.linkage.blocking import Candidates, candidates_of, choose_plan, sample_rows
 from casegraph.linkage.comparisons import Comparison, selected
@@ -127,7 +128,13 @@ def _run(store: Store, s: LinkageSettings, run_id: str, progress: Progress) -> d
         resolution=s.series_resolution,
         seed=s.random_state,
     )
-    store.write("series", series_frame(series, run_id, index))
+    previous = store.df(
+        "SELECT agency || '/' || incident_id AS key, series_id AS id FROM series WHERE run_id <> ?", [run_id]
+    )
+    rows, id_events = series_frame(series, run_id, index, previous)
+    store.write("series", rows)
+    at = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    store.write(LINEAGE, lineage_rows(id_events, run_id=run_id, stage="linkage", at=at))
     drop_other_runs(store, run_id)
     forget_cache()
     clock.lap("series")
@@ -157,6 +164,7 @@ def _run(store: Store, s: LinkageSettings, run_id: str, progress: Progress) -> d
         "n_links": n_links,
         "n_series": int(series.series.max() + 1) if len(series) else 0,
         "incidents_in_series": len(series),
+        "series_ids": id_changes(id_events),
         "seconds": clock.total(),
         "phases": clock.phases,
     }

@@ -23,6 +23,7 @@ WRITES = (
     "resolve_models",
     "resolve_term_frequencies",
     "resolve_decisions",
+    "id_lineage",
 )
 
 

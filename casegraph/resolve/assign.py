@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from casegraph.errors import StageNotRun
+from casegraph.lineage import LINEAGE, id_changes, lineage_rows
 from casegraph.resolve import sql
 from casegraph.resolve.cluster import cluster_labels, membership, person_ids
 from casegraph.settings import Settings
@@ -70,11 +71,13 @@ def assign(
     key_text = (keys["agency"] + "/" + keys["record_id"]).to_numpy()
     touched = np.zeros(n, dtype=bool)
     touched[decided[["uid_l", "uid_r"]].to_numpy().ravel()] = True
+    previous = store.df(f"SELECT agency || '/' || record_id AS key, person_id AS id FROM {sql.IDENTITIES}")
+    carried = person_ids(labels, key_text, previous)
     rows = pd.DataFrame(
         {
             "record_id": keys["record_id"].to_numpy(),
             "agency": keys["agency"].to_numpy(),
-            "person_id": person_ids(labels, key_text),
+            "person_id": carried.ids,
             "match_weight": member["match_weight"].to_numpy(),
             "match_probability": member["match_probability"].to_numpy(),
             "cluster_size": member["cluster_size"].to_numpy(),
@@ -84,6 +87,8 @@ def assign(
         }
     )
     store.write(sql.IDENTITIES, rows, mode="replace")
+    at = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    store.write(LINEAGE, lineage_rows(carried.events, run_id=run_id, stage="resolve", at=at))
     sizes = member.groupby("label").size()
     return {
         "n_records": n,
@@ -92,6 +97,7 @@ def assign(
         "n_links": len(links),
         "largest_person": int(sizes.max()) if n else 0,
         "decisions_applied": len(decided),
+        "ids": id_changes(carried.events),
     }
 
 

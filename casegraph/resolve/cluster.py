@@ -14,6 +14,8 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from casegraph.lineage import CarriedIds, carry_ids
+
 
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
@@ -66,12 +68,15 @@ def cluster_labels(n: int, links: pd.DataFrame, cannot: list[tuple[int, int]] | 
     return labels
 
 
-def person_ids(labels: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """A stable person id per cluster: a hash of its least record key (agency/record_id)."""
-    frame = pd.DataFrame({"label": labels, "key": keys})
-    first = frame.groupby("label")["key"].transform("min")
-    ids = {k: "P" + hashlib.sha256(k.encode()).hexdigest()[:15] for k in first.unique()}
-    return first.map(ids).to_numpy()
+def person_ids(labels: np.ndarray, keys: np.ndarray, previous: pd.DataFrame | None = None) -> CarriedIds:
+    """A person id per cluster: the previous run's id it shares most records with (see casegraph.lineage), else
+    a hash of its least record key (agency/record_id). previous: columns key (agency/record_id) and id."""
+    before = previous if previous is not None else pd.DataFrame({"key": [], "id": []})
+    return carry_ids(before, keys, labels, fresh=lambda first: first.map(new_person_id))
+
+
+def new_person_id(first_key: str) -> str:
+    return "P" + hashlib.sha256(first_key.encode()).hexdigest()[:15]
 
 
 def _best_links(pairs: pd.DataFrame, labels: np.ndarray, same: bool) -> pd.DataFrame:

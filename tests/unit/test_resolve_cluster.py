@@ -54,7 +54,7 @@ def test_membership_weight_size_and_confidence() -> None:
 
 def test_person_ids_are_stable_and_shared_within_a_cluster() -> None:
     keys = np.array(["a/1", "a/2", "b/1"])
-    first = person_ids(np.array([5, 5, 9]), keys)
-    again = person_ids(np.array([0, 0, 1]), keys)  # other labels, same grouping -> same ids
+    first = person_ids(np.array([5, 5, 9]), keys).ids
+    again = person_ids(np.array([0, 0, 1]), keys).ids  # other labels, same grouping -> same ids
     assert first[0] == first[1] != first[2]
     assert first.tolist() == again.tolist()

@@ -286,6 +286,11 @@ def one_series(g: Session, series_id: str) -> dict[str, Any]:
         [series_id],
     )
     if not members:
+        from casegraph.api.reads.people import successor
+
+        now = successor(g, "linkage", series_id)
+        if now is not None:  # merged into another series since it was written down: follow it
+            return {**one_series(g, now), "formerly": series_id}
         raise ApiProblem(404, f"no series {series_id} (or none of its incidents is visible to you)")
     keys = [f"{m['agency']}/{m['incident_id']}" for m in members]
     links = rows(

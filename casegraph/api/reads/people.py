@@ -103,6 +103,9 @@ def person(g: Session, person_id: str) -> dict[str, Any]:
     """A resolved identity: its source records (never merged), their match weights, claims, incidents."""
     records, resolved = _records_of(g, person_id)
     if not records:
+        now = successor(g, "resolve", person_id)
+        if now is not None:  # an id merged into another since it was written down: follow it
+            return {**person(g, now), "formerly": person_id}
         raise ApiProblem(
             404, f"no person {person_id} (ids are person ids, or agency/record_id before resolve)"
         )
@@ -226,3 +229,25 @@ def group_incidents_sql() -> str:
         f"{fetched('series', 's', 'series_id', 'page', INCIDENT_KEY)} "
         "ORDER BY p.occurred_on, p.agency, p.incident_id"
     )
+
+
+def successor(g: Session, stage: str, retired: str, hops: int = 8) -> str | None:
+    """The id whose cluster took in all members of a retired person or series id (see casegraph.lineage),
+    followed through later merges; None when the id was never retired, or its members went several ways."""
+    if not has_table(g, "id_lineage"):
+        return None
+    current = retired
+    for _ in range(hops):
+        went = one(
+            g,
+            "SELECT from_ids FROM id_lineage WHERE stage = ? AND id = ? AND event = 'retired' "
+            "ORDER BY recorded_at DESC LIMIT 1",
+            [stage, current],
+        )
+        if went is None:
+            return current if current != retired else None
+        targets = list(went["from_ids"] or [])
+        if len(targets) != 1:
+            return None
+        current = targets[0]
+    return current

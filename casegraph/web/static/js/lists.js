@@ -89,6 +89,7 @@ CG.views.contact = async function contact(view, params, rest) {
 CG.views.series = async function series(view, params, rest) {
   const data = await CG.api(`/api/series/${encodeURIComponent(rest[0])}`);
   view.replaceChildren(CG.el("h1", {}, `Series ${data.series_id}`),
+    data.formerly ? CG.el("p", { class: "note" }, `${data.formerly} was merged into ${data.series_id} by a later linkage run`) : "",
     CG.el("p", {}, CG.el("a", { href: `#/map?series=${encodeURIComponent(data.series_id)}` }, "show on the map")),
     CG.table(data.members, [
       { key: "incident_id", label: "incident", render: (r) => CG.el("a", { href: incidentHref(r.agency, r.incident_id) }, r.incident_id) },
@@ -139,6 +140,7 @@ CG.views.person = async function person(view, params, rest) {
   const data = await CG.api(`/api/persons/${encodeURIComponent(id)}`);
   const first = data.records[0];
   view.replaceChildren(CG.el("h1", {}, `Person ${data.person_id}`), CG.note(data) || "",
+    data.formerly ? CG.el("p", { class: "note" }, `${data.formerly} was merged into ${data.person_id} by a later resolve run`) : "",
     CG.el("h2", {}, "Source records (never merged)"), CG.table(data.records, [
       { key: "record", render: (r) => `${r.agency}/${r.record_id}` }, { key: "given_name", label: "given" }, { key: "family_name", label: "family" },
       { key: "alias" }, { key: "dob" }, { key: "match_weight", label: "match weight" },
