@@ -87,6 +87,8 @@ def _render_report(d: dict[str, Any]) -> None:
         f"{d['file']} -> {d['table']}: {d['loaded']} loaded, {d['rejected']} rejected, "
         f"{d['duplicates']} already stored, {d['rows_read']} read in {d['seconds']} s"
     )
+    if d["purged"]:
+        out.print(f"{d['purged']} rows skipped: their ids were purged (nothing of them is stored)")
     if d["ignored_columns"]:
         out.print(f"columns not imported: {', '.join(d['ignored_columns'])}")
     for p in d["problems"]:

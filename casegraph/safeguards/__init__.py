@@ -16,7 +16,7 @@ from casegraph.safeguards.explain import why
 from casegraph.safeguards.fairness import fairness
 from casegraph.safeguards.policy import OWNER, ROLE_ACTIONS, ROLES
 from casegraph.safeguards.protected import assert_not_protected, declared_field_problems
-from casegraph.safeguards.retention import due, keep, purge, tombstoned_rows_sql
+from casegraph.safeguards.retention import due, keep, purge, reject_review_date_sql, tombstoned_rows_sql
 from casegraph.safeguards.session import (
     Actor,
     Session,
@@ -63,6 +63,7 @@ __all__ = [
     "owner_session",
     "purge",
     "record_dissemination",
+    "reject_review_date_sql",
     "review_dates_sql",
     "signed_in_session",
     "tombstoned_rows_sql",

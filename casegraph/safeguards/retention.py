@@ -24,6 +24,7 @@ from casegraph.settings import SafeguardSettings
 from casegraph.store import quote
 
 INTELLIGENCE = ("membership_claims", "contacts")
+REVIEWED = (*INTELLIGENCE, "rejects")  # what has a review date and is purged after it
 # How evidence lists in derived tables name a purged record: contact:C1, claim:MC1, participant:P1.
 PREFIX = {"membership_claims": "claim", "contacts": "contact", "contact_participants": "participant"}
 DUE = "_tmp_safeguards_due"
@@ -48,6 +49,26 @@ def contact_review_dates_sql(contacts: str, claims: str, rules: SafeguardSetting
     )
 
 
+def reject_review_date_sql(at: str, rules: SafeguardSettings) -> str:
+    """A rejected row's review date: the day it was rejected + review_years (the rule of a contact's date)."""
+    return f"({at}::DATE + INTERVAL {int(rules.review_years)} YEAR)::DATE"
+
+
+def reject_review_dates_sql(rejects: str, rules: SafeguardSettings) -> str:
+    """agency, reject_id, latest_evidence, review_date: as stamped at ingest (rows from before review dates
+    existed: their file's import date), or later when a supervisor kept the row."""
+    received = "(SELECT source_id, min(received_at) AS received_at FROM sources GROUP BY ALL)"
+    return (
+        "SELECT r.agency, r.reject_id, coalesce(r.rejected_at, s.received_at)::DATE AS latest_evidence, "
+        f"greatest(coalesce(r.review_date, {reject_review_date_sql('s.received_at', rules)}, "
+        f"{reject_review_date_sql('now()', rules)}), kp.kept) AS review_date "
+        f"FROM {rejects} r LEFT JOIN {received} s USING (source_id) "
+        "LEFT JOIN (SELECT agency, record_key, max(next_review) AS kept FROM reviews "
+        "WHERE table_name = 'rejects' AND decision = 'keep' GROUP BY ALL) kp "
+        "ON kp.agency = r.agency AND kp.record_key = r.reject_id"
+    )
+
+
 def review_dates(g: Session) -> str:
     """SQL: table_name, agency, record_key, latest_evidence, review_date for the user's agency's records."""
     claims = g.own("membership_claims")
@@ -56,7 +77,9 @@ def review_dates(g: Session) -> str:
         f"SELECT 'membership_claims' AS table_name, agency, claim_id AS record_key, latest_evidence, review_date "
         f"FROM ({review_dates_sql(claims, g.rules)}) UNION ALL "
         f"SELECT 'contacts', agency, contact_id, latest_evidence, review_date "
-        f"FROM ({contact_review_dates_sql(contacts, claims, g.rules)})"
+        f"FROM ({contact_review_dates_sql(contacts, claims, g.rules)}) UNION ALL "
+        f"SELECT 'rejects', agency, reject_id, latest_evidence, review_date "
+        f"FROM ({reject_review_dates_sql(g.own('rejects'), g.rules)})"
     )
 
 
@@ -80,7 +103,7 @@ def due(g: Session, *, today: date | None = None, within_days: int | None = None
     rows = g.inner.df(sql).to_dict("records")
     g.log(
         "review",
-        "membership_claims,contacts",
+        ",".join(REVIEWED),
         f"listed {len(rows)} records due (today {day})",
         rows=len(rows),
     )
@@ -90,8 +113,8 @@ def due(g: Session, *, today: date | None = None, within_days: int | None = None
 def keep(g: Session, table: str, key: str, reason: str, *, today: date | None = None) -> dict[str, Any]:
     """A supervisor validates a record again: its review date moves to today + review_years."""
     g.require("approve", f"{table}:{key}")
-    if table not in INTELLIGENCE:
-        raise PolicyDenied(f"only {', '.join(INTELLIGENCE)} have review dates, not {table}")
+    if table not in REVIEWED:
+        raise PolicyDenied(f"only {', '.join(REVIEWED)} have review dates, not {table}")
     if not reason.strip():
         raise PolicyDenied("say what was checked: a keep decision needs a reason")
     rel = g.own(table)
@@ -142,6 +165,9 @@ def purge(g: Session, *, today: date | None = None, dry_run: bool = False) -> di
         )
         with g.transaction(), g.inner.registered("_tmp_safeguards_expired", frame):
             summary["removed"] = _remove(g)
+        # Deleted rows' bytes stay in freed blocks of the file (DuckDB) or dead tuples (PostgreSQL) until the
+        # engine rewrites them: a purge is not done while the bytes can still be read off the disk.
+        summary["reclaimed"] = g.inner.reclaim_space()
     g.log(
         "purge",
         ",".join(sorted({d["table_name"] for d in expired})),
@@ -173,9 +199,34 @@ def _remove(g: Session) -> dict[str, int]:
             f"EXISTS (SELECT 1 FROM {DUE} p WHERE p.table_name = "
             f"{lit(table)} AND p.agency = x.agency AND p.record_key = x.{key})",
         )
+    removed["rejects"] = _remove_rejects(g)
     removed.update(_remove_derived(g))
     g.inner.execute(f"DROP TABLE IF EXISTS {DUE}")
     return {t: n for t, n in removed.items() if n}
+
+
+def _remove_rejects(g: Session) -> int:
+    """Rejects past their review date, and every rejected copy of a purged record: a raw row naming a purged
+    id in its key or a reference (a participant of a purged contact), as JSON or as the unparsed line."""
+    conds = [
+        f"EXISTS (SELECT 1 FROM {DUE} p WHERE p.table_name = 'rejects' AND p.agency = x.agency "
+        "AND p.record_key = x.reject_id)"
+    ]
+    for table in PREFIX:
+        declared = model.table(table)
+        for f in declared.fields:
+            target = table if f.name == declared.key else f.references
+            if target not in PREFIX:
+                continue
+            named = (
+                f"CASE WHEN json_valid(x.raw) THEN trim(json_extract_string(x.raw, {lit('$.' + f.name)})) = p.record_key "
+                "ELSE regexp_matches(x.raw, '(^|[^[:alnum:]_-])' || regexp_escape(p.record_key) || '($|[^[:alnum:]_-])') END"
+            )
+            conds.append(
+                f"(x.table_name = {lit(table)} AND EXISTS (SELECT 1 FROM {DUE} p WHERE p.table_name = {lit(target)} "
+                f"AND (lower(trim(x.agency)) = p.agency OR trim(x.agency) = '') AND {named}))"
+            )
+    return _delete(g, f"{quote('rejects')} x", " OR ".join(conds))
 
 
 def _delete(g: Session, target: str, where: str) -> int:
@@ -213,7 +264,7 @@ def tombstoned_rows_sql(table: str, rows: str, keys: tuple[str, ...] = ("_row",)
     key = quote(model.table(table).key)
     k = ", ".join(f"t.{quote(x)}" for x in keys)
     return (
-        f"SELECT {k}, {lit(model.table(table).key)} AS field, 'id ' || t.{key} || ' was purged on ' || "
+        f"SELECT {k}, {lit(model.table(table).key)} AS field, 'purged: id ' || t.{key} || ' was purged on ' || "
         "z.purged_at::DATE || ' (' || z.reason || '); purged records are not imported again' AS reason "
         f"FROM {rows} t JOIN tombstones z ON z.table_name = {lit(table)} AND z.agency = t.agency "
         f"AND z.record_key = t.{key}"

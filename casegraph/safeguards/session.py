@@ -261,6 +261,9 @@ class Session:
     def splink_db_api(self) -> Any:
         return self.inner.splink_db_api()
 
+    def reclaim_space(self) -> str:
+        return self.inner.reclaim_space()
+
     def close(self) -> None:
         """Nothing to undo: a session holds no views or state in the store (its caller closes the store)."""
 
