@@ -27,7 +27,9 @@ INTELLIGENCE = ("membership_claims", "contacts")
 REVIEWED = (*INTELLIGENCE, "rejects")  # what has a review date and is purged after it
 # How evidence lists in derived tables name a purged record: contact:C1, claim:MC1, participant:P1.
 PREFIX = {"membership_claims": "claim", "contacts": "contact", "contact_participants": "participant"}
-DUE = "_tmp_safeguards_due"
+DUE, REJECTED = "_tmp_safeguards_due", "_tmp_safeguards_rejected"
+# What purge reads to decide (a server store copies these into the DuckDB where it computes).
+PURGE_READS = ("membership_claims", "contacts", "contact_participants", "reviews", "rejects", "sources")
 
 
 def contact_review_dates_sql(contacts: str, claims: str, rules: SafeguardSettings) -> str:
@@ -157,13 +159,14 @@ def purge(g: Session, *, today: date | None = None, dry_run: bool = False) -> di
     """Remove the user's agency's records past their review date, everywhere; tombstone their ids."""
     g.require("purge", "purge")
     day = today or datetime.now(UTC).date()
-    expired = [d for d in due(g, today=day, within_days=0) if d["status"] == "expired"]
+    # What goes is worked out where stages compute (this store, or a DuckDB copy of what a server user may
+    # read); the deletes then run on the store itself, as the user.
+    with g.computing(PURGE_READS, ()) as c:
+        expired = [d for d in due(c, today=day, within_days=0) if d["status"] == "expired"]
+        gone = _what_goes(c, expired) if expired and not dry_run else None
     summary: dict[str, Any] = {"today": str(day), "dry_run": dry_run, "expired": len(expired), "removed": {}}
-    if expired and not dry_run:
-        frame = pa.Table.from_pylist(
-            [{k: d[k] for k in ("table_name", "agency", "record_key", "review_date")} for d in expired]
-        )
-        with g.transaction(), g.inner.registered("_tmp_safeguards_expired", frame):
+    if gone is not None:
+        with g.transaction(), g.inner.registered(DUE, gone[0]), g.inner.registered(REJECTED, gone[1]):
             summary["removed"] = _remove(g)
         # Deleted rows' bytes stay in freed blocks of the file (DuckDB) or dead tuples (PostgreSQL) until the
         # engine rewrites them: a purge is not done while the bytes can still be read off the disk.
@@ -177,14 +180,26 @@ def purge(g: Session, *, today: date | None = None, dry_run: bool = False) -> di
     return summary
 
 
+def _what_goes(c: Session, expired: list[dict[str, Any]]) -> tuple[pa.Table, pa.Table]:
+    """(table_name, agency, record_key, review_date) of every purged row, a contact's participants included;
+    and the reject_id of every reject that goes: past its date, or a rejected copy of a purged record."""
+    frame = pa.Table.from_pylist(
+        [{k: d[k] for k in ("table_name", "agency", "record_key", "review_date")} for d in expired]
+    )
+    with c.inner.registered("_tmp_safeguards_expired", frame):
+        due_rows = c.arrow(
+            "SELECT table_name, agency, record_key, review_date FROM _tmp_safeguards_expired UNION ALL "
+            "SELECT 'contact_participants', p.agency, p.participant_id, e.review_date FROM "
+            f"{c.own('contact_participants')} p JOIN _tmp_safeguards_expired e "
+            "ON e.table_name = 'contacts' AND e.agency = p.agency AND e.record_key = p.contact_id"
+        )
+    with c.inner.registered(DUE, due_rows):
+        rejects = c.arrow(f"SELECT reject_id FROM {c.own('rejects')} x WHERE {_rejects_going_sql()}")
+    return due_rows, rejects
+
+
 def _remove(g: Session) -> dict[str, int]:
     q = quote
-    g.inner.execute(
-        f"CREATE OR REPLACE TEMP TABLE {DUE} AS SELECT table_name, agency, record_key, review_date "
-        "FROM _tmp_safeguards_expired UNION ALL SELECT 'contact_participants', p.agency, p.participant_id, "
-        f"e.review_date FROM {q('contact_participants')} p JOIN _tmp_safeguards_expired e "
-        "ON e.table_name = 'contacts' AND e.agency = p.agency AND e.record_key = p.contact_id"
-    )
     g.inner.execute(
         f"INSERT INTO tombstones SELECT table_name || ':' || agency || ':' || record_key, table_name, agency, "
         f"record_key, review_date, 'past its review date', ?, now()::TIMESTAMP FROM {DUE}",
@@ -199,13 +214,12 @@ def _remove(g: Session) -> dict[str, int]:
             f"EXISTS (SELECT 1 FROM {DUE} p WHERE p.table_name = "
             f"{lit(table)} AND p.agency = x.agency AND p.record_key = x.{key})",
         )
-    removed["rejects"] = _remove_rejects(g)
+    removed["rejects"] = _delete(g, "rejects x", f"x.reject_id IN (SELECT reject_id FROM {REJECTED})")
     removed.update(_remove_derived(g))
-    g.inner.execute(f"DROP TABLE IF EXISTS {DUE}")
     return {t: n for t, n in removed.items() if n}
 
 
-def _remove_rejects(g: Session) -> int:
+def _rejects_going_sql() -> str:
     """Rejects past their review date, and every rejected copy of a purged record: a raw row naming a purged
     id in its key or a reference (a participant of a purged contact), as JSON or as the unparsed line."""
     conds = [
@@ -226,7 +240,7 @@ def _remove_rejects(g: Session) -> int:
                 f"(x.table_name = {lit(table)} AND EXISTS (SELECT 1 FROM {DUE} p WHERE p.table_name = {lit(target)} "
                 f"AND (lower(trim(x.agency)) = p.agency OR trim(x.agency) = '') AND {named}))"
             )
-    return _delete(g, f"{quote('rejects')} x", " OR ".join(conds))
+    return " OR ".join(conds)
 
 
 def _delete(g: Session, target: str, where: str) -> int:
@@ -241,7 +255,7 @@ def _remove_derived(g: Session) -> dict[str, int]:
     present = set(g.inner.table_names())
     keys = (
         f"(SELECT list(k) FROM (SELECT CASE table_name {' '.join(f'WHEN {lit(t)} THEN {lit(p)}' for t, p in PREFIX.items())} "
-        f"END || ':' || record_key AS k FROM {DUE} UNION ALL SELECT record_key FROM {DUE}))"
+        f"END || ':' || record_key AS k FROM {DUE} UNION ALL SELECT record_key FROM {DUE}) AS named)"
     )
     removed: dict[str, int] = {}
     for table in model.tables.values():
