@@ -246,17 +246,25 @@ def read_exported_anchor(path: Path) -> dict[str, Any]:
 class AuditLog:
     """Appends entries to one store's audit_log, keeping the chain head and the anchor in step."""
 
-    def __init__(self, store: Store, anchor: Anchor) -> None:
+    def __init__(self, store: Store, anchor: Anchor, *, accepting: bool = False) -> None:
         self.store, self.anchor = store, anchor
         self.seq, self.hash = head(store)
         self.entries = int(store.scalar("SELECT count(*) FROM audit_log"))
         if self.seq == 0 and anchor.key is None and anchor.read() is None:
             anchor.start()  # a new log (`casegraph init`): its key and anchor are made now
+        # Appending to a log that fails its anchor would move the anchor and so hide the finding: refused until
+        # the owner accepts it, on the record (`audit verify --accept`).
+        self.refused = None if accepting else anchor_problem(store, anchor)
 
     def append(self, entries: list[Entry]) -> int:
         """Append entries in order (one transaction); returns the last seq."""
         if not entries:
             return self.seq
+        if self.refused:
+            raise PolicyDenied(
+                f"the audit log does not match its anchor ({self.refused}): nothing is added to it until the "
+                "owner has looked (`casegraph audit verify`, then `audit verify --accept`)"
+            )
         key = self.anchor.key
         if key is None:
             raise PolicyDenied(

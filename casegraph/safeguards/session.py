@@ -81,8 +81,9 @@ def share_audit_log(store: Store, log: AuditLog) -> None:
 
 
 def reload_audit_log(store: Store, settings: Settings) -> AuditLog:
-    """Forget the cached chain head (after the table was changed outside this process)."""
-    _LOGS[store] = AuditLog(store, Anchor(store, settings))
+    """Forget the cached chain head (after the table was changed outside this process) and append to the log
+    as it is now: only for the owner accepting a log that failed its anchor."""
+    _LOGS[store] = AuditLog(store, Anchor(store, settings), accepting=True)
     return _LOGS[store]
 
 

@@ -246,3 +246,18 @@ def test_an_exported_anchor_catches_an_owner_who_rewrites_the_log_with_the_key(l
     assert out["problems"][-1]["message"] == (
         "entry 13 of the audit log is not the one the exported anchor records (replaced or rewritten)"
     )
+
+
+def test_looking_at_a_broken_log_does_not_heal_it(logged, settings):
+    """`audit verify` records itself; on a log that fails its anchor that entry is refused, so the anchor is not
+    moved and the finding stays until the owner accepts it."""
+    tamper(logged, "DELETE FROM audit_log")
+    Path(f"{logged}.audit-anchor").unlink()
+    for _ in range(2):
+        result = CliRunner().invoke(app, ["--store", str(logged), "--json", "audit", "verify"])
+        assert result.exit_code == 1
+        assert json.loads(result.stdout)["first_bad_seq"] == 1
+    assert not Path(f"{logged}.audit-anchor").exists()
+    st = open_store(settings)
+    assert st.scalar("SELECT count(*) FROM audit_log") == 0
+    st.close()
