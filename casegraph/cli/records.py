@@ -161,10 +161,12 @@ def schema(
 
 
 def rejects(ctx: typer.Context, limit: int = typer.Option(50, help="Rows to show.")) -> None:
-    """Rejected input rows with file, row, field and reason (the raw row is kept in the store)."""
+    """Rejected input rows with file, row, field and reason (the raw row is kept in the store until the review
+    date shown; `casegraph purge` removes it after)."""
     with opened(ctx) as (store, _settings):
         data = store.df(
-            "SELECT file_name, source_row, field, reason FROM rejects ORDER BY file_name, source_row LIMIT ?",
+            "SELECT file_name, source_row, field, reason, review_date FROM rejects "
+            "ORDER BY file_name, source_row LIMIT ?",
             [limit],
         ).to_dict("records")
     emit(ctx, data, _render_rejects)

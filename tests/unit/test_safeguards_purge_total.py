@@ -11,7 +11,7 @@ import pytest
 from safeguards_records import METRO, make_records
 
 from casegraph import ingest
-from casegraph.safeguards import due, owner_session, purge
+from casegraph.safeguards import due, keep, owner_session, purge
 from casegraph.store import open_store
 
 TODAY = date(2026, 1, 1)  # C1 and MC2 of make_records are past their review date
@@ -85,7 +85,10 @@ def test_rejects_carry_a_review_date_and_are_purged_with_every_copy_of_a_purged_
     summary = purge(g, today=TODAY)  # C1 is past its date: its rejected copy goes with it; C20's reject stays
     assert summary["removed"]["rejects"] == 1
     assert g.rows("SELECT raw LIKE '%C20%' FROM rejects") == [(True,)]
-    later = purge(g, today=dated[0][2] + timedelta(days=1))
+    c20 = g.scalar("SELECT reject_id FROM rejects")
+    kept = keep(g, "rejects", c20, "the agency is fixing its contact kinds", today=dated[0][2])
+    assert "rejects" not in purge(g, today=dated[0][2] + timedelta(days=1))["removed"]  # kept: a new period
+    later = purge(g, today=kept["next_review"] + timedelta(days=1))
     assert later["removed"]["rejects"] == 1 and g.count("rejects") == 0
     assert g.scalar("SELECT count(*) FROM tombstones WHERE table_name = 'rejects'") == 1
 
