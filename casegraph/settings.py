@@ -76,15 +76,18 @@ class SafeguardSettings(Section):
     )
     audit_anchor_file: str | None = Field(
         None,
-        description="File keeping the audit log's latest (seq, hash) outside the store (default: "
-        "<store>.audit-anchor). Put it on other storage to make truncating the log harder to hide.",
+        description="File keeping the audit log's head (seq, MAC) and entry count outside the store (default: "
+        "<store>.audit-anchor). Put it on other storage, and export copies (`audit anchor --export`).",
     )
     audit_key_env: str = Field(
         "CASEGRAPH_AUDIT_KEY",
-        description="Environment variable holding the key that signs the audit anchor (HMAC).",
+        description="Environment variable holding the audit key (used instead of the key file when set and "
+        "audit_key_file is not).",
     )
     audit_key_file: str | None = Field(
-        None, description="File holding the audit anchor key (alternative to audit_key_env)."
+        None,
+        description="File holding the key of the audit log's MACs and anchor signature (default: "
+        "<store>.audit-key, made with mode 0600 when the log starts, at `casegraph init`).",
     )
     fairness_band: float = Field(
         0.8,

@@ -87,6 +87,8 @@ def _render_report(d: dict[str, Any]) -> None:
         f"{d['file']} -> {d['table']}: {d['loaded']} loaded, {d['rejected']} rejected, "
         f"{d['duplicates']} already stored, {d['rows_read']} read in {d['seconds']} s"
     )
+    if d["purged"]:
+        out.print(f"{d['purged']} rows skipped: their ids were purged (nothing of them is stored)")
     if d["ignored_columns"]:
         out.print(f"columns not imported: {', '.join(d['ignored_columns'])}")
     for p in d["problems"]:
@@ -159,10 +161,12 @@ def schema(
 
 
 def rejects(ctx: typer.Context, limit: int = typer.Option(50, help="Rows to show.")) -> None:
-    """Rejected input rows with file, row, field and reason (the raw row is kept in the store)."""
+    """Rejected input rows with file, row, field and reason (the raw row is kept in the store until the review
+    date shown; `casegraph purge` removes it after)."""
     with opened(ctx) as (store, _settings):
         data = store.df(
-            "SELECT file_name, source_row, field, reason FROM rejects ORDER BY file_name, source_row LIMIT ?",
+            "SELECT file_name, source_row, field, reason, review_date FROM rejects "
+            "ORDER BY file_name, source_row LIMIT ?",
             [limit],
         ).to_dict("records")
     emit(ctx, data, _render_rejects)

@@ -133,8 +133,13 @@ def verify(
     accept: bool = typer.Option(
         False, "--accept", help="Accept a log that fails its anchor, on the record (after looking)."
     ),
+    anchor: Path = typer.Option(
+        None,
+        "--anchor",
+        help="An anchor exported earlier (`audit anchor --export`): the log must still hold it.",
+    ),
 ) -> None:
-    """Check every entry's hash, the chain and its anchor; says where it breaks. Exit 1 when it does."""
+    """Check every entry's MAC, the chain and its anchor; says where it breaks. Exit 1 when it does."""
     with opened(ctx, "audit", check_log=False) as (g, settings):
         if accept:
             accepted = sg.accept_audit_log(g)
@@ -142,7 +147,7 @@ def verify(
                 f"accepted: {accepted}" if accepted else "nothing to accept: the log matches its anchor"
             )
         seq, _, digest = (expect or "").partition(":")
-        result = sg.verify_log(g.inner, settings, (int(seq), digest) if expect else None)
+        result = sg.verify_log(g.inner, settings, (int(seq), digest) if expect else None, anchor)
         try:  # a log broken at its head may refuse this entry too: the verdict is shown either way
             g.log(
                 "audit-verify", None, f"{result.entries} entries, {'ok' if result.ok else 'problems found'}"
@@ -158,6 +163,27 @@ def _render_verify(d: dict[str, Any]) -> None:
         out.print(f"audit log ok: {d['entries']} entries, head {d['head']['seq']}:{d['head']['hash']}")
         return
     out.print(table_of("audit log problems", d["problems"], ["seq", "kind", "message"]))
+    if d.get("first_bad_seq") is not None:
+        out.print(f"the audit log breaks at entry {d['first_bad_seq']}")
+
+
+def anchor(
+    ctx: typer.Context,
+    export: Path = typer.Option(
+        ..., "--export", help="File to write the anchor to (keep it off this machine)."
+    ),
+) -> None:
+    """Export the audit log's anchor (head, count, signature) to keep elsewhere; check later with
+    `audit verify --anchor FILE`."""
+    with guarded(ctx, "audit") as g:
+        g.require("audit", "export the audit anchor")
+        data = sg.export_anchor(g.inner, g.settings, export)
+        g.log("audit-anchor-export", str(export), f"anchor at entry {data['seq']} exported")
+    emit(
+        ctx,
+        {"file": str(export), "seq": data["seq"], "entries": data["entries"], "hash": data["hash"]},
+        lambda d: out.print(f"anchor exported to {d['file']}: entry {d['seq']} ({d['entries']} entries)"),
+    )
 
 
 def log(
@@ -245,8 +271,10 @@ def encrypt(
         store.execute(f"ATTACH {_literal(str(dest))} AS cg_encrypted (ENCRYPTION_KEY {_literal(str(key))})")
         store.execute("COPY FROM DATABASE cg TO cg_encrypted")
         store.execute("DETACH cg_encrypted")
-        if Path(f"{source}.audit-anchor").exists():  # the copy's log ends where the source's does now
-            shutil.copy(f"{source}.audit-anchor", f"{dest}.audit-anchor")
+        for side in (".audit-anchor", ".audit-key"):  # the copy's log ends where the source's does now
+            if Path(f"{source}{side}").exists():
+                shutil.copy(f"{source}{side}", f"{dest}{side}")
+                Path(f"{dest}{side}").chmod(0o600)
     emit(
         ctx,
         {"source": str(source), "encrypted": str(dest)},
@@ -259,6 +287,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         app.command()(verb)
     audit_app.command("verify")(verify)
     audit_app.command("log")(log)
+    audit_app.command("anchor")(anchor)
     audit_app.command("disseminations")(disseminations)
     audit_app.command("fairness")(fairness)
     app.add_typer(audit_app, name="audit")

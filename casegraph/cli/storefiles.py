@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from casegraph.errors import CasegraphError
-from casegraph.safeguards.audit import anchor_path
+from casegraph.safeguards.audit import anchor_path, key_path
 
 if TYPE_CHECKING:
     from casegraph.settings import Settings
@@ -22,13 +22,13 @@ DEMO_MARK = ".demo"  # beside a store the demo made: <store>.demo
 
 def store_files(settings: Settings) -> list[Path]:
     """Every file of the store at settings.store.path, whether it exists or not: DuckDB's file, write-ahead
-    log and spill folder; the audit log's anchor (and its half-written copy); the demo's mark. A store made by an
+    log and spill folder; the audit log's anchor and key (and their half-written copies); the demo's mark. A store made by an
     earlier version may also have the workspace's signing secret beside it (<store>.api-secret)."""
     path = settings.store.path
-    anchor = anchor_path(settings, path)
     files = [Path(path), Path(f"{path}.wal"), Path(f"{path}.tmp"), Path(f"{path}{DEMO_MARK}")]
-    if anchor is not None:
-        files += [anchor, anchor.with_name(anchor.name + ".tmp")]
+    for side in (anchor_path(settings, path), key_path(settings, path)):
+        if side is not None:
+            files += [side, side.with_name(side.name + ".tmp")]
     return [*files, Path(f"{path}.api-secret")]
 
 

@@ -18,7 +18,8 @@ def scratch_store(settings: Settings) -> Iterator[tuple[Store, Settings, Path]]:
     with tempfile.TemporaryDirectory(prefix="casegraph-eval-") as work:
         scratch = settings.model_copy(deep=True)
         scratch.store.path = str(Path(work) / "eval.duckdb")
-        scratch.safeguards.audit_anchor_file = None  # never the real store's anchor
+        scratch.safeguards.audit_anchor_file = None  # never the real store's anchor or key
+        scratch.safeguards.audit_key_file = None
         store = open_store(scratch)
         try:
             yield store, scratch, Path(work)

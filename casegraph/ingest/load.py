@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -19,16 +20,18 @@ from casegraph.ingest.validate import (
     errors_sql,
     lit,
     parse_sql,
+    parsed_sql,
     typed_select_sql,
 )
 from casegraph.progress import Progress
-from casegraph.safeguards import claim_problems_sql, tombstoned_rows_sql
+from casegraph.safeguards import claim_problems_sql, reject_review_date_sql, tombstoned_rows_sql
 from casegraph.schema import Table, model
 from casegraph.settings import Settings
 from casegraph.store import Store, quote
 
 ERRORS, TYPED = "_tmp_ingest_errors", "_tmp_ingest_typed"
 SHOWN_PROBLEMS = 50
+REJECT_COLUMNS = "reject_id, source_id, agency, table_name, file_name, source_row, field, reason, raw"
 
 
 def load_file(
@@ -51,6 +54,8 @@ def load_file(
     if report.rows_read == 0 and not problems:
         raise IngestError(f"{report.file}: the file has a header but no data rows")
     _check_required_columns(table, present, report.file)
+    purged = _skip_purged(store, table)  # before every other check: nothing of a purged row is kept anywhere
+    report.purged = len(purged)
     formats = rules.formats() if rules else {}
     store.execute(f"CREATE OR REPLACE TEMP TABLE {PARSED} AS {parse_sql(table, present, formats)}")
     store.execute(
@@ -63,11 +68,12 @@ def load_file(
     )
     if table.name == "membership_claims":
         _reject_failing_claims(store, settings)
-    report.purged = _skip_purged(store, table)
     _reject_conflicts(store, table)
     report.duplicates = _drop_already_stored(store, table)
     report.loaded = _insert_good_rows(store, table, report)
     _keep_rejects(store, report, problems)
+    _date_rejects(store, settings, report)
+    report.problems = sorted(purged + report.problems, key=lambda p: int(p["row"] or 0))[:SHOWN_PROBLEMS]
     _record_source(store, report, rules, digest)
     for tmp in (RAW, PARSED, ERRORS, TYPED):
         store.execute(f"DROP TABLE IF EXISTS {tmp}")
@@ -169,13 +175,19 @@ def _reject_failing_claims(store: Store, settings: Settings) -> None:
     store.execute(f"DELETE FROM {TYPED} WHERE {ROW} IN (SELECT {ROW} FROM {ERRORS})")
 
 
-def _skip_purged(store: Store, table: Table) -> int:
-    """Purged records never come back, and are not kept in rejects either (that would keep what was purged)."""
-    before = store.count(TYPED)
-    store.execute(
-        f"DELETE FROM {TYPED} WHERE {ROW} IN (SELECT {ROW} FROM ({tombstoned_rows_sql(table.name, TYPED)}))"
+def _skip_purged(store: Store, table: Table) -> list[dict[str, Any]]:
+    """Raw rows whose id was purged leave before any check: rejects keep a bad row's raw text, and that would
+    keep what was purged. Only the row number, id and reason reach the report (the tombstone holds the id)."""
+    keys = {f.name: parsed_sql(f, {}) for f in table.input_fields if f.name in (table.key, "agency")}
+    ids = f"(SELECT {ROW}, {keys['agency']} AS agency, {keys[table.key]} AS {quote(table.key)} FROM {RAW})"
+    found = store.rows(
+        f"SELECT {ROW}, field, reason FROM ({tombstoned_rows_sql(table.name, ids)}) ORDER BY 1"
     )
-    return before - store.count(TYPED)
+    if found:
+        store.execute(
+            f"DELETE FROM {RAW} WHERE {ROW} IN (SELECT {ROW} FROM ({tombstoned_rows_sql(table.name, ids)}))"
+        )
+    return [{"row": r, "field": f, "reason": why} for r, f, why in found]
 
 
 def _reject_conflicts(store: Store, table: Table) -> None:
@@ -222,7 +234,7 @@ def _keep_rejects(store: Store, report: IngestReport, problems: list[RowProblem]
         _keep_row_rejects(store, report, file)
     for p in problems:
         store.execute(
-            "INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO rejects ({REJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 f"{report.source_id}:{p.row}:",
                 report.source_id,
@@ -247,11 +259,20 @@ def _keep_rejects(store: Store, report: IngestReport, problems: list[RowProblem]
 def _keep_row_rejects(store: Store, report: IngestReport, file: str) -> None:
     """Rows that failed validation, each reason with the raw row as JSON (only bad rows are joined)."""
     store.execute(
-        f"INSERT INTO rejects SELECT ?::VARCHAR || ':' || e.{ROW} || ':' || coalesce(e.field, '') || ':' || "
+        f"INSERT INTO rejects ({REJECT_COLUMNS}) SELECT ?::VARCHAR || ':' || e.{ROW} || ':' || coalesce(e.field, '') || ':' || "
         f"row_number() OVER (PARTITION BY e.{ROW}), ?, coalesce(r.agency, ?), ?, ?, e.{ROW}, e.field, e.reason, "
         f"to_json(r) FROM {ERRORS} e LEFT JOIN (SELECT * FROM {RAW} WHERE {ROW} IN (SELECT {ROW} FROM {ERRORS})) r "
         f"USING ({ROW})",
         [report.source_id, report.source_id, report.agency or "", report.table, file],
+    )
+
+
+def _date_rejects(store: Store, settings: Settings, report: IngestReport) -> None:
+    """This import's rejects are kept until their review date, like the intelligence records (28 CFR 23.20(h))."""
+    store.execute(
+        f"UPDATE rejects SET rejected_at = now()::TIMESTAMP, review_date = {reject_review_date_sql('now()', settings.safeguards)} "
+        "WHERE source_id = ? AND rejected_at IS NULL",
+        [report.source_id],
     )
 
 

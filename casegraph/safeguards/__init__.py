@@ -8,7 +8,9 @@ row-level security decides what it sees. A Session is a Store, so stages cannot 
 
 from __future__ import annotations
 
-from casegraph.safeguards.audit import Anchor
+from pathlib import Path
+
+from casegraph.safeguards.audit import Anchor, export_anchor, read_exported_anchor
 from casegraph.safeguards.claims import claim_problems_sql, review_dates_sql, valid_claims_sql
 from casegraph.safeguards.dissemination import record_dissemination, who_received
 from casegraph.safeguards.entry import add_claim
@@ -16,7 +18,7 @@ from casegraph.safeguards.explain import why
 from casegraph.safeguards.fairness import fairness
 from casegraph.safeguards.policy import OWNER, ROLE_ACTIONS, ROLES
 from casegraph.safeguards.protected import assert_not_protected, declared_field_problems
-from casegraph.safeguards.retention import due, keep, purge, tombstoned_rows_sql
+from casegraph.safeguards.retention import due, keep, purge, reject_review_date_sql, tombstoned_rows_sql
 from casegraph.safeguards.session import (
     Actor,
     Session,
@@ -33,12 +35,19 @@ from casegraph.settings import Settings
 from casegraph.store import Store
 
 
-def verify_log(store: Store, settings: Settings, expect: tuple[int, str] | None = None) -> Verification:
-    """Check the whole audit chain and its anchor (works on a raw store: a broken log blocks sessions); a
-    server store checks its own chain with its MAC key."""
+def verify_log(
+    store: Store,
+    settings: Settings,
+    expect: tuple[int, str] | None = None,
+    exported: Path | None = None,
+) -> Verification:
+    """Check the whole audit chain and its anchor (works on a raw store: a broken log blocks sessions), and an
+    anchor exported earlier (`exported`); a server store checks its own chain with its MAC key."""
     if hasattr(store, "audit_append"):
         return verify_server(store)
-    return verify(store, Anchor(store, settings), expect)
+    return verify(
+        store, Anchor(store, settings), expect, read_exported_anchor(exported) if exported else None
+    )
 
 
 __all__ = [
@@ -56,6 +65,7 @@ __all__ = [
     "cli_origin",
     "declared_field_problems",
     "due",
+    "export_anchor",
     "fairness",
     "keep",
     "open_session",
@@ -63,6 +73,7 @@ __all__ = [
     "owner_session",
     "purge",
     "record_dissemination",
+    "reject_review_date_sql",
     "review_dates_sql",
     "signed_in_session",
     "tombstoned_rows_sql",

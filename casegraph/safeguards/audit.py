@@ -1,11 +1,14 @@
-"""The tamper-evident audit log: append-only, hash-chained, with an anchor kept outside the table.
+"""The tamper-evident audit log: append-only, chained with a keyed MAC, with an anchor kept outside the table.
 
-Threat model. Each entry's hash covers its own fields and the previous entry's hash, so editing, deleting or
-reordering any entry breaks the chain at that point. A chain cannot show that its *last* entries were cut off,
-so the latest (seq, hash) is also written to an anchor file beside the store (or elsewhere, see
-safeguards.audit_anchor_file), signed with HMAC when an audit key is configured. What remains undetectable is an
-attacker who can rewrite the store file (holding its encryption key), the anchor file *and* the audit key: for
-that, ship `casegraph audit log --head` to a system they do not control and check with `audit verify --expect`.
+Threat model. Each entry's MAC (HMAC-SHA256 with the audit key) covers its own fields and the previous entry's
+MAC, so editing, deleting, reordering or forging any entry breaks the chain at that point, and nobody without the
+key can write a new entry that verifies. A chain cannot show that its *last* entries were cut off, so the head
+(seq, MAC) and the number of entries are also written to an anchor file beside the store (or elsewhere, see
+safeguards.audit_anchor_file), signed with the same key. The key is made when the log starts (`casegraph init`),
+in a file of its own (<store>.audit-key, mode 0600; safeguards.audit_key_file or $CASEGRAPH_AUDIT_KEY to keep it
+elsewhere); once it exists, a missing anchor is a finding. What remains undetectable is someone holding the
+store file, the anchor *and* the key: they can rewrite everything consistently. For that, keep a copy of the
+anchor (`casegraph audit anchor --export`) on a system they do not control and check with `audit verify --anchor`.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import hashlib
 import hmac
 import json
 import os
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from casegraph.errors import PolicyDenied
 from casegraph.settings import Settings
 from casegraph.store import Store, quote
 
@@ -39,6 +44,7 @@ FIELDS = (
     "row_count",
 )
 _MEMORY_ANCHORS: dict[int, dict[str, Any]] = {}  # anchors of in-memory stores, by store id
+_MEMORY_KEYS: dict[int, bytes] = {}  # and their keys
 
 
 @dataclass
@@ -56,11 +62,11 @@ class Entry:
     at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
 
 
-def entry_hash(values: dict[str, Any], prev_hash: str) -> str:
-    """sha256 over the entry's fields (canonical JSON) and the previous hash."""
+def entry_mac(values: dict[str, Any], prev_hash: str, key: bytes) -> str:
+    """HMAC-SHA256 with the audit key over the entry's fields (canonical JSON) and the previous entry's MAC."""
     payload = [values.get(f).isoformat() if f == "at" else values.get(f) for f in FIELDS]  # type: ignore[union-attr]
     text = json.dumps([*payload, prev_hash], ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def anchor_path(settings: Settings, store_path: str) -> Path | None:
@@ -70,19 +76,67 @@ def anchor_path(settings: Settings, store_path: str) -> Path | None:
     return None if store_path == ":memory:" else Path(f"{store_path}.audit-anchor")
 
 
+def key_path(settings: Settings, store_path: str) -> Path | None:
+    """Where the audit key of the store at store_path is kept (None: in memory, for an in-memory store)."""
+    if settings.safeguards.audit_key_file:
+        return Path(settings.safeguards.audit_key_file)
+    return None if store_path == ":memory:" else Path(f"{store_path}.audit-key")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, atomically: a crash leaves the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
 class Anchor:
-    """The latest (seq, hash) kept outside the audit table, optionally signed with an HMAC key."""
+    """The log's head (seq, MAC) and entry count kept outside the audit table, signed with the audit key."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
         rules = settings.safeguards
         self.path = anchor_path(settings, store.path)
+        self.key_path = key_path(settings, store.path)
+        self.key_env = rules.audit_key_env
         self.memory_key = id(store)
-        self.key = _audit_key(rules.audit_key_file, rules.audit_key_env)
+        self.key = self._read_key(bool(rules.audit_key_file))
 
-    def _mac(self, seq: int, digest: str) -> str | None:
-        if not self.key:
+    def _read_key(self, file_given: bool) -> bytes | None:
+        """The key file named in the settings, else $CASEGRAPH_AUDIT_KEY, else the file beside the store."""
+        env = os.environ.get(self.key_env)
+        if env and not file_given:
+            return env.encode()
+        if self.key_path is None:
+            return _MEMORY_KEYS.get(self.memory_key)
+        try:
+            return self.key_path.read_bytes().strip() or None
+        except FileNotFoundError:
             return None
-        return hmac.new(self.key, f"{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+
+    def where_key(self) -> str:
+        return f"{self.key_path} or ${self.key_env}" if self.key_path else f"${self.key_env}"
+
+    def start(self) -> None:
+        """A new log: make its key (unless one is given) and its anchor at entry 0."""
+        if self.key is None:
+            key = secrets.token_hex(32)
+            if self.key_path is None:
+                _MEMORY_KEYS[self.memory_key] = key.encode()
+            else:
+                write_private(self.key_path, key + "\n")
+            self.key = key.encode()
+        if self.read() is None:
+            self.write(0, GENESIS, 0)
+
+    def mac(self, seq: int, digest: str, entries: int) -> str:
+        assert self.key is not None, "the audit key is read or made before the anchor is written"
+        return hmac.new(self.key, f"{seq}:{entries}:{digest}".encode(), hashlib.sha256).hexdigest()
 
     def read(self) -> dict[str, Any] | None:
         if self.path is None:
@@ -92,38 +146,28 @@ class Anchor:
         data: dict[str, Any] = json.loads(self.path.read_text())
         return data
 
-    def write(self, seq: int, digest: str) -> None:
+    def write(self, seq: int, digest: str, entries: int) -> None:
         data = {
             "seq": seq,
             "hash": digest,
+            "entries": entries,
             "at": datetime.now(UTC).isoformat(),
-            "mac": self._mac(seq, digest),
+            "mac": self.mac(seq, digest, entries),
         }
         if self.path is None:
             _MEMORY_ANCHORS[self.memory_key] = data
             return
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the owner's alone
-        with os.fdopen(fd, "w") as fh:
-            fh.write(json.dumps(data))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)  # atomic: a crash leaves the old anchor or the new one
+        write_private(self.path, json.dumps(data))
 
-    def signature_problem(self, data: dict[str, Any]) -> str | None:
-        if not self.key:
-            return None
-        if not data.get("mac"):
-            return "the anchor is not signed although an audit key is configured"
-        if not hmac.compare_digest(str(data["mac"]), self._mac(int(data["seq"]), str(data["hash"])) or ""):
-            return "the anchor's signature does not match (the anchor file was edited)"
+    def signature_problem(self, data: dict[str, Any], what: str = "the anchor") -> str | None:
+        if self.key is None:
+            return f"the audit key ({self.where_key()}) is missing: {what} cannot be checked"
+        if not data.get("mac") or "entries" not in data:
+            return f"{what} is not signed with the audit key (made by an older version, or by hand)"
+        expected = self.mac(int(data["seq"]), str(data["hash"]), int(data["entries"]))
+        if not hmac.compare_digest(str(data["mac"]), expected):
+            return f"{what}'s signature does not match the audit key ({what} was edited, or the key replaced)"
         return None
-
-
-def _audit_key(key_file: str | None, key_env: str) -> bytes | None:
-    if key_file:
-        return Path(key_file).read_bytes().strip() or None
-    value = os.environ.get(key_env)
-    return value.encode() if value else None
 
 
 def head(store: Store) -> tuple[int, str]:
@@ -133,45 +177,105 @@ def head(store: Store) -> tuple[int, str]:
 
 
 def anchor_problem(store: Store, anchor: Anchor) -> str | None:
-    """Why the log's end does not match its anchor (truncated, replaced, anchor missing), or None."""
+    """Why the log's end does not match its anchor (emptied, truncated, extended, replaced, anchor or key
+    missing), or None. A log with no entries, no anchor and no key is a new one."""
     seq, _ = head(store)
     data = anchor.read()
-    if data is None:
+    if data is None and anchor.key is None:
         return (
             None if seq == 0 else f"the audit log has {seq} entries but its anchor ({anchor.path}) is missing"
         )
-    bad_sig = anchor.signature_problem(data)
+    if data is None:
+        return (
+            f"the audit log's anchor ({anchor.path}) is missing, although the log was started (its key exists)"
+            + (
+                f"; the log holds {seq} entries"
+                if seq
+                else "; the log is empty: it was wiped, or the anchor removed"
+            )
+        )
+    return anchor_mismatch(store, anchor, data, exported=False)
+
+
+def anchor_mismatch(store: Store, anchor: Anchor, data: dict[str, Any], *, exported: bool) -> str | None:
+    """How the log differs from an anchor: this store's (the log must end there) or one exported earlier (the
+    log must still hold that head, and may have grown since)."""
+    what = "the exported anchor" if exported else "the anchor"
+    bad_sig = anchor.signature_problem(data, what)
     if bad_sig:
         return bad_sig
-    a_seq, a_hash = int(data["seq"]), str(data["hash"])
+    seq, _ = head(store)
+    a_seq, a_hash, a_n = int(data["seq"]), str(data["hash"]), int(data["entries"])
     if a_seq > seq:
         return (
-            f"the audit log ends at entry {seq} but its anchor records entry {a_seq}: "
+            f"the audit log ends at entry {seq} but {what} records entry {a_seq}: "
             f"{a_seq - seq} entries were deleted from the end"
+        )
+    if a_seq < seq and not exported:
+        return (
+            f"the audit log goes on past its anchor (entry {a_seq}): entries {a_seq + 1} to {seq} were not "
+            "written by casegraph (forged, or added outside it)"
         )
     found = store.rows("SELECT hash FROM audit_log WHERE seq = ?", [a_seq]) if a_seq else [(GENESIS,)]
     if not found or found[0][0] != a_hash:
-        return f"entry {a_seq} of the audit log is not the one its anchor records (replaced or rewritten)"
+        return f"entry {a_seq} of the audit log is not the one {what} records (replaced or rewritten)"
+    n = int(store.scalar("SELECT count(*) FROM audit_log WHERE seq <= ?", [a_seq]))
+    if n != a_n:
+        return f"{what} counts {a_n} entries up to entry {a_seq}; the log holds {n}"
     return None
+
+
+def export_anchor(store: Store, settings: Settings, dest: Path) -> dict[str, Any]:
+    """Copy the anchor to `dest` (somewhere the store's owner cannot rewrite: another machine, write-once media);
+    `audit verify --anchor dest` later shows the log still holds that head."""
+    data = Anchor(store, settings).read()
+    if data is None:
+        raise PolicyDenied("this store's audit log has no anchor yet: nothing to export")
+    write_private(dest, json.dumps({**data, "store": store.path}, indent=1) + "\n")
+    return data
+
+
+def read_exported_anchor(path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise PolicyDenied(f"cannot read the exported anchor {path}: {exc}") from exc
+    return data
 
 
 class AuditLog:
     """Appends entries to one store's audit_log, keeping the chain head and the anchor in step."""
 
-    def __init__(self, store: Store, anchor: Anchor) -> None:
+    def __init__(self, store: Store, anchor: Anchor, *, accepting: bool = False) -> None:
         self.store, self.anchor = store, anchor
         self.seq, self.hash = head(store)
+        self.entries = int(store.scalar("SELECT count(*) FROM audit_log"))
+        if self.seq == 0 and anchor.key is None and anchor.read() is None:
+            anchor.start()  # a new log (`casegraph init`): its key and anchor are made now
+        # Appending to a log that fails its anchor would move the anchor and so hide the finding: refused until
+        # the owner accepts it, on the record (`audit verify --accept`).
+        self.refused = None if accepting else anchor_problem(store, anchor)
 
     def append(self, entries: list[Entry]) -> int:
         """Append entries in order (one transaction); returns the last seq."""
         if not entries:
             return self.seq
+        if self.refused:
+            raise PolicyDenied(
+                f"the audit log does not match its anchor ({self.refused}): nothing is added to it until the "
+                "owner has looked (`casegraph audit verify`, then `audit verify --accept`)"
+            )
+        key = self.anchor.key
+        if key is None:
+            raise PolicyDenied(
+                f"the audit key ({self.anchor.where_key()}) is missing: nothing can be recorded"
+            )
         seq, prev = self.seq, self.hash
         rows = []
         for e in entries:
             seq += 1
             values = {**e.__dict__, "seq": seq}
-            digest = entry_hash(values, prev)
+            digest = entry_mac(values, prev, key)
             rows.append([*(values[f] for f in FIELDS), prev, digest])
             prev = digest
         cols = ", ".join(quote(c) for c in [*FIELDS, "prev_hash", "hash"])
@@ -182,8 +286,8 @@ class AuditLog:
             self.store.execute(
                 f"INSERT INTO audit_log ({cols}) VALUES {tuples}", [v for r in chunk for v in r]
             )
-        self.seq, self.hash = seq, prev
-        self.anchor.write(seq, prev)
+        self.seq, self.hash, self.entries = seq, prev, self.entries + len(rows)
+        self.anchor.write(seq, prev, self.entries)
         return seq
 
 

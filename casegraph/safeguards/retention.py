@@ -24,9 +24,12 @@ from casegraph.settings import SafeguardSettings
 from casegraph.store import quote
 
 INTELLIGENCE = ("membership_claims", "contacts")
+REVIEWED = (*INTELLIGENCE, "rejects")  # what has a review date and is purged after it
 # How evidence lists in derived tables name a purged record: contact:C1, claim:MC1, participant:P1.
 PREFIX = {"membership_claims": "claim", "contacts": "contact", "contact_participants": "participant"}
-DUE = "_tmp_safeguards_due"
+DUE, REJECTED = "_tmp_safeguards_due", "_tmp_safeguards_rejected"
+# What purge reads to decide (a server store copies these into the DuckDB where it computes).
+PURGE_READS = ("membership_claims", "contacts", "contact_participants", "reviews", "rejects", "sources")
 
 
 def contact_review_dates_sql(contacts: str, claims: str, rules: SafeguardSettings) -> str:
@@ -48,6 +51,26 @@ def contact_review_dates_sql(contacts: str, claims: str, rules: SafeguardSetting
     )
 
 
+def reject_review_date_sql(at: str, rules: SafeguardSettings) -> str:
+    """A rejected row's review date: the day it was rejected + review_years (the rule of a contact's date)."""
+    return f"({at}::DATE + INTERVAL {int(rules.review_years)} YEAR)::DATE"
+
+
+def reject_review_dates_sql(rejects: str, rules: SafeguardSettings) -> str:
+    """agency, reject_id, latest_evidence, review_date: as stamped at ingest (rows from before review dates
+    existed: their file's import date), or later when a supervisor kept the row."""
+    received = "(SELECT source_id, min(received_at) AS received_at FROM sources GROUP BY ALL)"
+    return (
+        "SELECT r.agency, r.reject_id, coalesce(r.rejected_at, s.received_at)::DATE AS latest_evidence, "
+        f"greatest(coalesce(r.review_date, {reject_review_date_sql('s.received_at', rules)}, "
+        f"{reject_review_date_sql('now()', rules)}), kp.kept) AS review_date "
+        f"FROM {rejects} r LEFT JOIN {received} s USING (source_id) "
+        "LEFT JOIN (SELECT agency, record_key, max(next_review) AS kept FROM reviews "
+        "WHERE table_name = 'rejects' AND decision = 'keep' GROUP BY ALL) kp "
+        "ON kp.agency = r.agency AND kp.record_key = r.reject_id"
+    )
+
+
 def review_dates(g: Session) -> str:
     """SQL: table_name, agency, record_key, latest_evidence, review_date for the user's agency's records."""
     claims = g.own("membership_claims")
@@ -56,7 +79,9 @@ def review_dates(g: Session) -> str:
         f"SELECT 'membership_claims' AS table_name, agency, claim_id AS record_key, latest_evidence, review_date "
         f"FROM ({review_dates_sql(claims, g.rules)}) UNION ALL "
         f"SELECT 'contacts', agency, contact_id, latest_evidence, review_date "
-        f"FROM ({contact_review_dates_sql(contacts, claims, g.rules)})"
+        f"FROM ({contact_review_dates_sql(contacts, claims, g.rules)}) UNION ALL "
+        f"SELECT 'rejects', agency, reject_id, latest_evidence, review_date "
+        f"FROM ({reject_review_dates_sql(g.own('rejects'), g.rules)})"
     )
 
 
@@ -80,7 +105,7 @@ def due(g: Session, *, today: date | None = None, within_days: int | None = None
     rows = g.inner.df(sql).to_dict("records")
     g.log(
         "review",
-        "membership_claims,contacts",
+        ",".join(REVIEWED),
         f"listed {len(rows)} records due (today {day})",
         rows=len(rows),
     )
@@ -90,8 +115,8 @@ def due(g: Session, *, today: date | None = None, within_days: int | None = None
 def keep(g: Session, table: str, key: str, reason: str, *, today: date | None = None) -> dict[str, Any]:
     """A supervisor validates a record again: its review date moves to today + review_years."""
     g.require("approve", f"{table}:{key}")
-    if table not in INTELLIGENCE:
-        raise PolicyDenied(f"only {', '.join(INTELLIGENCE)} have review dates, not {table}")
+    if table not in REVIEWED:
+        raise PolicyDenied(f"only {', '.join(REVIEWED)} have review dates, not {table}")
     if not reason.strip():
         raise PolicyDenied("say what was checked: a keep decision needs a reason")
     rel = g.own(table)
@@ -134,14 +159,18 @@ def purge(g: Session, *, today: date | None = None, dry_run: bool = False) -> di
     """Remove the user's agency's records past their review date, everywhere; tombstone their ids."""
     g.require("purge", "purge")
     day = today or datetime.now(UTC).date()
-    expired = [d for d in due(g, today=day, within_days=0) if d["status"] == "expired"]
+    # What goes is worked out where stages compute (this store, or a DuckDB copy of what a server user may
+    # read); the deletes then run on the store itself, as the user.
+    with g.computing(PURGE_READS, ()) as c:
+        expired = [d for d in due(c, today=day, within_days=0) if d["status"] == "expired"]
+        gone = _what_goes(c, expired) if expired and not dry_run else None
     summary: dict[str, Any] = {"today": str(day), "dry_run": dry_run, "expired": len(expired), "removed": {}}
-    if expired and not dry_run:
-        frame = pa.Table.from_pylist(
-            [{k: d[k] for k in ("table_name", "agency", "record_key", "review_date")} for d in expired]
-        )
-        with g.transaction(), g.inner.registered("_tmp_safeguards_expired", frame):
+    if gone is not None:
+        with g.transaction(), g.inner.registered(DUE, gone[0]), g.inner.registered(REJECTED, gone[1]):
             summary["removed"] = _remove(g)
+        # Deleted rows' bytes stay in freed blocks of the file (DuckDB) or dead tuples (PostgreSQL) until the
+        # engine rewrites them: a purge is not done while the bytes can still be read off the disk.
+        summary["reclaimed"] = g.inner.reclaim_space()
     g.log(
         "purge",
         ",".join(sorted({d["table_name"] for d in expired})),
@@ -151,14 +180,26 @@ def purge(g: Session, *, today: date | None = None, dry_run: bool = False) -> di
     return summary
 
 
+def _what_goes(c: Session, expired: list[dict[str, Any]]) -> tuple[pa.Table, pa.Table]:
+    """(table_name, agency, record_key, review_date) of every purged row, a contact's participants included;
+    and the reject_id of every reject that goes: past its date, or a rejected copy of a purged record."""
+    frame = pa.Table.from_pylist(
+        [{k: d[k] for k in ("table_name", "agency", "record_key", "review_date")} for d in expired]
+    )
+    with c.inner.registered("_tmp_safeguards_expired", frame):
+        due_rows = c.arrow(
+            "SELECT table_name, agency, record_key, review_date FROM _tmp_safeguards_expired UNION ALL "
+            "SELECT 'contact_participants', p.agency, p.participant_id, e.review_date FROM "
+            f"{c.own('contact_participants')} p JOIN _tmp_safeguards_expired e "
+            "ON e.table_name = 'contacts' AND e.agency = p.agency AND e.record_key = p.contact_id"
+        )
+    with c.inner.registered(DUE, due_rows):
+        rejects = c.arrow(f"SELECT reject_id FROM {c.own('rejects')} x WHERE {_rejects_going_sql()}")
+    return due_rows, rejects
+
+
 def _remove(g: Session) -> dict[str, int]:
     q = quote
-    g.inner.execute(
-        f"CREATE OR REPLACE TEMP TABLE {DUE} AS SELECT table_name, agency, record_key, review_date "
-        "FROM _tmp_safeguards_expired UNION ALL SELECT 'contact_participants', p.agency, p.participant_id, "
-        f"e.review_date FROM {q('contact_participants')} p JOIN _tmp_safeguards_expired e "
-        "ON e.table_name = 'contacts' AND e.agency = p.agency AND e.record_key = p.contact_id"
-    )
     g.inner.execute(
         f"INSERT INTO tombstones SELECT table_name || ':' || agency || ':' || record_key, table_name, agency, "
         f"record_key, review_date, 'past its review date', ?, now()::TIMESTAMP FROM {DUE}",
@@ -173,9 +214,33 @@ def _remove(g: Session) -> dict[str, int]:
             f"EXISTS (SELECT 1 FROM {DUE} p WHERE p.table_name = "
             f"{lit(table)} AND p.agency = x.agency AND p.record_key = x.{key})",
         )
+    removed["rejects"] = _delete(g, "rejects x", f"x.reject_id IN (SELECT reject_id FROM {REJECTED})")
     removed.update(_remove_derived(g))
-    g.inner.execute(f"DROP TABLE IF EXISTS {DUE}")
     return {t: n for t, n in removed.items() if n}
+
+
+def _rejects_going_sql() -> str:
+    """Rejects past their review date, and every rejected copy of a purged record: a raw row naming a purged
+    id in its key or a reference (a participant of a purged contact), as JSON or as the unparsed line."""
+    conds = [
+        f"EXISTS (SELECT 1 FROM {DUE} p WHERE p.table_name = 'rejects' AND p.agency = x.agency "
+        "AND p.record_key = x.reject_id)"
+    ]
+    for table in PREFIX:
+        declared = model.table(table)
+        for f in declared.fields:
+            target = table if f.name == declared.key else f.references
+            if target not in PREFIX:
+                continue
+            named = (
+                f"CASE WHEN json_valid(x.raw) THEN trim(json_extract_string(x.raw, {lit('$.' + f.name)})) = p.record_key "
+                "ELSE regexp_matches(x.raw, '(^|[^[:alnum:]_-])' || regexp_escape(p.record_key) || '($|[^[:alnum:]_-])') END"
+            )
+            conds.append(
+                f"(x.table_name = {lit(table)} AND EXISTS (SELECT 1 FROM {DUE} p WHERE p.table_name = {lit(target)} "
+                f"AND (lower(trim(x.agency)) = p.agency OR trim(x.agency) = '') AND {named}))"
+            )
+    return " OR ".join(conds)
 
 
 def _delete(g: Session, target: str, where: str) -> int:
@@ -190,7 +255,7 @@ def _remove_derived(g: Session) -> dict[str, int]:
     present = set(g.inner.table_names())
     keys = (
         f"(SELECT list(k) FROM (SELECT CASE table_name {' '.join(f'WHEN {lit(t)} THEN {lit(p)}' for t, p in PREFIX.items())} "
-        f"END || ':' || record_key AS k FROM {DUE} UNION ALL SELECT record_key FROM {DUE}))"
+        f"END || ':' || record_key AS k FROM {DUE} UNION ALL SELECT record_key FROM {DUE}) AS named)"
     )
     removed: dict[str, int] = {}
     for table in model.tables.values():
@@ -213,7 +278,7 @@ def tombstoned_rows_sql(table: str, rows: str, keys: tuple[str, ...] = ("_row",)
     key = quote(model.table(table).key)
     k = ", ".join(f"t.{quote(x)}" for x in keys)
     return (
-        f"SELECT {k}, {lit(model.table(table).key)} AS field, 'id ' || t.{key} || ' was purged on ' || "
+        f"SELECT {k}, {lit(model.table(table).key)} AS field, 'purged: id ' || t.{key} || ' was purged on ' || "
         "z.purged_at::DATE || ' (' || z.reason || '); purged records are not imported again' AS reason "
         f"FROM {rows} t JOIN tombstones z ON z.table_name = {lit(table)} AND z.agency = t.agency "
         f"AND z.record_key = t.{key}"

@@ -81,8 +81,9 @@ def share_audit_log(store: Store, log: AuditLog) -> None:
 
 
 def reload_audit_log(store: Store, settings: Settings) -> AuditLog:
-    """Forget the cached chain head (after the table was changed outside this process)."""
-    _LOGS[store] = AuditLog(store, Anchor(store, settings))
+    """Forget the cached chain head (after the table was changed outside this process) and append to the log
+    as it is now: only for the owner accepting a log that failed its anchor."""
+    _LOGS[store] = AuditLog(store, Anchor(store, settings), accepting=True)
     return _LOGS[store]
 
 
@@ -260,6 +261,9 @@ class Session:
 
     def splink_db_api(self) -> Any:
         return self.inner.splink_db_api()
+
+    def reclaim_space(self) -> str:
+        return self.inner.reclaim_space()
 
     def close(self) -> None:
         """Nothing to undo: a session holds no views or state in the store (its caller closes the store)."""

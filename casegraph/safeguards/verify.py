@@ -1,11 +1,12 @@
-"""Checking the audit chain: every entry's hash, every link to the one before, and the anchor at the end."""
+"""Checking the audit chain: every entry's MAC, every link to the one before, and the anchor at the end (and an
+anchor exported earlier, kept elsewhere)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from casegraph.safeguards.audit import FIELDS, GENESIS, Anchor, anchor_problem, entry_hash
+from casegraph.safeguards.audit import FIELDS, GENESIS, Anchor, anchor_mismatch, anchor_problem, entry_mac
 from casegraph.store import Store, quote
 
 SHOWN = 50
@@ -14,7 +15,7 @@ SHOWN = 50
 @dataclass
 class Problem:
     seq: int | None
-    kind: str  # edited | missing | relinked | duplicate | truncated | anchor | expected
+    kind: str  # edited | missing | relinked | duplicate | truncated | extended | anchor | key | expected
     message: str
 
 
@@ -31,6 +32,12 @@ class Verification:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def first_bad(self) -> int | None:
+        """The first entry where the log breaks (the lowest seq of any problem)."""
+        seqs = [p.seq for p in self.problems if p.seq is not None]
+        return min(seqs) if seqs else None
+
     def add(self, seq: int | None, kind: str, message: str) -> None:
         if len(self.problems) < SHOWN:
             self.problems.append(Problem(seq, kind, message))
@@ -43,12 +50,13 @@ class Verification:
             "entries": self.entries,
             "head": {"seq": self.head_seq, "hash": self.head_hash},
             "anchor": self.anchor,
+            "first_bad_seq": self.first_bad,
             "problems": [p.__dict__ for p in self.problems],
             "more_problems": self.more_problems,
         }
 
 
-def _check_row(row: dict[str, Any], state: Verification, expected: int, prev: str) -> None:
+def _check_row(row: dict[str, Any], state: Verification, expected: int, prev: str, key: bytes | None) -> None:
     seq = int(row["seq"])
     if seq > expected:
         state.add(seq, "missing", f"entries {expected} to {seq - 1} are missing (deleted)")
@@ -61,35 +69,66 @@ def _check_row(row: dict[str, Any], state: Verification, expected: int, prev: st
             f"entry {seq} does not follow entry {seq - 1} (an entry was inserted, "
             "deleted or moved before it)",
         )
-    if entry_hash(row, str(row["prev_hash"])) != row["hash"]:
-        state.add(seq, "edited", f"entry {seq} was changed after it was written (its hash no longer matches)")
+    if key is not None and entry_mac(row, str(row["prev_hash"]), key) != row["hash"]:
+        state.add(
+            seq,
+            "edited",
+            f"entry {seq} does not carry the MAC of its contents (changed after it was written, or written "
+            "without the audit key)",
+        )
 
 
-def verify(store: Store, anchor: Anchor, expect: tuple[int, str] | None = None) -> Verification:
-    """Walk the whole log in seq order (streamed), then compare its end with the anchor and `expect`."""
+def verify(
+    store: Store,
+    anchor: Anchor,
+    expect: tuple[int, str] | None = None,
+    exported: dict[str, Any] | None = None,
+) -> Verification:
+    """Walk the whole log in seq order (streamed), then compare its end with the anchor, an anchor `exported`
+    earlier and `expect`."""
     state = Verification(anchor=anchor.read())
     expected, prev = 1, GENESIS
+    if anchor.key is None and store.scalar("SELECT count(*) FROM audit_log"):
+        state.add(1, "key", f"the audit key ({anchor.where_key()}) is missing: no entry's MAC can be checked")
     cols = ", ".join(quote(c) for c in [*FIELDS, "prev_hash", "hash"])
     for batch in store.batches(f"SELECT {cols} FROM audit_log ORDER BY seq"):
         for row in batch.to_pylist():
-            _check_row(row, state, expected, prev)
+            _check_row(row, state, expected, prev, anchor.key)
             expected, prev = int(row["seq"]) + 1, str(row["hash"])
             state.entries += 1
     state.head_seq, state.head_hash = expected - 1, prev
     problem = anchor_problem(store, anchor)
     if problem:
-        state.add(
-            state.anchor.get("seq") if state.anchor else None,
-            "truncated" if "deleted" in problem else "anchor",
-            problem,
-        )
+        kind = _anchor_kind(problem)
+        state.add(_anchor_seq(state.anchor, state.head_seq, kind), kind, problem)
+    if exported is not None:
+        mismatch = anchor_mismatch(store, anchor, exported, exported=True)
+        if mismatch:
+            kind = _anchor_kind(mismatch)
+            state.add(_anchor_seq(exported, state.head_seq, kind), kind, mismatch)
     if expect:
         found = store.rows("SELECT hash FROM audit_log WHERE seq = ?", [expect[0]])
         if not found or found[0][0] != expect[1]:
             state.add(
                 expect[0], "expected", f"entry {expect[0]} does not have the hash you recorded ({expect[1]})"
             )
+    state.problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
     return state
+
+
+def _anchor_seq(data: dict[str, Any] | None, head_seq: int, kind: str) -> int:
+    """The entry an anchor problem points at: the anchor's head, or the first entry after it when the log goes
+    on past it (the log's head, or entry 1, when there is no anchor)."""
+    if data is None:
+        return max(head_seq, 1)
+    a_seq = int(data.get("seq", 0))
+    return a_seq + 1 if kind == "extended" else max(a_seq, 1)
+
+
+def _anchor_kind(problem: str) -> str:
+    if "deleted" in problem:
+        return "truncated"
+    return "extended" if "goes on past" in problem else "anchor"
 
 
 def verify_server(store: Store) -> Verification:

@@ -257,6 +257,37 @@ class DuckDBStore:
             [_now(), status, json.dumps(summary, default=str), run_id],
         )
 
+    def reclaim_space(self) -> str:
+        """Rewrite the file so deleted rows' bytes are gone: DuckDB reuses freed blocks but never wipes them. The
+        database is copied into a new file (encrypted with the same key), which replaces the old one atomically;
+        a crash leaves the old file or the new one, never half of either."""
+        if self.path == ":memory:":
+            return "in memory: nothing on disk"
+        if self._in_transaction:
+            raise EngineError("the store file cannot be rewritten inside a transaction")
+        key = read_key(self.settings)
+        options = f" (ENCRYPTION_KEY {_literal(key)})" if key else ""
+        fresh = Path(f"{self.path}.rewrite")
+        for stale in (fresh, Path(f"{fresh}.wal")):
+            stale.unlink(missing_ok=True)  # an earlier rewrite that died before its swap
+        with private_files():
+            self.con.execute(f"ATTACH {_literal(str(fresh))} AS cg_rewrite{options}")
+            try:
+                self.con.execute(f"COPY FROM DATABASE {ALIAS} TO cg_rewrite")
+            finally:
+                self.con.execute("DETACH cg_rewrite")
+        _fsync(fresh)
+        os.chmod(fresh, PRIVATE)
+        self.con.execute("USE memory")
+        self.con.execute(f"DETACH {ALIAS}")  # checkpoints and closes the old file (and its WAL)
+        try:
+            os.replace(fresh, self.path)
+            _fsync(Path(self.path).parent)  # the rename itself is durable
+        finally:
+            self.con.execute(f"ATTACH {_literal(self.path)} AS {ALIAS}{options}")
+            self.con.execute(f"USE {ALIAS}")
+        return f"rewrote {self.path}: freed space holds no deleted rows"
+
     def splink_db_api(self) -> Any:
         from splink import DuckDBAPI
 
@@ -270,6 +301,14 @@ class DuckDBStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _now() -> datetime:

@@ -295,6 +295,28 @@ class ServerStore:
             )
         )
 
+    def reclaim_space(self) -> str:
+        """VACUUM FULL rewrites a table without its dead rows; only a table's owner may run it (the role that
+        set the server up). Deleted rows are gone for every reader at once; their bytes, once vacuumed."""
+        owned = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tableowner = current_user "
+                "ORDER BY 1",
+                [SCHEMA],
+            ).fetchall()
+        ]
+        for table in owned:
+            self.conn.execute(
+                pgsql.SQL("VACUUM FULL {}.{}").format(pgsql.Identifier(SCHEMA), pgsql.Identifier(table))
+            )
+        if owned:
+            return f"VACUUM FULL on {len(owned)} tables: deleted rows' space rewritten"
+        return (
+            "rows deleted; their bytes stay in the server's files until the tables' owner runs VACUUM FULL "
+            f"(e.g. `vacuumdb --full --table 'casegraph.*'`), which {self.user_id} may not"
+        )
+
     def splink_db_api(self) -> Any:
         raise EngineError(
             "stages run on a server store's rows through computing(): see casegraph.store.server"

@@ -283,3 +283,21 @@ def test_init_refuses_a_database_that_has_a_store(server_db, pg_cluster):
         psycopg.connect(
             f"host=127.0.0.1 port={pg_cluster['port']} dbname={db} user=postgres", connect_timeout=3
         )
+
+
+def test_a_supervisor_purges_their_agencys_expired_records_and_the_bytes_need_the_owner(server_db):
+    """Purge on a server store: the supervisor's agency's expired claims and contacts go (rows deleted for every
+    reader), other agencies' stay; the bytes leave PostgreSQL's files with VACUUM FULL, which only the tables'
+    owner may run, and the summary says so."""
+    with signed_in(server_db, "ana_county") as g:
+        county_claims = g.scalar("SELECT count(*) FROM membership_claims WHERE agency = 'county_so'")
+    result = cli(server_db, "sup_metro", "purge", "--today", "2031-06-01")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["removed"]["membership_claims"] > 0 and summary["removed"]["contacts"] > 0
+    assert summary["reclaimed"].startswith("rows deleted; their bytes stay in the server's files until")
+    with signed_in(server_db, "sup_metro") as g:
+        assert g.scalar("SELECT count(*) FROM membership_claims WHERE agency = 'metro_pd'") == 0
+        assert g.scalar("SELECT count(*) FROM tombstones WHERE agency = 'metro_pd'") > 0
+    with signed_in(server_db, "ana_county") as g:
+        assert g.scalar("SELECT count(*) FROM membership_claims WHERE agency = 'county_so'") == county_claims

@@ -1,16 +1,21 @@
-"""Tampering with the audit log by hand, in the DuckDB file itself, is detected and located."""
+"""Tampering with the audit log by hand, in the DuckDB file itself, is detected and located: edited, deleted,
+reordered, forged at the end, truncated, wiped, or its anchor removed or rewritten without the key."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import pytest
+from typer.testing import CliRunner
 
+from casegraph.cli import app
 from casegraph.errors import PolicyDenied
 from casegraph.safeguards import accept_audit_log, owner_session, verify_log
-from casegraph.safeguards.audit import GENESIS, entry_hash
+from casegraph.safeguards.audit import GENESIS, Anchor, AuditLog, Entry, entry_mac
 from casegraph.store import open_store
 
 
@@ -49,10 +54,22 @@ def test_an_untouched_log_verifies(logged, settings):
     st.close()
 
 
-def test_the_hash_covers_every_field():
-    base = {"seq": 1, "at": __import__("datetime").datetime(2026, 1, 1), "user_id": "a", "action": "read"}
-    assert entry_hash(base, GENESIS) != entry_hash({**base, "user_id": "b"}, GENESIS)
-    assert entry_hash(base, GENESIS) != entry_hash(base, "1" * 64)
+def test_the_mac_covers_every_field_the_chain_and_the_key():
+    base = {"seq": 1, "at": datetime(2026, 1, 1), "user_id": "a", "action": "read"}
+    key = b"k" * 32
+    assert entry_mac(base, GENESIS, key) != entry_mac({**base, "user_id": "b"}, GENESIS, key)
+    assert entry_mac(base, GENESIS, key) != entry_mac(base, "1" * 64, key)
+    assert entry_mac(base, GENESIS, key) != entry_mac(base, GENESIS, b"j" * 32)
+
+
+def test_the_key_is_made_with_the_log_beside_the_store_and_the_owners_alone(logged, settings):
+    key = Path(f"{logged}.audit-key")
+    assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_text().strip()) == 64
+    st = open_store(settings)
+    seq, digest, entries = st.rows("SELECT max(seq), arg_max(hash, seq), count(*) FROM audit_log")[0]
+    st.close()
+    anchor = json.loads(Path(f"{logged}.audit-anchor").read_text())
+    assert (anchor["seq"], anchor["hash"], anchor["entries"]) == (seq, digest, entries) == (13, digest, 13)
 
 
 def test_an_edited_entry_is_found(logged, settings):
@@ -62,7 +79,7 @@ def test_an_edited_entry_is_found(logged, settings):
 
 def test_a_deleted_entry_is_found(logged, settings):
     tamper(logged, "DELETE FROM audit_log WHERE seq = 5")
-    assert problems(settings) == [(6, "missing")]
+    assert problems(settings) == [(6, "missing"), (13, "anchor")]  # and the anchor counts 13 entries
 
 
 def test_reordered_entries_are_found(logged, settings):
@@ -86,20 +103,91 @@ def test_deleting_the_last_entries_is_found_and_blocks_sessions(logged, settings
     st.close()
 
 
-def test_a_rewritten_anchor_is_caught_by_its_signature(logged, settings, monkeypatch):
-    monkeypatch.setenv("CASEGRAPH_AUDIT_KEY", "k" * 32)
+def messages(settings) -> list[tuple]:
     st = open_store(settings)
-    turning_on = owner_session(st, settings, check_log=False)
-    assert "not signed" in accept_audit_log(turning_on)  # turning the key on is accepted once
+    result = verify_log(st, settings)
     st.close()
-    tamper(logged, "DELETE FROM audit_log WHERE seq > 12")  # 14 entries after the acceptance
+    return [(p.seq, p.kind, p.message) for p in result.problems]
+
+
+def test_a_wiped_log_with_its_anchor_deleted_fails(logged, settings):
+    tamper(logged, "DELETE FROM audit_log")
+    Path(f"{logged}.audit-anchor").unlink()
+    assert messages(settings) == [
+        (
+            1,
+            "anchor",
+            f"the audit log's anchor ({logged}.audit-anchor) is missing, although the log was started (its key "
+            "exists); the log is empty: it was wiped, or the anchor removed",
+        )
+    ]
+    st = open_store(settings)
+    with pytest.raises(PolicyDenied, match="does not match its anchor: the audit log's anchor"):
+        owner_session(st, settings)
+    st.close()
+
+
+def test_an_emptied_log_fails_against_its_anchor(logged, settings):
+    tamper(logged, "DELETE FROM audit_log")
+    assert messages(settings) == [
+        (
+            13,
+            "truncated",
+            "the audit log ends at entry 0 but the anchor records entry 13: 13 entries were "
+            "deleted from the end",
+        )
+    ]
+
+
+def test_a_cut_tail_with_a_rewritten_anchor_fails_without_the_key(logged, settings):
+    tamper(logged, "DELETE FROM audit_log WHERE seq > 10")
     anchor = Path(f"{logged}.audit-anchor")
     data = json.loads(anchor.read_text())
     st = open_store(settings)
-    data.update(seq=12, hash=st.scalar("SELECT hash FROM audit_log WHERE seq = 12"))
+    data.update(seq=10, entries=10, hash=st.scalar("SELECT hash FROM audit_log WHERE seq = 10"))
     st.close()
     anchor.write_text(json.dumps(data))  # the attacker moves the anchor back, but cannot sign it
-    assert problems(settings) == [(12, "anchor")]
+    assert messages(settings) == [
+        (
+            10,
+            "anchor",
+            "the anchor's signature does not match the audit key (the anchor was edited, or the key replaced)",
+        )
+    ]
+
+
+def test_an_entry_forged_at_the_end_fails(logged, settings):
+    """An entry appended after the head with a correct SHA-256 over its fields and link (the old scheme)."""
+    st = open_store(settings)
+    prev = st.scalar("SELECT hash FROM audit_log WHERE seq = 13")
+    st.close()
+    at = datetime(2026, 1, 1)
+    fields = [
+        14,
+        at.isoformat(),
+        "root",
+        None,
+        "owner",
+        "read",
+        "nothing to see",
+        "audit",
+        "cli",
+        None,
+        "ok",
+        None,
+    ]
+    digest = hashlib.sha256(json.dumps([*fields, prev], separators=(",", ":")).encode()).hexdigest()
+    tamper(
+        logged,
+        "INSERT INTO audit_log VALUES (14, TIMESTAMP '2026-01-01', 'root', NULL, 'owner', 'read', "
+        f"'nothing to see', 'audit', 'cli', NULL, 'ok', NULL, '{prev}', '{digest}')",
+    )
+    found = messages(settings)
+    assert [(s, k) for s, k, _ in found] == [(14, "edited"), (14, "extended")]
+    assert found[1][2] == (
+        "the audit log goes on past its anchor (entry 13): entries 14 to 14 were not written by casegraph "
+        "(forged, or added outside it)"
+    )
 
 
 def test_a_fully_rewritten_store_is_caught_only_by_an_outside_checkpoint(logged, settings):
@@ -107,7 +195,7 @@ def test_a_fully_rewritten_store_is_caught_only_by_an_outside_checkpoint(logged,
     seq, digest = st.rows("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")[0]
     st.close()
     tamper(logged, f"DELETE FROM audit_log WHERE seq > {seq - 2}")
-    Path(f"{logged}.audit-anchor").unlink()  # no key configured: the anchor can go too
+    Path(f"{logged}.audit-anchor").unlink()
     st = open_store(settings)
     assert verify_log(st, settings).problems[0].kind == "anchor"  # missing anchor is itself a finding
     assert verify_log(st, settings, expect=(seq, digest)).problems[-1].kind == "expected"
@@ -119,4 +207,57 @@ def test_a_store_copied_without_its_anchor_is_refused(logged, settings):
     st = open_store(settings)
     with pytest.raises(PolicyDenied, match=r"anchor .* is missing"):
         owner_session(st, settings)
+    st.close()
+
+
+def test_a_store_without_its_audit_key_is_refused(logged, settings):
+    Path(f"{logged}.audit-key").unlink()
+    assert messages(settings)[0] == (
+        1,
+        "key",
+        f"the audit key ({logged}.audit-key or $CASEGRAPH_AUDIT_KEY) is missing: no entry's MAC can be checked",
+    )
+    st = open_store(settings)
+    with pytest.raises(PolicyDenied, match=r"the audit key .* is missing"):
+        owner_session(st, settings)
+    st.close()
+
+
+def test_an_exported_anchor_catches_an_owner_who_rewrites_the_log_with_the_key(logged, settings, tmp_path):
+    def cli(*args: str) -> tuple[int, dict]:
+        result = CliRunner().invoke(app, ["--store", str(logged), "--json", "audit", *args])
+        return result.exit_code, json.loads(result.output)
+
+    kept = tmp_path / "elsewhere" / "anchor.json"
+    code, out = cli("anchor", "--export", str(kept))
+    assert code == 0 and out["seq"] == 13 and kept.stat().st_mode & 0o777 == 0o600
+    assert cli("verify", "--anchor", str(kept))[0] == 0
+    # The owner holds the key: they cut entries 6 on and write new ones, anchor and all, consistently.
+    tamper(logged, "DELETE FROM audit_log WHERE seq > 5")
+    st = open_store(settings)
+    anchor = Anchor(st, settings)
+    anchor.write(5, st.scalar("SELECT hash FROM audit_log WHERE seq = 5"), 5)
+    AuditLog(st, anchor).append([Entry(user_id="root", action="read", target=f"t{n}") for n in range(20)])
+    st.close()
+    code, out = cli("verify")
+    assert code == 0 and out["ok"]  # what an owner holding the key can do: the local checks all pass
+    code, out = cli("verify", "--anchor", str(kept))
+    assert code == 1 and out["first_bad_seq"] == 13
+    assert out["problems"][-1]["message"] == (
+        "entry 13 of the audit log is not the one the exported anchor records (replaced or rewritten)"
+    )
+
+
+def test_looking_at_a_broken_log_does_not_heal_it(logged, settings):
+    """`audit verify` records itself; on a log that fails its anchor that entry is refused, so the anchor is not
+    moved and the finding stays until the owner accepts it."""
+    tamper(logged, "DELETE FROM audit_log")
+    Path(f"{logged}.audit-anchor").unlink()
+    for _ in range(2):
+        result = CliRunner().invoke(app, ["--store", str(logged), "--json", "audit", "verify"])
+        assert result.exit_code == 1
+        assert json.loads(result.stdout)["first_bad_seq"] == 1
+    assert not Path(f"{logged}.audit-anchor").exists()
+    st = open_store(settings)
+    assert st.scalar("SELECT count(*) FROM audit_log") == 0
     st.close()
