@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from casegraph.errors import IngestError
+from casegraph.errors import IngestError, PolicyDenied
 from casegraph.ingest.geo import fill_xy
 from casegraph.ingest.mapping import Mapping, apply, check_columns, identity_mapping
 from casegraph.ingest.readers import ROW, Batch, Restart, RowProblem, read_batches
@@ -23,7 +23,7 @@ from casegraph.ingest.validate import (
     typed_select_sql,
 )
 from casegraph.progress import Progress
-from casegraph.safeguards import claim_problems_sql, tombstoned_rows_sql
+from casegraph.safeguards import Actor, claim_problems_sql, tombstoned_rows_sql
 from casegraph.schema import Table, model
 from casegraph.settings import Settings
 from casegraph.store import Store, quote
@@ -54,6 +54,7 @@ def load_file(
     if report.rows_read == 0 and not problems:
         raise IngestError(f"{report.file}: the file has a header but no data rows")
     _check_required_columns(table, present, report.file)
+    _refuse_other_agencies_rows(store, report)
     formats = rules.formats() if rules else {}
     store.execute(f"CREATE OR REPLACE TEMP TABLE {PARSED} AS {parse_sql(table, present, formats)}")
     store.execute(
@@ -187,6 +188,40 @@ def _skip_exact_repeats(store: Store, table: Table, present: set[str]) -> int:
     before = store.count(TYPED)
     store.execute(f"DELETE FROM {TYPED} WHERE {ROW} IN ({repeated_rows_sql(table, present)})")
     return before - store.count(TYPED)
+
+
+def _refuse_other_agencies_rows(store: Store, report: IngestReport) -> None:
+    """On a server store, an agency's user adds their own agency's rows only (row-level security would refuse
+    the file anyway): say which rows belong to which other agencies, counted, before anything is written."""
+    actor = getattr(store, "user", None)
+    if not isinstance(actor, Actor) or actor.agency is None or actor.role == "platform":
+        return
+    mine = actor.agency.lower()
+    found = store.rows(
+        f"SELECT lower(trim(agency)) AS a, count(*), list({ROW} ORDER BY {ROW}) FROM {RAW} "
+        f"WHERE agency IS NOT NULL AND lower(trim(agency)) <> ? GROUP BY a ORDER BY a",
+        [mine],
+    )
+    if not found:
+        return
+    foreign = sum(n for _, n, _ in found)
+    each = "; ".join(f"{a}: {n} row{'s' if n != 1 else ''}, {_row_ranges(rows)}" for a, n, rows in found)
+    raise PolicyDenied(
+        f"{report.file}: {foreign} of {report.rows_read} rows belong to agencies other than {mine} ({each}); "
+        f"{actor.describe()} imports {mine}'s rows only: split the file, or ask a platform admin to import it"
+    )
+
+
+def _row_ranges(rows: list[int], shown: int = 8) -> str:
+    """Row numbers as ranges ('2-3, 7, 9-12'), the first few of them ('...' after)."""
+    spans: list[list[int]] = []
+    for r in rows:
+        if spans and r == spans[-1][1] + 1:
+            spans[-1][1] = r
+        else:
+            spans.append([r, r])
+    text = [f"{a}-{b}" if b > a else str(a) for a, b in spans[:shown]]
+    return ", ".join(text) + (", ..." if len(spans) > shown else "")
 
 
 def _reject_failing_claims(store: Store, settings: Settings) -> None:

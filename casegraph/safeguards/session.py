@@ -171,7 +171,9 @@ class Session:
         self.log("scope", scope)
 
     @contextmanager
-    def computing(self, reads: tuple[str, ...], writes: tuple[str, ...]) -> Iterator[Session]:
+    def computing(
+        self, reads: tuple[str, ...], writes: tuple[str, ...], *, all_records: bool = False
+    ) -> Iterator[Session]:
         """Where a stage computes: this session on an embedded store; on a server store, a session on an
         in-memory DuckDB holding what the run's scope may read, whose results replace the scope's rows on the
         server when the block ends without an error (see store.server). Either way it is on the record."""
@@ -179,7 +181,7 @@ class Session:
         if opener is None:
             yield self
             return
-        with opener(reads, writes) as local:
+        with opener(reads, writes, all_records=all_records) as local:
             yield Session(
                 local, self.user, self.settings, purpose=self.purpose, origin=self.origin, log=self.log_
             )

@@ -311,18 +311,20 @@ class ServerStore:
 
     # -- computing in DuckDB ------------------------------------------------------------------------------
     @contextmanager
-    def computing(self, reads: tuple[str, ...], writes: tuple[str, ...]) -> Iterator[Any]:
+    def computing(
+        self, reads: tuple[str, ...], writes: tuple[str, ...], *, all_records: bool = False
+    ) -> Iterator[Any]:
         """An in-memory DuckDB store holding what a run in this session's scope may read; on success, the
-        run's rows of `writes` replace the scope's rows on the server, and its runs rows are added."""
+        run's rows of `writes` replace the scope's rows on the server, and its runs rows are added.
+        `all_records`: every record the user may read, whatever the scope (an import checks its rows against
+        every stored row of the agencies its file names)."""
         from casegraph.store.duckdb import DuckDBStore
 
         agencies = self.scalar("SELECT casegraph.scope_agencies(?)", [self.scope])
         if agencies is None:
             raise PolicyDenied(f"{self.user_id} may not run in the scope {self.scope}")
-        if self.role == "platform" and self.scope == self.agency:
-            agencies = (
-                None  # a platform admin's own runs (an import of several agencies' files) see every row
-            )
+        if all_records or (self.role == "platform" and self.scope == self.agency):
+            agencies = None  # row-level security alone decides (a platform admin's own runs see every row)
         local = DuckDBStore(self.settings.model_copy(update={"key_env": "CASEGRAPH_NO_KEY"}), ":memory:")
         try:
             tables = sorted({*reads, *writes, *CLAIM_RULE_TABLES} & set(model.tables))
