@@ -6,6 +6,8 @@ so the DuckDB engine can be swapped for Spark by one setting.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeAlias
@@ -37,3 +39,8 @@ class Store(Protocol):
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None: ...
     def splink_db_api(self) -> Any: ...
     def close(self) -> None: ...
+
+
+def process_owner() -> str:
+    """Who runs a stage: host and process id (kept on its runs row)."""
+    return f"{socket.gethostname()} pid {os.getpid()}"

@@ -38,7 +38,7 @@ from sqlglot import exp
 from casegraph.errors import EngineError, PolicyDenied
 from casegraph.schema import model
 from casegraph.settings import StoreSettings
-from casegraph.store.base import Frame, Params
+from casegraph.store.base import Frame, Params, process_owner
 from casegraph.store.ddl import quote
 from casegraph.store.pgschema import SCHEMA, bootstrap_sql
 
@@ -271,9 +271,18 @@ class ServerStore:
     def new_run(self, stage: str, settings: dict[str, Any], user_id: str | None = None) -> str:
         run_id = f"{stage}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         self.execute(
-            "INSERT INTO runs (run_id, stage, started_at, status, user_id, settings_json, scope) "
-            "VALUES (?,?,?,?,?,?,?)",
-            [run_id, stage, _now(), "running", self.user_id, json.dumps(settings, default=str), self.scope],
+            "INSERT INTO runs (run_id, stage, started_at, status, user_id, settings_json, scope, owner) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            [
+                run_id,
+                stage,
+                _now(),
+                "running",
+                self.user_id,
+                json.dumps(settings, default=str),
+                self.scope,
+                process_owner(),
+            ],
         )
         return run_id
 
