@@ -50,22 +50,31 @@ def run_computing(store: Store, module: ModuleType, run: Callable[[Any], T]) -> 
 
 
 def computing_with(
-    store: Store, reads: tuple[str, ...], writes: tuple[str, ...], run: Callable[[Any], T]
+    store: Store,
+    reads: tuple[str, ...],
+    writes: tuple[str, ...],
+    run: Callable[[Any], T],
+    *,
+    all_records: bool = False,
 ) -> T:
     opener = getattr(store, "computing", None)
     if opener is None:
         return run(store)
-    with opener(reads, writes) as computing:
+    with opener(reads, writes, all_records=all_records) as computing:
         return run(computing)
 
 
 def import_file(store: Store, settings: Settings, path: str | Path, **options: Any) -> Any:
-    """Import one file (see casegraph.ingest.run) where it computes: on a server store, checked against the
-    stored rows the importer may see and added under row-level security."""
+    """Import one file (see casegraph.ingest.run) where it computes: on a server store, checked against every
+    stored row the importer may read (whatever the working scope) and added under row-level security."""
     from casegraph import ingest
 
     return computing_with(
-        store, ingest.IMPORT_READS, ingest.WRITES, lambda s: ingest.run(s, settings, path, **options)
+        store,
+        ingest.IMPORT_READS,
+        ingest.WRITES,
+        lambda s: ingest.run(s, settings, path, **options),
+        all_records=True,
     )
 
 

@@ -140,8 +140,16 @@ def _render_resolve(d: dict[str, Any]) -> None:
     ]
     rows = [{"measure": k, "value": f"{d[k]:.4f}" if isinstance(d[k], float) else d[k]} for k in keys]
     out.print(table_of("resolve against ground truth", rows))
-    if d["rows_rejected"]:
-        console.print(f"{d['rows_rejected']} input rows were rejected at ingest and not scored")
+    if d["values_dropped"]:
+        console.print(
+            f"{d['values_dropped']} bad values (e.g. a date of birth in the future) were dropped at ingest; "
+            "their records were loaded and scored"
+        )
+    if d["truth_records_not_resolved"]:
+        console.print(
+            f"{d['truth_records_not_resolved']} records of the truth were not scored "
+            f"({d['rows_rejected']} input rows rejected at ingest)"
+        )
 
 
 def eval_linkage(

@@ -52,7 +52,8 @@ def ingest(
     ),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of a CSV / JSON file."),
 ) -> None:
-    """Import a file. Exit 0: all rows loaded; 3: some rows rejected (the rest loaded); 2: nothing loaded."""
+    """Import a file. Exit 0: every row loaded whole (or already stored); 3: some rows rejected or some bad
+    values dropped (the rest loaded; see `casegraph rejects`); 2: every row rejected, or the file refused."""
     with opened(ctx) as (store, settings):
         try:
             report = pipeline.import_file(
@@ -69,9 +70,24 @@ def ingest(
         except CasegraphError as exc:
             fail(str(exc))
     emit(ctx, report.as_dict(), _render_report)
-    if report.exit_code == 2:
-        console.print("[bold red]error:[/] nothing loaded: every row was rejected (see `casegraph rejects`)")
+    if report.every_row_rejected:
+        every = "the one row was" if report.rejected == 1 else f"all {report.rejected:,} rows were"
+        console.print(f"[bold red]error:[/] nothing loaded: {every} rejected (see `casegraph rejects`)")
+    elif report.exit_code == 3:
+        console.print(f"[yellow]warning:[/] {_partly(report)} (see `casegraph rejects`)")
     raise typer.Exit(report.exit_code)
+
+
+def _partly(report: Any) -> str:
+    said = []
+    if report.rejected:
+        said.append(f"{report.rejected:,} row{'s' if report.rejected != 1 else ''} rejected")
+    if report.values_dropped:
+        said.append(
+            f"{report.values_dropped:,} bad value{'s' if report.values_dropped != 1 else ''} dropped from "
+            f"{report.rows_with_dropped_values:,} loaded row{'s' if report.rows_with_dropped_values != 1 else ''}"
+        )
+    return " and ".join(said)
 
 
 def _default_agency(mapping: str | None, settings: Any) -> str | None:
@@ -83,17 +99,14 @@ def _render_report(d: dict[str, Any]) -> None:
     if d["already_imported"]:
         out.print(f"{d['file']}: already imported (source {d['source_id']}); nothing to do")
         return
-    out.print(
-        f"{d['file']} -> {d['table']}: {d['loaded']} loaded, {d['rejected']} rejected, "
-        f"{d['duplicates']} already stored, {d['rows_read']} read in {d['seconds']} s"
-    )
-    if d["purged"]:
-        out.print(f"{d['purged']} rows skipped: their ids were purged (nothing of them is stored)")
+    out.print(f"{d['summary']} in {d['seconds']} s", highlight=False)
     if d["ignored_columns"]:
         out.print(f"columns not imported: {', '.join(d['ignored_columns'])}")
     for p in d["problems"]:
+        cost = " (value dropped, row loaded)" if p["outcome"] == "value dropped" else ""
         console.print(
-            f"{Path(d['file']).name}: row {p['row']}: {p['field'] or '(row)'}: {p['reason']}", highlight=False
+            f"{Path(d['file']).name}: row {p['row']}: {p['field'] or '(row)'}: {p['reason']}{cost}",
+            highlight=False,
         )
 
 
@@ -153,6 +166,7 @@ def schema(
             "required": f.required,
             "vocabulary": f.vocabulary,
             "protected": f.protected,
+            **({"on_bad": f.on_bad} if t.kind == "record" else {}),
             "description": f.description,
         }
         for f in t.fields
@@ -161,11 +175,11 @@ def schema(
 
 
 def rejects(ctx: typer.Context, limit: int = typer.Option(50, help="Rows to show.")) -> None:
-    """Rejected input rows with file, row, field and reason (the raw row is kept in the store until the review
-    date shown; `casegraph purge` removes it after)."""
+    """Rejected rows and dropped values with file, row, field, reason and outcome (the raw row is kept in the
+    store until the review date shown; `casegraph purge` removes it after)."""
     with opened(ctx) as (store, _settings):
         data = store.df(
-            "SELECT file_name, source_row, field, reason, review_date FROM rejects "
+            "SELECT file_name, source_row, field, reason, outcome, review_date FROM rejects "
             "ORDER BY file_name, source_row LIMIT ?",
             [limit],
         ).to_dict("records")
@@ -174,7 +188,7 @@ def rejects(ctx: typer.Context, limit: int = typer.Option(50, help="Rows to show
 
 def _render_rejects(rows: list[dict[str, Any]]) -> None:
     if not rows:
-        out.print("no rejected rows: every row imported so far was loaded")
+        out.print("no rejected rows or dropped values: every row imported so far was loaded whole")
         return
     out.print(table_of("rejects", rows))
 

@@ -99,6 +99,7 @@ def score_identities(found: pd.DataFrame, truth: pd.DataFrame, link: bool = Fals
         "persons_found": int(joined["person_id"].nunique()),
         "persons_true": int(joined["person_id_truth"].nunique()),
         "records_without_truth": len(found) - len(joined),
+        "truth_records_not_resolved": len(truth) - len(joined),  # lost at ingest or by the stage
     }
 
 
@@ -141,6 +142,7 @@ def evaluate_folder(
         "n_persons": summary["n_persons"],
         "n_pairs_scored": summary["n_pairs_scored"],
         "rows_rejected": report.rejected,
+        "values_dropped": report.values_dropped,
         "match_threshold": s.resolve.match_threshold,
     }
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from casegraph.errors import IngestError
+from casegraph.errors import IngestError, PolicyDenied
 from casegraph.ingest.geo import fill_xy
 from casegraph.ingest.mapping import Mapping, apply, check_columns, identity_mapping
 from casegraph.ingest.readers import ROW, Batch, Restart, RowProblem, read_batches
@@ -16,22 +16,24 @@ from casegraph.ingest.report import IngestReport
 from casegraph.ingest.validate import (
     PARSED,
     RAW,
-    duplicate_keys_sql,
+    conflicting_keys_sql,
     errors_sql,
     lit,
     parse_sql,
     parsed_sql,
+    repeated_rows_sql,
     typed_select_sql,
 )
 from casegraph.progress import Progress
-from casegraph.safeguards import claim_problems_sql, reject_review_date_sql, tombstoned_rows_sql
+from casegraph.safeguards import Actor, claim_problems_sql, reject_review_date_sql, tombstoned_rows_sql
 from casegraph.schema import Table, model
 from casegraph.settings import Settings
 from casegraph.store import Store, quote
 
 ERRORS, TYPED = "_tmp_ingest_errors", "_tmp_ingest_typed"
+# Rows whose problems cost the whole row (the others lose only their bad values).
+REJECTED_ROWS = f"SELECT {ROW} FROM {ERRORS} WHERE on_bad = 'reject_row'"
 SHOWN_PROBLEMS = 50
-REJECT_COLUMNS = "reject_id, source_id, agency, table_name, file_name, source_row, field, reason, raw"
 
 
 def load_file(
@@ -56,20 +58,24 @@ def load_file(
     _check_required_columns(table, present, report.file)
     purged = _skip_purged(store, table)  # before every other check: nothing of a purged row is kept anywhere
     report.purged = len(purged)
+    _refuse_other_agencies_rows(store, report)
     formats = rules.formats() if rules else {}
     store.execute(f"CREATE OR REPLACE TEMP TABLE {PARSED} AS {parse_sql(table, present, formats)}")
     store.execute(
         f"CREATE OR REPLACE TEMP TABLE {ERRORS} AS {errors_sql(table, present, formats, now_limit)} "
-        f"UNION ALL {duplicate_keys_sql(table)}"
+        f"UNION ALL {conflicting_keys_sql(table, present)}"
     )
     store.execute(
         f"CREATE OR REPLACE TEMP TABLE {TYPED} AS SELECT * FROM ({typed_select_sql(table, present)}) "
-        f"WHERE {ROW} NOT IN (SELECT {ROW} FROM {ERRORS})"
+        f"WHERE {ROW} NOT IN ({REJECTED_ROWS})"
     )
+    _drop_bad_values(store, table)
+    report.repeated = _skip_exact_repeats(store, table, present)
     if table.name == "membership_claims":
         _reject_failing_claims(store, settings)
     _reject_conflicts(store, table)
     report.duplicates = _drop_already_stored(store, table)
+    _forget_values_of_skipped_rows(store)
     report.loaded = _insert_good_rows(store, table, report)
     _keep_rejects(store, report, problems)
     _date_rejects(store, settings, report)
@@ -169,10 +175,66 @@ def _check_required_columns(table: Table, present: set[str], file: str) -> None:
         )
 
 
+def _drop_bad_values(store: Store, table: Table) -> None:
+    """A bad value in a field whose rule is drop_value: the row loads with that field empty (its hash, taken
+    before, still tells a corrected re-export from this one); the value is kept in rejects."""
+    for name in [
+        r[0] for r in store.rows(f"SELECT DISTINCT field FROM {ERRORS} WHERE on_bad = 'drop_value'")
+    ]:
+        store.execute(
+            f"UPDATE {TYPED} SET {quote(table.field(name).name)} = NULL WHERE {ROW} IN "
+            f"(SELECT {ROW} FROM {ERRORS} WHERE on_bad = 'drop_value' AND field = ?)",
+            [name],
+        )
+
+
+def _skip_exact_repeats(store: Store, table: Table, present: set[str]) -> int:
+    """A row repeating an earlier row of the file exactly holds nothing new: skipped and counted, not rejected."""
+    before = store.count(TYPED)
+    store.execute(f"DELETE FROM {TYPED} WHERE {ROW} IN ({repeated_rows_sql(table, present)})")
+    return before - store.count(TYPED)
+
+
+def _refuse_other_agencies_rows(store: Store, report: IngestReport) -> None:
+    """On a server store, an agency's user adds their own agency's rows only (row-level security would refuse
+    the file anyway): say which rows belong to which other agencies, counted, before anything is written."""
+    actor = getattr(store, "user", None)
+    if not isinstance(actor, Actor) or actor.agency is None or actor.role == "platform":
+        return
+    mine = actor.agency.lower()
+    found = store.rows(
+        f"SELECT lower(trim(agency)) AS a, count(*), list({ROW} ORDER BY {ROW}) FROM {RAW} "
+        f"WHERE agency IS NOT NULL AND lower(trim(agency)) <> ? GROUP BY a ORDER BY a",
+        [mine],
+    )
+    if not found:
+        return
+    foreign = sum(n for _, n, _ in found)
+    each = "; ".join(f"{a}: {n} row{'s' if n != 1 else ''}, {_row_ranges(rows)}" for a, n, rows in found)
+    raise PolicyDenied(
+        f"{report.file}: {foreign} of {report.rows_read} rows belong to agencies other than {mine} ({each}); "
+        f"{actor.describe()} imports {mine}'s rows only: split the file, or ask a platform admin to import it"
+    )
+
+
+def _row_ranges(rows: list[int], shown: int = 8) -> str:
+    """Row numbers as ranges ('2-3, 7, 9-12'), the first few of them ('...' after)."""
+    spans: list[list[int]] = []
+    for r in rows:
+        if spans and r == spans[-1][1] + 1:
+            spans[-1][1] = r
+        else:
+            spans.append([r, r])
+    text = [f"{a}-{b}" if b > a else str(a) for a, b in spans[:shown]]
+    return ", ".join(text) + (", ..." if len(spans) > shown else "")
+
+
 def _reject_failing_claims(store: Store, settings: Settings) -> None:
     """A membership claim without its criteria, evidence or (for a minor) approval is refused (28 CFR 23.20(a))."""
-    store.execute(f"INSERT INTO {ERRORS} {claim_problems_sql(TYPED, settings.safeguards)}")
-    store.execute(f"DELETE FROM {TYPED} WHERE {ROW} IN (SELECT {ROW} FROM {ERRORS})")
+    store.execute(
+        f"INSERT INTO {ERRORS} SELECT *, 'reject_row' FROM ({claim_problems_sql(TYPED, settings.safeguards)})"
+    )
+    store.execute(f"DELETE FROM {TYPED} WHERE {ROW} IN ({REJECTED_ROWS})")
 
 
 def _skip_purged(store: Store, table: Table) -> list[dict[str, Any]]:
@@ -187,19 +249,36 @@ def _skip_purged(store: Store, table: Table) -> list[dict[str, Any]]:
         store.execute(
             f"DELETE FROM {RAW} WHERE {ROW} IN (SELECT {ROW} FROM ({tombstoned_rows_sql(table.name, ids)}))"
         )
-    return [{"row": r, "field": f, "reason": why} for r, f, why in found]
+    return [{"row": r, "field": f, "reason": why, "outcome": "row skipped"} for r, f, why in found]
 
 
 def _reject_conflicts(store: Store, table: Table) -> None:
-    """An id already stored with different values is rejected, not overwritten: records are never edited in place."""
+    """An id already stored with different values is rejected, not overwritten: records are never edited in place.
+    The reason names the fields whose stored value differs (or says the difference is in a value not stored)."""
     key = quote(table.key)
     store.execute(
         f"INSERT INTO {ERRORS} SELECT t.{ROW}, {lit(table.key)}, 'id ' || '''' || t.{key} || '''' || "
-        f"' is already stored with different values (source ' || s.source_id || ' row ' || s.source_row || ')' "
+        f"' is already stored with different values' || coalesce(' in ' || nullif({_differing_fields(table)}, ''), "
+        f"'') || ' (source ' || s.source_id || ' row ' || s.source_row || ')', 'reject_row' "
         f"FROM {TYPED} t JOIN {quote(table.name)} s ON s.agency = t.agency AND s.{key} = t.{key} "
         f"WHERE s.row_hash <> t.row_hash"
     )
-    store.execute(f"DELETE FROM {TYPED} WHERE {ROW} IN (SELECT {ROW} FROM {ERRORS})")
+    store.execute(f"DELETE FROM {TYPED} WHERE {ROW} IN ({REJECTED_ROWS})")
+
+
+def _differing_fields(table: Table) -> str:
+    """SQL: the input fields (comma-separated) on which typed row t differs from stored row s."""
+    cases = []
+    for f in table.input_fields:
+        if f.name in {table.key, "agency"} or f.protected:
+            continue
+        mine = (
+            f"coalesce(t.{quote(f.name)}, t.{quote(f.default_from)})"
+            if f.default_from
+            else f"t.{quote(f.name)}"
+        )
+        cases.append(f"CASE WHEN {mine} IS DISTINCT FROM s.{quote(f.name)} THEN {lit(f.name)} END")
+    return f"concat_ws(', ', {', '.join(cases)})"
 
 
 def _drop_already_stored(store: Store, table: Table) -> int:
@@ -210,6 +289,15 @@ def _drop_already_stored(store: Store, table: Table) -> int:
         f"WHERE s.agency = t.agency AND s.{key} = t.{key} AND s.row_hash = t.row_hash)"
     )
     return before - store.count(TYPED)
+
+
+def _forget_values_of_skipped_rows(store: Store) -> None:
+    """Dropped values of rows not loaded after all (purged, already stored, repeated) are not kept: the first
+    import kept them, and a purged record's values must not come back through rejects."""
+    store.execute(
+        f"DELETE FROM {ERRORS} WHERE on_bad = 'drop_value' AND {ROW} NOT IN (SELECT {ROW} FROM {TYPED}) "
+        f"AND {ROW} NOT IN ({REJECTED_ROWS})"
+    )
 
 
 def _insert_good_rows(store: Store, table: Table, report: IngestReport) -> int:
@@ -227,14 +315,21 @@ def _insert_good_rows(store: Store, table: Table, report: IngestReport) -> int:
     return store.count(TYPED)
 
 
+REJECT_COLUMNS = (
+    "reject_id, source_id, agency, table_name, file_name, source_row, field, reason, raw, outcome"
+)
+ROW_REJECTED, VALUE_DROPPED = "row rejected", "value dropped"
+
+
 def _keep_rejects(store: Store, report: IngestReport, problems: list[RowProblem]) -> None:
-    """Every reason for every bad row goes to the rejects table with the raw row; the first few to the report."""
+    """Every reason for every bad row, and every dropped value, goes to the rejects table with the raw row (so
+    nothing is lost); the counts and the first few to the report."""
     file = Path(report.file).name
     if store.scalar(f"SELECT count(*) FROM {ERRORS}"):
         _keep_row_rejects(store, report, file)
     for p in problems:
         store.execute(
-            f"INSERT INTO rejects ({REJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO rejects ({REJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 f"{report.source_id}:{p.row}:",
                 report.source_id,
@@ -245,24 +340,42 @@ def _keep_rejects(store: Store, report: IngestReport, problems: list[RowProblem]
                 p.field,
                 p.reason,
                 p.raw,
+                ROW_REJECTED,
             ],
         )
-    report.rejected = int(store.scalar(f"SELECT count(DISTINCT {ROW}) FROM {ERRORS}")) + len(problems)
+    rejected, dropped, dropped_rows = store.rows(
+        f"SELECT count(DISTINCT {ROW}) FILTER (WHERE {ROW} IN ({REJECTED_ROWS})), "
+        f"count(*) FILTER (WHERE {ROW} NOT IN ({REJECTED_ROWS})), "
+        f"count(DISTINCT {ROW}) FILTER (WHERE {ROW} NOT IN ({REJECTED_ROWS})) FROM {ERRORS}"
+    )[0]
+    report.rejected = int(rejected) + len(problems)
+    report.values_dropped, report.rows_with_dropped_values = int(dropped), int(dropped_rows)
     rows = store.rows(
-        f"SELECT {ROW}, field, reason FROM {ERRORS} ORDER BY {ROW}, field LIMIT {SHOWN_PROBLEMS}"
+        f"SELECT {ROW}, field, reason, {_outcome_sql()} FROM {ERRORS} ORDER BY {ROW}, field "
+        f"LIMIT {SHOWN_PROBLEMS}"
     )
-    shown = [{"row": p.row, "field": p.field, "reason": p.reason} for p in problems[:SHOWN_PROBLEMS]]
-    shown += [{"row": r, "field": f, "reason": why} for r, f, why in rows]
+    shown = [
+        {"row": p.row, "field": p.field, "reason": p.reason, "outcome": ROW_REJECTED}
+        for p in problems[:SHOWN_PROBLEMS]
+    ]
+    shown += [{"row": r, "field": f, "reason": why, "outcome": what} for r, f, why, what in rows]
     report.problems = sorted(shown, key=lambda p: int(p["row"] or 0))[:SHOWN_PROBLEMS]
 
 
+def _outcome_sql(alias: str = "") -> str:
+    """What a problem cost: its row (a reject_row problem on that row), or only its value (the row loaded)."""
+    return (
+        f"CASE WHEN {alias}{ROW} IN ({REJECTED_ROWS}) THEN {lit(ROW_REJECTED)} ELSE {lit(VALUE_DROPPED)} END"
+    )
+
+
 def _keep_row_rejects(store: Store, report: IngestReport, file: str) -> None:
-    """Rows that failed validation, each reason with the raw row as JSON (only bad rows are joined)."""
+    """Each problem with the raw row as JSON (only rows with problems are joined) and what it cost."""
     store.execute(
-        f"INSERT INTO rejects ({REJECT_COLUMNS}) SELECT ?::VARCHAR || ':' || e.{ROW} || ':' || coalesce(e.field, '') || ':' || "
-        f"row_number() OVER (PARTITION BY e.{ROW}), ?, coalesce(r.agency, ?), ?, ?, e.{ROW}, e.field, e.reason, "
-        f"to_json(r) FROM {ERRORS} e LEFT JOIN (SELECT * FROM {RAW} WHERE {ROW} IN (SELECT {ROW} FROM {ERRORS})) r "
-        f"USING ({ROW})",
+        f"INSERT INTO rejects ({REJECT_COLUMNS}) SELECT ?::VARCHAR || ':' || e.{ROW} || ':' || "
+        f"coalesce(e.field, '') || ':' || row_number() OVER (PARTITION BY e.{ROW}), ?, coalesce(r.agency, ?), ?, "
+        f"?, e.{ROW}, e.field, e.reason, to_json(r), {_outcome_sql('e.')} FROM {ERRORS} e LEFT JOIN "
+        f"(SELECT * FROM {RAW} WHERE {ROW} IN (SELECT {ROW} FROM {ERRORS})) r USING ({ROW})",
         [report.source_id, report.source_id, report.agency or "", report.table, file],
     )
 
@@ -279,7 +392,8 @@ def _date_rejects(store: Store, settings: Settings, report: IngestReport) -> Non
 def _record_source(store: Store, report: IngestReport, rules: Mapping | None, digest: str) -> None:
     store.execute(
         "INSERT INTO sources (source_id, agency, table_name, file_name, checksum, mapping, crs, received_at, "
-        "rows_read, rows_loaded, rows_rejected, rows_duplicate) VALUES (?,?,?,?,?,?,?,now()::TIMESTAMP,?,?,?,?)",
+        "rows_read, rows_loaded, rows_rejected, rows_duplicate, values_dropped) "
+        "VALUES (?,?,?,?,?,?,?,now()::TIMESTAMP,?,?,?,?,?)",
         [
             report.source_id,
             report.agency or "(per row)",
@@ -292,5 +406,6 @@ def _record_source(store: Store, report: IngestReport, rules: Mapping | None, di
             report.loaded,
             report.rejected,
             report.duplicates,
+            report.values_dropped,
         ],
     )

@@ -1,7 +1,8 @@
 """Validation and typing of raw (all-text) rows as SQL builders: one pass finds every bad value.
 
-Each check is a CASE expression yielding {field, reason} or NULL; a row with any such entry is rejected and
-every reason is kept (file, row, field, reason), so an analyst can fix the source in one go.
+Each check yields (row, field, reason, on_bad) for every failed value, and every reason is kept (file, row, field,
+reason), so an analyst can fix the source in one go. The field's `on_bad` rule (schema) says what the failure
+costs: the whole row (reject_row), or only that value, the row loading with the field empty (drop_value).
 """
 
 from __future__ import annotations
@@ -114,24 +115,51 @@ def _short(vocabulary: str) -> str:
 def errors_sql(table: Table, present: set[str], formats: dict[str, str], now_limit: datetime) -> str:
     """SELECT _row, field, reason for every failed check. One narrow SELECT per check, joined by UNION ALL:
     each scans only the columns it needs, which a column store does far faster than one wide pass."""
-    selects = [f"SELECT {ROW}, NULL::VARCHAR AS field, NULL::VARCHAR AS reason FROM {PARSED} WHERE false"]
+    selects = [
+        f"SELECT {ROW}, NULL::VARCHAR AS field, NULL::VARCHAR AS reason, NULL::VARCHAR AS on_bad "
+        f"FROM {PARSED} WHERE false"
+    ]
     for f in table.input_fields:
         if f.name not in present:
             continue
         for cond, reason in _checks(f, formats, now_limit, present):
-            selects.append(f"SELECT {ROW}, {lit(f.name)}, {reason} FROM {PARSED} WHERE {cond}")
+            selects.append(
+                f"SELECT {ROW}, {lit(f.name)}, {reason}, {lit(f.on_bad)} FROM {PARSED} WHERE {cond}"
+            )
     return " UNION ALL ".join(selects)
 
 
-def duplicate_keys_sql(table: Table) -> str:
-    """Rows whose (agency, key) appeared earlier in the same file."""
+def _repeats_sql(table: Table, present: set[str]) -> str:
+    """Rows whose (agency, key) appeared earlier in the same file, with the fields (as read) on which each differs
+    from that first row: `differs` is '' for an exact repeat."""
     key = quote(table.key)
-    return (
-        f"SELECT {ROW}, {lit(table.key)} AS field, 'duplicate id ' || '''' || k || '''' || "
-        f"' in this file (first at row ' || first_row || ')' AS reason FROM ("
-        f"SELECT {ROW}, trim({key}) AS k, min({ROW}) OVER (PARTITION BY agency, trim({key})) AS first_row "
-        f"FROM {RAW}) WHERE {ROW} > first_row"
+    compared = [
+        f.name for f in table.input_fields if f.name in present and f.name not in {table.key, "agency"}
+    ]
+    differs = ", ".join(
+        f"CASE WHEN r.{quote(n)} IS DISTINCT FROM f.{quote(n)} THEN {lit(n)} END" for n in compared
     )
+    return (
+        f"SELECT d.{ROW}, d.k, d.first_row, concat_ws(', ', {differs or 'NULL'}) AS differs FROM ("
+        f"SELECT {ROW}, trim({key}) AS k, min({ROW}) OVER (PARTITION BY agency, trim({key})) AS first_row "
+        f"FROM {RAW}) d JOIN {RAW} r ON r.{ROW} = d.{ROW} JOIN {RAW} f ON f.{ROW} = d.first_row "
+        f"WHERE d.{ROW} > d.first_row"
+    )
+
+
+def conflicting_keys_sql(table: Table, present: set[str]) -> str:
+    """A later row with an id seen earlier in the file and other values: rejected, naming the fields that differ
+    (the first row is the one kept)."""
+    return (
+        f"SELECT {ROW}, {lit(table.key)} AS field, 'id ' || '''' || k || '''' || ' conflicts with row ' || "
+        f"first_row || ' of this file on ' || differs || ' (row ' || first_row || ' is kept)' AS reason, "
+        f"'reject_row' AS on_bad FROM ({_repeats_sql(table, present)}) WHERE differs <> ''"
+    )
+
+
+def repeated_rows_sql(table: Table, present: set[str]) -> str:
+    """Rows that repeat an earlier row of the file exactly: nothing to keep, they are skipped and counted."""
+    return f"SELECT {ROW} FROM ({_repeats_sql(table, present)}) WHERE differs = ''"
 
 
 def typed_select_sql(table: Table, present: set[str]) -> str:

@@ -66,7 +66,7 @@ def evaluate(store: Store, settings: Settings, truth: Truth, *, all_pairs: bool 
             for seed in truth.splits.columns
             if seed != "incident_id"
         ]
-    except Exception as exc:
+    except BaseException as exc:  # a run that stops for any reason is rolled back
         store.finish_run(run_id, "failed", {"error": str(exc)})
         raise
     finally:

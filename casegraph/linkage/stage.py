@@ -68,7 +68,7 @@ def run(store: Store, settings: Settings, *, progress: Progress | None = None) -
     run_id = store.new_run("linkage", settings.linkage.model_dump())
     try:
         summary = _run(store, settings.linkage, run_id, progress or NoProgress())
-    except Exception as exc:
+    except BaseException as exc:  # a run that stops for any reason is rolled back
         store.finish_run(run_id, "failed", {"error": str(exc)})
         raise
     store.finish_run(run_id, "ok", summary)

@@ -118,11 +118,14 @@ def recluster(store: Store, settings: Settings) -> dict[str, Any]:
     run_id = store.new_run(
         "resolve", {"recluster": True, "match_threshold": settings.resolve.match_threshold}
     )
-    decisions = store.df(sql.active_decisions_sql())
-    with store.transaction():
+    try:
+        decisions = store.df(sql.active_decisions_sql())
         summary = assign(
             store, keys, pairs, decisions, threshold=settings.resolve.match_threshold, run_id=run_id
         )
+    except BaseException as exc:  # the run's writes are rolled back
+        store.finish_run(run_id, "failed", {"error": str(exc)[:2000]})
+        raise
     summary = {"run_id": run_id, "reclustered": True, **summary}
     store.finish_run(run_id, "ok", summary)
     return summary

@@ -172,7 +172,9 @@ class Session:
         self.log("scope", scope)
 
     @contextmanager
-    def computing(self, reads: tuple[str, ...], writes: tuple[str, ...]) -> Iterator[Session]:
+    def computing(
+        self, reads: tuple[str, ...], writes: tuple[str, ...], *, all_records: bool = False
+    ) -> Iterator[Session]:
         """Where a stage computes: this session on an embedded store; on a server store, a session on an
         in-memory DuckDB holding what the run's scope may read, whose results replace the scope's rows on the
         server when the block ends without an error (see store.server). Either way it is on the record."""
@@ -180,7 +182,7 @@ class Session:
         if opener is None:
             yield self
             return
-        with opener(reads, writes) as local:
+        with opener(reads, writes, all_records=all_records) as local:
             yield Session(
                 local, self.user, self.settings, purpose=self.purpose, origin=self.origin, log=self.log_
             )
@@ -249,15 +251,23 @@ class Session:
     def count(self, table: str) -> int:
         return self.inner.count(table)
 
+    # A run is a transaction of the store (see DuckDBStore.new_run): its audit entries are held like those of
+    # any transaction and written when it ends, so the chain never holds an entry the run's rollback undid.
     def new_run(self, stage: str, settings: dict[str, Any], user_id: str | None = None) -> str:
         self.require("run", stage)
         run_id = self.inner.new_run(stage, settings, self.user.user_id)
+        self._depth += 1
         self.log("run", stage, f"run {run_id} started")
         return run_id
 
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
-        self.inner.finish_run(run_id, status, summary)
-        self.log("run", run_id, f"finished: {status}", outcome="ok" if status == "ok" else status)
+        try:
+            self.inner.finish_run(run_id, status, summary)
+        finally:
+            self.log("run", run_id, f"finished: {status}", outcome="ok" if status == "ok" else status)
+            self._depth -= 1
+            if not self._depth:
+                self._flush(failed=False)
 
     def splink_db_api(self) -> Any:
         return self.inner.splink_db_api()

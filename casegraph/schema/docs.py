@@ -10,6 +10,14 @@ from casegraph.schema.model import Model
 from casegraph.settings import Settings
 
 FLAGS = ("required", "protected", "sensitive", "feature", "matchable")
+ON_BAD_TEXT = (
+    "A bad value (not of its type, out of range, unknown code, too long, in the future) costs what the field's "
+    "`on_bad` rule says: `reject_row` refuses the whole row; `drop_value` loads the row with that field empty. "
+    "Either way the problem is kept in `rejects` with file, row, field, reason, the raw row and its `outcome` "
+    "('row rejected' or 'value dropped'), and `casegraph ingest` exits 3. Unless a field declares `on_bad`, the "
+    "fields that say which record a row is (the key, ids, references, required fields, provenance) reject the "
+    "row, and every other field drops its value: a record with one bad field is still evidence."
+)
 
 
 def schema_markdown(model: Model) -> str:
@@ -19,10 +27,15 @@ def schema_markdown(model: Model) -> str:
         "Generated from `casegraph/schema/tables/*.yaml` by `casegraph docs`. Do not edit.",
         "",
     ]
+    lines += [ON_BAD_TEXT, ""]
     for kind in ("record", "derived", "system"):
         for table in (t for t in model.tables.values() if t.kind == kind):
+            imported = kind == "record"  # only record tables are imported: only they have an on-bad rule
             lines += [f"## `{table.name}` ({kind})", "", table.description.strip(), ""]
-            lines += ["| field | type | flags | description |", "| --- | --- | --- | --- |"]
+            lines += [
+                f"| field | type | flags |{' on a bad value |' if imported else ''} description |",
+                f"| --- | --- | --- |{' --- |' if imported else ''} --- |",
+            ]
             for f in table.fields:
                 flags = ", ".join(
                     [
@@ -31,7 +44,8 @@ def schema_markdown(model: Model) -> str:
                     ]
                 )
                 vocab = f" ({f.vocabulary})" if f.vocabulary else ""
-                lines.append(f"| `{f.name}` | {f.type}{vocab} | {flags} | {f.description} |")
+                rule = f" {f.on_bad} |" if imported else ""
+                lines.append(f"| `{f.name}` | {f.type}{vocab} | {flags} |{rule} {f.description} |")
             lines.append("")
     lines += ["## Vocabularies", ""]
     for name, values in model.vocabularies.items():

@@ -6,7 +6,7 @@ DDL, ingest validation, docs and the API's field lists are all generated from th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,12 @@ FIELD_KEYS = {
     "references",
     "default_from",
     "owner_of",
+    "on_bad",
 }
+# What ingest does with a bad value: refuse the whole row, or load the row with that field empty (the bad value
+# kept in rejects). A record with one bad field is still evidence, so only the fields that say which record it is
+# (the key, ids, references, required fields) refuse the row unless the schema says otherwise.
+ON_BAD = ("reject_row", "drop_value")
 # Columns every record row carries so its origin can always be shown (FtM-style provenance).
 PROVENANCE_FIELDS: dict[str, dict[str, Any]] = {
     "agency": {"type": "code", "required": True, "max_length": 64, "description": "Owning agency"},
@@ -80,6 +85,17 @@ class Field:
     default_from: str | None = None
     owner_of: str | None = None  # on an agency column: the id column whose record this agency owns
     provenance: bool = False
+    on_bad: str = ""  # reject_row or drop_value (see ON_BAD); set from the field's kind when not declared
+
+    def identifies(self, key: str) -> bool:
+        """Whether the field says which record a row is: a bad value here cannot be dropped."""
+        return (
+            self.name == key
+            or self.required
+            or self.provenance
+            or self.type == "id"
+            or bool(self.references or self.owner_of)
+        )
 
 
 @dataclass(frozen=True)
@@ -156,7 +172,19 @@ def _field(table: str, name: str, spec: dict[str, Any], vocabularies: dict[str, 
         raise SchemaError(f"{table}.{name}: vocabulary {vocab!r} is not declared")
     if spec.get("protected") and (spec.get("feature") or spec.get("matchable")):
         raise SchemaError(f"{table}.{name}: a protected field can be neither a feature nor matchable")
+    if spec.get("on_bad", ON_BAD[0]) not in ON_BAD:
+        raise SchemaError(f"{table}.{name}: on_bad {spec['on_bad']!r} is not one of {', '.join(ON_BAD)}")
     return Field(name=name, **spec)
+
+
+def _with_on_bad(f: Field, key: str, table: str) -> Field:
+    """The field's rule for a bad value: as declared, else reject_row for identifying fields, drop_value else."""
+    if f.on_bad == "drop_value" and f.identifies(key):
+        raise SchemaError(
+            f"{table}.{f.name}: on_bad drop_value is not allowed on a key, id, reference or required field "
+            "(a row without it cannot say which record it is)"
+        )
+    return replace(f, on_bad=f.on_bad or ("reject_row" if f.identifies(key) else "drop_value"))
 
 
 def _table(spec: dict[str, Any], vocabularies: dict[str, Any]) -> Table:
@@ -168,6 +196,7 @@ def _table(spec: dict[str, Any], vocabularies: dict[str, Any]) -> Table:
         fields[1:1] = [Field(name=n, provenance=True, **s) for n, s in PROVENANCE_FIELDS.items()]
     if spec.get("scoped", spec["kind"] == "derived"):
         fields.append(Field(name="scope", **SCOPE_FIELD))
+    fields = [_with_on_bad(f, spec["key"], name) for f in fields]
     table = Table(
         name=name,
         kind=spec["kind"],

@@ -6,6 +6,8 @@ so the DuckDB engine can be swapped for Spark by one setting.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeAlias
@@ -38,3 +40,8 @@ class Store(Protocol):
     def splink_db_api(self) -> Any: ...
     def reclaim_space(self) -> str: ...
     def close(self) -> None: ...
+
+
+def process_owner() -> str:
+    """Who runs a stage: host and process id (kept on its runs row)."""
+    return f"{socket.gethostname()} pid {os.getpid()}"

@@ -19,7 +19,7 @@ import pyarrow as pa
 from casegraph.errors import EngineError
 from casegraph.schema import model
 from casegraph.settings import StoreSettings
-from casegraph.store.base import Frame, Params
+from casegraph.store.base import Frame, Params, process_owner
 from casegraph.store.ddl import add_missing_columns_sql, create_table_sql, quote
 
 ALIAS = "cg"
@@ -133,7 +133,10 @@ class DuckDBStore:
         if self.path != ":memory:":
             os.chmod(self.path, PRIVATE)
         self._in_transaction = False
+        self._open_run: str | None = None
         self.ensure_tables()
+        if self.path != ":memory:":
+            self.mark_interrupted_runs()
 
     # -- schema ---------------------------------------------------------------------------------------
     def ensure_tables(self) -> None:
@@ -243,15 +246,25 @@ class DuckDBStore:
         self.con.execute(how)
 
     # -- runs ----------------------------------------------------------------------------------------
+    # A stage run is one transaction, between new_run and finish_run: its "running" row is committed first, its
+    # writes only when it finishes ok. A run that fails is rolled back; one whose process dies (kill -9) leaves
+    # its row "running" and nothing else, and the next open marks it interrupted.
     def new_run(self, stage: str, settings: dict[str, Any], user_id: str | None = None) -> str:
         run_id = f"{stage}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         self.execute(
-            "INSERT INTO runs (run_id, stage, started_at, status, user_id, settings_json) VALUES (?,?,?,?,?,?)",
-            [run_id, stage, _now(), "running", user_id, json.dumps(settings, default=str)],
+            "INSERT INTO runs (run_id, stage, started_at, status, user_id, settings_json, owner) "
+            "VALUES (?,?,?,?,?,?,?)",
+            [run_id, stage, _now(), "running", user_id, json.dumps(settings, default=str), process_owner()],
         )
+        if not self._in_transaction:  # else the caller's transaction holds the run (and its row)
+            self._begin()
+            self._in_transaction, self._open_run = True, run_id
         return run_id
 
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
+        if self._open_run == run_id:
+            self._in_transaction, self._open_run = False, None
+            self._end("COMMIT" if status == "ok" else "ROLLBACK")
         self.execute(
             "UPDATE runs SET finished_at = ?, status = ?, summary_json = ? WHERE run_id = ?",
             [_now(), status, json.dumps(summary, default=str), run_id],
@@ -287,6 +300,22 @@ class DuckDBStore:
             self.con.execute(f"ATTACH {_literal(self.path)} AS {ALIAS}{options}")
             self.con.execute(f"USE {ALIAS}")
         return f"rewrote {self.path}: freed space holds no deleted rows"
+
+    def mark_interrupted_runs(self) -> int:
+        """Runs left "running" by a process that died. DuckDB lets one process at a time open the file for
+        writing, and this is the open, so no other process can still be running them; their writes were never
+        committed."""
+        found = self.rows("SELECT run_id, owner FROM runs WHERE status = 'running'")
+        for run_id, owner in found:
+            note = {
+                "interrupted": f"the process ({owner or 'unknown'}) ended without finishing the run (killed or "
+                "crashed); what it had written was rolled back"
+            }
+            self.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ?, summary_json = ? WHERE run_id = ?",
+                [_now(), json.dumps(note), run_id],
+            )
+        return len(found)
 
     def splink_db_api(self) -> Any:
         from splink import DuckDBAPI

@@ -156,7 +156,9 @@ IN_SCOPE = (
 def _record_policies(table: Table) -> list[str]:
     shown = ", ".join(q(f.name) for f in table.fields if not f.protected)
     return [
-        _policy(table.name, "read", "SELECT", READABLE),
+        # A platform admin reads every agency's rows, registered or not: an import's already-stored check must
+        # see the rows of every agency a file names, or a re-import would store them twice.
+        _policy(table.name, "read", "SELECT", f"{READABLE} OR {PLATFORM}"),
         _policy(table.name, "add", "INSERT", None, f"{MINE} OR {PLATFORM}"),
         _policy(table.name, "purge", "DELETE", f"{MINE} OR {PLATFORM}"),
         f"GRANT SELECT ({shown}) ON {t(table.name)} TO cg_user",

@@ -38,7 +38,7 @@ from sqlglot import exp
 from casegraph.errors import EngineError, PolicyDenied
 from casegraph.schema import model
 from casegraph.settings import StoreSettings
-from casegraph.store.base import Frame, Params
+from casegraph.store.base import Frame, Params, process_owner
 from casegraph.store.ddl import quote
 from casegraph.store.pgschema import SCHEMA, bootstrap_sql
 
@@ -271,9 +271,18 @@ class ServerStore:
     def new_run(self, stage: str, settings: dict[str, Any], user_id: str | None = None) -> str:
         run_id = f"{stage}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         self.execute(
-            "INSERT INTO runs (run_id, stage, started_at, status, user_id, settings_json, scope) "
-            "VALUES (?,?,?,?,?,?,?)",
-            [run_id, stage, _now(), "running", self.user_id, json.dumps(settings, default=str), self.scope],
+            "INSERT INTO runs (run_id, stage, started_at, status, user_id, settings_json, scope, owner) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            [
+                run_id,
+                stage,
+                _now(),
+                "running",
+                self.user_id,
+                json.dumps(settings, default=str),
+                self.scope,
+                process_owner(),
+            ],
         )
         return run_id
 
@@ -333,18 +342,20 @@ class ServerStore:
 
     # -- computing in DuckDB ------------------------------------------------------------------------------
     @contextmanager
-    def computing(self, reads: tuple[str, ...], writes: tuple[str, ...]) -> Iterator[Any]:
+    def computing(
+        self, reads: tuple[str, ...], writes: tuple[str, ...], *, all_records: bool = False
+    ) -> Iterator[Any]:
         """An in-memory DuckDB store holding what a run in this session's scope may read; on success, the
-        run's rows of `writes` replace the scope's rows on the server, and its runs rows are added."""
+        run's rows of `writes` replace the scope's rows on the server, and its runs rows are added.
+        `all_records`: every record the user may read, whatever the scope (an import checks its rows against
+        every stored row of the agencies its file names)."""
         from casegraph.store.duckdb import DuckDBStore
 
         agencies = self.scalar("SELECT casegraph.scope_agencies(?)", [self.scope])
         if agencies is None:
             raise PolicyDenied(f"{self.user_id} may not run in the scope {self.scope}")
-        if self.role == "platform" and self.scope == self.agency:
-            agencies = (
-                None  # a platform admin's own runs (an import of several agencies' files) see every row
-            )
+        if all_records or (self.role == "platform" and self.scope == self.agency):
+            agencies = None  # row-level security alone decides (a platform admin's own runs see every row)
         local = DuckDBStore(self.settings.model_copy(update={"key_env": "CASEGRAPH_NO_KEY"}), ":memory:")
         try:
             tables = sorted({*reads, *writes, *CLAIM_RULE_TABLES} & set(model.tables))

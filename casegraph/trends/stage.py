@@ -235,7 +235,7 @@ def run(store: Store, settings: Settings, *, progress: Progress | None = None) -
         summary["near_repeat_alerts"] = len(risk)
         counts = _write(store, frames, run_id)
         counts["alerts"] = write_alerts(store, alerts)
-    except Exception as exc:
+    except BaseException as exc:  # a run that stops for any reason is rolled back
         store.finish_run(run_id, "failed", {"error": str(exc)})
         raise
     finally:

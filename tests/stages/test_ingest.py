@@ -67,13 +67,6 @@ def test_good_rows_load_with_provenance(store, settings, tmp_path):
             "occurred_to is before occurred_from",
         ),
         ("I9,burglary,2099-01-01,,41.8,-87.6,house,,1", "occurred_from", "in the future: 2099-01-01"),
-        ("I9,burglary,2024-01-05,,91.5,-87.6,house,,1", "lat", "out of range [-90, 90]: 91.5"),
-        ("I9,burglary,2024-01-05,,41.8,-187.6,house,,1", "lon", "out of range [-180, 180]: -187.6"),
-        (
-            "I9,burglary,2024-01-05,,41.8,-87.6,house,,many",
-            "suspect_count",
-            "not a valid int (expected int): many",
-        ),
         (
             "I9,arson-ish,2024-01-05,,41.8,-87.6,house,,1",
             "offence",
@@ -81,11 +74,6 @@ def test_good_rows_load_with_provenance(store, settings, tmp_path):
             "assault, criminal_damage, drugs, fraud, other",
         ),
         (",burglary,2024-01-05,,41.8,-87.6,house,,1", "incident_id", "required value is missing"),
-        (
-            "I9,burglary,2024-01-05,,41.8,-87.6," + "x" * 121 + ",,1",
-            "premises",
-            "longer than 120 characters (121)",
-        ),
     ],
 )
 def test_bad_value_is_rejected_with_its_reason(store, settings, tmp_path, row, field, reason):
@@ -94,6 +82,72 @@ def test_bad_value_is_rejected_with_its_reason(store, settings, tmp_path, row, f
     assert rejects(store) == [(2, field, reason)]
     raw = json.loads(store.scalar("SELECT raw FROM rejects"))
     assert raw["_row"] == 2  # the raw row is kept: nothing is lost
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "reason"),
+    [
+        ("I9,burglary,2024-01-05,,91.5,-87.6,house,,1", "lat", "out of range [-90, 90]: 91.5"),
+        ("I9,burglary,2024-01-05,,41.8,-187.6,house,,1", "lon", "out of range [-180, 180]: -187.6"),
+        (
+            "I9,burglary,2024-01-05,,41.8,-87.6,house,,many",
+            "suspect_count",
+            "not a valid int (expected int): many",
+        ),
+        (
+            "I9,burglary,2024-01-05,,41.8,-87.6," + "x" * 121 + ",,1",
+            "premises",
+            "longer than 120 characters (121)",
+        ),
+    ],
+)
+def test_a_bad_value_in_a_field_that_does_not_identify_the_row_is_dropped_and_kept(
+    store, settings, tmp_path, row, field, reason
+):
+    report = load(store, settings, write(tmp_path, f"{HEADER}\n{GOOD}\n{row}\n"))
+    assert (report.loaded, report.rejected, report.values_dropped, report.exit_code) == (2, 0, 1, 3)
+    assert report.summary().endswith(
+        "incidents.csv -> incidents: 2 loaded (1 of them with 1 bad value dropped), 0 already stored, "
+        "0 rejected (2 rows read)"
+    )
+    assert store.rows("SELECT source_row, field, reason, outcome FROM rejects") == [
+        (2, field, reason, "value dropped")
+    ]
+    assert store.scalar(f"SELECT {field} FROM incidents WHERE incident_id = 'I9'") is None
+    assert (
+        store.scalar("SELECT offence FROM incidents WHERE incident_id = 'I9'") == "burglary"
+    )  # the rest is kept
+    raw = json.loads(store.scalar("SELECT raw FROM rejects"))
+    assert raw["_row"] == 2 and raw[field] == row.split(",")[HEADER.split(",").index(field)]
+
+
+def test_a_person_with_an_impossible_date_of_birth_still_reaches_identity_resolution(
+    store, settings, tmp_path
+):
+    text = (
+        "record_id,given_name,family_name,dob,address,id_number\n"
+        "P1,Ann,Lee,2199-04-01,1 High St,D123\n"
+        "P2,Bo,Park,1985-02-30,2 Low St,D456\n"
+        "P3,Cy,Moss,1990-01-01,3 Mid St,D789\n"
+        ",No,Key,1990-01-01,4 Side St,D000\n"
+    )
+    report = load(store, settings, write(tmp_path, text, "people.csv"), table="person_records")
+    assert (report.loaded, report.rejected, report.values_dropped, report.exit_code) == (3, 1, 2, 3)
+    assert store.rows("SELECT record_id, family_name, dob, address FROM person_records ORDER BY 1") == [
+        ("P1", "Lee", None, "1 High St"),
+        ("P2", "Park", None, "2 Low St"),
+        ("P3", "Moss", __import__("datetime").date(1990, 1, 1), "3 Mid St"),
+    ]
+    assert rejects(store) == [
+        (1, "dob", "in the future: 2199-04-01"),
+        (2, "dob", "not a valid date (expected YYYY-MM-DD): 1985-02-30"),
+        (4, "record_id", "required value is missing"),  # a bad key field still rejects the row
+    ]
+    assert [o for (o,) in store.rows("SELECT outcome FROM rejects ORDER BY source_row")] == [
+        "value dropped",
+        "value dropped",
+        "row rejected",
+    ]
 
 
 def test_every_reason_of_a_row_is_kept(store, settings, tmp_path):
@@ -105,10 +159,18 @@ def test_every_reason_of_a_row_is_kept(store, settings, tmp_path):
     assert [r[1] for r in rejects(store)] == ["lat", "occurred_to", "offence", "suspect_count"]
 
 
-def test_duplicate_id_in_file_keeps_first(store, settings, tmp_path):
-    report = load(store, settings, write(tmp_path, f"{HEADER}\n{GOOD}\n{GOOD.replace('pried', 'kicked')}\n"))
-    assert (report.loaded, report.rejected) == (1, 1)
-    assert rejects(store) == [(2, "incident_id", "duplicate id 'I1' in this file (first at row 1)")]
+def test_a_conflicting_id_in_the_file_names_its_rows_and_fields_an_exact_repeat_is_skipped(
+    store, settings, tmp_path
+):
+    conflicting = GOOD.replace("pried", "kicked").replace("house", "flat")
+    report = load(store, settings, write(tmp_path, f"{HEADER}\n{GOOD}\n{conflicting}\n{GOOD}\n"))
+    assert (report.loaded, report.rejected, report.repeated, report.exit_code) == (1, 1, 1, 3)
+    assert rejects(store) == [
+        (2, "incident_id", "id 'I1' conflicts with row 1 of this file on premises, narrative (row 1 is kept)")
+    ]
+    assert report.summary().endswith(
+        "1 loaded, 0 already stored, 1 rejected, 1 exact repeats in the file skipped (3 rows read)"
+    )
     assert store.scalar("SELECT narrative FROM incidents") == "pried rear door"
 
 
@@ -120,7 +182,7 @@ def test_id_already_stored_with_other_values_is_rejected_same_values_skipped(sto
     assert report.exit_code == 2
     (row,) = rejects(store)
     assert row[:2] == (1, "incident_id")
-    assert row[2].startswith("id 'I1' is already stored with different values (source ")
+    assert row[2].startswith("id 'I1' is already stored with different values in premises (source ")
 
 
 def test_truncated_last_row_is_reported(store, settings, tmp_path):

