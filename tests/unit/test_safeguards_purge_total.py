@@ -63,6 +63,7 @@ def test_reimport_after_purge_stores_nothing_not_even_a_reject(g, settings, tmp_
             "field": "claim_id",
             "reason": f"purged: id MC9 was purged on {date.today()} (past its review date); "
             "purged records are not imported again",
+            "outcome": "row skipped",
         }
     ]
     assert g.count("rejects") == rejects
