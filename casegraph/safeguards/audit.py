@@ -62,11 +62,20 @@ class Entry:
     at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
 
 
+def _canonical(values: dict[str, Any], prev_hash: str) -> bytes:
+    payload = [values.get(f).isoformat() if f == "at" else values.get(f) for f in FIELDS]  # type: ignore[union-attr]
+    return json.dumps([*payload, prev_hash], ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
 def entry_mac(values: dict[str, Any], prev_hash: str, key: bytes) -> str:
     """HMAC-SHA256 with the audit key over the entry's fields (canonical JSON) and the previous entry's MAC."""
-    payload = [values.get(f).isoformat() if f == "at" else values.get(f) for f in FIELDS]  # type: ignore[union-attr]
-    text = json.dumps([*payload, prev_hash], ensure_ascii=False, separators=(",", ":"), default=str)
-    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(key, _canonical(values, prev_hash), hashlib.sha256).hexdigest()
+
+
+def legacy_hash(values: dict[str, Any], prev_hash: str) -> str:
+    """The unkeyed SHA-256 of versions before the audit key: entries up to the anchor's `legacy_until` (a log
+    those versions wrote, accepted by its owner) are checked with it."""
+    return hashlib.sha256(_canonical(values, prev_hash)).hexdigest()
 
 
 def anchor_path(settings: Settings, store_path: str) -> Path | None:
@@ -106,6 +115,7 @@ class Anchor:
         self.key_env = rules.audit_key_env
         self.memory_key = id(store)
         self.key = self._read_key(bool(rules.audit_key_file))
+        self.legacy_until = int((self.read() or {}).get("legacy_until", 0))  # trusted once the MAC checks
 
     def _read_key(self, file_given: bool) -> bytes | None:
         """The key file named in the settings, else $CASEGRAPH_AUDIT_KEY, else the file beside the store."""
@@ -125,18 +135,29 @@ class Anchor:
     def start(self) -> None:
         """A new log: make its key (unless one is given) and its anchor at entry 0."""
         if self.key is None:
-            key = secrets.token_hex(32)
-            if self.key_path is None:
-                _MEMORY_KEYS[self.memory_key] = key.encode()
-            else:
-                write_private(self.key_path, key + "\n")
-            self.key = key.encode()
+            self._make_key()
         if self.read() is None:
             self.write(0, GENESIS, 0)
 
-    def mac(self, seq: int, digest: str, entries: int) -> str:
-        assert self.key is not None, "the audit key is read or made before the anchor is written"
-        return hmac.new(self.key, f"{seq}:{entries}:{digest}".encode(), hashlib.sha256).hexdigest()
+    def start_after_legacy(self, seq: int) -> None:
+        """A log written before audit keys, accepted by its owner: a key is made now; entries up to `seq` stay
+        checked by their SHA-256 chain (which anyone could have rewritten consistently)."""
+        self._make_key()
+        self.legacy_until = seq
+
+    def _make_key(self) -> None:
+        key = secrets.token_hex(32)
+        if self.key_path is None:
+            _MEMORY_KEYS[self.memory_key] = key.encode()
+        else:
+            write_private(self.key_path, key + "\n")
+        self.key = key.encode()
+
+    def mac(self, seq: int, digest: str, entries: int, legacy_until: int) -> str:
+        if self.key is None:
+            raise PolicyDenied(f"the audit key ({self.where_key()}) is missing")
+        text = f"{seq}:{entries}:{digest}:{legacy_until}"
+        return hmac.new(self.key, text.encode(), hashlib.sha256).hexdigest()
 
     def read(self) -> dict[str, Any] | None:
         if self.path is None:
@@ -151,8 +172,9 @@ class Anchor:
             "seq": seq,
             "hash": digest,
             "entries": entries,
+            "legacy_until": self.legacy_until,
             "at": datetime.now(UTC).isoformat(),
-            "mac": self.mac(seq, digest, entries),
+            "mac": self.mac(seq, digest, entries, self.legacy_until),
         }
         if self.path is None:
             _MEMORY_ANCHORS[self.memory_key] = data
@@ -164,7 +186,9 @@ class Anchor:
             return f"the audit key ({self.where_key()}) is missing: {what} cannot be checked"
         if not data.get("mac") or "entries" not in data:
             return f"{what} is not signed with the audit key (made by an older version, or by hand)"
-        expected = self.mac(int(data["seq"]), str(data["hash"]), int(data["entries"]))
+        expected = self.mac(
+            int(data["seq"]), str(data["hash"]), int(data["entries"]), int(data.get("legacy_until", 0))
+        )
         if not hmac.compare_digest(str(data["mac"]), expected):
             return f"{what}'s signature does not match the audit key ({what} was edited, or the key replaced)"
         return None
@@ -252,6 +276,8 @@ class AuditLog:
         self.entries = int(store.scalar("SELECT count(*) FROM audit_log"))
         if self.seq == 0 and anchor.key is None and anchor.read() is None:
             anchor.start()  # a new log (`casegraph init`): its key and anchor are made now
+        elif accepting and anchor.key is None:
+            anchor.start_after_legacy(self.seq)  # a log from before audit keys, accepted by its owner
         # Appending to a log that fails its anchor would move the anchor and so hide the finding: refused until
         # the owner accepts it, on the record (`audit verify --accept`).
         self.refused = None if accepting else anchor_problem(store, anchor)

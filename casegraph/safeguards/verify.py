@@ -6,7 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from casegraph.safeguards.audit import FIELDS, GENESIS, Anchor, anchor_mismatch, anchor_problem, entry_mac
+from casegraph.safeguards.audit import (
+    FIELDS,
+    GENESIS,
+    Anchor,
+    anchor_mismatch,
+    anchor_problem,
+    entry_mac,
+    legacy_hash,
+)
 from casegraph.store import Store, quote
 
 SHOWN = 50
@@ -56,7 +64,7 @@ class Verification:
         }
 
 
-def _check_row(row: dict[str, Any], state: Verification, expected: int, prev: str, key: bytes | None) -> None:
+def _check_row(row: dict[str, Any], state: Verification, expected: int, prev: str, anchor: Anchor) -> None:
     seq = int(row["seq"])
     if seq > expected:
         state.add(seq, "missing", f"entries {expected} to {seq - 1} are missing (deleted)")
@@ -69,13 +77,21 @@ def _check_row(row: dict[str, Any], state: Verification, expected: int, prev: st
             f"entry {seq} does not follow entry {seq - 1} (an entry was inserted, "
             "deleted or moved before it)",
         )
-    if key is not None and entry_mac(row, str(row["prev_hash"]), key) != row["hash"]:
+    if anchor.key is not None and _digest(row, anchor) != row["hash"]:
         state.add(
             seq,
             "edited",
             f"entry {seq} does not carry the MAC of its contents (changed after it was written, or written "
             "without the audit key)",
         )
+
+
+def _digest(row: dict[str, Any], anchor: Anchor) -> str:
+    """What the entry's hash must be: its MAC, or its SHA-256 when an older version wrote it (legacy_until)."""
+    if int(row["seq"]) <= anchor.legacy_until:
+        return legacy_hash(row, str(row["prev_hash"]))
+    assert anchor.key is not None
+    return entry_mac(row, str(row["prev_hash"]), anchor.key)
 
 
 def verify(
@@ -93,7 +109,7 @@ def verify(
     cols = ", ".join(quote(c) for c in [*FIELDS, "prev_hash", "hash"])
     for batch in store.batches(f"SELECT {cols} FROM audit_log ORDER BY seq"):
         for row in batch.to_pylist():
-            _check_row(row, state, expected, prev, anchor.key)
+            _check_row(row, state, expected, prev, anchor)
             expected, prev = int(row["seq"]) + 1, str(row["hash"])
             state.entries += 1
     state.head_seq, state.head_hash = expected - 1, prev

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from casegraph.cli import app
 from casegraph.errors import PolicyDenied
 from casegraph.safeguards import accept_audit_log, owner_session, verify_log
-from casegraph.safeguards.audit import GENESIS, Anchor, AuditLog, Entry, entry_mac
+from casegraph.safeguards.audit import GENESIS, Anchor, AuditLog, Entry, entry_mac, legacy_hash
 from casegraph.store import open_store
 
 
@@ -260,4 +260,31 @@ def test_looking_at_a_broken_log_does_not_heal_it(logged, settings):
     assert not Path(f"{logged}.audit-anchor").exists()
     st = open_store(settings)
     assert st.scalar("SELECT count(*) FROM audit_log") == 0
+    st.close()
+
+
+def test_a_log_from_before_audit_keys_is_accepted_once_then_checked_by_its_old_chain(settings):
+    """A store an older version wrote (SHA-256 chain, unsigned anchor, no key) is refused until its owner accepts
+    it; a key is made then, later entries carry MACs, and the old ones are still checked by their SHA-256."""
+    st = open_store(settings)
+    prev = GENESIS
+    for seq in range(1, 6):
+        values = {"seq": seq, "at": datetime(2025, 1, seq), "user_id": "root", "action": "read"}
+        digest = legacy_hash(values, prev)
+        st.execute(
+            'INSERT INTO audit_log (seq, "at", user_id, action, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)',
+            [seq, values["at"], "root", "read", prev, digest],
+        )
+        prev = digest
+    Path(f"{settings.store.path}.audit-anchor").write_text(json.dumps({"seq": 5, "hash": prev, "mac": None}))
+    with pytest.raises(PolicyDenied, match=r"the audit key .* is missing"):
+        owner_session(st, settings)
+    accepted = accept_audit_log(owner_session(st, settings, check_log=False))
+    assert accepted.startswith("the audit key")
+    owner_session(st, settings).log("read", "after the key")
+    result = verify_log(st, settings)
+    assert result.ok and result.entries == 7
+    assert json.loads(Path(f"{settings.store.path}.audit-anchor").read_text())["legacy_until"] == 5
+    st.execute("UPDATE audit_log SET user_id = 'x' WHERE seq IN (3, 7)")
+    assert [(p.seq, p.kind) for p in verify_log(st, settings).problems] == [(3, "edited"), (7, "edited")]
     st.close()

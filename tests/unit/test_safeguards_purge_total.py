@@ -18,7 +18,8 @@ TODAY = date(2026, 1, 1)  # C1 and MC2 of make_records are past their review dat
 LATER = date(2030, 1, 1)  # and C9 and MC9 below (their evidence is from 2024: live when imported)
 NOTE = "met XQZ under the rail bridge"  # text that exists only in the purged contact
 OFFICER = "officer-XQZ7731"  # only in the purged claim
-CONTACTS = f"contact_id,kind,occurred_at,description\nC9,meeting,2024-03-01 10:00,{NOTE}\nC10,meeting,2026-06-01 10:00,kept\n"
+KEPT = "seen XQZ at the bus depot"  # in a contact that stays
+CONTACTS = f"contact_id,kind,occurred_at,description\nC9,meeting,2024-03-01 10:00,{NOTE}\nC10,meeting,2026-06-01 10:00,{KEPT}\n"
 CLAIMS = (
     "claim_id,record_id,group_id,criteria,evidence,entered_by,entered_at\n"
     f"MC9,R1,G1,self_admission;frequents_group_area,contact:C9,{OFFICER},2024-03-02 09:00\n"
@@ -111,7 +112,9 @@ def test_after_purge_the_store_file_holds_none_of_the_purged_bytes(settings, tmp
     store.close()
     assert summary["removed"]["contacts"] == 3 and summary["removed"]["membership_claims"] == 4
     assert summary["reclaimed"].startswith("rewrote")
-    assert file_holds(settings.store.path, NOTE, OFFICER) == []  # the ids stay, in tombstones only
+    assert file_holds(settings.store.path, NOTE, OFFICER, KEPT) == [
+        KEPT
+    ]  # (the ids stay, in tombstones only)
     assert os.stat(settings.store.path).st_mode & 0o777 == 0o600
 
     store = open_store(settings)  # reopens, keeps what was not purged, and its audit chain
@@ -130,7 +133,7 @@ def test_an_encrypted_store_is_rewritten_with_its_key(settings, tmp_path, monkey
     store.close()
     assert summary["reclaimed"].startswith("rewrote")
     assert os.stat(settings.store.path).st_mode & 0o777 == 0o600
-    assert file_holds(settings.store.path, NOTE, OFFICER, "C10") == []
+    assert file_holds(settings.store.path, NOTE, OFFICER, KEPT) == []  # no plaintext at all
     store = open_store(settings)
     assert store.rows("SELECT contact_id FROM contacts ORDER BY 1") == [("C10",)]
     store.close()
