@@ -254,7 +254,7 @@ def _skip_purged(store: Store, table: Table) -> list[dict[str, Any]]:
 
 def _reject_conflicts(store: Store, table: Table) -> None:
     """An id already stored with different values is rejected, not overwritten: records are never edited in place.
-    The reason names the fields whose stored value differs (or says the difference is in a value not stored)."""
+    The reason names the fields whose stored value differs (none when the difference is in a dropped value)."""
     key = quote(table.key)
     store.execute(
         f"INSERT INTO {ERRORS} SELECT t.{ROW}, {lit(table.key)}, 'id ' || '''' || t.{key} || '''' || "

@@ -120,6 +120,7 @@ class DuckDBStore:
     """Store over one DuckDB file; creates the schema's tables on open (additive migrations only)."""
 
     engine = "duckdb"
+    _open_run: str | None = None  # the run whose transaction is open (see new_run); also for ReaderStore
 
     def __init__(self, settings: StoreSettings, path: str | None = None) -> None:
         self.settings = settings
@@ -133,7 +134,6 @@ class DuckDBStore:
         if self.path != ":memory:":
             os.chmod(self.path, PRIVATE)
         self._in_transaction = False
-        self._open_run: str | None = None
         self.ensure_tables()
         if self.path != ":memory:":
             self.mark_interrupted_runs()
