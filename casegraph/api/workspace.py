@@ -136,7 +136,7 @@ class Workspace:
                         except HARMLESS as exc:  # raised in Python: the entries already made stay as they are
                             error = exc
                         if job.caller.what:  # a job with no request behind it (a sign-in) logs itself
-                            g.log("read", job.caller.what, outcome=_outcome(error))
+                            g.log("read", job.caller.what, outcome=outcome_of(error))
                 except Exception as exc:  # a failed statement: rolled back, its entries say so
                     error = exc
         self.log.when_committed(tickets, lambda failed: _settle(job, result, error or failed))
@@ -157,7 +157,7 @@ class Workspace:
                 if self._parallel:  # no read is under way (the gate): the readers make new ones
                     drop_claims_snapshots(self.store)
             if g is not None and job.caller.what:
-                g.log("change", job.caller.what, outcome=_outcome(error))
+                g.log("change", job.caller.what, outcome=outcome_of(error))
         _settle(job, result, error)
 
     def _snapshot_token(self) -> str:
@@ -190,7 +190,7 @@ class Workspace:
         return before
 
 
-def _outcome(error: BaseException | None) -> str:
+def outcome_of(error: BaseException | None) -> str:
     if error is None:
         return "ok"
     status = getattr(error, "status", None)
