@@ -122,14 +122,17 @@ def _parameter(node: Any) -> Any:
 
 def _numbered(duck_sql: str) -> str:
     """`?` placeholders as $1, $2 ... in the order of the text (a parsed tree's walk order differs: LIMIT
-    comes before WHERE)."""
+    comes before WHERE). `?::type` is one token to the tokenizer (QDCOLON); the space after $n keeps `$1,$2`
+    from reading as a dollar quote."""
     from sqlglot.tokens import TokenType
 
     tokens = sqlglot.Dialect.get_or_raise("duckdb").tokenize(duck_sql)
-    marks = [t for t in tokens if t.token_type == TokenType.PLACEHOLDER and t.text == "?"]
+    marks = [
+        t for t in tokens if t.token_type in (TokenType.PLACEHOLDER, TokenType.QDCOLON) and t.text[0] == "?"
+    ]
     out, last = [], 0
     for n, token in enumerate(marks, 1):
-        out += [duck_sql[last : token.start], f"${n} "]  # the space: `$1,$2` reads as a dollar quote
+        out += [duck_sql[last : token.start], f"${n} ", token.text[1:]]
         last = token.end + 1
     return "".join(out) + duck_sql[last:]
 
@@ -214,7 +217,21 @@ def _group_by_all(select: Any, _n: int) -> None:
         select.set("group", exp.Group(expressions=keys))
 
 
+def _semi_join(join: Any, _n: int) -> None:
+    """`a SEMI JOIN b USING (k, ...)`: the rows of a whose keys b holds, as `(k, ...) IN (SELECT k, ... FROM b)`."""
+    select = join.parent
+    if join.args.get("kind") != "SEMI" or not join.args.get("using") or not isinstance(select, exp.Select):
+        return
+    keys = [k.name for k in join.args["using"]]
+    source = join.this.copy()
+    join.pop()
+    found = exp.select(*keys).from_(source)
+    key = exp.Tuple(expressions=[exp.column(k) for k in keys]) if len(keys) > 1 else exp.column(keys[0])
+    select.where(exp.In(this=key, query=exp.Subquery(this=found)), copy=False)
+
+
 REWRITES: dict[type, Callable[[Any, int], None]] = {
+    exp.Join: _semi_join,
     exp.Subquery: _alias_subquery,
     exp.AnyValue: _any_value,
     exp.ArrayDistinct: _templated("ARRAY(SELECT DISTINCT u FROM UNNEST(__x) AS u)"),
