@@ -31,6 +31,7 @@ PURPOSE = "workspace tests"
 # Which kind of id each route parameter takes (parameters are read off the app's OpenAPI document).
 PARAM_KINDS = {
     "incident_id": "incident",
+    "contact_id": "contact",
     "link_id": "link",
     "series_id": "series",
     "person_id": "person",
@@ -45,6 +46,7 @@ PARAM_KINDS = {
 # The ids of each kind held by each agency (records) or scope (derived rows): (table, id column, owner column).
 ID_SOURCES = {
     "incident": [("incidents", "incident_id", "agency")],
+    "contact": [("contacts", "contact_id", "agency")],
     "record": [("person_records", "agency || '/' || record_id", "agency")],
     "group": [("groups", "group_id", "agency"), ("group_incidents", "group_id", "scope")],
     "person": [("person_identities", "person_id", "scope")],
