@@ -16,15 +16,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from casegraph.api import pages
-from casegraph.api.auth import SignIn
+from casegraph.api.auth import ServerSignIn, SignIn
 from casegraph.api.jsonresp import JSON
 from casegraph.api.pages import STATIC_DIR
 from casegraph.api.routes import ROUTERS
+from casegraph.api.serverworkspace import ServerWorkspace
 from casegraph.api.workspace import ApiProblem, Workspace
 from casegraph.errors import CasegraphError, ClaimRefused, PolicyDenied, StageNotRun
 from casegraph.safeguards import os_account
 from casegraph.settings import Settings
-from casegraph.store import Store
+from casegraph.store import Store, is_server
 
 log = logging.getLogger("casegraph.api")
 # A strict policy: scripts and styles from this server only, no inline script, no framing, no plugins.
@@ -124,11 +125,14 @@ def _internal(exc: BaseException) -> JSON:
 
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
-    """The workspace app over the store named by settings (or an open `store`, which the caller keeps)."""
+    """The workspace app over the store named by settings (or an open embedded `store`, which the caller
+    keeps): an embedded store's (api/workspace.py) or a server store's (api/serverworkspace.py)."""
+
+    server = is_server(str(settings.store.path)) and store is None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.ws = Workspace(settings, store)
+        app.state.ws = ServerWorkspace(settings) if server else Workspace(settings, store)
         try:
             yield
         finally:
@@ -145,7 +149,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         default_response_class=JSON,
     )
     app.state.settings = settings
-    app.state.signin = SignIn(os_account())  # the workspace of an embedded store acts for its owner
+    # the workspace of an embedded store acts for its owner; a server store's users sign in with passwords
+    app.state.signin = ServerSignIn(app) if server else SignIn(os_account())
     install_errors(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/api")
@@ -153,3 +158,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app a worker process of `casegraph serve --workers N` builds (settings from the environment)."""
+    from casegraph.settings import load_settings
+
+    return create_app(load_settings())

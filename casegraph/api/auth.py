@@ -1,4 +1,4 @@
-"""Signing in to the workspace of an embedded store: a one-time sign-in link, server-side sessions.
+"""Signing in to the workspace: a one-time sign-in link (embedded store), a password (server store).
 
 An embedded store belongs to the account that runs `casegraph serve`. The server listens on loopback and
 prints a sign-in link at start (as Jupyter does); the first browser that opens it, stating a purpose, gets a
@@ -6,6 +6,9 @@ session cookie (HttpOnly, SameSite=Strict) and the link is spent. Nothing else g
 bearer tokens and no users to name. A session lives in the server's memory: it expires after SESSION_HOURS,
 signing out ends it at once, and a restart ends them all. Each state-changing request carries the session's
 CSRF token.
+
+On a server store (ServerSignIn) users sign in with their name and password, which PostgreSQL checks; the
+sessions live in the database (see api/serverworkspace.py), so every worker process knows them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 
@@ -33,11 +37,13 @@ class BrowserSession:
     user_id: str
     purpose: str
     csrf: str
-    expires: float
+    expires: float = 0.0  # embedded sessions (a server keeps its own expiry)
 
 
 class SignIn:
     """The one-time link of this server run and the sessions it opened (thread-safe)."""
+
+    by_password = False
 
     def __init__(self, user_id: str) -> None:
         self.user_id = user_id  # who every session acts for: the account that owns the store
@@ -68,7 +74,7 @@ class SignIn:
             self._sessions[sid] = session
         return sid, session
 
-    def find(self, sid: str | None) -> BrowserSession | None:
+    async def find(self, sid: str | None) -> BrowserSession | None:
         if not sid:
             return None
         with self._lock:
@@ -78,14 +84,14 @@ class SignIn:
                 return None
             return session
 
-    def with_purpose(self, sid: str, purpose: str) -> BrowserSession | None:
+    async def with_purpose(self, sid: str, purpose: str) -> BrowserSession | None:
         with self._lock:
             session = self._sessions.get(sid)
             if session is not None:
                 session.purpose = purpose
             return session
 
-    def close(self, sid: str | None) -> None:
+    async def close(self, sid: str | None) -> None:
         with self._lock:
             self._sessions.pop(sid or "", None)
 
@@ -93,6 +99,48 @@ class SignIn:
         now = time.time()
         for sid in [s for s, v in self._sessions.items() if v.expires < now]:
             del self._sessions[sid]
+
+
+class ServerSignIn:
+    """Sessions of a server store's workspace, kept by the database (ServerWorkspace does the asking)."""
+
+    by_password = True
+    link_token = None
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def find(self, sid: str | None) -> BrowserSession | None:
+        if not sid or len(sid) > 200:
+            return None
+        found = await self.app.state.ws.find_session(sid)
+        return None if found is None else BrowserSession(found.user_id, found.purpose, found.csrf)
+
+    async def open_with_password(
+        self, user: str, password: str, purpose: str, origin: str
+    ) -> tuple[str, BrowserSession] | None:
+        opened = await self.app.state.ws.sign_in(
+            user, password, purpose=purpose, origin=origin, hours=SESSION_HOURS
+        )
+        if opened is None:
+            return None
+        sid, found = opened
+        return sid, BrowserSession(found.user_id, found.purpose, found.csrf)
+
+    async def with_purpose(self, sid: str, purpose: str) -> BrowserSession | None:
+        session = await self.find(sid)
+        if session is None:
+            return None
+        caller = Caller(session.user_id, purpose, "")
+        await self.app.state.ws.call(caller, lambda g: g.inner.web_session_purpose(sid, purpose))
+        session.purpose = purpose
+        return session
+
+    async def close(self, sid: str | None) -> None:
+        session = await self.find(sid)
+        if session is not None and sid:
+            caller = Caller(session.user_id, session.purpose, "")
+            await self.app.state.ws.call(caller, lambda g: g.inner.close_web_session(sid))
 
 
 def clean_purpose(text: str | None) -> str:
@@ -103,13 +151,13 @@ def clean_purpose(text: str | None) -> str:
     return value
 
 
-def signin_of(request: Request) -> SignIn:
-    signin: SignIn = request.app.state.signin
+def signin_of(request: Request) -> SignIn | ServerSignIn:
+    signin: SignIn | ServerSignIn = request.app.state.signin
     return signin
 
 
-def session_of(request: Request) -> BrowserSession | None:
-    return signin_of(request).find(request.cookies.get(SESSION_COOKIE))
+async def session_of(request: Request) -> BrowserSession | None:
+    return await signin_of(request).find(request.cookies.get(SESSION_COOKIE))
 
 
 def origin_of(request: Request) -> str:
@@ -138,11 +186,12 @@ def same_origin_or_refuse(request: Request) -> None:
         raise ApiProblem(403, f"request from another origin ({origin}) refused")
 
 
-def caller_of(request: Request, *, need_purpose: bool = True) -> Caller:
+async def caller_of(request: Request, *, need_purpose: bool = True) -> Caller:
     """The signed-in caller of this request, or ApiProblem(401); a purpose is required for data reads."""
-    session = session_of(request)
+    session = await session_of(request)
     if session is None:
-        raise ApiProblem(401, "sign in first: open the sign-in link `casegraph serve` printed")
+        how = "at /login" if signin_of(request).by_password else "the sign-in link `casegraph serve` printed"
+        raise ApiProblem(401, f"sign in first: {how}")
     check_csrf(request, session)
     purpose = clean_purpose(request.headers.get(PURPOSE_HEADER) or session.purpose)
     if need_purpose and not purpose:

@@ -7,6 +7,8 @@ MAX_ENTRIES answers are kept, the least recently used forgotten first (one filte
 whole cache, the name search's index with it).
 Aggregates are kept, and the name search's index (names.py: read once, audited, each search audited); other
 person-level rows are always read (and audited) afresh.
+On a server store other processes write at any time (CLI runs, other workers): only what the schema fixes
+(tables and their columns) is kept, everything else is asked afresh.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from casegraph.safeguards import Session
 _lock = threading.Lock()
 _values: OrderedDict[tuple[Any, ...], Any] = OrderedDict()  # least recently used first
 MAX_ENTRIES = 10_000
+SCHEMA_KINDS = ("tables", "columns")
 
 
 def _key(g: Session, kind: str, sql: str, params: list[Any] | None) -> tuple[Any, ...]:
@@ -33,6 +36,8 @@ def _key(g: Session, kind: str, sql: str, params: list[Any] | None) -> tuple[Any
 
 def remembered(g: Session, kind: str, sql: str, params: list[Any] | None, compute: Callable[[], Any]) -> Any:
     """compute() once per (store, reader, statement, parameters) until the next change."""
+    if getattr(g, "engine", None) == "postgres" and kind not in SCHEMA_KINDS:
+        return compute()
     key = _key(g, kind, sql, params)
     with _lock:
         if key in _values:

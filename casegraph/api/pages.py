@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from casegraph.api.auth import (
     SESSION_COOKIE,
     SESSION_HOURS,
+    ServerSignIn,
     caller_of,
     check_csrf,
     clean_purpose,
@@ -43,14 +44,19 @@ def render(name: str, status: int = 200, **values: Any) -> HTMLResponse:
 
 @router.get("/")
 async def index(request: Request) -> Response:
-    if session_of(request) is None:
+    if await session_of(request) is None:
         return RedirectResponse("/login", status_code=303)
     return render("index.html", vendor_ready=VENDOR_BUNDLE.exists())
 
 
 @router.get("/login")
 async def login_form(request: Request, token: str = "") -> Response:
-    return render("login.html", token=token[:2000], error=None)
+    return _login_page(request, 200, token=token[:2000])
+
+
+def _login_page(request: Request, status: int, token: str = "", error: str | None = None) -> HTMLResponse:
+    """The sign-in form: the one-time link's token (embedded store), or user name and password (server)."""
+    return render("login.html", status, token=token, error=error, by_password=signin_of(request).by_password)
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -64,20 +70,41 @@ async def _form(request: Request) -> dict[str, str]:
 async def login(request: Request) -> Response:
     same_origin_or_refuse(request)
     form = await _form(request)
-    token, purpose = form.get("token", "").strip(), clean_purpose(form.get("purpose"))
-    if not purpose:
-        return render("login.html", 401, token=token, error="state the purpose of this session")
+    purpose = clean_purpose(form.get("purpose"))
     signin = signin_of(request)
+    if isinstance(signin, ServerSignIn):
+        return await _password_login(request, signin, form, purpose)
+    token = form.get("token", "").strip()
+    if not purpose:
+        return _login_page(request, 401, token=token, error="state the purpose of this session")
     if not signin.spend(token):
         ws: Workspace = request.app.state.ws
         refused = Caller(signin.user_id, purpose, origin_of(request))
         await ws.call(refused, lambda g: g.log("login", None, outcome="denied: wrong or spent sign-in link"))
         await asyncio.sleep(FAILED_SIGNIN_DELAY)
         why = "this sign-in link is not valid (each link works once): restart `casegraph serve` for a new one"
-        return render("login.html", 401, token="", error=why)
+        return _login_page(request, 401, error=why)
     sid, session = signin.open(purpose)
     ws = request.app.state.ws
     await ws.call(Caller(session.user_id, purpose, origin_of(request)), lambda g: g.log("login"))
+    return _signed_in(sid)
+
+
+async def _password_login(
+    request: Request, signin: ServerSignIn, form: dict[str, str], purpose: str
+) -> Response:
+    """A server store's user: PostgreSQL checks the password; a refusal is recorded and slowed by the server."""
+    if not purpose:
+        return _login_page(request, 401, error="state the purpose of this session")
+    opened = await signin.open_with_password(
+        form.get("user", "").strip(), form.get("password", ""), purpose, origin_of(request)
+    )
+    if opened is None:
+        return _login_page(request, 401, error="wrong user name or password (the attempt is recorded)")
+    return _signed_in(opened[0])
+
+
+def _signed_in(sid: str) -> Response:
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
         SESSION_COOKIE, sid, max_age=SESSION_HOURS * 3600, httponly=True, samesite="strict", path="/"
@@ -87,10 +114,10 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    session = session_of(request)
+    session = await session_of(request)
     if session is not None:
         check_csrf(request, session)
-        signin_of(request).close(request.cookies.get(SESSION_COOKIE))
+        await signin_of(request).close(request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -104,9 +131,9 @@ class PurposeChange(BaseModel):
 @router.post("/api/session/purpose")
 async def change_purpose(request: Request, body: PurposeChange) -> Response:
     """State a new purpose for this browser session (later reads are logged with it)."""
-    caller = caller_of(request, need_purpose=False)
+    caller = await caller_of(request, need_purpose=False)
     purpose = clean_purpose(body.purpose)
-    session = signin_of(request).with_purpose(request.cookies.get(SESSION_COOKIE, ""), purpose)
+    session = await signin_of(request).with_purpose(request.cookies.get(SESSION_COOKIE, ""), purpose)
     if session is None:
         raise ApiProblem(401, "sign in first")
     ws: Workspace = request.app.state.ws

@@ -3,7 +3,7 @@
 Each lane is a thread with its own connection to the open DuckDB database and its own sessions (see lanes.py).
 A read runs in one transaction and is recorded by one audit entry (what was asked, by whom, why), so its
 entries reach the shared audit chain in one append; appends from all lanes are group-committed by one writer
-(auditwriter.py), and a request is answered only once its entries are committed (its lane does not wait for
+(safeguards/groupcommit.py), and a request is answered only once its entries are committed (its lane does not wait for
 that commit: it reads the next request meanwhile). Changes run alone on the writer lane, after the reads under
 way and before the next ones.
 """
@@ -17,16 +17,16 @@ from datetime import date
 from typing import Any, TypeVar
 
 from casegraph.api import cache
-from casegraph.api.auditwriter import GroupCommitLog
-from casegraph.api.lanes import Caller, Gate, Job, JobQueue, Lane, ReaderStore
+from casegraph.api.lanes import Caller, Gate, Job, JobQueue, Lane
 from casegraph.errors import EngineError, PolicyDenied
 from casegraph.safeguards import Session, check_anchor
 from casegraph.safeguards.audit import Anchor
 from casegraph.safeguards.claims import drop_claims_snapshots
+from casegraph.safeguards.groupcommit import GroupCommitLog
 from casegraph.safeguards.session import share_audit_log
 from casegraph.settings import Settings
 from casegraph.store import Store, open_store
-from casegraph.store.duckdb import DuckDBStore
+from casegraph.store.duckdb import DuckDBStore, ReaderStore
 
 __all__ = ["HARMLESS", "ApiProblem", "Caller", "Workspace"]
 T = TypeVar("T")
@@ -136,7 +136,7 @@ class Workspace:
                         except HARMLESS as exc:  # raised in Python: the entries already made stay as they are
                             error = exc
                         if job.caller.what:  # a job with no request behind it (a sign-in) logs itself
-                            g.log("read", job.caller.what, outcome=_outcome(error))
+                            g.log("read", job.caller.what, outcome=outcome_of(error))
                 except Exception as exc:  # a failed statement: rolled back, its entries say so
                     error = exc
         self.log.when_committed(tickets, lambda failed: _settle(job, result, error or failed))
@@ -157,7 +157,7 @@ class Workspace:
                 if self._parallel:  # no read is under way (the gate): the readers make new ones
                     drop_claims_snapshots(self.store)
             if g is not None and job.caller.what:
-                g.log("change", job.caller.what, outcome=_outcome(error))
+                g.log("change", job.caller.what, outcome=outcome_of(error))
         _settle(job, result, error)
 
     def _snapshot_token(self) -> str:
@@ -190,7 +190,7 @@ class Workspace:
         return before
 
 
-def _outcome(error: BaseException | None) -> str:
+def outcome_of(error: BaseException | None) -> str:
     if error is None:
         return "ok"
     status = getattr(error, "status", None)

@@ -62,7 +62,7 @@ def demo_server(
     )
     data = {
         "store": url,
-        "users": sorted(users),
+        "users": sorted(u for u in users if u != "cg_authenticator"),
         "task_force": {TASK_FORCE: agencies[:2]},
         "passwords": str(keep),
     }
@@ -90,12 +90,12 @@ def _fresh_database(superuser_url: str, agencies: list[str]) -> tuple[str, dict[
             su.execute(f'DROP ROLE IF EXISTS "{role}"')
     admin_url = superuser_url.replace("/postgres?", f"/{DATABASE}?", 1)
     users = {"platform": ("platform", secrets.token_urlsafe(12))}
-    initialise(
-        admin_url,
-        "platform",
-        users["platform"][1],
+    # the workspace's own login (cg_authenticator), kept with the users' passwords for `casegraph serve`
+    users["cg_authenticator"] = (
+        "cg_authenticator",
         os.environ.get("CASEGRAPH_AUTHENTICATOR_PASSWORD") or secrets.token_urlsafe(24),
     )
+    initialise(admin_url, "platform", users["platform"][1], users["cg_authenticator"][1])
     url = f"postgresql://127.0.0.1:{port}/{DATABASE}"
     from casegraph.settings import load_settings
     from casegraph.store.server import Credentials
@@ -153,10 +153,20 @@ def _keep_passwords(out_dir: Path, url: str, users: dict[str, tuple[str, str]]) 
 
 def _render(d: dict[str, Any], first: str) -> None:
     out.print(f"server store: {d['store']}  users: {', '.join(d['users'])}  task force: {d['task_force']}")
+    read = f"python3 -c \"import json; print(json.load(open('{d['passwords']}'))['users']['{{}}'])\""
     out.print(
         f"sign in as the city police's analyst:\n  export CASEGRAPH_STORE={d['store']}\n"
-        f'  export CASEGRAPH_USER=ana.{first} CASEGRAPH_PASSWORD=$(python3 -c "import json; print(json.load('
-        f"open('{d['passwords']}'))['users']['ana.{first}'])\")\n  casegraph status"
+        f"  export CASEGRAPH_USER=ana.{first} CASEGRAPH_PASSWORD=$({read.format(f'ana.{first}')})\n"
+        "  casegraph status",
+        highlight=False,
+    )
+    out.print(
+        "the workspace in a browser:\n"
+        f"  CASEGRAPH_STORE={d['store']} CASEGRAPH_AUTHENTICATOR_PASSWORD=$({read.format('cg_authenticator')}) "
+        "casegraph serve\n"
+        f"  open http://127.0.0.1:8765/login: user ana.{first}, password: {read.format(f'ana.{first}')}",
+        highlight=False,
+        soft_wrap=True,
     )
 
 

@@ -1,4 +1,7 @@
-"""Query helpers over the network stage's tables (what the CLI, the API and exports read)."""
+"""Query helpers over the network stage's tables (what the CLI, the API and exports read).
+
+The SQL is written once here, in DuckDB's dialect; a server store translates it (store.server.to_postgres), so
+the CLI and the workspace ask the same questions of either store."""
 
 from __future__ import annotations
 
@@ -47,12 +50,42 @@ def _ordered(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a < b else (b, a)
 
 
+def ordered(a: str, b: str) -> tuple[str, str]:
+    """A pair of groups as group_ties stores it (group_a < group_b)."""
+    return _ordered(a, b)
+
+
+def ties_page_sql() -> str:
+    """Ties touching a group (all ties when the group is NULL), strongest evidence first, a page at a time;
+    parameters: group three times, limit, offset."""
+    return (
+        "SELECT * FROM group_ties WHERE (? IS NULL OR group_a = ? OR group_b = ?) "
+        "ORDER BY p_value, group_a, group_b LIMIT ? OFFSET ?"
+    )
+
+
+def ties_count_sql() -> str:
+    return "SELECT count(*) FROM group_ties WHERE (? IS NULL OR group_a = ? OR group_b = ?)"
+
+
+# Ties among or touching a list of groups (every tie when the list is NULL); parameters: the list three times.
+TIES_OF_GROUPS_SQL = (
+    "SELECT * FROM group_ties WHERE ? IS NULL OR list_contains(?, group_a) OR list_contains(?, group_b)"
+)
+TIE_ROW_SQL = "SELECT * FROM group_ties WHERE group_a = ? AND group_b = ?"
+# The events behind a tie, oldest first: which two people, what kind, when, the record ids.
+TIE_EVENTS_SQL = (
+    "SELECT person_a, person_b, kind, event, occurred_on, evidence FROM group_tie_evidence "
+    "WHERE group_a = ? AND group_b = ? ORDER BY occurred_on NULLS LAST, event LIMIT 500"
+)
+
+
 def tie(store: Store, a: str, b: str) -> dict[str, Any]:
     """One pair of groups: the test row and its evidence month by month (joint events, new person ties,
     people, kinds and the record ids)."""
     _ran(store)
     a, b = _ordered(a, b)
-    row = store.df("SELECT * FROM group_ties WHERE group_a = ? AND group_b = ?", [a, b])
+    row = store.df(TIE_ROW_SQL, [a, b])
     months = store.df(monthly_evidence_sql(), [a, b])
     return {
         "group_a": a,

@@ -342,3 +342,38 @@ def _fsync(path: Path) -> None:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+class ReaderStore(DuckDBStore):
+    """Another connection to a DuckDBStore's open database: the same tables, its own transactions and views."""
+
+    def __init__(self, main: DuckDBStore) -> None:  # no super().__init__(): the database is open already
+        self.settings, self.path, self.encrypted = main.settings, main.path, main.encrypted
+        self.family = getattr(
+            main, "family", id(main)
+        )  # the store it reads: answers cached for one serve all
+        self.con = main.con.cursor()
+        self.con.execute(f"USE {ALIAS}")
+        self._in_transaction = self._begun = False
+
+    # A transaction's BEGIN waits for its first statement: a read answered from the workspace's caches alone
+    # opens no DuckDB transaction (and its statements still share the snapshot of the first).
+    def _begin(self) -> None:
+        self._begun = False
+
+    def _end(self, how: str) -> None:
+        if self._begun:
+            super()._end(how)
+        self._begun = False
+
+    def _run(self, sql: str, params: Params) -> Any:
+        if self._in_transaction and not self._begun:
+            super()._begin()
+            self._begun = True
+        return super()._run(sql, params)
+
+    def records(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
+        """Rows as dicts without going through Arrow (see Session.records)."""
+        cursor = self._run(sql, params)
+        names = [d[0] for d in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

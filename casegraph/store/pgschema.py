@@ -490,6 +490,12 @@ $$;
 CREATE FUNCTION {SCHEMA}.web_session_close(token_hash text, who name DEFAULT current_user) RETURNS void {sql} AS $$
   UPDATE {PRIVATE}.web_sessions SET revoked_at = now() WHERE web_sessions.token_hash = web_session_close.token_hash
     AND user_id = (SELECT user_id FROM {SCHEMA}.me(who))
+$$;
+CREATE FUNCTION {SCHEMA}.web_session_purpose(token_hash text, purpose text, who name DEFAULT current_user)
+  RETURNS void {sql} AS $$
+  UPDATE {PRIVATE}.web_sessions SET purpose = web_session_purpose.purpose
+    WHERE web_sessions.token_hash = web_session_purpose.token_hash AND revoked_at IS NULL
+    AND user_id = (SELECT user_id FROM {SCHEMA}.me(who))
 $$"""
 
 

@@ -13,12 +13,13 @@ run's rows and nothing else. Then the run's results replace its scope's rows on 
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,8 +41,9 @@ from casegraph.schema import model
 from casegraph.settings import StoreSettings
 from casegraph.store.base import Frame, Params, process_owner
 from casegraph.store.ddl import quote
-from casegraph.store.pgschema import SCHEMA, bootstrap_sql
+from casegraph.store.pgschema import AUTHENTICATOR, SCHEMA, SIGNIN, bootstrap_sql
 
+LIST_COLUMNS = frozenset(f.name for t in model.tables.values() for f in t.fields if f.type == "list")
 # Tables a stage run also reads besides its own READS: which claims count depends on them.
 CLAIM_RULE_TABLES = ("membership_claims", "incidents", "arrests", "contacts", "reviews", "runs", "groups")
 
@@ -85,26 +87,173 @@ def shown(url: str) -> str:
 
 @lru_cache(maxsize=4096)
 def to_postgres(duck_sql: str) -> str:
-    """A statement in DuckDB's dialect, as PostgreSQL's, with $1, $2 ... for the ? placeholders."""
+    """A statement in DuckDB's dialect, as PostgreSQL's, with $1, $2 ... for the ? placeholders (numbered in
+    the order they are written, as the parameters are given)."""
     try:
-        trees = sqlglot.parse(duck_sql, read="duckdb")
+        trees = sqlglot.parse(_numbered(duck_sql), read="duckdb")
     except sqlglot.errors.ParseError as exc:
         raise EngineError(
             f"cannot translate the statement for PostgreSQL: {exc}\n  in: {duck_sql[:300]}"
         ) from exc
     out = []
-    n = 0
     for tree in trees:
         if tree is None:
             continue
-        for node in list(tree.find_all(exp.Placeholder, bfs=False)):
-            n += 1
-            param: exp.Expression = exp.Var(this=f"${n}")
-            if isinstance(node.parent, exp.Is):  # `? IS NULL`: the server needs a type to test
-                param = exp.Cast(this=param, to=exp.DataType.build("text"))
-            node.replace(param)
+        _postgres_shapes(tree)
+        for node in list(tree.find_all(exp.Placeholder)):
+            node.replace(_parameter(node))
         out.append(tree.sql(dialect="postgres"))
     return "; ".join(out)
+
+
+LISTED = (exp.Explode, exp.Unnest, exp.Any, exp.ArrayContains)
+
+
+def _parameter(node: Any) -> Any:
+    """$n for a placeholder, with the type the server cannot guess: `? IS NULL`, a list of ids (an empty
+    one has no type)."""
+    param = exp.Var(this=f"${node.this}")
+    if isinstance(node.parent, exp.Is):
+        return exp.Cast(this=param, to=exp.DataType.build("text"))
+    if isinstance(node.parent, LISTED) or isinstance(node.parent.parent, exp.Any):
+        return exp.Cast(this=param, to=exp.DataType.build("text[]", dialect="postgres"))
+    return param
+
+
+def _numbered(duck_sql: str) -> str:
+    """`?` placeholders as $1, $2 ... in the order of the text (a parsed tree's walk order differs: LIMIT
+    comes before WHERE). `?::type` is one token to the tokenizer (QDCOLON); the space after $n keeps `$1,$2`
+    from reading as a dollar quote."""
+    from sqlglot.tokens import TokenType
+
+    tokens = sqlglot.Dialect.get_or_raise("duckdb").tokenize(duck_sql)
+    marks = [
+        t for t in tokens if t.token_type in (TokenType.PLACEHOLDER, TokenType.QDCOLON) and t.text[0] == "?"
+    ]
+    out, last = [], 0
+    for n, token in enumerate(marks, 1):
+        out += [duck_sql[last : token.start], f"${n} ", token.text[1:]]
+        last = token.end + 1
+    return "".join(out) + duck_sql[last:]
+
+
+def _postgres_shapes(tree: Any) -> None:
+    """What DuckDB allows and PostgreSQL says otherwise, rewritten in place (see REWRITES), inner nodes
+    first (a rewrite copies what it wraps)."""
+    for n, node in reversed(list(enumerate(tree.walk()))):
+        rewrite = REWRITES.get(type(node))
+        if rewrite is not None:
+            rewrite(node, n)
+
+
+def _alias_subquery(sub: Any, n: int) -> None:
+    """A subquery in FROM or JOIN needs an alias."""
+    if isinstance(sub.parent, (exp.From, exp.Join)) and not sub.alias:
+        sub.set("alias", exp.TableAlias(this=exp.to_identifier(f"_q{n}")))
+
+
+def _any_value(node: Any, _n: int) -> None:
+    """PostgreSQL 15 has no any_value: any value will do, the least one too."""
+    target = node.parent if isinstance(node.parent, exp.IgnoreNulls) else node
+    target.replace(exp.Min(this=node.this.copy()))
+
+
+def _templated(sql: str) -> Callable[[Any, int], None]:
+    """A rewrite of f(x) into PostgreSQL's `sql` with x in place of __x."""
+
+    def rewrite(node: Any, _n: int) -> None:
+        out = sqlglot.parse_one(sql, read="postgres")
+        next(c for c in out.find_all(exp.Column) if c.name == "__x").replace(node.this.copy())
+        node.replace(out)
+
+    return rewrite
+
+
+def _full_match(node: Any, _n: int) -> None:
+    """regexp_full_match: the whole value matches, an anchored ~."""
+    pattern = exp.Paren(
+        this=exp.DPipe(
+            this=exp.DPipe(this=exp.Literal.string("^(?:"), expression=node.expression.copy()),
+            expression=exp.Literal.string(")$"),
+        )
+    )
+    node.replace(exp.RegexpLike(this=node.this.copy(), expression=pattern))
+
+
+def _function(node: Any, _n: int) -> None:
+    if node.name.lower() == "date_sub":
+        node.replace(_date_sub(*node.expressions))
+
+
+def _length(node: Any, _n: int) -> None:
+    """len(list) is its cardinality (the schema says which columns are lists)."""
+    arg = node.this
+    if isinstance(arg, (exp.Array, exp.ArrayDistinct)) or (
+        isinstance(arg, exp.Column) and arg.name in LIST_COLUMNS
+    ):
+        node.replace(exp.Anonymous(this="CARDINALITY", expressions=[arg]))
+
+
+def _sample(sample: Any, _n: int) -> None:
+    """A sample of n rows: n rows at random."""
+    holder = sample.parent
+    select = holder.this if isinstance(holder, exp.Subquery) else holder
+    if isinstance(select, exp.Select) and sample.args.get("size") is not None:
+        sample.pop()
+        limited = select.order_by("random()").limit(sample.args["size"].copy())
+        select.set("order", limited.args.get("order"))
+        select.set("limit", limited.args.get("limit"))
+
+
+def _group_by_all(select: Any, _n: int) -> None:
+    """GROUP BY ALL: the selected columns that are not aggregates."""
+    group = select.args.get("group")
+    if group is not None and group.args.get("all"):
+        keys = [
+            e.unalias().copy()
+            for e in select.expressions
+            if not e.find(exp.AggFunc) and not isinstance(e.unalias(), exp.Literal)
+        ]
+        select.set("group", exp.Group(expressions=keys))
+
+
+def _semi_join(join: Any, _n: int) -> None:
+    """`a SEMI JOIN b USING (k, ...)`: the rows of a whose keys b holds, as `(k, ...) IN (SELECT k, ... FROM b)`."""
+    select = join.parent
+    if join.args.get("kind") != "SEMI" or not join.args.get("using") or not isinstance(select, exp.Select):
+        return
+    keys = [k.name for k in join.args["using"]]
+    source = join.this.copy()
+    join.pop()
+    found = exp.select(*keys).from_(source)
+    key = exp.Tuple(expressions=[exp.column(k) for k in keys]) if len(keys) > 1 else exp.column(keys[0])
+    select.where(exp.In(this=key, query=exp.Subquery(this=found)), copy=False)
+
+
+REWRITES: dict[type, Callable[[Any, int], None]] = {
+    exp.Join: _semi_join,
+    exp.Subquery: _alias_subquery,
+    exp.AnyValue: _any_value,
+    exp.ArrayDistinct: _templated("ARRAY(SELECT DISTINCT u FROM UNNEST(__x) AS u)"),
+    exp.ArraySort: _templated("ARRAY(SELECT u FROM UNNEST(__x) AS u ORDER BY u)"),
+    exp.RegexpFullMatch: _full_match,
+    exp.Anonymous: _function,
+    exp.Length: _length,
+    exp.TableSample: _sample,
+    exp.Select: _group_by_all,
+}
+
+
+def _date_sub(part: Any, start: Any, end: Any) -> Any:
+    """date_sub('year' | 'day', a, b): whole parts from a to b (an age in years)."""
+    unit = part.name.lower()
+    if unit not in ("year", "day"):
+        raise EngineError(f"date_sub('{unit}', ...) has no PostgreSQL translation here (year and day do)")
+    sql = "EXTRACT(YEAR FROM AGE(__b, __a))" if unit == "year" else "CAST(__b AS DATE) - CAST(__a AS DATE)"
+    out = sqlglot.parse_one(sql, read="postgres")
+    for column in list(out.find_all(exp.Column)):
+        column.replace((end if column.name == "__b" else start).copy())
+    return out
 
 
 class ServerStore:
@@ -532,11 +681,7 @@ def _signin_refusal(url: str, user: str, exc: Exception) -> str:
     """A refused sign-in, on the record (through the public cg_signin role) and said plainly."""
     text = str(exc)
     if "password authentication failed" in text or "no password" in text.lower():
-        try:
-            with psycopg.connect(conninfo(url, Credentials("cg_signin", "cg_signin")), autocommit=True) as c:
-                c.execute("SELECT casegraph.signin_failed(%s, %s)", [user, "cli"])
-        except psycopg.Error:
-            pass  # the refusal stands even when it cannot be recorded
+        record_failed_signin(url, user, "cli")
         return f"sign-in refused for {user} at {shown(url)}: wrong user name or password (recorded)"
     return f"cannot reach the server store {shown(url)} as {user}: {text.strip()}"
 
@@ -639,3 +784,164 @@ def issue_token(store: ServerStore, hours: float) -> dict[str, Any]:
     verifier = store.conn.pgconn.encrypt_password(secret.encode(), role.encode(), b"scram-sha-256").decode()
     until = store.scalar("SELECT casegraph.issue_token(?, ?, ?)", [role, verifier, hours])
     return {"role": role, "secret": secret, "user": store.user_id, "expires": str(until)}
+
+
+# -- the workspace: one authenticator, acting for the signed-in user of each request -------------------------
+AUTHENTICATOR_ENV = "CASEGRAPH_AUTHENTICATOR_PASSWORD"
+
+
+def authenticator_password() -> str:
+    """The password `casegraph init` gave cg_authenticator (the workspace's only login of its own)."""
+    found = os.environ.get(AUTHENTICATOR_ENV)
+    if not found:
+        raise PolicyDenied(
+            f"the workspace of a server store signs in as cg_authenticator: set {AUTHENTICATOR_ENV} to the "
+            "password `casegraph init` was given (scripts/demo --server keeps it with the users' passwords)"
+        )
+    return found
+
+
+def authenticator_connection(url: str, password: str) -> psycopg.Connection[Any]:
+    """A connection of cg_authenticator: no privilege of its own (NOINHERIT); it reads only after SET ROLE."""
+    try:
+        return psycopg.connect(
+            conninfo(url, Credentials(AUTHENTICATOR, password)),
+            autocommit=True,
+            cursor_factory=psycopg.RawCursor,
+            options=f"-c search_path={SCHEMA}",
+            application_name="casegraph workspace",
+        )
+    except psycopg.OperationalError as exc:
+        raise PolicyDenied(f"the workspace cannot sign in to {shown(url)} as {AUTHENTICATOR}: {exc}") from exc
+
+
+def token_hash(cookie: str) -> str:
+    """What the server keeps of a session cookie: its SHA-256 (a stolen table opens no session)."""
+    return hashlib.sha256(cookie.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class WebSession:
+    user_id: str
+    purpose: str
+    csrf: str
+
+
+def web_session(conn: psycopg.Connection[Any], cookie: str) -> WebSession | None:
+    """The live session a cookie opens (not expired, not signed out), asked as the authenticator."""
+    row = conn.execute(
+        "SELECT user_id, purpose, csrf FROM casegraph.web_session($1)", [token_hash(cookie)]
+    ).fetchone()
+    return WebSession(str(row[0]), str(row[1] or ""), str(row[2])) if row else None
+
+
+def open_web_session(
+    url: str, user: str, password: str, *, purpose: str, origin: str, hours: float
+) -> tuple[str, WebSession] | None:
+    """Sign a workspace user in with their password (PostgreSQL checks it: SCRAM), open a server-side session
+    and record the sign-in; (cookie, session), or None for a wrong user name or password (recorded, slowed)."""
+    if not user or not password or len(user) > 63:
+        record_failed_signin(url, user[:100], origin)
+        return None
+    try:
+        conn = psycopg.connect(
+            conninfo(url, Credentials(user, password)),
+            autocommit=True,
+            cursor_factory=psycopg.RawCursor,
+            options=f"-c search_path={SCHEMA}",
+            application_name="casegraph sign-in",
+        )
+    except psycopg.OperationalError as exc:
+        if "password authentication failed" not in str(exc) and "no password" not in str(exc).lower():
+            raise EngineError(f"cannot reach the server store {shown(url)}: {exc}") from exc
+        record_failed_signin(url, user, origin)
+        return None
+    with conn:
+        if conn.execute("SELECT 1 FROM casegraph.me()").fetchone() is None:
+            return None  # a login role that is no (longer an active) casegraph user
+        cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        with conn.transaction():
+            conn.execute(
+                "SELECT casegraph.web_session_open($1, $2, $3, $4)",
+                [token_hash(cookie), purpose, csrf, hours],
+            )
+            conn.execute(
+                "SELECT casegraph.audit_append('login', NULL, $1, $2, 'workspace session opened', 'ok', NULL)",
+                [purpose, origin],
+            )
+        return cookie, WebSession(user, purpose, csrf)
+
+
+def record_failed_signin(url: str, user: str, origin: str) -> None:
+    """A refused sign-in, on the record (through the public cg_signin role; the server slows it by a second)."""
+    try:
+        with psycopg.connect(conninfo(url, Credentials(SIGNIN, SIGNIN)), autocommit=True) as c:
+            c.execute("SELECT casegraph.signin_failed(%s, %s)", [user, origin])
+    except psycopg.Error:
+        pass  # the refusal stands even when it cannot be recorded
+
+
+class ActingStore(ServerStore):
+    """A ServerStore on a connection of cg_authenticator, acting for one signed-in user: every transaction
+    begins with SET LOCAL ROLE to the user (and the session's scope as a local setting), so row-level security
+    decides each statement as it does for the user's own login; a statement outside a transaction gets one of
+    its own. The connection itself can read nothing (NOINHERIT, no grants)."""
+
+    def __init__(
+        self, settings: StoreSettings, url: str, conn: psycopg.Connection[Any], user_id: str
+    ) -> None:
+        self.settings, self.url, self.conn, self.acting_for = settings, url, conn, user_id
+        self.credentials = Credentials(user_id, "")
+        self.path = shown(url)
+        self._in_transaction = False
+        self._scope = ""
+        found = self.rows("SELECT user_id, agency, role FROM casegraph.me()")
+        if not found:
+            raise PolicyDenied(f"{user_id} is not an active casegraph user")
+        self.user_id, self.agency, self.role = (str(v) for v in found[0])
+        self._scope = self.agency
+
+    @property
+    def scope(self) -> str:
+        return self._scope
+
+    @scope.setter
+    def scope(self, value: str) -> None:
+        self._scope = value  # set at the start of each transaction (SET LOCAL)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._in_transaction:
+            yield
+            return
+        self._in_transaction = True
+        try:
+            with self.conn.transaction():
+                self.conn.execute(pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(self.acting_for)))
+                self.conn.execute("SELECT set_config('casegraph.scope', $1, true)", [self._scope])
+                yield
+        finally:
+            self._in_transaction = False
+
+    def _cursor(self, duck_sql: str, params: Params) -> psycopg.Cursor[Any]:
+        if self._in_transaction:
+            return super()._cursor(duck_sql, params)
+        with self.transaction():  # results are fetched with the statement: they outlive the transaction
+            return super()._cursor(duck_sql, params)
+
+    def close_web_session(self, cookie: str) -> None:
+        """Sign out: the session is revoked on the server, for every worker at once."""
+        with self.transaction():
+            self.conn.execute("SELECT casegraph.web_session_close($1)", [token_hash(cookie)])
+
+    def web_session_purpose(self, cookie: str, purpose: str) -> None:
+        with self.transaction():
+            self.conn.execute("SELECT casegraph.web_session_purpose($1, $2)", [token_hash(cookie), purpose])
+
+    @contextmanager
+    def computing(self, reads: tuple[str, ...], writes: tuple[str, ...]) -> Iterator[Any]:
+        raise EngineError("stages run from the CLI (`casegraph link` ...), not from the workspace")
+        yield  # pragma: no cover
+
+    def close(self) -> None:
+        """The connection is the workspace's (its lane's), not this store's."""

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from casegraph.api import create_app
-from casegraph.api.lanes import ReaderStore
 from casegraph.safeguards import owner_session
 from casegraph.store import open_store
+from casegraph.store.duckdb import ReaderStore
 from tests.interfaces.test_api import (
     bearer,
     build_workspace_store,

@@ -6,10 +6,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from casegraph.api.auditwriter import GroupCommitLog
-from casegraph.api.lanes import ReaderStore
 from casegraph.safeguards import verify_log
 from casegraph.safeguards.audit import Anchor, Entry
+from casegraph.safeguards.groupcommit import GroupCommitLog
+from casegraph.store.duckdb import ReaderStore
 
 
 def _entry(n: int) -> Entry:

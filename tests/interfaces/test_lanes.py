@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from casegraph.api.lanes import ReaderStore
 from casegraph.safeguards import owner_session
 from casegraph.safeguards.claims import drop_claims_snapshots
+from casegraph.store.duckdb import ReaderStore
 
 
 @pytest.fixture

@@ -59,7 +59,9 @@ def _me(g: Session) -> dict[str, Any]:
         "agency": g.user.agency,
         "role": g.user.role,
         "purpose": g.purpose,
-        "deployment": "embedded: the account that owns the store file sees every record in it",
+        "deployment": "embedded: the account that owns the store file sees every record in it"
+        if g.user.agency is None
+        else f"server: PostgreSQL's row-level security shows you what {g.user.agency} may see",
     }
 
 

@@ -12,7 +12,6 @@ from casegraph.api.reads.common import (
     CLAIMS,
     INCIDENT_KEY,
     RECORD_KEY,
-    columns_of,
     fetched,
     has_table,
     listing,
@@ -24,74 +23,51 @@ from casegraph.api.reads.common import (
     stage_note,
 )
 from casegraph.api.workspace import ApiProblem
+from casegraph.network import queries
 from casegraph.safeguards import Session
 
-TIE_ORDER = ("p_value", "q_value", "p")
 MAX_NODES = 5000
 
 
-def _tie_sides(cols: set[str]) -> tuple[str, str]:
-    for a, b in (("group_a", "group_b"), ("source", "target"), ("group_1", "group_2")):
-        if a in cols and b in cols:
-            return a, b
-    raise ApiProblem(409, "group_ties has no pair columns this version understands (group_a, group_b)")
-
-
 def ties(g: Session, group: str | None, *, limit: int, offset: int) -> dict[str, Any]:
+    """A page of group ties (the network stage's read surface, network.queries)."""
     note = stage_note(g, "group_ties")
     if note:
         return listing([], total=0, limit=limit, offset=offset, note=note)
-    cols = columns_of(g, "group_ties")
-    a, b = _tie_sides(cols)
-    order = next((c for c in TIE_ORDER if c in cols), a)
-    where = f"(? IS NULL OR {a} = ? OR {b} = ?)"
-    total = int(g.scalar(f"SELECT count(*) FROM group_ties WHERE {where}", [group] * 3))
-    items = rows(
-        g,
-        f"SELECT * FROM group_ties WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-        [group, group, group, limit, offset],
-    )
-    return listing([_tie(r, a, b) for r in items], total=total, limit=limit, offset=offset)
+    total = int(g.scalar(queries.ties_count_sql(), [group] * 3))
+    items = rows(g, queries.ties_page_sql(), [group, group, group, limit, offset])
+    return listing([_tie(r) for r in items], total=total, limit=limit, offset=offset)
 
 
-def _tie(row: dict[str, Any], a: str, b: str) -> dict[str, Any]:
+def _tie(row: dict[str, Any]) -> dict[str, Any]:
     row = parsed(row, "detail", "null_model", "evidence_detail")
-    row["pair"] = [row.get(a), row.get(b)]
+    row["pair"] = [row.get("group_a"), row.get("group_b")]
     return row
 
 
 def tie(g: Session, group_a: str, group_b: str) -> dict[str, Any]:
-    """One tie between two groups with the evidence records behind it."""
+    """One tie between two groups with the evidence records and events behind it."""
     from casegraph.api.reads.activity import evidence_records
 
     if stage_note(g, "group_ties"):
         raise ApiProblem(404, "no group ties: the network stage has not run")
-    a, b = _tie_sides(columns_of(g, "group_ties"))
-    found = one(
-        g,
-        f"SELECT * FROM group_ties WHERE ({a} = ? AND {b} = ?) OR ({a} = ? AND {b} = ?) LIMIT 1",
-        [group_a, group_b, group_b, group_a],
-    )
+    pair = queries.ordered(group_a, group_b)
+    found = one(g, queries.TIE_ROW_SQL, list(pair))
     if found is None:
         raise ApiProblem(404, f"no tie between {group_a} and {group_b}")
-    found = _tie(found, a, b)
+    found = _tie(found)
     evidence = found.get("evidence")
     found["evidence_records"] = evidence_records(g, list(evidence)) if isinstance(evidence, list) else []
-    found["events"] = tie_events(g, found["pair"][0], found["pair"][1])
+    found["events"] = tie_events(g, pair)
     return found
 
 
-def tie_events(g: Session, a: str, b: str) -> list[dict[str, Any]]:
-    """The events behind a tie, oldest first: which two people, what kind, when, the record ids."""
+def tie_events(g: Session, pair: tuple[str, str]) -> list[dict[str, Any]]:
+    """The events behind a tie, oldest first: which two people (with their names), what kind, when, the record
+    ids."""
     if not has_table(g, "group_tie_evidence"):
         return []
-    events = rows(
-        g,
-        "SELECT person_a, person_b, kind, event, occurred_on, evidence FROM group_tie_evidence WHERE "
-        "(group_a = ? AND group_b = ?) OR (group_a = ? AND group_b = ?) ORDER BY occurred_on NULLS LAST, "
-        "event LIMIT 500",
-        [a, b, b, a],
-    )
+    events = rows(g, queries.TIE_EVENTS_SQL, list(pair))
     names = person_names(g, [e[side] for e in events for side in ("person_a", "person_b")])
     for e in events:
         e["name_a"], e["name_b"] = names.get(e["person_a"]), names.get(e["person_b"])
@@ -149,24 +125,16 @@ def group_layer(g: Session, gids: list[str] | None) -> tuple[list[dict[str, Any]
 def group_tie_edges(g: Session, gids: list[str] | None) -> list[dict[str, Any]]:
     if stage_note(g, "group_ties"):
         return []
-    cols = columns_of(g, "group_ties")
-    a, b = _tie_sides(cols)
-    weight = next((c for c in ("strength", "weight", "observed") if c in cols), None)
-    onset = next((c for c in ("onset", "first_evidence", "first_date") if c in cols), None)
-    found = rows(
-        g,
-        f"SELECT * FROM group_ties WHERE ? IS NULL OR list_contains(?, {a}) OR list_contains(?, {b})",
-        [gids, gids, gids],
-    )
+    found = rows(g, queries.TIES_OF_GROUPS_SQL, [gids, gids, gids])
     return [
         _edge(
             "group_tie",
-            f"group:{r[a]}",
-            f"group:{r[b]}",
-            float(r.get(weight) or 1) if weight else 1.0,
-            pair=[r[a], r[b]],
-            date=r.get(onset) if onset else None,
-            p_value=next((r[c] for c in TIE_ORDER if c in r), None),
+            f"group:{r['group_a']}",
+            f"group:{r['group_b']}",
+            float(r.get("strength") or 1),
+            pair=[r["group_a"], r["group_b"]],
+            date=r.get("onset"),
+            p_value=r.get("p_value"),
             significant=bool(r.get("significant", True)),
         )
         for r in found

@@ -20,7 +20,7 @@ async def run(
     request: Request, fn: Callable[[Session], T], *, need_purpose: bool = True, alone: bool = False
 ) -> T:
     """fn(guarded store of the caller), on the store thread; a refusal or failure becomes a JSON answer."""
-    caller = caller_of(request, need_purpose=need_purpose)
+    caller = await caller_of(request, need_purpose=need_purpose)
     ws: Workspace = request.app.state.ws
     return await ws.call(caller, fn, alone=alone)
 

@@ -25,8 +25,8 @@ async def health() -> Any:
 
 @router.get("/me", summary="The signed-in user, role, agency, purpose; the CSRF token for changes")
 async def me(request: Request) -> Any:
-    caller = caller_of(request, need_purpose=False)
-    session = session_of(request)
+    caller = await caller_of(request, need_purpose=False)
+    session = await session_of(request)
     return await run(
         request,
         lambda g: {**meta._me(g), "purpose": caller.purpose, "csrf": session.csrf if session else None},
@@ -41,7 +41,7 @@ async def status(request: Request) -> Any:
 
 @router.get("/schema", summary="Declared tables and fields (protected fields marked)")
 async def schema(request: Request) -> Any:
-    caller_of(request, need_purpose=False)
+    await caller_of(request, need_purpose=False)
     return meta.schema()
 
 
