@@ -939,7 +939,9 @@ class ActingStore(ServerStore):
             self.conn.execute("SELECT casegraph.web_session_purpose($1, $2)", [token_hash(cookie), purpose])
 
     @contextmanager
-    def computing(self, reads: tuple[str, ...], writes: tuple[str, ...]) -> Iterator[Any]:
+    def computing(
+        self, reads: tuple[str, ...], writes: tuple[str, ...], *, all_records: bool = False
+    ) -> Iterator[Any]:
         raise EngineError("stages run from the CLI (`casegraph link` ...), not from the workspace")
         yield  # pragma: no cover
 
