@@ -51,6 +51,9 @@ def ingest(
         None, "--format", help="csv, jsonl, json or parquet (default: from the extension)."
     ),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of a CSV / JSON file."),
+    then_update: bool = typer.Option(
+        False, "--update", help="When rows were loaded, run `casegraph update` after the import."
+    ),
 ) -> None:
     """Import a file. Exit 0: all rows loaded; 3: some rows rejected (the rest loaded); 2: nothing loaded."""
     with opened(ctx) as (store, settings):
@@ -68,10 +71,23 @@ def ingest(
             )
         except CasegraphError as exc:
             fail(str(exc))
-    emit(ctx, report.as_dict(), _render_report)
+    if then_update and report.loaded:
+        from casegraph.cli.update import run_update
+
+        updated = run_update(ctx)
+        emit(ctx, {"import": report.as_dict(), "update": updated}, _render_import_and_update)
+    else:
+        emit(ctx, report.as_dict(), _render_report)
     if report.exit_code == 2:
         console.print("[bold red]error:[/] nothing loaded: every row was rejected (see `casegraph rejects`)")
     raise typer.Exit(report.exit_code)
+
+
+def _render_import_and_update(d: dict[str, Any]) -> None:
+    from casegraph.cli.update import render_update
+
+    _render_report(d["import"])
+    render_update(d["update"])
 
 
 def _default_agency(mapping: str | None, settings: Any) -> str | None:
