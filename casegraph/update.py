@@ -64,44 +64,47 @@ def _changed_inputs(store: Store, stage: str, planned: dict[str, list[str]]) -> 
     since = last_success(store, stage)
     if since is None:
         return ["never run successfully"]
-    reasons = []
-    for table in pipeline.stage_module(stage).READS:
-        reason = _table_changed(store, stage, table, since, planned)
-        if reason:
-            reasons.append(reason)
-    return reasons
+    changed = [
+        _table_changed(store, stage, table, since, planned) for table in pipeline.stage_module(stage).READS
+    ]
+    files = [f"{table} ({n})" for kind, table, n in filter(None, changed) if kind == "files"]
+    others = [reason for kind, reason, _n in filter(None, changed) if kind != "files"]
+    return ([f"new files in {', '.join(files)}"] if files else []) + list(dict.fromkeys(others))
 
 
 def _table_changed(
     store: Store, stage: str, table: str, since: datetime, planned: dict[str, list[str]]
-) -> str | None:
+) -> tuple[str, str, int] | None:
+    """How `table` changed since `since`: ("files", table, n) or ("other", why, n); None when it did not."""
     producer = pipeline.producer_of(table)
     if producer == stage:
         return None  # its own output (previous alerts, the previous run's series)
     if producer in planned:
-        return f"{table}: {producer} runs first"
+        return ("other", f"{producer} runs first", 1)
     if producer != "ingest":
         done = last_success(store, producer)
         return (
-            f"{table}: rewritten by {producer} at {done:%Y-%m-%d %H:%M:%S}" if done and done > since else None
+            ("other", f"{producer} re-ran at {done:%Y-%m-%d %H:%M:%S} UTC", 1)
+            if done and done > since
+            else None
         )
     if model.table(table).kind == "record":
         files = store.scalar(
             "SELECT count(*) FROM sources WHERE table_name = ? AND received_at > ? AND rows_loaded > 0",
             [table, since],
         )
-        return f"{table}: {files} file(s) imported since" if files else None
+        return ("files", table, files) if files else None
     return _rows_changed(store, table, since)
 
 
-def _rows_changed(store: Store, table: str, since: datetime) -> str | None:
+def _rows_changed(store: Store, table: str, since: datetime) -> tuple[str, str, int] | None:
     """An analyst's table (decisions, reviews, users): rows whose timestamps are later than `since`."""
     stamps = [f.name for f in model.table(table).fields if f.type == "timestamp"]
     if not stamps or table not in store.table_names():
         return None
     where = " OR ".join(f"{s} > ?" for s in stamps)
     n = store.scalar(f"SELECT count(*) FROM {table} WHERE {where}", [since] * len(stamps))
-    return f"{table}: {n} row(s) changed since" if n else None
+    return ("other", f"{n} row(s) of {table} changed", n) if n else None
 
 
 def last_success(store: Store, stage: str) -> datetime | None:

@@ -18,7 +18,10 @@ from casegraph.cli.common import RichProgress, ctx_of, emit, fail, opened, out, 
 
 JSON_HELP = "Print machine-readable JSON."
 EVENTS_SHOWN = 10
-EVIDENCE_SHOWN = 6
+EVIDENCE_SHOWN = 4
+ALERTS_SHOWN = 5
+# Most telling first: what happened to ids an analyst may have written down, then growth, then new ids.
+EVENT_ORDER = ("merged", "split", "retired", "grew", "shrank", "changed", "founded")
 ID_KIND = {"resolve": "person", "linkage": "series"}
 
 
@@ -48,15 +51,19 @@ def render_update(d: dict[str, Any]) -> None:
 
 
 def _render_stage(s: dict[str, Any]) -> None:
-    out.print(f"{s['stage']} ({s['seconds']} s), because {'; '.join(s['reasons'])}", highlight=False)
-    events = s["lineage"]
+    out.print(f"{s['stage']} ({s['seconds']} s): {'; '.join(s['reasons'])}", highlight=False)
+    if s["stage"] not in ID_KIND:
+        return
+    events = sorted(
+        s["lineage"], key=lambda e: EVENT_ORDER.index(e["event"]) if e["event"] in EVENT_ORDER else 9
+    )
     if not events:
-        if s["stage"] in ID_KIND:
-            out.print(f"  {ID_KIND[s['stage']]} ids: no change")
+        out.print(f"  {ID_KIND[s['stage']]} ids: no change")
         return
     counts = Counter(e["event"] for e in events)
-    kind = ID_KIND.get(s["stage"], "id")
-    out.print(f"  {kind} ids: " + ", ".join(f"{n} {event}" for event, n in sorted(counts.items())))
+    out.print(
+        f"  {ID_KIND[s['stage']]} ids: " + ", ".join(f"{counts[e]} {e}" for e in EVENT_ORDER if counts[e])
+    )
     for e in events[:EVENTS_SHOWN]:
         out.print(f"    {_event_line(e)}", highlight=False)
     if len(events) > EVENTS_SHOWN:
@@ -78,14 +85,23 @@ def _render_alerts(alerts: list[dict[str, Any]]) -> None:
     if not alerts:
         out.print("new alerts: none")
         return
-    out.print(f"new alerts: {len(alerts)}")
-    for a in alerts:
-        out.print(f"  [{a['severity'] or '-'}] {a['title']} ({a['alert_id']})", highlight=False)
-        shown = ", ".join(a["evidence"][:EVIDENCE_SHOWN])
-        more = (
-            f" and {len(a['evidence']) - EVIDENCE_SHOWN} more" if len(a["evidence"]) > EVIDENCE_SHOWN else ""
-        )
-        out.print(f"    evidence: {shown}{more}", highlight=False)
+    kinds = Counter(a["kind"] for a in alerts)
+    out.print(f"new alerts: {len(alerts)} (" + ", ".join(f"{n} {k}" for k, n in kinds.most_common()) + ")")
+    for kind in kinds:
+        of_kind = [a for a in alerts if a["kind"] == kind]
+        for a in of_kind[:ALERTS_SHOWN]:
+            out.print(f"  [{a['severity'] or '-'}] {a['title']} ({a['alert_id']})", highlight=False)
+            shown = ", ".join(a["evidence"][:EVIDENCE_SHOWN])
+            more = (
+                f" and {len(a['evidence']) - EVIDENCE_SHOWN} more"
+                if len(a["evidence"]) > EVIDENCE_SHOWN
+                else ""
+            )
+            out.print(f"    evidence: {shown}{more}", highlight=False)
+        if len(of_kind) > ALERTS_SHOWN:
+            out.print(
+                f"  ... and {len(of_kind) - ALERTS_SHOWN} more {kind} (`casegraph network alerts`, or --json)"
+            )
 
 
 class StopBetweenFiles:

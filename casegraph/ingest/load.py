@@ -209,7 +209,7 @@ def _insert_good_rows(store: Store, table: Table, report: IngestReport) -> int:
     names = ", ".join(quote(f.name) for f in cols)
     store.execute(
         f"INSERT INTO {quote(table.name)} ({names}, source_id, source_row, row_hash, ingested_at) "
-        f"SELECT {', '.join(values)}, ?, {ROW}, row_hash, now()::TIMESTAMP FROM {TYPED}",
+        f"SELECT {', '.join(values)}, ?, {ROW}, row_hash, timezone('UTC', now()) FROM {TYPED}",
         [report.source_id],
     )
     return store.count(TYPED)
@@ -258,7 +258,7 @@ def _keep_row_rejects(store: Store, report: IngestReport, file: str) -> None:
 def _record_source(store: Store, report: IngestReport, rules: Mapping | None, digest: str) -> None:
     store.execute(
         "INSERT INTO sources (source_id, agency, table_name, file_name, checksum, mapping, crs, received_at, "
-        "rows_read, rows_loaded, rows_rejected, rows_duplicate) VALUES (?,?,?,?,?,?,?,now()::TIMESTAMP,?,?,?,?)",
+        "rows_read, rows_loaded, rows_rejected, rows_duplicate) VALUES (?,?,?,?,?,?,?,timezone('UTC', now()),?,?,?,?)",
         [
             report.source_id,
             report.agency or "(per row)",
