@@ -100,7 +100,8 @@ def _render_alerts(alerts: list[dict[str, Any]]) -> None:
             out.print(f"    evidence: {shown}{more}", highlight=False)
         if len(of_kind) > ALERTS_SHOWN:
             out.print(
-                f"  ... and {len(of_kind) - ALERTS_SHOWN} more {kind} (`casegraph network alerts`, or --json)"
+                f"  ... and {len(of_kind) - ALERTS_SHOWN} more {kind} "
+                f"(`casegraph {of_kind[0]['stage']} alerts`, or --json)"
             )
 
 
