@@ -33,6 +33,7 @@ STAGE_COMMANDS = (
     "linkage",
     "network",
     "trends",
+    "update",
     "evaluation",
     "safeguards",
     "report",

@@ -51,6 +51,9 @@ def ingest(
         None, "--format", help="csv, jsonl, json or parquet (default: from the extension)."
     ),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of a CSV / JSON file."),
+    then_update: bool = typer.Option(
+        False, "--update", help="When rows were loaded, run `casegraph update` after the import."
+    ),
 ) -> None:
     """Import a file. Exit 0: every row loaded whole (or already stored); 3: some rows rejected or some bad
     values dropped (the rest loaded; see `casegraph rejects`); 2: every row rejected, or the file refused."""
@@ -69,7 +72,13 @@ def ingest(
             )
         except CasegraphError as exc:
             fail(str(exc))
-    emit(ctx, report.as_dict(), _render_report)
+    if then_update and report.loaded:
+        from casegraph.cli.update import run_update
+
+        updated = run_update(ctx)
+        emit(ctx, {"import": report.as_dict(), "update": updated}, _render_import_and_update)
+    else:
+        emit(ctx, report.as_dict(), _render_report)
     if report.every_row_rejected:
         every = "the one row was" if report.rejected == 1 else f"all {report.rejected:,} rows were"
         console.print(f"[bold red]error:[/] nothing loaded: {every} rejected (see `casegraph rejects`)")
@@ -88,6 +97,13 @@ def _partly(report: Any) -> str:
             f"{report.rows_with_dropped_values:,} loaded row{'s' if report.rows_with_dropped_values != 1 else ''}"
         )
     return " and ".join(said)
+
+
+def _render_import_and_update(d: dict[str, Any]) -> None:
+    from casegraph.cli.update import render_update
+
+    _render_report(d["import"])
+    render_update(d["update"])
 
 
 def _default_agency(mapping: str | None, settings: Any) -> str | None:

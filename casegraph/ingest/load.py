@@ -309,7 +309,7 @@ def _insert_good_rows(store: Store, table: Table, report: IngestReport) -> int:
     names = ", ".join(quote(f.name) for f in cols)
     store.execute(
         f"INSERT INTO {quote(table.name)} ({names}, source_id, source_row, row_hash, ingested_at) "
-        f"SELECT {', '.join(values)}, ?, {ROW}, row_hash, now()::TIMESTAMP FROM {TYPED}",
+        f"SELECT {', '.join(values)}, ?, {ROW}, row_hash, timezone('UTC', now()) FROM {TYPED}",
         [report.source_id],
     )
     return store.count(TYPED)
@@ -383,7 +383,7 @@ def _keep_row_rejects(store: Store, report: IngestReport, file: str) -> None:
 def _date_rejects(store: Store, settings: Settings, report: IngestReport) -> None:
     """This import's rejects are kept until their review date, like the intelligence records (28 CFR 23.20(h))."""
     store.execute(
-        f"UPDATE rejects SET rejected_at = now()::TIMESTAMP, review_date = {reject_review_date_sql('now()', settings.safeguards)} "
+        f"UPDATE rejects SET rejected_at = timezone('UTC', now()), review_date = {reject_review_date_sql('now()', settings.safeguards)} "
         "WHERE source_id = ? AND rejected_at IS NULL",
         [report.source_id],
     )
@@ -393,7 +393,7 @@ def _record_source(store: Store, report: IngestReport, rules: Mapping | None, di
     store.execute(
         "INSERT INTO sources (source_id, agency, table_name, file_name, checksum, mapping, crs, received_at, "
         "rows_read, rows_loaded, rows_rejected, rows_duplicate, values_dropped) "
-        "VALUES (?,?,?,?,?,?,?,now()::TIMESTAMP,?,?,?,?,?)",
+        "VALUES (?,?,?,?,?,?,?,timezone('UTC', now()),?,?,?,?,?)",
         [
             report.source_id,
             report.agency or "(per row)",

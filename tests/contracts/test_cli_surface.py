@@ -32,7 +32,19 @@ def every_command_path() -> list[list[str]]:
 def test_every_verb_has_help():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for verb in ("init", "ingest", "status", "schema", "rejects", "export", "synth", "demo", "eval"):
+    for verb in (
+        "init",
+        "ingest",
+        "status",
+        "schema",
+        "rejects",
+        "export",
+        "synth",
+        "demo",
+        "eval",
+        "update",
+        "watch",
+    ):
         assert verb in result.output
         assert runner.invoke(app, [verb, "--help"]).exit_code == 0, verb
 
