@@ -186,6 +186,7 @@ def _render_similar(d: dict[str, Any]) -> None:
             "offence": r.get("offence"),
             "occurred": r.get("occurred_from"),
             "p": r["probability"],
+            "decided": r.get("decision") or "",
             "strongest evidence (log-odds)": _why(r["contributions"]),
         }
         for r in d["results"]

@@ -14,7 +14,10 @@ contributed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +31,8 @@ from casegraph.store import Store
 
 SAMPLE = 2000
 MIN_WINDOW_BUDGET = 10
+# First rows per chunk of candidate pairs: ~100 candidates an incident make a chunk of ~40 MB.
+CHUNK_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -54,39 +59,93 @@ class Plan:
         return out
 
 
-@dataclass
 class Candidates:
-    """Candidate pairs (i < j, index rows), sorted by i then j, with what each pass contributed."""
+    """Candidate pairs (i < j, index rows), sorted by i then j, with what each pass contributed.
 
-    i: np.ndarray
-    j: np.ndarray
-    n_incidents: int
-    passes: dict[str, int] = field(default_factory=dict)
+    They are held in chunks by the range of i, each chunk in memory or (at scale) in a temporary file read
+    back one at a time, so a run's memory holds one chunk, never all of its tens of millions of pairs.
+    """
+
+    def __init__(
+        self, chunks: list[Chunk], n_incidents: int, passes: dict[str, int], spill: Spill | None = None
+    ) -> None:
+        self.chunks, self.n_incidents, self.passes, self.spill = chunks, n_incidents, passes, spill
+        self.count = sum(c.count for c in chunks)
+
+    @classmethod
+    def of(cls, i: np.ndarray, j: np.ndarray, n_incidents: int, passes: dict[str, int]) -> Candidates:
+        return cls([Chunk.of(i, j)], n_incidents, passes)
 
     def __len__(self) -> int:
-        return len(self.i)
+        return self.count
 
-    def where(self, keep: np.ndarray) -> Candidates:
-        return Candidates(self.i[keep], self.j[keep], self.n_incidents, self.passes)
+    def pairs(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Each chunk's (i, j), in order."""
+        for chunk in self.chunks:
+            yield chunk.pairs()
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """All pairs as two arrays (for a subset, e.g. within(); a whole run's pairs would fill memory)."""
+        parts = list(self.pairs())
+        empty = np.zeros(0, np.int64)
+        return np.concatenate([empty, *(i for i, _ in parts)]), np.concatenate(
+            [empty, *(j for _, j in parts)]
+        )
 
     def within(self, rows: np.ndarray) -> Candidates:
-        """The pairs with both incidents among `rows`."""
+        """The pairs with both incidents among `rows` (in memory: a subset, e.g. the solved incidents)."""
         inside = np.zeros(self.n_incidents, bool)
         inside[rows] = True
-        return self.where(inside[self.i] & inside[self.j])
-
-    def touching(self, rows: np.ndarray) -> Candidates:
-        """The pairs with at least one incident among `rows`."""
-        inside = np.zeros(self.n_incidents, bool)
-        inside[rows] = True
-        return self.where(inside[self.i] | inside[self.j])
+        kept_i, kept_j = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for i, j in self.pairs():
+            keep = inside[i] & inside[j]
+            kept_i.append(i[keep])
+            kept_j.append(j[keep])
+        return Candidates.of(np.concatenate(kept_i), np.concatenate(kept_j), self.n_incidents, self.passes)
 
     def per_incident(self) -> float:
         return 2.0 * len(self) / max(1, self.n_incidents)
 
-    def batches(self, size: int) -> Any:
-        for start in range(0, len(self), size):
-            yield self.i[start : start + size], self.j[start : start + size]
+    def batches(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for i, j in self.pairs():
+            for start in range(0, len(i), size):
+                yield i[start : start + size], j[start : start + size]
+
+
+@dataclass
+class Chunk:
+    """Pairs as one (m, 2) int32 array, or the temporary file holding it."""
+
+    count: int
+    array: np.ndarray | None = None
+    path: Path | None = None
+
+    @classmethod
+    def of(cls, i: np.ndarray, j: np.ndarray) -> Chunk:
+        return cls(len(i), np.column_stack([i, j]).astype(np.int32))
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        array = self.array if self.array is not None else np.load(str(self.path))
+        return array[:, 0].astype(np.int64), array[:, 1].astype(np.int64)
+
+
+class Spill:
+    """A temporary folder for chunks of pairs (removed with the Candidates that hold it)."""
+
+    def __init__(self) -> None:
+        self.folder = tempfile.TemporaryDirectory(prefix="casegraph-linkage-")
+        self.written = 0
+
+    def keep(self, array: np.ndarray) -> Path:
+        self.written += 1
+        path = Path(self.folder.name) / f"{self.written}.npy"
+        np.save(path, array)
+        return path
+
+    def chunk(self, keys: np.ndarray, n: int) -> Chunk:
+        """Sorted unique pair keys (i * n + j) as a chunk in a file."""
+        pairs = np.column_stack([keys // n, keys % n]).astype(np.int32)
+        return Chunk(len(keys), path=self.keep(pairs))
 
 
 def configured(settings: LinkageSettings) -> Blocking:
@@ -133,38 +192,74 @@ def choose_plan(store: Store, run_id: str, settings: LinkageSettings, n: int, sc
     return Plan(False, window, settings.neighbours, scales, estimate)
 
 
-def candidates_of(ctx: RunContext) -> Candidates:
+def candidates_of(ctx: RunContext, chunk_rows: int = CHUNK_ROWS) -> Candidates:
     """Every candidate pair of the run under its plan, each pair once."""
     plan, index = ctx.plan, ctx.index
     neighbours = None
     if not plan.all_pairs and plan.neighbours:
         points, placed = embed(index.encoded, plan.scales)
         neighbours = NeighbourIndex.build(points, placed, index.family)
-    return candidates(ctx.store, ctx.run_id, plan, neighbours, len(index))
+    return candidates(ctx.store, ctx.run_id, plan, neighbours, len(index), chunk_rows)
 
 
 def candidates(
-    store: Store, run_id: str, plan: Plan, neighbours: NeighbourIndex | None, n: int
+    store: Store,
+    run_id: str,
+    plan: Plan,
+    neighbours: NeighbourIndex | None,
+    n: int,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> Candidates:
-    """Every candidate pair of the run under the plan, each pair once."""
+    """Every candidate pair of the run under the plan, each pair once, in chunks of `chunk_rows` first rows.
+
+    A pair belongs to the chunk of its first (smaller) row. The neighbour pairs, found incident by incident,
+    are filed by chunk as they come; then each chunk is completed with its window pairs (the window query
+    restricted to the chunk's first rows) and deduplicated alone. Memory holds one chunk of pairs at a time.
+    """
     if plan.all_pairs:
         i, j = np.triu_indices(n, 1)
-        return Candidates(i.astype(np.int64), j.astype(np.int64), n, {"all pairs": len(i)})
-    keys, passes = [], {}
+        return Candidates.of(i.astype(np.int64), j.astype(np.int64), n, {"all pairs": len(i)})
+    spill = Spill()
+    starts = range(0, n, chunk_rows)
+    filed: list[list[Path]] = [[] for _ in starts]
     if neighbours is not None and plan.neighbours:
-        # Deduplicated chunk by chunk: a chunk holds neighbouring rows, so most mutual pairs meet in it.
-        found = [np.unique(_keys(i, j, n)) for i, j in neighbours.pairs(plan.neighbours)]
-        keys.append(np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64))
-        passes["neighbours"] = len(keys[-1])
-    if plan.window is not None:
-        sql = candidate_pairs_sql(INDEX, plan.window)
-        pairs = store.arrow(sql, params_for(sql, {"run": run_id, **plan.window.params()}))
-        i, j = (pairs.column(c).to_numpy().astype(np.int64) for c in ("i", "j"))
-        window = _keys(i, j, n)
-        keys.append(np.unique(window))
-        passes["window"] = len(keys[-1])
-    union = np.unique(np.concatenate(keys)) if keys else np.zeros(0, np.int64)
-    return Candidates(union // n, union % n, n, passes)
+        bounds = np.arange(len(filed) + 1, dtype=np.int64) * chunk_rows * n  # keys sort by first row
+        for i, j in neighbours.pairs(plan.neighbours):
+            keys = np.unique(_keys(i, j, n))
+            edges = np.searchsorted(keys, bounds)
+            for part in np.flatnonzero(np.diff(edges)).tolist():
+                filed[part].append(spill.keep(keys[edges[part] : edges[part + 1]]))
+    passes = {"neighbours": 0, **({"window": 0} if plan.window is not None else {})}
+    chunks = []
+    for b, start in enumerate(starts):
+        near = _merged([np.load(str(p)) for p in filed[b]])
+        for path in filed[b]:
+            path.unlink()
+        passes["neighbours"] += len(near)
+        keys = near
+        if plan.window is not None:
+            window = _window_keys(store, run_id, plan.window, n, start, min(n, start + chunk_rows))
+            passes["window"] += len(window)
+            keys = _merged([near, window])
+        chunks.append(spill.chunk(keys, n))
+    if neighbours is None or not plan.neighbours:
+        passes.pop("neighbours")
+    return Candidates(chunks, n, passes, spill)
+
+
+def _window_keys(store: Store, run_id: str, window: Blocking, n: int, lo: int, hi: int) -> np.ndarray:
+    """Sorted keys of the window pairs whose first row is in [lo, hi) (the query lists each pair once)."""
+    sql = f"SELECT i, j FROM ({candidate_pairs_sql(INDEX, window, first_rows=True)}) ORDER BY i, j"
+    values = {"run": run_id, "lo": lo, "hi": hi, **window.params()}
+    pairs = store.arrow(sql, params_for(sql, values))
+    i, j = (pairs.column(c).to_numpy().astype(np.int64) for c in ("i", "j"))
+    return i * n + j
+
+
+def _merged(parts: list[np.ndarray]) -> np.ndarray:
+    """The union of sorted key arrays, sorted, each key once (a stable sort merges sorted runs in linear time)."""
+    keys = np.sort(np.concatenate([np.zeros(0, np.int64), *parts]), kind="stable")
+    return keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys
 
 
 def _keys(i: np.ndarray, j: np.ndarray, n: int) -> np.ndarray:

@@ -77,20 +77,26 @@ def candidate_pairs_sql(
     subset: str | None = None,
     left: str | None = None,
     ordered: bool = True,
+    first_rows: bool = False,
 ) -> str:
     """Pairs (i, j) of row numbers; parameters $run, $gap (hours) and $dist (metres).
 
     `subset` restricts both sides to the row numbers in a relation; `left` restricts the first side only
-    (then every neighbour is listed, not only j > i, e.g. to count candidates per incident).
+    (then every neighbour is listed, not only j > i, e.g. to count candidates per incident); `first_rows`
+    keeps the pairs whose first row i is in [$lo, $hi) (one chunk of a run's pairs).
     """
     shifts = f"(VALUES {NEIGHBOURS})" if blocking.distance_m else "(VALUES (0, 0))"
     left_only = f" WHERE row_no IN (SELECT row_no FROM {quote(left)})" if left else ""
+    if first_rows:
+        left_only = " WHERE row_no >= $lo AND row_no < $hi"
+    later = " WHERE e.row_no >= $lo" if first_rows else ""
     order = "a.row_no < n.row_no" if ordered else "a.row_no <> n.row_no"
     return (
         f"WITH keyed AS ({_keyed_sql(index, blocking, subset)}), "
         "exploded AS (SELECT keyed.*, unnest(range(b0, b1 + 1)) AS tb FROM keyed), "
         f"lefts AS (SELECT * FROM exploded{left_only}), "
-        f"shifted AS (SELECT e.*, e.cx + d.dx AS nx, e.cy + d.dy AS ny FROM exploded e, {shifts} AS d(dx, dy)) "
+        f"shifted AS (SELECT e.*, e.cx + d.dx AS nx, e.cy + d.dy AS ny FROM exploded e, {shifts} AS d(dx, dy)"
+        f"{later}) "
         "SELECT a.row_no AS i, n.row_no AS j FROM lefts a JOIN shifted n "
         "ON a.family = n.family AND a.tb = n.tb AND a.cx = n.nx AND a.cy = n.ny "
         f"WHERE {order} AND {' AND '.join(_filters(blocking))}"

@@ -108,6 +108,18 @@ def active(store: Store) -> pd.DataFrame:
     )
 
 
+def on_incident(store: Store, key: IncidentKey) -> dict[IncidentKey, str]:
+    """Decisions in force on the pairs of one incident: the other incident -> linked / not-linked."""
+    if TABLE not in store.table_names():
+        return {}
+    rows = store.rows(
+        f"SELECT agency_a, incident_a, agency_b, incident_b, decision FROM {TABLE} WHERE undone_at IS NULL "
+        "AND ((agency_a = ? AND incident_a = ?) OR (agency_b = ? AND incident_b = ?))",
+        [*key, *key],
+    )
+    return {((c, d) if (a, b) == key else (a, b)): decision for a, b, c, d, decision in rows}
+
+
 def listing(store: Store, include_undone: bool = False) -> list[dict[str, Any]]:
     where = "" if include_undone else " WHERE undone_at IS NULL"
     return store.df(f"SELECT * FROM {TABLE}{where} ORDER BY decided_at DESC").to_dict("records")

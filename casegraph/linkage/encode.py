@@ -25,6 +25,7 @@ from casegraph.linkage.comparisons import Comparison
 from casegraph.linkage.timewindows import cycle_moments
 
 TOKEN_BITS = 64
+TEXT_CHUNK = 100_000
 WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -214,8 +215,10 @@ class IncidentEncoder:
         texts = _clean(column).reset_index(drop=True)
         present = texts.notna().to_numpy()
         vectors = np.zeros((n, self.text_model_[-2].n_components), np.float16)
-        if present.any():
-            vectors[present] = self.text_model_.transform(texts[present].tolist()).astype(np.float16)
+        rows = np.flatnonzero(present)
+        for start in range(0, len(rows), TEXT_CHUNK):  # in chunks: a million TF-IDF rows would fill memory
+            part = rows[start : start + TEXT_CHUNK]
+            vectors[part] = self.text_model_.transform(texts.iloc[part].tolist()).astype(np.float16)
         return {f"{c.name}:vec": vectors}
 
 

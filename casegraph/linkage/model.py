@@ -267,6 +267,14 @@ class AveragedModel(_BinaryPairClassifier):
         self.estimators_ = [clone(e).fit(X, y) for e in members]
         return self
 
+    @classmethod
+    def of_fitted(cls, members: list[Any]) -> AveragedModel:
+        """The mean of models already fitted on the same pairs (what fit would refit, without refitting)."""
+        model = cls(estimators=[clone(m) for m in members])
+        model.estimators_ = list(members)
+        model.classes_, model.n_features_in_ = members[0].classes_, members[0].n_features_in_
+        return model
+
     def explain(self, X: Any) -> Explanation:
         X = self._check(X)
         parts = [e.explain(X) for e in self.estimators_]
@@ -301,6 +309,26 @@ class LinkModel(_BinaryPairClassifier):
         estimator = clone(self.estimator if self.estimator is not None else BoostedModel())
         folds = self._folds(y01, groups)
         oof = cross_val_predict(estimator, X, y01, groups=groups, cv=folds, method="decision_function")
+        self._calibrate(oof, y01)
+        self.estimator_ = estimator.fit(X, y01)
+        return self
+
+    @classmethod
+    def averaged(cls, members: list[LinkModel], y: Any) -> LinkModel:
+        """The calibrated mean of fitted LinkModels (same pairs, same folds): exactly what fitting
+        LinkModel(AveragedModel(their estimators)) gives, at no further fitting cost."""
+        first = members[0]
+        inner = AveragedModel.of_fitted([m.estimator_ for m in members])
+        model = cls(estimator=clone(inner), cv=first.cv, random_state=first.random_state)
+        model.classes_, model.n_features_in_ = first.classes_, first.n_features_in_
+        model._calibrate(np.mean([m.oof_ for m in members], axis=0), (np.asarray(y) == first.classes_[1]))
+        model.estimator_ = inner
+        return model
+
+    def _calibrate(self, oof: np.ndarray, y01: np.ndarray) -> None:
+        """Ranking quality and Platt scaling from out-of-fold scores."""
+        y01 = np.asarray(y01).astype(int)
+        self.oof_ = oof
         self.cv_scores_ = {
             "auc": float(roc_auc_score(y01, oof)),
             "average_precision": float(average_precision_score(y01, oof)),
@@ -309,8 +337,11 @@ class LinkModel(_BinaryPairClassifier):
         self.slope_, self.intercept_ = float(platt.coef_[0, 0]), float(platt.intercept_[0])
         self.calibration_ = calibration_curve(expit(self.slope_ * oof + self.intercept_), y01)
         self.training_prior_ = self.prior_ = float(y01.mean())
-        self.estimator_ = estimator.fit(X, y01)
-        return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        state.pop("oof_", None)  # for choosing and averaging at fit time; not saved with the model
+        return state
 
     def adapt_prior(
         self, X: Any, *, floor: float = 1 / 10, max_iter: int = 100, tol: float = 1e-6

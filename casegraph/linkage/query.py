@@ -3,7 +3,9 @@
 The seed is compared with its blocking candidates in the linkage index (not only stored links), chosen by
 the plan `link` used (every incident of a small store; else its nearest incidents in space and time and its
 window), with the model and encoder `link` saved, so the answer matches the stored links and covers pairs
-below the link threshold. An incident ingested after `link` is encoded on the fly.
+below the link threshold. An incident ingested after `link` is encoded on the fly. Analysts' decisions in
+force apply as in `link`: a pair decided not linked is not offered, one decided linked is listed (compared
+even where blocking would not have) with probability 1 and the decision.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 from scipy.special import expit
 
 from casegraph.errors import CasegraphError
+from casegraph.linkage import decisions
 from casegraph.linkage.comparisons import fields_read
 from casegraph.linkage.encode import Encoded
 from casegraph.linkage.features import pair_features
@@ -43,10 +46,11 @@ class Scores:
     incident_id: np.ndarray
     X: np.ndarray
     log_odds: np.ndarray
+    decided: np.ndarray  # the decision in force on each pair ("" for none)
 
     @property
     def probability(self) -> np.ndarray:
-        return expit(self.log_odds)
+        return np.where(self.decided == "linked", 1.0, expit(self.log_odds))
 
 
 def find_seed(store: Store, artefact: Artefact, incident_id: str, agency: str | None) -> Seed:
@@ -86,18 +90,24 @@ def score_seed(
     """The seed against every blocking candidate in the index, with the features and log-odds of each pair."""
     artefact = load_artefact(store, run_id)
     seed = find_seed(store, artefact, incident_id, agency)
+    decided = decisions.on_incident(store, (seed.agency, seed.incident_id))
     rows = [
-        r for r in _candidate_rows(store, artefact, seed) if (r[1], r[2]) != (seed.agency, seed.incident_id)
+        r
+        for r in _candidate_rows(store, artefact, seed, decided)
+        if (r[1], r[2]) != (seed.agency, seed.incident_id) and decided.get((r[1], r[2])) != "not-linked"
     ]
     candidates = Encoded.unpack([r[3] for r in rows], artefact.layout)
     n = len(rows)
     X = pair_features(seed.encoded, np.zeros(n, np.int64), candidates, np.arange(n), artefact.comparisons)
     z = artefact.model.decision_function(X) if n else np.zeros(0)
     agencies, incidents = (np.array([r[k] for r in rows], dtype=object) for k in (1, 2))
-    return Scores(seed, artefact, agencies, incidents, X, z)
+    marks = np.array([decided.get((r[1], r[2]), "") for r in rows], dtype=object)
+    return Scores(seed, artefact, agencies, incidents, X, z, marks)
 
 
-def _candidate_rows(store: Store, artefact: Artefact, seed: Seed) -> list[tuple[Any, ...]]:
+def _candidate_rows(
+    store: Store, artefact: Artefact, seed: Seed, decided: dict[tuple[str, str], str]
+) -> list[tuple[Any, ...]]:
     plan = artefact.plan
     if plan.all_pairs:
         return store.rows(
@@ -105,7 +115,7 @@ def _candidate_rows(store: Store, artefact: Artefact, seed: Seed) -> list[tuple[
             [artefact.run_id],
         )
     run = run_rows(store, artefact)
-    wanted = [np.zeros(0, np.int64)]
+    wanted = [np.zeros(0, np.int64), run.rows_decided_linked(decided)]
     if plan.neighbours:
         point, placed = embed(seed.encoded, plan.scales)
         wanted.append(run.neighbours.query(point[0], bool(placed[0]), seed.family, plan.neighbours))
@@ -131,6 +141,17 @@ class RunRows:
     columns: dict[str, np.ndarray]
     rows_of: dict[str, list[int]]
     neighbours: NeighbourIndex
+
+    def rows_decided_linked(self, decided: dict[tuple[str, str], str]) -> np.ndarray:
+        """Index rows of the incidents an analyst decided are linked to the seed."""
+        linked = [key for key, decision in decided.items() if decision == "linked"]
+        rows = [
+            r
+            for agency, incident in linked
+            for r in self.rows_of.get(incident, [])
+            if self.agency[r] == agency
+        ]
+        return np.array(rows, np.int64)
 
     def window(self, seed: Seed, window: Any) -> np.ndarray:
         """Rows inside the seed's window (same family, gap and distance), as the window pass joins them."""
@@ -188,7 +209,7 @@ def similar(
 ) -> dict[str, Any]:
     """The `top` incidents most likely linked to the seed, best first, each explained feature by feature."""
     scores = score_seed(store, incident_id, agency=agency, run_id=run_id)
-    best = np.argsort(-scores.log_odds, kind="stable")[:top]
+    best = np.lexsort((-scores.log_odds, scores.decided != "linked"))[:top]
     explained = scores.artefact.model.explain(scores.X[best]) if len(best) else None
     details = incident_details(store, scores, scores.agency[best], scores.incident_id[best])
     results = []
@@ -202,6 +223,7 @@ def similar(
                 "incident_id": other[1],
                 "probability": round(float(scores.probability[k]), 4),
                 "log_odds": round(float(scores.log_odds[k]), 3),
+                "decision": scores.decided[k] or None,
                 "base": round(float(explained.base[rank]), 3),
                 **details.get(other, {}).get("summary", {}),
                 "contributions": contributions(

@@ -160,7 +160,7 @@ def training_set(ctx: RunContext, keys: pd.DataFrame, candidates: Candidates) ->
     matrix = incidence(keys, len(ctx.index))
     solved = np.unique(keys["row_no"].to_numpy()).astype(np.int64)
     pairs = candidates.within(solved)
-    i, j = pairs.i, pairs.j
+    i, j = pairs.arrays()
     y = share_offender(matrix, i, j) if len(i) else np.zeros(0, bool)
     keep = sample_pairs(y, ctx.settings)
     if y[keep].sum() < 5 or (~y[keep]).sum() < 5:
@@ -240,11 +240,16 @@ def fit_models(
 ) -> tuple[str, dict[str, LinkModel]]:
     """Fit every candidate model kind (or the one the settings force); choose by out-of-fold average precision."""
     kinds = MODEL_KINDS if settings.model == "auto" else (settings.model,)
+    members = ("bayes_factor", "boosted")
     fitted = {
         k: make_model(k, comparisons, settings.random_state, settings.cv_folds).fit(
             data.X, data.y, data.groups
         )
-        for k in kinds
+        for k in members
+        if k in kinds or "averaged" in kinds
     }
+    if "averaged" in kinds:  # the mean of the two members, fitted once (same pairs, same folds)
+        fitted["averaged"] = LinkModel.averaged([fitted[k] for k in members], data.y)
+    fitted = {k: fitted[k] for k in kinds}
     best = max(kinds, key=lambda k: (fitted[k].cv_scores_["average_precision"], fitted[k].cv_scores_["auc"]))
     return best, fitted

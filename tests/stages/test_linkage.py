@@ -263,6 +263,10 @@ def test_decisions_override_the_score_and_become_labels(city_store, settings):
     by_pair = {frozenset((a, b)): (p, d) for a, b, p, d in pairs.itertuples(index=False)}
     assert frozenset((strong[1], strong[3])) not in by_pair
     assert by_pair[frozenset((far[1], last[1]))] == (1.0, "linked")
+    offered = similar(city_store, strong[1], agency=strong[0], top=50)["results"]
+    assert (strong[2], strong[3]) not in {(r["agency"], r["incident_id"]) for r in offered}
+    first = similar(city_store, far[1], agency=far[0], top=5)["results"][0]  # years apart, still compared
+    assert (first["incident_id"], first["probability"], first["decision"]) == (last[1], 1.0, "linked")
     assert decisions.undo(city_store, far, last, user="ana") == 1
     assert linkage.run(city_store, settings)["decisions_in_force"] == 1  # not-linked stays in force
     assert city_store.scalar("SELECT count(*) FROM incident_links WHERE decision IS NOT NULL") == 0

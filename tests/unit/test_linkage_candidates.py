@@ -110,3 +110,33 @@ def test_shrinking_scales_the_expected_pair_count():
     b = shrunk(Blocking(24 * 40, 2000, True), 1 / 8)
     assert b.gap_hours * b.distance_m**2 == pytest.approx(24 * 40 * 2000**2 / 8)
     assert shrunk(Blocking(0, 0, True), 0.1) == Blocking(0, 0, True)  # nothing to shrink
+
+
+def test_chunked_candidates_are_the_union_of_the_passes_each_pair_once(store):
+    from casegraph.linkage.blocking import Plan, candidates
+    from casegraph.linkage.encode import Encoded
+    from casegraph.linkage.neighbours import NeighbourIndex, Scales, embed
+
+    frame = _index(3)
+    store.write(INDEX, frame)
+    window, k = Blocking(24 * 5, 1200, True), 4
+    encoded = Encoded({c: frame[c].to_numpy(float) for c in ("t_lo", "t_hi", "x", "y")})
+    points, placed = embed(encoded, Scales(800.0, 6.0))
+    neighbours = NeighbourIndex.build(points, placed, frame["family"].to_numpy(str))
+    expected = _brute(frame, window) | {
+        (min(i, j), max(i, j))
+        for a, b in neighbours.pairs(k)
+        for i, j in zip(a.tolist(), b.tolist(), strict=True)
+    }
+    plan = Plan(False, window, k, Scales(800.0, 6.0))
+    for chunk_rows in (37, N):  # many chunks (pairs spilled to files) and one
+        found = candidates(store, "r1", plan, neighbours, N, chunk_rows)
+        i, j = found.arrays()
+        assert len(found) == len(i) == len(expected) and len(found.chunks) == -(-N // chunk_rows)
+        assert set(zip(i.tolist(), j.tolist(), strict=True)) == expected
+        assert np.all(np.diff(i * N + j) > 0)  # sorted by i then j, no pair twice
+        within = found.within(np.arange(0, N, 2))
+        wi, wj = within.arrays()
+        assert set(zip(wi.tolist(), wj.tolist(), strict=True)) == {
+            (a, b) for a, b in expected if a % 2 == 0 and b % 2 == 0
+        }

@@ -82,3 +82,15 @@ def test_calibration_is_monotone_and_probabilities_are_honest():
     # calibrated: predicted mean close to the observed rate on held-out rows
     assert abs(p.mean() - y[4000:].mean()) < 0.03
     assert set(model.cv_scores_) == {"auc", "average_precision"}
+
+
+def test_averaging_fitted_members_equals_fitting_the_average():
+    X, y = _data(4000, seed=3)
+    groups = np.arange(len(y)) % 50
+    members = [LinkModel(estimator=e, cv=3).fit(X, y, groups) for e in (BayesFactorModel(), BoostedModel())]
+    whole = LinkModel(estimator=AveragedModel(estimators=[BayesFactorModel(), BoostedModel()]), cv=3)
+    whole.fit(X, y, groups)
+    combined = LinkModel.averaged(members, y)
+    assert combined.cv_scores_ == pytest.approx(whole.cv_scores_)
+    np.testing.assert_allclose(combined.decision_function(X), whole.decision_function(X), rtol=1e-9)
+    assert "oof_" not in combined.__getstate__()  # out-of-fold scores are not saved with the model
