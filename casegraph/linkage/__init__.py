@@ -25,8 +25,10 @@ READS = (
     "linkage_models",
     "linkage_index",
     "linkage_decisions",
+    "property_items",
+    "property_events",
 )
-WRITES = ("incident_links", "series", "linkage_models", "linkage_index")
+WRITES = ("incident_links", "property_links", "series", "linkage_models", "linkage_index")
 
 # The schema fields features, blocking keys and link explanations are computed from (checked by
 # tests/contracts/test_no_protected_features.py; comparisons.selected also refuses any protected field).

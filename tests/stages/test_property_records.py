@@ -12,14 +12,16 @@ from casegraph import ingest
 from casegraph.schema.identifiers import imei_check_digit, is_valid_imei, near_identifiers
 
 EXPORT_HEADER = (
-    "transaction_id,transaction_date,shop_name,shop_licence,shop_city,shop_area,item_type,make,model,imei,"
-    "serial,description,seller_first_name,seller_last_name,seller_dob,seller_id_number,seller_address"
+    "transaction_id,transaction_date,transaction_type,shop_name,shop_licence,shop_city,shop_area,shop_lat,"
+    "shop_lon,item_type,make,model,imei,serial,description,seller_first_name,seller_last_name,seller_dob,"
+    "seller_id_number,seller_address"
 )
 VALID = "352099001761481"
 
 
 def export_row(tid: str, imei: str = "", serial: str = "", seller: str = "Dan,Roe,1990-02-03,D123") -> str:
-    return f"{tid},2024-03-01 10:00,Cash Kings,PL-1,Riverton,R1,Phone,Apple,iPhone 13,{imei},{serial},,{seller},1 Main St"
+    shop = "Cash Kings,PL-1,Riverton,R1,42.3,-87.9"
+    return f"{tid},2024-03-01 10:00,Pawn,{shop},Phone,Apple,iPhone 13,{imei},{serial},,{seller},1 Main St"
 
 
 def test_python_imei_rule():
@@ -73,7 +75,8 @@ def test_pawn_export_sellers_are_person_records(store, settings, tmp_path: Path)
     assert (sellers.loaded, events.loaded, events.rejected) == (3, 2, 1)
     named = store.rows(
         "SELECT e.event_id, e.kind, e.city, p.given_name, p.family_name, e.imei, e.serial FROM property_events e "
-        "JOIN person_records p ON p.agency = e.agency AND p.record_id = e.record_id ORDER BY 1"
+        "JOIN person_records p ON p.agency = e.agency AND p.record_id = e.record_id "
+        "WHERE p.record_id = 'PL-1:' || e.event_id ORDER BY 1"
     )
     assert named == [
         ("T1", "pawned", "Riverton", "Dan", "Roe", VALID, None),
