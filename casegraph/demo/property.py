@@ -1,6 +1,7 @@
-"""Stolen property in the synthetic city: phones and laptops with identifiers, and where they turn up again.
+"""Stolen property in the synthetic city: phones, laptops and other serial-numbered items, and where they turn up.
 
-Items come from the property an incident already lists (phone, laptop, electronics), so the incidents
+Items come from the property an incident already lists (phone, laptop, electronics, bicycle, tools, sat nav,
+watch), so the incidents
 themselves are unchanged. A crew's lead pawns some items at a local shop; one planted fence, a member of
 one group, buys from the crews of several groups and resells at dealers in another city; an arrestee
 sometimes still holds an item from an earlier incident; a few one-off thieves pawn what they took. Some
@@ -27,6 +28,14 @@ ITEMS: dict[str, tuple[str, float, tuple[tuple[str, str], ...]]] = {
     "phone": ("phone", 0.8, (("Apple", "iPhone 13"), ("Samsung", "Galaxy S22"), ("Google", "Pixel 7"))),
     "laptop": ("laptop", 0.7, (("Dell", "XPS 13"), ("Lenovo", "ThinkPad T14"), ("Apple", "MacBook Air"))),
     "electronics": ("tablet", 0.5, (("Apple", "iPad"), ("Samsung", "Galaxy Tab"))),
+    "bicycle": ("bicycle", 0.5, (("Trek", "FX 2"), ("Giant", "Escape 3"), ("Specialized", "Sirrus"))),
+    "tools": (
+        "tool",
+        0.4,
+        (("DeWalt", "DCD791 drill"), ("Makita", "XFD131 drill"), ("Milwaukee", "M18 saw")),
+    ),
+    "sat_nav": ("other", 0.5, (("Garmin", "DriveSmart 55"), ("TomTom", "GO 520"))),
+    "watch": ("jewellery", 0.3, (("Omega", "Seamaster"), ("Tag Heuer", "Carrera"), ("Seiko", "Presage"))),
 }
 # IMEI reporting-body prefixes (type allocation codes) of the makes above.
 TAC = {"Apple": "35391110", "Samsung": "35260011", "Google": "35846711"}
@@ -113,8 +122,8 @@ class PropertyMaker:
     ) -> None:
         """Items of one emitted incident and their fate; what its arrestees still hold from before."""
         at, arrested = arrest
-        for o, record in arrested:
-            self._found_on(o, record, row, at)
+        for o, _ in arrested:
+            self._found_on(o, row, at)
         thief = f"P{who[0] + 1:06d}" if who else f"B{num:07d}"
         for code in row[15].split(";"):
             if code in ITEMS:
@@ -239,12 +248,13 @@ class PropertyMaker:
         digit = str((int(value[k]) + 1) % 10) if value[k].isdigit() else "7"
         return value[:k] + digit + value[k + 1 :]
 
-    def _found_on(self, o: int, record: str, row: list[str], at: int) -> None:
+    def _found_on(self, o: int, row: list[str], at: int) -> None:
         """An arrestee searched: an item from an earlier incident of theirs is found on them."""
         held = self.held.get(o)
         if not held or self.rng.random() >= FOUND_AT_ARREST:
             return
         item = held.popleft()
+        record = self._own_record(o, row[1]) or ""
         eid = f"E{self.next_event:07d}"
         self.next_event += 1
         self.tables.write(
@@ -270,6 +280,13 @@ class PropertyMaker:
         self.tables.write(
             "property_truth", [item.item_id, item.agency, item.incident_id, item.thief, f"P{o + 1:06d}", eid]
         )
+
+    def _own_record(self, o: int, agency: str) -> str | None:
+        """The offender's record held by the agency that found the item (None: it holds none)."""
+        start, count = int(self.w.rec_start[o]), int(self.w.rec_count[o])
+        codes = self.w.rec_agency[start - 1 : start - 1 + count].tolist()
+        want = self.w.cfg.agencies.index(agency)
+        return f"R{start + codes.index(want):07d}" if want in codes else None
 
     def truth(self) -> dict[str, object]:
         """The planted fence (fence_truth.csv) and a summary for city.json."""

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from casegraph.linkage.property import describe_sighting, item_evidence
 from casegraph.linkage.query import score_seed
 from casegraph.linkage.training import has_identities, known_offenders_sql
 from casegraph.safeguards import valid_claims_sql
@@ -73,8 +74,11 @@ def attribute(
     top: int = 10,
     min_probability: float = 0.05,
     claim_rules: SafeguardSettings | None = None,
+    use_property: bool = True,
 ) -> dict[str, Any]:
-    """Ranked offenders, series and groups for one incident, each with its evidence."""
+    """Ranked offenders, series and groups for one incident, each with its evidence. With `use_property`,
+    an item of the seed seen again links the incident it was seen in (score 1) and makes the person who
+    sold or held it a candidate (score 1), the item named as the evidence."""
     scores = score_seed(store, incident_id, agency=agency)
     keep = scores.probability >= min_probability
     linked = pd.DataFrame(
@@ -85,22 +89,56 @@ def attribute(
         }
     )
     identities = has_identities(store)
+    seed = (scores.seed.agency, scores.seed.incident_id)
+    items = (
+        item_evidence(store, scores.artefact.run_id, *seed, identities) if use_property else pd.DataFrame()
+    )
+    linked = _with_item_links(linked, items, seed)
     with store.registered(LINKED, linked):
         offenders = store.df(offenders_sql(len(settings.offender_roles), identities), settings.offender_roles)
         series = store.df(series_sql(), [scores.artefact.run_id])
         valid = f"({valid_claims_sql('membership_claims', claim_rules or SafeguardSettings())})"
         claims = store.df(claims_sql(identities, valid))
-    ranked_offenders = _rank_offenders(offenders, top)
+    offenders = pd.concat([offenders, _holders(items, seed)], ignore_index=True)
+    ranked_offenders = _rank_offenders(offenders, top, items)
     return {
         "seed": {"agency": scores.seed.agency, "incident_id": scores.seed.incident_id},
         "run_id": scores.artefact.run_id,
         **scores.artefact.about(),
         "candidates": len(scores.log_odds),
         "linked_incidents": len(linked),
+        "items": [describe_sighting(r) for _, r in items.iterrows()],
         "offenders": ranked_offenders,
         "series": _rank_series(series, top),
         "groups": _rank_groups(offenders, claims, top),
     }
+
+
+def _with_item_links(linked: pd.DataFrame, items: pd.DataFrame, seed: tuple[str, str]) -> pd.DataFrame:
+    """The model's linked incidents plus those an item of the seed was seen in (probability 1)."""
+    if items.empty:
+        return linked
+    hard = items[items["incident_id"].notna()][["agency", "incident_id"]].drop_duplicates()
+    hard = hard[(hard["agency"] != seed[0]) | (hard["incident_id"] != seed[1])].assign(probability=1.0)
+    both = pd.concat([linked, hard], ignore_index=True)
+    return both.groupby(["agency", "incident_id"], as_index=False, sort=False)["probability"].max()
+
+
+def _holders(items: pd.DataFrame, seed: tuple[str, str]) -> pd.DataFrame:
+    """Persons who sold or held an item of the seed, as offender candidates with the seed as their incident."""
+    if items.empty:
+        return pd.DataFrame()
+    held = items[items["holder"].notna()]
+    return pd.DataFrame(
+        {
+            "offender": held["holder"],
+            "record_agency": held["agency"],
+            "record_id": held["record_id"],
+            "agency": seed[0],
+            "incident_id": seed[1],
+            "probability": 1.0,
+        }
+    )
 
 
 def _evidence(frame: pd.DataFrame, limit: int = 5) -> list[dict[str, Any]]:
@@ -115,9 +153,12 @@ def _evidence(frame: pd.DataFrame, limit: int = 5) -> list[dict[str, Any]]:
     ]
 
 
-def _rank_offenders(offenders: pd.DataFrame, top: int) -> list[dict[str, Any]]:
+def _rank_offenders(offenders: pd.DataFrame, top: int, items: pd.DataFrame) -> list[dict[str, Any]]:
+    """Offenders by their best link; an item they sold or held, or one seen in an incident they are known
+    for, is named (`items`) beside the incidents."""
     out = []
     for offender, rows in offenders.groupby("offender"):
+        backed = _items_behind(items, offender, rows)
         records = sorted(
             {f"{a}:{r}" for a, r in rows[["record_agency", "record_id"]].itertuples(index=False)}
         )
@@ -128,9 +169,25 @@ def _rank_offenders(offenders: pd.DataFrame, top: int) -> list[dict[str, Any]]:
                 "linked_incidents": int(rows[["agency", "incident_id"]].drop_duplicates().shape[0]),
                 "records": records,
                 "evidence": _evidence(rows),
+                **({"items": backed} if backed else {}),
             }
         )
     return sorted(out, key=lambda d: -d["score"])[:top]
+
+
+def _items_behind(items: pd.DataFrame, offender: Any, rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """The item links behind an offender's score: items they held, or seen in an incident they are known for."""
+    if items.empty:
+        return []
+    incidents = set(zip(rows["agency"], rows["incident_id"], strict=True))
+    mine = items[
+        (items["holder"] == offender)
+        | pd.Series(
+            [k in incidents for k in zip(items["agency"], items["incident_id"], strict=True)],
+            index=items.index,
+        )
+    ]
+    return [describe_sighting(r) for _, r in mine.iterrows()]
 
 
 def _rank_series(series: pd.DataFrame, top: int) -> list[dict[str, Any]]:

@@ -126,3 +126,56 @@ def incident_pairs(store: Store, run_id: str) -> pd.DataFrame:
         "AND (agency_a, incident_a) <> (agency_b, incident_b)",
         [run_id],
     )
+
+
+def _other_side(seed: str, other: str) -> str:
+    return (
+        f"SELECT agency_{other} AS agency, sighting_{other} AS sighting, sighting_kind_{other} AS sighting_kind, "
+        f"incident_{other} AS incident_id, record_{other} AS record_id, occurred_{other} AS occurred_at, "
+        f"place_{other} AS place, sighting_{seed} AS seed_sighting, identifier_{seed} AS identifier "
+        f"FROM property_links WHERE run_id = ? AND kind = 'item' AND agency_{seed} = ? AND incident_{seed} = ?"
+    )
+
+
+def item_evidence_sql(with_identities: bool) -> str:
+    """What the seed incident's items link to (the other sighting of each item link), with the holder's person
+    (resolved, else agency:record_id). Parameters: run_id, agency, incident_id, run_id, agency, incident_id."""
+    record = "s.agency || ':' || s.record_id"
+    person = f"coalesce(p.person_id, {record})" if with_identities else record
+    identities = (
+        "LEFT JOIN (SELECT agency, record_id, person_id FROM person_identities "
+        "QUALIFY row_number() OVER (PARTITION BY agency, record_id ORDER BY run_id DESC) = 1) p "
+        "ON p.agency = s.agency AND p.record_id = s.record_id "
+        if with_identities
+        else ""
+    )
+    holder = f"CASE WHEN s.record_id IS NOT NULL THEN {person} END"
+    return (
+        f"SELECT s.*, {holder} AS holder FROM ({_other_side('a', 'b')} UNION ALL {_other_side('b', 'a')}) s "
+        f"{identities}ORDER BY s.occurred_at, s.sighting"
+    )
+
+
+def item_evidence(
+    store: Store, run_id: str, agency: str, incident_id: str, with_identities: bool
+) -> pd.DataFrame:
+    if "property_links" not in store.table_names():
+        return pd.DataFrame()
+    params = [run_id, agency, incident_id] * 2
+    return store.df(item_evidence_sql(with_identities), params)
+
+
+def describe_sighting(row: pd.Series) -> dict[str, object]:
+    """One item link as an answer shows it: the item, what happened to it, where, when, on which records."""
+    return {
+        "item": row["seed_sighting"],
+        "identifier": row["identifier"],
+        "seen": row["sighting_kind"],
+        "sighting": row["sighting"],
+        "agency": row["agency"],
+        "incident_id": None if pd.isna(row["incident_id"]) else row["incident_id"],
+        "record_id": None if pd.isna(row["record_id"]) else row["record_id"],
+        "at": None if pd.isna(row["occurred_at"]) else str(row["occurred_at"]),
+        "place": None if pd.isna(row["place"]) or not row["place"] else row["place"],
+        "score": 1.0,
+    }

@@ -21,6 +21,7 @@ class Sources:
     identities: bool
     series: bool
     addresses: bool
+    property: bool = False  # item links (linkage's property_links): sellers and holders of stolen items
     notes: list[str] = field(default_factory=list)
 
 
@@ -30,7 +31,8 @@ def sources_of(store: Store, settings: Settings) -> Sources:
     series = (
         net.use_series and "series" in store.table_names() and bool(store.scalar(sql.count_sql("series")))
     )
-    found = Sources(identities, series, net.address_ties)
+    items = "property_links" in store.table_names() and bool(store.scalar(sql.count_sql("property_links")))
+    found = Sources(identities, series, net.address_ties, items)
     if not identities:
         found.notes.append(_without_identities(store))
     if net.use_series and not series:
@@ -62,7 +64,11 @@ def make_scratch(store: Store, settings: Settings, src: Sources) -> None:
     params: list[object] = [net.offender_roles]
     if src.series:
         params += [net.offender_roles, net.series_max_size]
-    parts = sql.participations_sql(use_series=src.series, use_addresses=src.addresses)
+    if src.property:
+        params += [net.offender_roles]
+    parts = sql.participations_sql(
+        use_series=src.series, use_addresses=src.addresses, use_property=src.property
+    )
     store.execute(sql.create_as_sql(sql.SCRATCH_PARTS, parts), params)
     events = sql.pair_events_sql(address_max_persons=net.address_max_persons)
     store.execute(sql.create_as_sql(sql.SCRATCH_EVENTS, events), [net.max_event_persons])
