@@ -187,13 +187,33 @@ def _render_similar(d: dict[str, Any]) -> None:
             "occurred": r.get("occurred_from"),
             "p": r["probability"],
             "strongest evidence (log-odds)": _why(r["contributions"]),
+            "item": ", ".join(i["identifier"] for i in r.get("items", [])),
         }
         for r in d["results"]
     ]
     out.print(
         table_of(f"incidents like {d['seed']['incident_id']} ({d['candidates']} candidates compared)", rows)
     )
+    _render_items(d)
     _render_model(d)
+
+
+def _render_items(d: dict[str, Any]) -> None:
+    """The seed's items seen again: each is a hard link (score 1), the item its evidence."""
+    if d.get("items"):
+        rows = [
+            {
+                "item": i["item"],
+                "identifier": i["identifier"],
+                "seen": i["seen"],
+                "at": i["at"],
+                "place": i["place"],
+                "incident": i["incident_id"],
+                "person record": i["record_id"],
+            }
+            for i in d["items"]
+        ]
+        out.print(table_of("the seed's stolen items seen again (hard links, score 1)", rows))
 
 
 def attribute(
@@ -232,11 +252,13 @@ def _render_attribute(d: dict[str, Any]) -> None:
                     "score": o["score"],
                     "records": ", ".join(o["records"]),
                     "linked incidents": evidence(o),
+                    "items": ", ".join(f"{i['identifier']} ({i['seen']})" for i in o.get("items", [])[:3]),
                 }
                 for o in d["offenders"]
             ],
         )
     )
+    _render_items(d)
     out.print(
         table_of(
             "series",
