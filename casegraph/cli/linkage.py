@@ -31,6 +31,7 @@ link_app = typer.Typer(
     invoke_without_command=True,
 )
 decisions = LazyModule("casegraph.linkage.decisions")
+item_decisions = LazyModule("casegraph.linkage.item_decisions")
 
 
 @link_app.callback()
@@ -71,6 +72,65 @@ def _decision_line(d: dict[str, Any]) -> str:
     return (
         f"{d['decision']}: {d['agency_a']}:{d['incident_a']} ~ {d['agency_b']}:{d['incident_b']} by "
         f"{d['decided_by']} (model said {d['model_probability']}); applies from the next `casegraph link`"
+    )
+
+
+@link_app.command("items")
+def item_candidates(
+    ctx: typer.Context,
+    all_: bool = typer.Option(False, "--all", help="Include near matches already decided."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Near matches of item identifiers (one character off, two swapped): candidates, never links, until an
+    analyst decides them with `link item-decide`."""
+    set_json(ctx, as_json)
+    with opened(ctx) as (store, _settings):
+        data = item_decisions.candidates(store, undecided_only=not all_)
+    columns = [
+        "match",
+        "identifier_a",
+        "agency_a",
+        "sighting_a",
+        "sighting_kind_a",
+        "identifier_b",
+        "agency_b",
+        "sighting_b",
+        "sighting_kind_b",
+        "place_b",
+        "decision",
+    ]
+    emit(ctx, data, lambda d: out.print(table_of("near matches of item identifiers", d, columns)))
+
+
+@link_app.command("item-decide")
+def item_decide(
+    ctx: typer.Context,
+    sighting_a: str = typer.Argument(..., help="Item or event id (ID or AGENCY:ID)."),
+    sighting_b: str = typer.Argument(..., help="Item or event id (ID or AGENCY:ID)."),
+    decision: str = typer.Argument(..., help="same-item, different or undo."),
+    note: str = typer.Option(None, "--note", help="Why (kept with the decision)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Decide a near match of two item identifiers (who, when and why are kept, audited): same-item makes it
+    an item link (score 1) from the next `link` run; different sets it aside."""
+    set_json(ctx, as_json)
+    with opened(ctx) as (store, _settings):
+        a, b = item_decisions.sighting_key(store, sighting_a), item_decisions.sighting_key(store, sighting_b)
+        if decision == "undo":
+            data: dict[str, Any] = {"undone": item_decisions.undo(store, a, b, user=store.user.user_id)}
+        else:
+            data = item_decisions.decide(store, a, b, decision, user=store.user.user_id, note=note)
+    emit(ctx, data, lambda d: out.print(_item_decision_line(d)))
+
+
+def _item_decision_line(d: dict[str, Any]) -> str:
+    if "undone" in d:
+        return (
+            f"undid {d['undone']} decision(s); from the next `casegraph link` the pair is a near match again"
+        )
+    return (
+        f"{d['decision']}: {d['agency_a']}:{d['sighting_a']} ~ {d['agency_b']}:{d['sighting_b']} by "
+        f"{d['decided_by']}; applies from the next `casegraph link`"
     )
 
 

@@ -132,10 +132,12 @@ def attribution(
 
 
 def near_matches(store: Store) -> dict[str, int]:
-    """Near-match candidates, and item links (score 1) whose two identifiers differ: always 0 by design."""
+    """Near-match candidates, and item links (score 1) whose identifiers differ without an analyst's decision
+    that they are one item: always 0 by design."""
     counts = dict(store.rows("SELECT kind, count(*) FROM property_links GROUP BY kind"))
     differ = store.scalar(
-        "SELECT count(*) FROM property_links WHERE kind = 'item' AND identifier_a <> identifier_b"
+        "SELECT count(*) FROM property_links WHERE kind = 'item' AND identifier_a <> identifier_b "
+        "AND decision IS DISTINCT FROM 'same-item'"
     )
     return {
         "item_links": int(counts.get("item", 0)),

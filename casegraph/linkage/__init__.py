@@ -27,6 +27,7 @@ READS = (
     "linkage_decisions",
     "property_items",
     "property_events",
+    "property_decisions",
 )
 WRITES = ("incident_links", "property_links", "series", "linkage_models", "linkage_index")
 

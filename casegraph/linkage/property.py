@@ -14,6 +14,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from casegraph.linkage import item_decisions
 from casegraph.schema.identifiers import near_identifiers
 from casegraph.store import Store
 
@@ -83,9 +84,30 @@ def property_links(store: Store, run_id: str) -> pd.DataFrame:
     frames = [_pairs(a, b, m) for a, b, m in exact + near]
     if not frames:
         return pd.DataFrame()
-    links = pd.concat(frames, ignore_index=True)
+    links = with_decisions(pd.concat(frames, ignore_index=True), item_decisions.active(store))
     links.insert(0, "run_id", run_id)
     links.insert(0, "link_id", np.arange(1, len(links) + 1).astype(str))
+    return links
+
+
+def with_decisions(
+    links: pd.DataFrame, decided: dict[tuple[tuple[str, str], tuple[str, str]], str]
+) -> pd.DataFrame:
+    """Analysts' decisions on near matches: same-item makes the pair an item link (score 1)."""
+    keys = [
+        (min(a, b), max(a, b))
+        for a, b in zip(
+            zip(links.agency_a, links.sighting_a, strict=True),
+            zip(links.agency_b, links.sighting_b, strict=True),
+            strict=True,
+        )
+    ]
+    links["decision"] = [
+        decided.get(k) if m != "exact" else None for k, m in zip(keys, links["match"], strict=True)
+    ]
+    same = links["decision"] == "same-item"
+    links.loc[same, "kind"] = "item"
+    links.loc[same, "score"] = 1.0
     return links
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from casegraph import linkage, network
 from casegraph.evaluation import property as property_eval
-from casegraph.linkage import attribute, similar
+from casegraph.linkage import attribute, item_decisions, similar
+from casegraph.linkage.property import property_links
 from casegraph.linkage.stage import with_hard_links
 from casegraph.schema.identifiers import near_identifiers, normal_identifier
 from casegraph.settings import load_settings
@@ -143,3 +144,20 @@ def test_the_fence_is_a_key_player_and_the_eval_scores_property(linked, city_dir
     assert scores["fences"] == scores["fences_found"] == 1
     assert scores["hard_links_from_near_matches"] == 0 and scores["near_match_candidates"] > 0
     assert scores["attribution_recall_with_property"] >= scores["attribution_recall_without_property"]
+
+
+def test_a_near_match_becomes_a_link_only_by_an_analysts_decision(linked):
+    store, settings, summary = linked
+    near = item_decisions.candidates(store)
+    assert near and all(c["score"] is None or pd.isna(c["score"]) for c in near)
+    first = near[0]
+    a = item_decisions.sighting_key(store, f"{first['agency_a']}:{first['sighting_a']}")
+    b = item_decisions.sighting_key(store, f"{first['agency_b']}:{first['sighting_b']}")
+    item_decisions.decide(store, b, a, "same-item", user="ana", note="shop clerk swapped two digits")
+    links = property_links(store, summary["run_id"])
+    row = links[(links.sighting_a == a[1]) & (links.sighting_b == b[1])].iloc[0]
+    assert (row.kind, row.score, row.decision) == ("item", 1.0, "same-item")
+    assert item_decisions.undo(store, a, b, user="ana") == 1
+    links = property_links(store, summary["run_id"])
+    row = links[(links.sighting_a == a[1]) & (links.sighting_b == b[1])].iloc[0]
+    assert row.kind == "near_match" and pd.isna(row.score) and row.decision is None
