@@ -147,7 +147,7 @@ def test_the_fence_is_a_key_player_and_the_eval_scores_property(linked, city_dir
 
 
 def test_a_near_match_becomes_a_link_only_by_an_analysts_decision(linked):
-    store, settings, summary = linked
+    store, _, summary = linked
     near = item_decisions.candidates(store)
     assert near and all(c["score"] is None or pd.isna(c["score"]) for c in near)
     first = near[0]
