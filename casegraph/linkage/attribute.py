@@ -6,6 +6,12 @@ incidents are not independent events, so they are not multiplied together); a se
 link to a member; a group scores its best-scoring member offender, through
 the membership claims recorded for the offender's records (or, once resolve has run, for any record of
 the same person). Every score lists the incidents, records and claims behind it.
+
+Stolen property (the link run's item links) adds hard evidence: an incident an item of the seed was seen in
+is linked with probability 1, and a person who sold or held an item counts like a known offender of the
+incident it was taken in (the seed's own items: score 1; a linked incident's: that link's probability). A
+receiver, who sold or held items from incidents of several other known offenders (a fence), is named with
+the items under `receivers` but not taken for the offender.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from casegraph.linkage.property import describe_sighting, item_evidence
+from casegraph.linkage.property import describe_sighting, holdings_sql, item_evidence, receivers_sql
 from casegraph.linkage.query import score_seed
 from casegraph.linkage.training import has_identities, known_offenders_sql
 from casegraph.safeguards import valid_claims_sql
@@ -89,17 +95,21 @@ def attribute(
         }
     )
     identities = has_identities(store)
-    seed = (scores.seed.agency, scores.seed.incident_id)
-    items = (
-        item_evidence(store, scores.artefact.run_id, *seed, identities) if use_property else pd.DataFrame()
-    )
+    seed, run_id = (scores.seed.agency, scores.seed.incident_id), scores.artefact.run_id
+    items = item_evidence(store, run_id, *seed, identities) if use_property else pd.DataFrame()
     linked = _with_item_links(linked, items, seed)
+    roles = settings.offender_roles
     with store.registered(LINKED, linked):
-        offenders = store.df(offenders_sql(len(settings.offender_roles), identities), settings.offender_roles)
-        series = store.df(series_sql(), [scores.artefact.run_id])
+        offenders = store.df(offenders_sql(len(roles), identities), roles)
+        held = store.df(held_sql(identities), [run_id, run_id]) if use_property else pd.DataFrame()
+        series = store.df(series_sql(), [run_id])
         valid = f"({valid_claims_sql('membership_claims', claim_rules or SafeguardSettings())})"
         claims = store.df(claims_sql(identities, valid))
-    offenders = pd.concat([offenders, _holders(items, seed)], ignore_index=True)
+    receivers = _receivers(store, run_id, settings, identities) if use_property else {}
+    candidates = pd.concat([held, _holders(items, seed)], ignore_index=True)
+    if len(candidates):
+        candidates = candidates[~candidates["offender"].isin(receivers)]
+    offenders = pd.concat([offenders, candidates], ignore_index=True)
     ranked_offenders = _rank_offenders(offenders, top, items)
     return {
         "seed": {"agency": scores.seed.agency, "incident_id": scores.seed.incident_id},
@@ -109,9 +119,45 @@ def attribute(
         "linked_incidents": len(linked),
         "items": [describe_sighting(r) for _, r in items.iterrows()],
         "offenders": ranked_offenders,
+        "receivers": _named_receivers(items, receivers),
         "series": _rank_series(series, top),
         "groups": _rank_groups(offenders, claims, top),
     }
+
+
+def held_sql(with_identities: bool) -> str:
+    """Persons who sold or held an item taken in a linked incident, as candidates scored by that incident's
+    link (a holder counts like a known offender of the incident). Parameters: run_id, run_id."""
+    return (
+        f"SELECT h.holder AS offender, h.agency AS record_agency, h.record_id, c.agency, c.incident_id, "
+        f"c.probability, h.sighting, h.seen FROM ({holdings_sql(with_identities)}) h JOIN {quote(LINKED)} c "
+        "ON c.agency = h.t_agency AND c.incident_id = h.t_incident"
+    )
+
+
+def _receivers(store: Store, run_id: str, settings: LinkageSettings, identities: bool) -> dict[str, int]:
+    """Holders of items from incidents of many other known offenders (receivers, fences) -> how many."""
+    roles = settings.offender_roles
+    known = known_offenders_sql(len(roles), identities)
+    rows = store.rows(
+        receivers_sql(known, identities), [run_id, run_id, *roles, settings.receiver_min_offenders]
+    )
+    return {holder: int(n) for holder, n in rows}
+
+
+def _named_receivers(items: pd.DataFrame, receivers: dict[str, int]) -> list[dict[str, Any]]:
+    """Receivers who sold or held an item of the seed: named with the items, not taken for its offender."""
+    if items.empty:
+        return []
+    mine = items[items["holder"].isin(receivers)]
+    return [
+        {
+            "person": holder,
+            "other_offenders": receivers[holder],
+            "items": [describe_sighting(r) for _, r in rows.iterrows()],
+        }
+        for holder, rows in mine.groupby("holder")
+    ]
 
 
 def _with_item_links(linked: pd.DataFrame, items: pd.DataFrame, seed: tuple[str, str]) -> pd.DataFrame:
@@ -170,9 +216,27 @@ def _rank_offenders(offenders: pd.DataFrame, top: int, items: pd.DataFrame) -> l
                 "records": records,
                 "evidence": _evidence(rows),
                 **({"items": backed} if backed else {}),
+                **_held(rows),
             }
         )
     return sorted(out, key=lambda d: -d["score"])[:top]
+
+
+def _held(rows: pd.DataFrame) -> dict[str, Any]:
+    """`held`: items of linked incidents the person sold or held (what makes them a candidate there)."""
+    if "sighting" not in rows:
+        return {}
+    held = rows[rows["sighting"].notna()].drop_duplicates("sighting")
+    if held.empty:
+        return {}
+    return {
+        "held": [
+            {"incident_id": i, "agency": a, "sighting": s, "seen": k, "probability": round(float(p), 4)}
+            for a, i, s, k, p in held[
+                ["agency", "incident_id", "sighting", "seen", "probability"]
+            ].itertuples(index=False)
+        ]
+    }
 
 
 def _items_behind(items: pd.DataFrame, offender: Any, rows: pd.DataFrame) -> list[dict[str, Any]]:

@@ -150,6 +150,43 @@ def incident_pairs(store: Store, run_id: str) -> pd.DataFrame:
     )
 
 
+def holdings_sql(with_identities: bool) -> str:
+    """(t_agency, t_incident, agency, record_id, sighting, seen, holder) of every item link between an item
+    taken in an incident and a person record that sold or held it. Parameters: run_id, run_id."""
+    sides = " UNION ALL ".join(
+        f"SELECT agency_{t} AS t_agency, incident_{t} AS t_incident, agency_{h} AS agency, record_{h} AS "
+        f"record_id, sighting_{h} AS sighting, sighting_kind_{h} AS seen FROM property_links WHERE run_id = ? "
+        f"AND kind = 'item' AND sighting_kind_{t} = 'taken' AND record_{h} IS NOT NULL"
+        for t, h in (("a", "b"), ("b", "a"))
+    )
+    return f"SELECT s.*, {_holder_key(with_identities)} AS holder FROM ({sides}) s {_identities(with_identities)}"
+
+
+def _holder_key(with_identities: bool) -> str:
+    record = "s.agency || ':' || s.record_id"
+    return f"coalesce(p.person_id, {record})" if with_identities else record
+
+
+def _identities(with_identities: bool) -> str:
+    return (
+        "LEFT JOIN (SELECT agency, record_id, person_id FROM person_identities "
+        "QUALIFY row_number() OVER (PARTITION BY agency, record_id ORDER BY run_id DESC) = 1) p "
+        "ON p.agency = s.agency AND p.record_id = s.record_id "
+        if with_identities
+        else ""
+    )
+
+
+def receivers_sql(known_offenders: str, with_identities: bool) -> str:
+    """Holders whose items come from incidents of at least `min` other known offenders: receivers (fences).
+    Parameters: run_id, run_id, the offender roles `known_offenders` takes, min."""
+    return (
+        f"SELECT h.holder, count(DISTINCT k.offender) AS offenders FROM ({holdings_sql(with_identities)}) h "
+        f"JOIN ({known_offenders}) k ON k.agency = h.t_agency AND k.incident_id = h.t_incident "
+        "AND k.offender <> h.holder GROUP BY h.holder HAVING count(DISTINCT k.offender) >= ?"
+    )
+
+
 def _other_side(seed: str, other: str) -> str:
     return (
         f"SELECT agency_{other} AS agency, sighting_{other} AS sighting, sighting_kind_{other} AS sighting_kind, "
@@ -162,16 +199,8 @@ def _other_side(seed: str, other: str) -> str:
 def item_evidence_sql(with_identities: bool) -> str:
     """What the seed incident's items link to (the other sighting of each item link), with the holder's person
     (resolved, else agency:record_id). Parameters: run_id, agency, incident_id, run_id, agency, incident_id."""
-    record = "s.agency || ':' || s.record_id"
-    person = f"coalesce(p.person_id, {record})" if with_identities else record
-    identities = (
-        "LEFT JOIN (SELECT agency, record_id, person_id FROM person_identities "
-        "QUALIFY row_number() OVER (PARTITION BY agency, record_id ORDER BY run_id DESC) = 1) p "
-        "ON p.agency = s.agency AND p.record_id = s.record_id "
-        if with_identities
-        else ""
-    )
-    holder = f"CASE WHEN s.record_id IS NOT NULL THEN {person} END"
+    identities = _identities(with_identities)
+    holder = f"CASE WHEN s.record_id IS NOT NULL THEN {_holder_key(with_identities)} END"
     return (
         f"SELECT s.*, {holder} AS holder FROM ({_other_side('a', 'b')} UNION ALL {_other_side('b', 'a')}) s "
         f"{identities}ORDER BY s.occurred_at, s.sighting"

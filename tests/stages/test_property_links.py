@@ -161,3 +161,14 @@ def test_a_near_match_becomes_a_link_only_by_an_analysts_decision(linked):
     links = property_links(store, summary["run_id"])
     row = links[(links.sighting_a == a[1]) & (links.sighting_b == b[1])].iloc[0]
     assert row.kind == "near_match" and pd.isna(row.score) and row.decision is None
+
+
+def test_a_fence_is_named_as_receiver_not_taken_for_the_offender(linked, sightings, city_dir):
+    store, settings, _ = linked
+    fence = pd.read_csv(city_dir / "fence_truth.csv", dtype=str)["person_id"][0]
+    sold = sightings[~sightings.mistyped & (sightings.holder_id == fence) & (sightings.offender_id != fence)]
+    row = sold.iloc[0]
+    answer = attribute(store, row.incident_id, settings.linkage, agency=row.agency)
+    assert [r["person"] for r in answer["receivers"]] == [fence]
+    assert answer["receivers"][0]["items"][0]["sighting"] == row.event_id
+    assert fence not in [o["offender"] for o in answer["offenders"]]
