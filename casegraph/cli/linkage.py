@@ -86,20 +86,15 @@ def item_candidates(
     set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
         data = item_decisions.candidates(store, undecided_only=not all_)
-    columns = [
-        "match",
-        "identifier_a",
-        "agency_a",
-        "sighting_a",
-        "sighting_kind_a",
-        "identifier_b",
-        "agency_b",
-        "sighting_b",
-        "sighting_kind_b",
-        "place_b",
-        "decision",
-    ]
-    emit(ctx, data, lambda d: out.print(table_of("near matches of item identifiers", d, columns)))
+    emit(ctx, data, _render_item_candidates)
+
+
+def _render_item_candidates(d: list[dict[str, Any]]) -> None:
+    def side(c: dict[str, Any], s: str) -> str:
+        return f"{c[f'identifier_{s}']} {c[f'agency_{s}']}:{c[f'sighting_{s}']} ({c[f'sighting_kind_{s}']})"
+
+    rows = [{"match": c["match"], "a": side(c, "a"), "b": side(c, "b"), "decision": c["decision"]} for c in d]
+    out.print(table_of("near matches of item identifiers (decide: link item-decide A B same-item)", rows))
 
 
 @link_app.command("item-decide")
