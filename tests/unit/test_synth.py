@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from casegraph.demo import CityConfig, make_city
+from casegraph.demo.property import ITEMS
 from casegraph.demo.writer import HEADERS
 from casegraph.schema.identifiers import is_valid_imei
 
@@ -268,10 +269,8 @@ def test_stolen_property(city: Path) -> None:
     items = {r["item_id"]: r for r in rows(city, "property_items")}
     assert len(items) > 100
     for r in items.values():
-        assert r["kind"] in {"phone", "laptop", "tablet"}
-        assert {"phone", "laptop", "electronics"} & set(
-            incidents[r["incident_id"]]["property_taken"].split(";")
-        )
+        assert r["kind"] in {"phone", "laptop", "tablet", "bicycle", "tool", "other", "jewellery"}
+        assert set(ITEMS) & set(incidents[r["incident_id"]]["property_taken"].split(";"))
         assert is_valid_imei(r["imei"]) if r["kind"] == "phone" else r["serial"] and not r["imei"]
     fence = rows(city, "fence_truth")
     assert len(fence) == 1 and len(fence[0]["buys_from"].split(";")) == 3
