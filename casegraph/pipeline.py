@@ -83,8 +83,8 @@ def import_folder(store: Store, settings: Settings, folder: str | Path, **option
     from casegraph import ingest
 
     return [
-        import_file(store, settings, path, table=table, **options)
-        for table, path in ingest.folder_files(folder)
+        import_file(store, settings, path, table=table, mapping=mapping, **options)
+        for table, path, mapping in ingest.folder_files(folder)
     ]
 
 

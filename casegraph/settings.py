@@ -224,6 +224,12 @@ class LinkageSettings(Section):
         default_factory=lambda: ["offender", "suspect", "arrestee"],
         description="Involvement roles that make a person an incident's offender for training (arrests always do).",
     )
+    receiver_min_offenders: int = Field(
+        3,
+        ge=1,
+        description="Attribution: a person who sold or held stolen items from incidents of at least this many other "
+        "known offenders is a receiver (a fence): listed with the items, not taken for the incidents' offender.",
+    )
     negatives_per_linked: float = Field(
         20.0, gt=0, description="Unlinked candidate pairs sampled per linked pair when training."
     )

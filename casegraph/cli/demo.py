@@ -69,7 +69,7 @@ def demo(
     data = {
         "store": root.store_path,
         "city": str(city),
-        "ingested": {r.table: {"loaded": r.loaded, "rejected": r.rejected} for r in reports},
+        "ingested": ingested_by_table(reports),
         "stages": summaries,
         "vs_truth": scores,
         "table": truth_table(scores),
@@ -87,6 +87,16 @@ def _run(store: Any, settings: Any, name: str) -> dict[str, Any]:
     summary = run_stage(store, settings, name, RichProgress())
     console.print(f"  {name}: done in {time.perf_counter() - started:.1f} s")
     return summary
+
+
+def ingested_by_table(reports: list[Any]) -> dict[str, dict[str, int]]:
+    """Rows loaded and rejected per table, over every file that fed it (a pawn export feeds two tables)."""
+    out: dict[str, dict[str, int]] = {}
+    for r in reports:
+        counts = out.setdefault(r.table, {"loaded": 0, "rejected": 0})
+        counts["loaded"] += r.loaded
+        counts["rejected"] += r.rejected
+    return out
 
 
 def _render(d: dict[str, Any]) -> None:

@@ -31,6 +31,7 @@ link_app = typer.Typer(
     invoke_without_command=True,
 )
 decisions = LazyModule("casegraph.linkage.decisions")
+item_decisions = LazyModule("casegraph.linkage.item_decisions")
 
 
 @link_app.callback()
@@ -71,6 +72,60 @@ def _decision_line(d: dict[str, Any]) -> str:
     return (
         f"{d['decision']}: {d['agency_a']}:{d['incident_a']} ~ {d['agency_b']}:{d['incident_b']} by "
         f"{d['decided_by']} (model said {d['model_probability']}); applies from the next `casegraph link`"
+    )
+
+
+@link_app.command("items")
+def item_candidates(
+    ctx: typer.Context,
+    all_: bool = typer.Option(False, "--all", help="Include near matches already decided."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Near matches of item identifiers (one character off, two swapped): candidates, never links, until an
+    analyst decides them with `link item-decide`."""
+    set_json(ctx, as_json)
+    with opened(ctx) as (store, _settings):
+        data = item_decisions.candidates(store, undecided_only=not all_)
+    emit(ctx, data, _render_item_candidates)
+
+
+def _render_item_candidates(d: list[dict[str, Any]]) -> None:
+    def side(c: dict[str, Any], s: str) -> str:
+        return f"{c[f'identifier_{s}']} {c[f'agency_{s}']}:{c[f'sighting_{s}']} ({c[f'sighting_kind_{s}']})"
+
+    rows = [{"match": c["match"], "a": side(c, "a"), "b": side(c, "b"), "decision": c["decision"]} for c in d]
+    out.print(table_of("near matches of item identifiers (decide: link item-decide A B same-item)", rows))
+
+
+@link_app.command("item-decide")
+def item_decide(
+    ctx: typer.Context,
+    sighting_a: str = typer.Argument(..., help="Item or event id (ID or AGENCY:ID)."),
+    sighting_b: str = typer.Argument(..., help="Item or event id (ID or AGENCY:ID)."),
+    decision: str = typer.Argument(..., help="same-item, different or undo."),
+    note: str = typer.Option(None, "--note", help="Why (kept with the decision)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Decide a near match of two item identifiers (who, when and why are kept, audited): same-item makes it
+    an item link (score 1) from the next `link` run; different sets it aside."""
+    set_json(ctx, as_json)
+    with opened(ctx) as (store, _settings):
+        a, b = item_decisions.sighting_key(store, sighting_a), item_decisions.sighting_key(store, sighting_b)
+        if decision == "undo":
+            data: dict[str, Any] = {"undone": item_decisions.undo(store, a, b, user=store.user.user_id)}
+        else:
+            data = item_decisions.decide(store, a, b, decision, user=store.user.user_id, note=note)
+    emit(ctx, data, lambda d: out.print(_item_decision_line(d)))
+
+
+def _item_decision_line(d: dict[str, Any]) -> str:
+    if "undone" in d:
+        return (
+            f"undid {d['undone']} decision(s); from the next `casegraph link` the pair is a near match again"
+        )
+    return (
+        f"{d['decision']}: {d['agency_a']}:{d['sighting_a']} ~ {d['agency_b']}:{d['sighting_b']} by "
+        f"{d['decided_by']}; applies from the next `casegraph link`"
     )
 
 
@@ -188,13 +243,33 @@ def _render_similar(d: dict[str, Any]) -> None:
             "p": r["probability"],
             "decided": r.get("decision") or "",
             "strongest evidence (log-odds)": _why(r["contributions"]),
+            "item": ", ".join(i["identifier"] for i in r.get("items", [])),
         }
         for r in d["results"]
     ]
     out.print(
         table_of(f"incidents like {d['seed']['incident_id']} ({d['candidates']} candidates compared)", rows)
     )
+    _render_items(d)
     _render_model(d)
+
+
+def _render_items(d: dict[str, Any]) -> None:
+    """The seed's items seen again: each is a hard link (score 1), the item its evidence."""
+    if d.get("items"):
+        rows = [
+            {
+                "item": i["item"],
+                "identifier": i["identifier"],
+                "seen": i["seen"],
+                "at": i["at"],
+                "place": i["place"],
+                "incident": i["incident_id"],
+                "person record": i["record_id"],
+            }
+            for i in d["items"]
+        ]
+        out.print(table_of("the seed's stolen items seen again (hard links, score 1)", rows))
 
 
 def attribute(
@@ -233,11 +308,13 @@ def _render_attribute(d: dict[str, Any]) -> None:
                     "score": o["score"],
                     "records": ", ".join(o["records"]),
                     "linked incidents": evidence(o),
+                    "items": ", ".join(f"{i['identifier']} ({i['seen']})" for i in o.get("items", [])[:3]),
                 }
                 for o in d["offenders"]
             ],
         )
     )
+    _render_items(d)
     out.print(
         table_of(
             "series",

@@ -16,6 +16,7 @@ from casegraph.demo.config import DAY, CityConfig, Clock
 from casegraph.demo.events import Contacts, Evidence
 from casegraph.demo.incidents import IncidentMaker, Pending
 from casegraph.demo.links import Linker
+from casegraph.demo.property import PropertyMaker
 from casegraph.demo.records import People
 from casegraph.demo.series import SeriesPlan, opening_series, plan_series, spread_crews
 from casegraph.demo.world import World, build_world
@@ -143,12 +144,13 @@ def make_city(
         plan = plan_series(world)
         evidence = Evidence(cfg.n_offenders)
         contacts = Contacts(world, tables, clock, evidence)
-        linker = Linker(world, tables, clock, people, contacts, evidence, opening_series(plan))
+        stolen = PropertyMaker(world, tables, clock, people.identities)
+        linker = Linker(world, tables, clock, people, contacts, evidence, opening_series(plan), stolen)
         progress.start(cfg.n_incidents, "incidents")
         stream(world, plan, IncidentMaker(world, plan, clock), linker, contacts, progress)
         progress.finish()
         ClaimWriter(world, tables, clock, evidence).write_all(spread_crews(plan))
-        truth = write_truth(world, tables, linker, clock)
+        truth = write_truth(world, tables, linker, clock) | {"property": stolen.truth()}
         counts = {f"{t}.csv": c for t, c in tables.counts.items()}
     summary = {
         "seed": cfg.seed,

@@ -41,6 +41,10 @@ class CityConfig:
     tie_onset_frac: float = 0.40
     spread_start_frac: float = 0.55
     chunk_rows: int = 50_000
+    city: str = "Lakeside"  # the city's name where property surfaces (pawn shops, recoveries)
+    resale_city: str = "Riverton"  # where the planted fence resells stolen items
+    resale_lat: float = 42.35
+    resale_lon: float = -87.90
 
     def __post_init__(self) -> None:
         if self.n_incidents < 500:

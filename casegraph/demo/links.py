@@ -9,6 +9,7 @@ from __future__ import annotations
 from casegraph.demo.config import DAY, Clock, sub_rng
 from casegraph.demo.events import Contacts, Evidence
 from casegraph.demo.incidents import Pending
+from casegraph.demo.property import PropertyMaker
 from casegraph.demo.records import People
 from casegraph.demo.vocab import CHARGE, VICTIM_RATE
 from casegraph.demo.world import World
@@ -31,6 +32,7 @@ class Linker:
         contacts: Contacts,
         evidence: Evidence,
         openers: frozenset[int] = frozenset(),
+        stolen: PropertyMaker | None = None,
     ) -> None:
         self.w, self.tables, self.clock = world, tables, clock
         # Series that open a planted change (a new district, the first joint series of a tie): their first
@@ -44,6 +46,11 @@ class Linker:
         self.spread_codes = {world.geo.code(a) for a in world.spread_areas}
         self.spread_first: dict[str, str] = {}
         self.tie_dates: list[str] = []
+        self.stolen = stolen
+        self.arrest: tuple[int, list[tuple[int, str]]] = (
+            0,
+            [],
+        )  # the last incident's arrest time and arrestees
 
     def emit(self, batch: list[Pending], first_num: int) -> None:
         """Give each incident (in time order) its id and status and write what hangs off it."""
@@ -51,12 +58,15 @@ class Linker:
         for k, (t, _, row, who, s) in enumerate(batch):
             num = first_num + k
             row[0] = f"I{num:07d}"
+            self.arrest = (0, [])
             opening = s in self.unopened
             self.unopened.discard(s)
             solved = self._offenders(num, t, row, who, opening) if who else self._background(num, t, row)
             self._bystanders(row)
             row[-1] = "solved" if solved else "open"
             self._truth(num, row, who, s)
+            if self.stolen is not None:
+                self.stolen.incident(num, t, row, who, self.arrest)
             rows.append(row)
         self.tables.write_many("incidents", rows)
 
@@ -110,6 +120,7 @@ class Linker:
                 together = g >= 0 and arrest_groups.count(g) >= 2
                 self.evidence.note_arrest(o, self._arrest(row, record, at, xy), at, together)
                 arrested.append((o, record))
+        self.arrest = (at, arrested)
         if len(arrested) >= 2:
             xy_c = (float(row[7]), float(row[8])) if at - t < DAY else None
             self.contacts.add(

@@ -28,6 +28,7 @@ from casegraph.demo.world import World
 from casegraph.demo.writer import Tables
 
 AGENCY_WEIGHTS = (0.55, 0.28, 0.17)
+KEPT_IDENTITIES = 20_000  # offenders whose identity is kept (they sell stolen items under their own names)
 
 
 @dataclass
@@ -159,6 +160,7 @@ class People:
         self.rng = sub_rng(seed, "people")
         self.start = start.toordinal()
         self.next_record = 1
+        self.identities: dict[int, Identity] = {}  # offender -> identity, for the first KEPT_IDENTITIES
 
     def write(self, ident: Identity, agencies: list[str]) -> list[str]:
         """One record per agency entry (repeats allowed: agencies do hold duplicates). Returns the ids."""
@@ -199,3 +201,5 @@ class People:
             g = int(world.group_of[o])
             if g >= 0:
                 self.tables.write("group_truth", [ident.person_id, world.groups[g].group_id])
+            if o < KEPT_IDENTITIES:
+                self.identities[o] = ident

@@ -44,6 +44,8 @@ WRITES = (
     "membership_claims",
     "contacts",
     "contact_participants",
+    "property_items",
+    "property_events",
 )
 
 
@@ -104,7 +106,14 @@ FOLDER_ORDER = (
     "contact_participants",
     "groups",
     "membership_claims",
+    "property_items",
+    "property_events",
 )
+# Exports in a source's own layout, imported with shipped mappings (file stem -> (table, mapping) in order):
+# a pawn-transaction export's sellers become person records, its transactions property events naming them.
+MAPPED_EXPORTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "pawn_transactions": (("person_records", "pawn_sellers"), ("property_events", "pawn_transactions")),
+}
 
 
 def run_folder(
@@ -117,21 +126,27 @@ def run_folder(
 ) -> list[IngestReport]:
     """Import every `<table>.csv|jsonl|parquet` in a folder (a synthetic city, an agency's export)."""
     return [
-        run(store, settings, path, table=table, agency=agency, progress=progress)
-        for table, path in folder_files(folder)
+        run(store, settings, path, table=table, mapping=mapping, agency=agency, progress=progress)
+        for table, path, mapping in folder_files(folder)
     ]
 
 
-def folder_files(folder: str | Path) -> list[tuple[str, Path]]:
-    """(table, file) of each `<table>.csv|jsonl|parquet` in a folder, in the order records refer to each other."""
-    found = [
-        (table, Path(folder) / f"{table}.{ext}")
+def folder_files(folder: str | Path) -> list[tuple[str, Path, str | None]]:
+    """(table, file, shipped mapping or None) of each `<table>.csv|jsonl|parquet` in a folder and of each
+    known export (MAPPED_EXPORTS), in the order records refer to each other."""
+    found: list[tuple[str, Path, str | None]] = [
+        (table, Path(folder) / f"{table}.{ext}", None)
         for table in FOLDER_ORDER
         for ext in ("csv", "jsonl", "parquet")
         if (Path(folder) / f"{table}.{ext}").exists()
     ]
     if not found:
         raise IngestError(f"{folder}: no record files (expected e.g. incidents.csv, person_records.csv)")
+    for stem, parts in MAPPED_EXPORTS.items():
+        for ext in ("csv", "jsonl", "parquet"):
+            path = Path(folder) / f"{stem}.{ext}"
+            if path.exists():
+                found += [(table, path, mapping) for table, mapping in parts]
     return found
 
 
@@ -154,6 +169,7 @@ def _target_table(table: str | None, rules: Mapping | None, path: Path) -> str:
 __all__ = [
     "FOLDER_ORDER",
     "IMPORT_READS",
+    "MAPPED_EXPORTS",
     "READS",
     "WRITES",
     "IngestReport",

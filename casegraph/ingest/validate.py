@@ -11,6 +11,7 @@ from datetime import datetime
 
 from casegraph.ingest.readers import ROW
 from casegraph.schema import Field, Table, model
+from casegraph.schema.identifiers import IMEI_LENGTH
 from casegraph.store import quote
 from casegraph.store.ddl import SQL_TYPES
 
@@ -45,7 +46,20 @@ def parsed_sql(f: Field, formats: dict[str, str]) -> str:
         return f"list_filter(list_transform(string_split({c}, ';'), x -> trim(x)), x -> x <> '')"
     if f.type == "id":
         return f"trim({c})"
+    if f.check == "imei":
+        return f"regexp_replace(trim({c}), '[ -]', '', 'g')"
     return c
+
+
+def imei_invalid_sql(p: str) -> str:
+    """True where a (separator-free) IMEI is not 15 digits with a valid Luhn check digit
+    (casegraph.schema.identifiers.is_valid_imei in SQL): every second digit from the right doubled."""
+    digit = f"TRY_CAST(substr({p}, i::INTEGER, 1) AS INTEGER)"
+    doubled = (
+        f"CASE WHEN i % 2 = 0 THEN 2 * {digit} - CASE WHEN {digit} >= 5 THEN 9 ELSE 0 END ELSE {digit} END"
+    )
+    luhn = f"list_sum(list_transform(range(1, {IMEI_LENGTH + 1}), i -> {doubled}))"
+    return f"NOT regexp_full_match({p}, '[0-9]{{{IMEI_LENGTH}}}') OR {luhn} % 10 <> 0"
 
 
 def parsed_name(name: str) -> str:
@@ -100,6 +114,13 @@ def _checks(
         codes = ", ".join(lit(v) for v in model.vocabulary(f.vocabulary))
         bad = f"list_filter({p}, x -> x NOT IN ({codes}))"
         checks.append((f"len({bad}) > 0", f"'unknown code(s) ' || array_to_string({bad}, ', ')"))
+    if f.check == "imei":
+        checks.append(
+            (
+                f"{p} IS NOT NULL AND {p} <> '' AND ({imei_invalid_sql(p)})",
+                f"'not a valid IMEI (15 digits with a Luhn check digit): ' || left({c}, 40)",
+            )
+        )
     if f.not_future:
         checks.append((f"{p} > TIMESTAMP {lit(now_limit.isoformat(sep=' '))}", f"'in the future: ' || {c}"))
     if f.not_before and f.not_before in present:

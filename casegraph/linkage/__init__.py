@@ -25,8 +25,11 @@ READS = (
     "linkage_models",
     "linkage_index",
     "linkage_decisions",
+    "property_items",
+    "property_events",
+    "property_decisions",
 )
-WRITES = ("incident_links", "series", "linkage_models", "linkage_index", "id_lineage")
+WRITES = ("incident_links", "property_links", "series", "linkage_models", "linkage_index", "id_lineage")
 
 # The schema fields features, blocking keys and link explanations are computed from (checked by
 # tests/contracts/test_no_protected_features.py; comparisons.selected also refuses any protected field).

@@ -184,7 +184,7 @@ def forget_cache() -> None:
     _CACHE.clear()
 
 
-DERIVED = ("incident_links", "series", "linkage_models", INDEX)
+DERIVED = ("incident_links", "property_links", "series", "linkage_models", INDEX)
 
 
 def drop_other_runs(store: Store, run_id: str) -> None:

@@ -25,6 +25,8 @@ from casegraph.linkage.encode import Encoded
 from casegraph.linkage.features import pair_features
 from casegraph.linkage.index import INDEX, Artefact, families, incidents_sql, load_artefact
 from casegraph.linkage.neighbours import FALLBACK, NeighbourIndex, embed
+from casegraph.linkage.property import describe_sighting, item_evidence
+from casegraph.linkage.training import has_identities
 from casegraph.store import Store
 
 
@@ -212,6 +214,9 @@ def similar(
     best = np.lexsort((-scores.log_odds, scores.decided != "linked"))[:top]
     explained = scores.artefact.model.explain(scores.X[best]) if len(best) else None
     details = incident_details(store, scores, scores.agency[best], scores.incident_id[best])
+    items = item_evidence(
+        store, scores.artefact.run_id, scores.seed.agency, scores.seed.incident_id, has_identities(store)
+    )
     results = []
     for rank, k in enumerate(best):
         assert explained is not None
@@ -229,6 +234,7 @@ def similar(
                 "contributions": contributions(
                     scores, explained.contributions[rank], scores.X[k], details, other
                 ),
+                **_items_between(items, other),
             }
         )
     return {
@@ -241,7 +247,16 @@ def similar(
         **scores.artefact.about(),
         "candidates": len(scores.log_odds),
         "results": results,
+        "items": [describe_sighting(r) for _, r in items.iterrows()],
     }
+
+
+def _items_between(items: pd.DataFrame, other: tuple[str, str]) -> dict[str, Any]:
+    """`items`: the item links (score 1) between the seed and another incident, when there are any."""
+    if items.empty:
+        return {}
+    mine = items[(items["agency"] == other[0]) & (items["incident_id"] == other[1])]
+    return {"items": [describe_sighting(r) for _, r in mine.iterrows()]} if len(mine) else {}
 
 
 def contributions(

@@ -29,6 +29,7 @@ from casegraph.linkage.index import (
 )
 from casegraph.linkage.model import LinkModel
 from casegraph.linkage.neighbours import Scales, linked_scales
+from casegraph.linkage.property import incident_pairs, property_links
 from casegraph.linkage.score import score_candidates, with_decisions, write_links
 from casegraph.linkage.series import cluster_links, series_frame
 from casegraph.linkage.training import (
@@ -120,10 +121,11 @@ def _run(store: Store, s: LinkageSettings, run_id: str, progress: Progress) -> d
     clock.lap("score")
     n_links = write_links(ctx, model_id, scored, fitted[best])
     clock.lap("explain")
+    items = write_property_links(store, run_id)
+    hard_i, hard_j = hard_link_rows(store, run_id, index)
+    clock.lap("property")
     series = cluster_links(
-        scored.i,
-        scored.j,
-        scored.probability,
+        *with_hard_links(scored.i, scored.j, scored.probability, hard_i, hard_j),
         threshold=s.series_threshold,
         resolution=s.series_resolution,
         seed=s.random_state,
@@ -162,12 +164,53 @@ def _run(store: Store, s: LinkageSettings, run_id: str, progress: Progress) -> d
             "candidates": round(fitted[best].prior_, 5),
         },
         "n_links": n_links,
+        "property_links": {**items, "incident_pairs": len(hard_i)},
         "n_series": int(series.series.max() + 1) if len(series) else 0,
         "incidents_in_series": len(series),
         "series_ids": id_changes(id_events),
         "seconds": clock.total(),
         "phases": clock.phases,
     }
+
+
+def write_property_links(store: Store, run_id: str) -> dict[str, int]:
+    """This run's item links and near-match candidates; counts by kind."""
+    links = property_links(store, run_id)
+    if links.empty:
+        return {"item": 0, "near_match": 0}
+    store.write("property_links", links)
+    counts = links["kind"].value_counts()
+    return {k: int(counts.get(k, 0)) for k in ("item", "near_match")}
+
+
+def hard_link_rows(store: Store, run_id: str, index: IncidentIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Index rows of the incident pairs an item links (score 1 beside the model's links in series)."""
+    pairs = incident_pairs(store, run_id)
+    row_of = {(a, i): r for r, (a, i) in enumerate(zip(index.agency, index.incident_id, strict=True))}
+    rows = [
+        (row_of[(a, i)], row_of[(b, j)])
+        for a, i, b, j in pairs.itertuples(index=False)
+        if (a, i) in row_of and (b, j) in row_of
+    ]
+    i, j = (np.array(x, dtype=np.int64) for x in zip(*rows, strict=True)) if rows else (np.zeros(0, int),) * 2
+    return i, j
+
+
+def with_hard_links(
+    i: np.ndarray, j: np.ndarray, p: np.ndarray, hard_i: np.ndarray, hard_j: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The model's links with the item links added at probability 1 (a pair in both counted once)."""
+    if not len(hard_i):
+        return i, j, p
+    pairs = pd.DataFrame(
+        {
+            "i": np.minimum(np.concatenate([i, hard_i]), np.concatenate([j, hard_j])),
+            "j": np.maximum(np.concatenate([i, hard_i]), np.concatenate([j, hard_j])),
+            "p": np.concatenate([p, np.ones(len(hard_i))]),
+        }
+    )
+    best = pairs.groupby(["i", "j"], as_index=False, sort=False)["p"].max()
+    return best["i"].to_numpy(), best["j"].to_numpy(), best["p"].to_numpy()
 
 
 def scales_of(index: IncidentIndex, keys: pd.DataFrame, default: Scales, s: LinkageSettings) -> Scales:

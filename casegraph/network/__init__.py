@@ -27,6 +27,7 @@ READS = (
     "membership_claims",
     "groups",
     "series",
+    "property_links",
     "reviews",
     "users",
     "alerts",

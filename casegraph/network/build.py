@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +22,7 @@ class Sources:
     identities: bool
     series: bool
     addresses: bool
+    property: bool = False  # item links (linkage's property_links): sellers and holders of stolen items
     notes: list[str] = field(default_factory=list)
 
 
@@ -30,7 +32,8 @@ def sources_of(store: Store, settings: Settings) -> Sources:
     series = (
         net.use_series and "series" in store.table_names() and bool(store.scalar(sql.count_sql("series")))
     )
-    found = Sources(identities, series, net.address_ties)
+    items = "property_links" in store.table_names() and bool(store.scalar(sql.count_sql("property_links")))
+    found = Sources(identities, series, net.address_ties, items)
     if not identities:
         found.notes.append(_without_identities(store))
     if net.use_series and not series:
@@ -62,7 +65,11 @@ def make_scratch(store: Store, settings: Settings, src: Sources) -> None:
     params: list[object] = [net.offender_roles]
     if src.series:
         params += [net.offender_roles, net.series_max_size]
-    parts = sql.participations_sql(use_series=src.series, use_addresses=src.addresses)
+    if src.property:
+        params += [net.offender_roles]
+    parts = sql.participations_sql(
+        use_series=src.series, use_addresses=src.addresses, use_property=src.property
+    )
     store.execute(sql.create_as_sql(sql.SCRATCH_PARTS, parts), params)
     events = sql.pair_events_sql(address_max_persons=net.address_max_persons)
     store.execute(sql.create_as_sql(sql.SCRATCH_EVENTS, events), [net.max_event_persons])
@@ -81,6 +88,39 @@ def make_sides(store: Store, pg: PersonGraph, pidx: np.ndarray, side: np.ndarray
     )
     with store.registered("_tmp_network_sides_frame", frame) as name:
         store.execute(sql.create_as_sql(sql.SCRATCH_SIDES, f"SELECT * FROM {name}"))
+
+
+ITEM_EVENTS = "_tmp_network_item_events"
+
+
+def set_aside_item_ties(store: Store) -> None:
+    """Ties through stolen items (a seller or holder and the incident's offenders) kept out of the group-tie
+    test and communities: a fence buying from several crews is evidence of its own kind, not of the groups
+    working together. They return (restore_item_ties) for key players and person_ties."""
+    store.execute(sql.create_as_sql(ITEM_EVENTS, f"SELECT * FROM {sql.SCRATCH_EVENTS} WHERE kind = 'item'"))
+    store.execute(f"DELETE FROM {sql.SCRATCH_EVENTS} WHERE kind = 'item'")
+
+
+def restore_item_ties(store: Store) -> None:
+    store.execute(f"INSERT INTO {sql.SCRATCH_EVENTS} SELECT * FROM {ITEM_EVENTS}")
+    store.execute(sql.drop_sql(ITEM_EVENTS))
+
+
+def communities_onto(
+    pg_all: PersonGraph, pg: PersonGraph, computed: tuple[np.ndarray, str]
+) -> Callable[[], tuple[np.ndarray, str]]:
+    """Communities found without item ties, carried onto the graph with them by person (a person only an item
+    ties is a community of their own)."""
+    membership, method = computed
+    of = dict(zip(pg.names.tolist(), np.asarray(membership).tolist(), strict=True))
+    nxt = int(np.max(membership)) + 1 if len(membership) else 0
+    out = np.empty(len(pg_all.names), dtype=np.int64)
+    for k, name in enumerate(pg_all.names.tolist()):
+        if name in of:
+            out[k] = of[name]
+        else:
+            out[k], nxt = nxt, nxt + 1
+    return lambda: (out, method)
 
 
 def drop_scratch(store: Store) -> None:

@@ -102,14 +102,45 @@ def _address_parts() -> str:
     )
 
 
-def participations_sql(*, use_series: bool, use_addresses: bool) -> str:
+def _item_links() -> str:
+    """Hard item links (property_links, kind item) as (taken side t, holder side h): an item taken in an
+    incident and later sold or held by a person record."""
+    sides = []
+    for t, h in (("a", "b"), ("b", "a")):
+        sides.append(
+            f"SELECT agency_{t} AS t_agency, incident_{t} AS t_incident, agency_{h} AS agency, "
+            f"record_{h} AS record_id, sighting_{h} AS sighting, sighting_kind_{h} AS seen, occurred_{h} AS at "
+            f"FROM property_links WHERE kind = 'item' AND sighting_kind_{t} = 'taken' AND record_{h} IS NOT NULL"
+        )
+    return " UNION ALL ".join(sides)
+
+
+def _property_parts() -> str:
+    """A person who sold or held an item (possessor or seller) and the known offenders of the incident it was
+    taken in, as one event per sighting; parts keep the offenders from pairing among themselves here (their
+    incident already ties them). Param: offender roles."""
+    return (
+        f"SELECT 'property', h.agency, h.sighting, 'holder', 'item', h.at, {_pidx('h')}, "
+        f"'property_event:' || h.sighting FROM ({_item_links()}) h{_joins('h')} "
+        "UNION ALL "
+        f"SELECT 'property', h.agency, h.sighting, 'incident', 'item', h.at, {_pidx('v')}, "
+        f"'incident:' || h.t_incident FROM ({_item_links()}) h "
+        f"JOIN involvements v ON v.agency = h.t_agency AND v.incident_id = h.t_incident{_joins('v')} "
+        "WHERE list_contains(CAST(? AS VARCHAR[]), v.role)"
+    )
+
+
+def participations_sql(*, use_series: bool, use_addresses: bool, use_property: bool = False) -> str:
     """One row per person's part in an event (a person twice in one event is merged by the pair step), with
-    the time and one evidence id. Params: offender roles [, offender roles, series max size]."""
+    the time and one evidence id. Params: offender roles [, offender roles, series max size]
+    [, offender roles (property)]."""
     parts = [_incident_parts(), _contact_parts()]
     if use_series:
         parts.append(_series_parts())
     if use_addresses:
         parts.append(_address_parts())
+    if use_property:
+        parts.append(_property_parts())
     union = " UNION ALL ".join(f"({p})" for p in parts)
     return f"SELECT {COLUMNS} FROM ({union}) WHERE pidx IS NOT NULL"
 

@@ -9,7 +9,13 @@ import pandas as pd
 
 from casegraph.network import build, sql
 from casegraph.network.alerts import tie_alerts, write_alerts
-from casegraph.network.roles import RoleParams, agreement, communities_in_background, key_players
+from casegraph.network.roles import (
+    RoleParams,
+    agreement,
+    communities,
+    communities_in_background,
+    key_players,
+)
 from casegraph.network.ties import TieParams
 from casegraph.network.tietable import COLUMNS, day_to_date, tie_table
 from casegraph.progress import NoProgress, Progress
@@ -90,6 +96,7 @@ def _run(store: Store, settings: Settings, run_id: str, progress: Progress, timi
     net, t = settings.network, time.perf_counter()
     src = build.sources_of(store, settings)
     build.make_scratch(store, settings, src)
+    build.set_aside_item_ties(store)
     t = _timed(timings, "evidence", progress, t)
     pg, nodes = build.load_graph(store)
     params = tie_params(net)
@@ -108,8 +115,11 @@ def _run(store: Store, settings: Settings, run_id: str, progress: Progress, timi
 
     ties, test = tie_table(pg, params, evidence, days_for, net.onset_gap_days)
     t = _timed(timings, "group ties", progress, t)
-    players, methods = key_players(pg, roles, pending)
-    players["n_groups"] = nodes["n_groups"].to_numpy()
+    build.restore_item_ties(store)
+    pg_all, nodes_all = build.load_graph(store)  # key players see who sold or held stolen items (fences)
+    computed = pending() if pending is not None else communities(pg.graph, roles)
+    players, methods = key_players(pg_all, roles, build.communities_onto(pg_all, pg, computed))
+    players["n_groups"] = nodes_all["n_groups"].to_numpy()
     fit = agreement(players["community"].to_numpy(), players["group_id"].to_numpy(object))
     t = _timed(timings, "key players", progress, t)
     start, end = window

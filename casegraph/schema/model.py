@@ -35,11 +35,14 @@ FIELD_KEYS = {
     "default_from",
     "owner_of",
     "on_bad",
+    "check",
 }
 # What ingest does with a bad value: refuse the whole row, or load the row with that field empty (the bad value
 # kept in rejects). A record with one bad field is still evidence, so only the fields that say which record it is
 # (the key, ids, references, required fields) refuse the row unless the schema says otherwise.
 ON_BAD = ("reject_row", "drop_value")
+# Named value checks a field can declare (`check: imei`); ingest implements each as a validation rule.
+CHECKS = {"imei"}
 # Columns every record row carries so its origin can always be shown (FtM-style provenance).
 PROVENANCE_FIELDS: dict[str, dict[str, Any]] = {
     "agency": {"type": "code", "required": True, "max_length": 64, "description": "Owning agency"},
@@ -84,6 +87,7 @@ class Field:
     references: str | None = None
     default_from: str | None = None
     owner_of: str | None = None  # on an agency column: the id column whose record this agency owns
+    check: str | None = None  # a named value check (CHECKS), e.g. imei: 15 digits, Luhn
     provenance: bool = False
     on_bad: str = ""  # reject_row or drop_value (see ON_BAD); set from the field's kind when not declared
 
@@ -167,6 +171,8 @@ def _field(table: str, name: str, spec: dict[str, Any], vocabularies: dict[str, 
         raise SchemaError(f"{table}.{name}: unknown field keys {sorted(unknown)}")
     if spec.get("type") not in TYPES:
         raise SchemaError(f"{table}.{name}: type {spec.get('type')!r} is not one of {sorted(TYPES)}")
+    if spec.get("check") is not None and spec["check"] not in CHECKS:
+        raise SchemaError(f"{table}.{name}: check {spec['check']!r} is not one of {sorted(CHECKS)}")
     vocab = spec.get("vocabulary")
     if vocab is not None and vocab not in vocabularies:
         raise SchemaError(f"{table}.{name}: vocabulary {vocab!r} is not declared")

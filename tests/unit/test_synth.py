@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from casegraph.demo import CityConfig, make_city
+from casegraph.demo.property import ITEMS
 from casegraph.demo.writer import HEADERS
+from casegraph.schema.identifiers import is_valid_imei
 
 N = 3000
 SEED = 5
@@ -130,7 +132,8 @@ def test_background_share_and_series(city: Path) -> None:
 
 def test_person_truth_and_variants(city: Path, record_person: dict[str, str]) -> None:
     people = rows(city, "person_records")
-    assert {r["record_id"] for r in people} == set(record_person)
+    sellers = {f"{r['shop_licence']}:{r['transaction_id']}" for r in rows(city, "pawn_transactions")}
+    assert {r["record_id"] for r in people} | sellers == set(record_person)
     by_person: dict[str, list[dict[str, str]]] = defaultdict(list)
     for r in people:
         by_person[record_person[r["record_id"]]].append(r)
@@ -257,3 +260,32 @@ def test_config_scales_with_n() -> None:
     assert small.agencies == ("metro_pd", "county_so", "transit_pd")
     with pytest.raises(ValueError):
         CityConfig(n_incidents=100)
+
+
+def test_stolen_property(city: Path) -> None:
+    """Items with valid identifiers from incidents that list phones or laptops; sales by their thieves or by
+    the planted fence (in the resale city), a few mistyped; truth for every sighting."""
+    incidents = {r["incident_id"]: r for r in rows(city, "incidents")}
+    items = {r["item_id"]: r for r in rows(city, "property_items")}
+    assert len(items) > 100
+    for r in items.values():
+        assert r["kind"] in {"phone", "laptop", "tablet", "bicycle", "tool", "other", "jewellery"}
+        assert set(ITEMS) & set(incidents[r["incident_id"]]["property_taken"].split(";"))
+        assert is_valid_imei(r["imei"]) if r["kind"] == "phone" else r["serial"] and not r["imei"]
+    fence = rows(city, "fence_truth")
+    assert len(fence) == 1 and len(fence[0]["buys_from"].split(";")) == 3
+    sales = {r["transaction_id"]: r for r in rows(city, "pawn_transactions")}
+    truth = rows(city, "property_truth")
+    by_fence = [t for t in truth if t["holder_id"] == fence[0]["person_id"]]
+    assert len(by_fence) > 10
+    assert {sales[t["event_id"]]["shop_city"] for t in by_fence} == {fence[0]["resale_city"]}
+    thieves = {t["offender_id"] for t in by_fence}
+    assert len(thieves) > 3  # several crews sell to the fence
+    mistyped = [
+        t
+        for t in truth
+        if t["event_id"] in sales
+        and (sales[t["event_id"]]["imei"] or sales[t["event_id"]]["serial"])
+        not in (items[t["item_id"]]["imei"], items[t["item_id"]]["serial"])
+    ]
+    assert 0 < len(mistyped) < 0.2 * len(sales)
