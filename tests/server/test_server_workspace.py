@@ -66,9 +66,17 @@ def workspace_db(server_db: str) -> str:
     return server_db
 
 
+@pytest.fixture(scope="module", autouse=True)
+def authenticator_password() -> Iterator[None]:
+    """Every workspace of this module signs in as cg_authenticator, whichever test builds it first."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("CASEGRAPH_AUTHENTICATOR_PASSWORD", AUTHENTICATOR)
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="module")
 def app(workspace_db: str) -> Iterator[Any]:
-    pytest.MonkeyPatch().setenv("CASEGRAPH_AUTHENTICATOR_PASSWORD", AUTHENTICATOR)
     yield create_app(settings_for(workspace_db))
 
 
