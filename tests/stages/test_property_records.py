@@ -39,8 +39,8 @@ def test_near_identifiers():
 
 
 def test_sql_imei_check_agrees_with_python(store, settings, tmp_path: Path):
-    """Random 15-digit strings (about one in ten valid) and near misses of valid IMEIs: the rows ingest
-    rejects for their IMEI are exactly those the Python rule calls invalid."""
+    """Random 15-digit strings (about one in ten valid) and near misses of valid IMEIs: the values ingest
+    drops for their IMEI are exactly those the Python rule calls invalid, and every row still loads."""
     rng = random.Random(3)
     values = [f"{rng.randrange(10**15):015d}" for _ in range(300)]
     for _ in range(100):
@@ -54,9 +54,12 @@ def test_sql_imei_check_agrees_with_python(store, settings, tmp_path: Path):
     report = ingest.run(
         store, settings, path, table="property_events", mapping="pawn_transactions", agency="a1"
     )
-    rejected = {r for (r,) in store.rows("SELECT source_row FROM rejects WHERE field = 'imei'")}
+    dropped = {r for (r,) in store.rows("SELECT source_row FROM rejects WHERE field = 'imei'")}
     expected = {n + 1 for n, v in enumerate(values) if not is_valid_imei(v)}
-    assert rejected == expected and report.loaded == len(values) - len(expected)
+    assert dropped == expected and report.loaded == len(values) and report.values_dropped == len(expected)
+    assert store.scalar("SELECT count(*) FROM property_events WHERE imei IS NOT NULL") == len(values) - len(
+        expected
+    )
     assert 0 < len(expected) < len(values)
 
 
@@ -72,17 +75,18 @@ def test_pawn_export_sellers_are_person_records(store, settings, tmp_path: Path)
     events = ingest.run(
         store, settings, path, table="property_events", mapping="pawn_transactions", agency="a1"
     )
-    assert (sellers.loaded, events.loaded, events.rejected) == (3, 2, 1)
+    assert (sellers.loaded, events.loaded, events.rejected, events.values_dropped) == (3, 3, 0, 1)
     named = store.rows(
         "SELECT e.event_id, e.kind, e.city, p.given_name, p.family_name, e.imei, e.serial FROM property_events e "
         "JOIN person_records p ON p.agency = e.agency AND p.record_id = e.record_id "
         "WHERE p.record_id = 'PL-1:' || e.event_id ORDER BY 1"
     )
-    assert named == [
+    assert named[:2] == [
         ("T1", "pawned", "Riverton", "Dan", "Roe", VALID, None),
         ("T2", "pawned", "Riverton", "Ann", "Lee", None, "SN-77"),
     ]
-    assert store.rows("SELECT source_row, field FROM rejects") == [(3, "imei")]
+    assert named[2][0] == "T3" and named[2][5] is None  # the sale is kept, its bad IMEI is not
+    assert store.rows("SELECT source_row, field, outcome FROM rejects") == [(3, "imei", "value dropped")]
     again = ingest.run(
         store, settings, path, table="property_events", mapping="pawn_transactions", agency="a1"
     )
@@ -90,9 +94,11 @@ def test_pawn_export_sellers_are_person_records(store, settings, tmp_path: Path)
 
 
 @pytest.mark.parametrize("bad", ["35209900176148", "35209900176148A", "3520990017614811"])
-def test_malformed_imei_is_rejected_with_its_field(store, settings, tmp_path: Path, bad: str):
+def test_a_malformed_imei_is_a_field_level_reject(store, settings, tmp_path: Path, bad: str):
+    """The item is still evidence (its kind, make, incident): it loads without the IMEI, kept in rejects."""
     path = tmp_path / "items.csv"
     path.write_text(f"item_id,incident_id,kind,imei\nX1,I1,phone,{bad}\nX2,I1,phone,{VALID}\n")
     report = ingest.run(store, settings, path, table="property_items", agency="a1")
-    assert (report.loaded, report.rejected) == (1, 1)
-    assert store.rows("SELECT source_row, field FROM rejects") == [(1, "imei")]
+    assert (report.loaded, report.rejected, report.values_dropped, report.exit_code) == (2, 0, 1, 3)
+    assert store.rows("SELECT source_row, field, outcome FROM rejects") == [(1, "imei", "value dropped")]
+    assert store.rows("SELECT item_id, imei FROM property_items ORDER BY 1") == [("X1", None), ("X2", VALID)]
