@@ -90,11 +90,15 @@ def port_to_use(host: str, port: int) -> int:
 
 
 def _open_when_listening(link: str) -> None:
-    """Open the sign-in link in the user's browser once uvicorn listens (where there is a browser to open)."""
+    """Open the sign-in link in the user's browser once uvicorn listens, where there is a desktop: without one,
+    Python's webbrowser would start a text browser (lynx, w3m) in this very terminal."""
+    import os
+    import sys
     import threading
     import webbrowser
 
-    threading.Timer(1.0, lambda: webbrowser.open(link)).start()
+    if sys.platform in ("darwin", "win32") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        threading.Timer(1.0, lambda: webbrowser.open(link)).start()
 
 
 def _serve_server(ctx: typer.Context, settings: Settings, host: str, port: int, workers: int) -> None:
