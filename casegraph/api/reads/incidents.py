@@ -137,16 +137,23 @@ def incidents(g: Session, q: IncidentQuery, *, limit: int, offset: int, order: s
     )
 
 
-def incident(g: Session, incident_id: str, agency: str | None = None) -> dict[str, Any]:
-    """One incident with its series, the groups it is linked to (and why), the people involved, arrests."""
+def record(g: Session, table: str, id_column: str, value: str, agency: str | None) -> dict[str, Any]:
+    """The shown columns of one record by its id (and agency, when given), or 404: a record the caller may not
+    read and one that does not exist get the same answer."""
     sql = (
-        f"SELECT {shown_columns('incidents')} FROM incidents WHERE incident_id = ?"
+        f"SELECT {shown_columns(table)} FROM {table} WHERE {id_column} = ?"
         + (" AND agency = ?" if agency else "")
         + " LIMIT 1"
     )
-    found = one(g, sql, [incident_id, agency] if agency else [incident_id])
+    found = one(g, sql, [value, agency] if agency else [value])
     if found is None:
-        raise not_found("incidents", incident_id, agency)
+        raise not_found(table, value, agency)
+    return found
+
+
+def incident(g: Session, incident_id: str, agency: str | None = None) -> dict[str, Any]:
+    """One incident with its series, the groups it is linked to (and why), the people involved, arrests."""
+    found = record(g, "incidents", "incident_id", incident_id, agency)
     key = [found["agency"], incident_id]
     derived = {  # sections from stage tables are read only when the stage has written rows
         "series": ("series", "SELECT * FROM series WHERE agency = ? AND incident_id = ?"),
@@ -204,14 +211,7 @@ def people_sql(resolved: bool, of: str = "involvements", event: str = "incident_
 
 def contact(g: Session, contact_id: str, agency: str | None = None) -> dict[str, Any]:
     """One contact event (a meeting, a call, a co-arrest ...) with the people who took part."""
-    sql = (
-        f"SELECT {shown_columns('contacts')} FROM contacts WHERE contact_id = ?"
-        + (" AND agency = ?" if agency else "")
-        + " LIMIT 1"
-    )
-    found = one(g, sql, [contact_id, agency] if agency else [contact_id])
-    if found is None:
-        raise not_found("contacts", contact_id, agency)
+    found = record(g, "contacts", "contact_id", contact_id, agency)
     people = people_sql(has_rows(g, "person_identities"), "contact_participants", "contact_id")
     return {"contact": found, "people": rows(g, people, [found["agency"], contact_id])}
 
