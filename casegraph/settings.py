@@ -387,6 +387,11 @@ class TrendsSettings(Section):
         ge=1,
         description="Incidents in a new area (within spread_window_days of the first) that raise an alert.",
     )
+    item_city_min_items: int = Field(
+        2,
+        ge=1,
+        description="Distinct stolen items of a group surfacing in a city new to its items that raise an alert.",
+    )
     spread_window_days: int = Field(
         60,
         ge=1,

@@ -33,6 +33,8 @@ READS = (
     "person_identities",
     "series",
     "alerts",
+    "property_links",
+    "property_events",
 )
 WRITES = ("group_incidents", "group_activity", "group_trends", "hotspots", "near_repeat", "alerts")
 

@@ -203,3 +203,39 @@ def acknowledge(
         return False
     store.execute(sql.acknowledge_sql(), [status, user, now_utc(), note, alert])
     return True
+
+
+def item_city_alert(
+    found: dict[str, Any], names: dict[str, str], run_id: str, now: datetime
+) -> dict[str, Any]:
+    """A group's stolen items surfacing in a new city (casegraph.trends.items.new_cities)."""
+    n = len(found["items"])
+    title = (
+        f"{_label(found['group_id'], names)}'s stolen items surfacing in {found['city']}: {n} "
+        f"item{'' if n == 1 else 's'} from {found['first'].date().isoformat()} (stolen in "
+        f"{', '.join(found['thefts_in'])}; its items' home: {', '.join(found['home']) or 'none'})"
+    )
+    detail = {
+        "city": found["city"],
+        "first_date": found["first"].date().isoformat(),
+        "raised_on": found["raised_on"].date().isoformat(),
+        "items": found["items"],
+        "home_cities": found["home"],
+        "rule": "items taken in the group's incidents, linked by the same IMEI or serial to later sightings, "
+        "surfacing in a city none of its items reached in its baseline period",
+    }
+    evidence = [f"property_event:{e}" for e in found["events"]] + [
+        f"incident:{i}" for i in found["incidents"]
+    ]
+    return _row(
+        "group_item_city",
+        found["group_id"],
+        found["city"],
+        title=title,
+        detail=detail,
+        evidence=evidence,
+        onset=found["first"].date(),
+        severity="medium",
+        run_id=run_id,
+        now=now,
+    )

@@ -16,9 +16,17 @@ from casegraph.settings import Settings, TrendsSettings
 from casegraph.store.base import Store
 from casegraph.trends import sql
 from casegraph.trends.activity import SpreadRule, activity_rows, baselines, grid_area, spreads
-from casegraph.trends.alerts import growth_alert, near_repeat_alert, now_utc, spread_alert, write_alerts
+from casegraph.trends.alerts import (
+    growth_alert,
+    item_city_alert,
+    near_repeat_alert,
+    now_utc,
+    spread_alert,
+    write_alerts,
+)
 from casegraph.trends.growth import Growth, trend_rows
 from casegraph.trends.hotspots import emerging_hotspots, hotspot_steps
+from casegraph.trends.items import item_flows, new_cities
 from casegraph.trends.knox import near_repeat
 from casegraph.trends.risk import live_alerts, risk_window
 
@@ -200,6 +208,8 @@ def _group_tables(
     alerts = [spread_alert(s, names, run_id, now) for s in found] + [
         growth_alert(g, names, run_id, now) for g in growth
     ]
+    cities = new_cities(item_flows(store, links), cfg.baseline_days, cfg.item_city_min_items)
+    alerts += [item_city_alert(c, names, run_id, now) for c in cities]
     links_out = links.assign(link_id=links["group_id"] + "|" + links["agency"] + "|" + links["incident_id"])
     frames = {
         "group_incidents": links_out,
@@ -212,6 +222,9 @@ def _group_tables(
         "built_from": sources,
         "spreads": [s.as_dict() for s in found],
         "growth_events": len(growth),
+        "item_cities": [
+            {"group": c["group_id"], "city": c["city"], "items": len(c["items"])} for c in cities
+        ],
     }
     return frames, alerts, summary
 

@@ -45,6 +45,8 @@ EVIDENCE_SQL = {
     "series": "SELECT series_id AS id, any_value(agency) AS agency, 'series of ' || any_value(size) AS what, "
     "min(first_from) AS at, NULL AS area, NULL AS about FROM series WHERE list_contains(?, series_id) "
     "GROUP BY series_id",
+    "property_event": "SELECT event_id AS id, agency, kind || coalesce(' at ' || dealer, '') AS what, "
+    "occurred_at AS at, area, city AS about FROM property_events WHERE list_contains(?, event_id)",
     "near_repeat": "SELECT band_id AS id, NULL AS agency, nst || ' pairs, ' || round(expected, 1) || ' expected, p ' "
     "|| p AS what, NULL AS at, NULL AS area, 'near-repeat table: ' || offence || ', ' || space_band || ' m x ' "
     "|| time_band || ' days' AS about FROM near_repeat WHERE list_contains(?, band_id)",
