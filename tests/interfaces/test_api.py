@@ -650,3 +650,20 @@ def test_a_link_is_decided_from_its_why_panel_with_csrf_and_audit(ws):
     assert decided == [(*sorted(link[1:]), "not-linked", "alibi checked", os_account())]
     changes = raw(s, "SELECT purpose, target, outcome FROM audit_log WHERE action = 'change'")
     assert (PURPOSE, f"POST {path}", "ok") in changes
+
+
+def test_a_stolen_items_path_runs_from_its_theft_to_its_sightings(ws, ws_file):
+    """An item taken in an incident and pawned later: the incident lists it, its path starts with the theft."""
+    imei, agency, incident = raw(
+        settings_for(ws_file),
+        "SELECT p.imei, p.agency, p.incident_id FROM property_items p JOIN property_events e ON e.imei = p.imei "
+        "ORDER BY p.agency, p.item_id LIMIT 1",
+    )[0]
+    client = ws.client
+    path = client.get(f"/api/items/IMEI:{imei}").json()
+    kinds = [s["sighting_kind"] for s in path["sightings"]]
+    assert kinds[0] == "taken" and len(kinds) >= 2 and path["sightings"][0]["incident_id"] == incident
+    detail = client.get(f"/api/incidents/{incident}", params={"agency": agency}).json()
+    assert f"IMEI:{imei}" in {i["identifier"] for i in detail["items"]}
+    missing = client.get("/api/items/IMEI:000000000000000")
+    assert missing.status_code == 404 and "no item" in missing.json()["detail"]

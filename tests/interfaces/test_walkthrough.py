@@ -142,3 +142,25 @@ def test_the_inbox_filters_by_kind(walk):
     walk.wait_for_selector("#view[data-ready=alerts] .kinds a.active")
     metas = walk.locator("ul.inbox .meta").all_inner_texts()
     assert metas and all(m.startswith("group_tie_new") for m in metas), metas[:3]
+
+
+def test_an_item_taken_in_an_incident_opens_its_path(walk):
+    """From an incident with a stolen phone to the phone's path: taken there first, then where it surfaced."""
+    found = walk.evaluate("""async () => {
+        const page = await CG.api("/api/incidents?limit=200");
+        for (const i of page.items) {
+            const d = await CG.api(`/api/incidents/${i.incident_id}?agency=${i.agency}`);
+            const item = (d.items || []).find((x) => x.identifier && x.identifier.startsWith("IMEI:"));
+            if (item) return [i.agency, i.incident_id, item.identifier];
+        }
+    }""")
+    assert found, "no incident of the first 200 lists a phone taken"
+    agency, incident, identifier = found
+    walk.evaluate("h => { window.location.hash = h; }", f"#/incident/{agency}/{incident}")
+    walk.wait_for_selector("#view[data-ready=incident]")
+    walk.click(f"a[href='#/item/{identifier.replace(':', '%3A')}']")
+    walk.wait_for_selector("#view[data-ready=item]")
+    rows = walk.locator("table.grid tbody tr").all_inner_texts()
+    assert rows and "taken" in rows[0] and incident in rows[0]
+    shot(walk, "27-item-path")
+    assert walk.errors == []

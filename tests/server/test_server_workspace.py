@@ -32,6 +32,7 @@ PURPOSE = "workspace tests"
 PARAM_KINDS = {
     "incident_id": "incident",
     "contact_id": "contact",
+    "identifier": "item",
     "link_id": "link",
     "series_id": "series",
     "person_id": "person",
@@ -47,6 +48,7 @@ PARAM_KINDS = {
 ID_SOURCES = {
     "incident": [("incidents", "incident_id", "agency")],
     "contact": [("contacts", "contact_id", "agency")],
+    "item": [("property_items", "'IMEI:' || imei", "agency")],
     "record": [("person_records", "agency || '/' || record_id", "agency")],
     "group": [("groups", "group_id", "agency"), ("group_incidents", "group_id", "scope")],
     "person": [("person_identities", "person_id", "scope")],

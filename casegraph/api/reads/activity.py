@@ -21,6 +21,7 @@ from casegraph.api.reads.common import (
 )
 from casegraph.api.reads.incidents import IncidentQuery, filter_notes, where_sql
 from casegraph.api.workspace import ApiProblem
+from casegraph.linkage.property import identifier_sql
 from casegraph.safeguards import Session
 from casegraph.trends.sql import ALERT_STATUS as STATUS
 
@@ -46,7 +47,8 @@ EVIDENCE_SQL = {
     "min(first_from) AS at, NULL AS area, NULL AS about FROM series WHERE list_contains(?, series_id) "
     "GROUP BY series_id",
     "property_event": "SELECT event_id AS id, agency, kind || coalesce(' at ' || dealer, '') AS what, "
-    "occurred_at AS at, area, city AS about FROM property_events WHERE list_contains(?, event_id)",
+    f"occurred_at AS at, area, city AS about, {identifier_sql('e')} AS identifier FROM property_events e "
+    "WHERE list_contains(?, event_id)",
     "near_repeat": "SELECT band_id AS id, NULL AS agency, nst || ' pairs, ' || round(expected, 1) || ' expected, p ' "
     "|| p AS what, NULL AS at, NULL AS area, 'near-repeat table: ' || offence || ', ' || space_band || ' m x ' "
     "|| time_band || ' days' AS about FROM near_repeat WHERE list_contains(?, band_id)",

@@ -18,6 +18,7 @@ from casegraph.api.reads.common import (
     rows,
     stage_note,
 )
+from casegraph.api.reads.items import items_taken
 from casegraph.api.workspace import ApiProblem
 from casegraph.safeguards import Session
 from casegraph.safeguards.policy import shown_columns
@@ -170,6 +171,7 @@ def incident(g: Session, incident_id: str, agency: str | None = None) -> dict[st
         if note:
             out["notes"][table] = note["note"]
     out["people"] = rows(g, people_sql(has_rows(g, "person_identities")), key)
+    out["items"] = items_taken(g, *key)
     out["arrests"] = rows(
         g, f"SELECT {shown_columns('arrests')} FROM arrests WHERE agency = ? AND incident_id = ?", key
     )

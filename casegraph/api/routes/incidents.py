@@ -75,6 +75,15 @@ async def get_contact(request: Request, contact_id: IncidentId, agency: IdQuery 
     return await run(request, lambda g: incidents.contact(g, contact_id, agency))
 
 
+@router.get(
+    "/items/{identifier}", summary="A stolen item's path: taken, then each later sighting, oldest first"
+)
+async def get_item(request: Request, identifier: Annotated[str, Path(pattern=ID)]) -> Any:
+    from casegraph.api.reads.items import item_path
+
+    return await run(request, lambda g: item_path(g, identifier))
+
+
 @router.get("/incidents/{incident_id}/similar", summary="Similar incidents, each with the why of its score")
 async def similar(
     request: Request, incident_id: IncidentId, agency: IdQuery = None, k: int = Query(10, ge=1, le=100)

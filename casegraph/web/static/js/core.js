@@ -106,6 +106,7 @@ CG.evidenceLink = function evidenceLink(rec) {
   if (rec.kind === "incident") return CG.el("a", { href: `#/incident/${encodeURIComponent(rec.agency)}/${encodeURIComponent(rec.id)}` }, label);
   if (rec.kind === "series") return CG.el("a", { href: `#/series/${encodeURIComponent(rec.id)}` }, label);
   if (rec.kind === "contact") return CG.el("a", { href: `#/contact/${encodeURIComponent(rec.agency || "")}/${encodeURIComponent(rec.id)}` }, label);
+  if (rec.kind === "property_event" && rec.identifier) return CG.el("a", { href: `#/item/${encodeURIComponent(rec.identifier)}`, title: "the item's path" }, label);
   if (rec.kind === "arrest" && rec.incident_id) return CG.el("a", { href: `#/incident/${encodeURIComponent(rec.agency)}/${encodeURIComponent(rec.incident_id)}`, title: "the incident of this arrest" }, label);
   return CG.el("span", {}, label);
 };

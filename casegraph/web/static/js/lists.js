@@ -60,6 +60,8 @@ CG.views.incident = async function incident(view, params, rest) {
       { key: "group_id", label: "group", render: (r) => CG.el("a", { href: `#/group/${encodeURIComponent(r.group_id)}` }, `${r.group_id} ${r.name || ""}`) },
       { key: "via" }, { key: "evidence", label: "why (evidence)" }]) : CG.el("p", {}, data.notes.group_incidents || "linked to no group"),
     CG.el("h2", {}, "People involved"), peopleTable(data.people),
+    (data.items || []).length ? CG.el("div", {}, CG.el("h2", {}, "Items taken"), CG.table(data.items, [{ key: "sighting", label: "item" },
+      { key: "identifier", label: "identifier (its path)", render: (r) => (r.identifier ? CG.el("a", { href: `#/item/${encodeURIComponent(r.identifier)}` }, r.identifier) : "–") }])) : "",
     CG.el("h2", {}, "Similar incidents"), similar);
   const sim = await CG.api(`/api/incidents/${encodeURIComponent(id)}/similar${CG.qs({ agency, k: 10 })}`);
   similar.replaceChildren(CG.note(sim) || "", CG.table(sim.items, [
@@ -84,6 +86,19 @@ CG.views.contact = async function contact(view, params, rest) {
     CG.el("h1", {}, `Contact ${c.contact_id}`, CG.el("small", {}, ` ${c.agency} · ${c.kind}`)),
     CG.kv([["when", String(c.occurred_at).replace("T", " ")], ["area", c.area], ["description", c.description]]),
     CG.el("h2", {}, "People who took part"), peopleTable(data.people));
+};
+
+// A stolen item's path: where it was taken, then every sighting of its identifier (pawned, sold, found on a
+// person, recovered), oldest first, each with its incident and the seller's or holder's record.
+CG.views.item = async function item(view, params, rest) {
+  const data = await CG.api(`/api/items/${encodeURIComponent(rest.join("/"))}`);
+  view.replaceChildren(CG.el("h1", {}, `Item ${data.identifier}`),
+    CG.el("p", {}, `${data.sightings.length} sightings of this identifier, oldest first`),
+    CG.table(data.sightings, [{ key: "occurred_at", label: "when", render: (r) => String(r.occurred_at || "").replace("T", " ") },
+      { key: "sighting_kind", label: "what" }, { key: "agency" }, { key: "place", label: "where" },
+      { key: "incident_id", label: "incident", render: (r) => (r.incident_id ? CG.el("a", { href: incidentHref(r.agency, r.incident_id) }, r.incident_id) : "–") },
+      { key: "record_id", label: "seller or holder", render: (r) => (r.record_id ? CG.personLink(null, `${r.agency}/${r.record_id}`, `${r.agency}/${r.record_id}`) : "–") },
+      { key: "sighting", label: "record" }]));
 };
 
 CG.views.series = async function series(view, params, rest) {
