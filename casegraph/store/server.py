@@ -390,9 +390,13 @@ class ServerStore:
         self._in_transaction = True
         try:
             with self.conn.transaction():
+                self._begin()
                 yield
         finally:
             self._in_transaction = False
+
+    def _begin(self) -> None:
+        """Statements that open each transaction (a store acting for a signed-in user sets its role there)."""
 
     # -- catalogue ------------------------------------------------------------------------------------------
     def table_names(self) -> list[str]:
@@ -909,19 +913,9 @@ class ActingStore(ServerStore):
     def scope(self, value: str) -> None:
         self._scope = value  # set at the start of each transaction (SET LOCAL)
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        if self._in_transaction:
-            yield
-            return
-        self._in_transaction = True
-        try:
-            with self.conn.transaction():
-                self.conn.execute(pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(self.acting_for)))
-                self.conn.execute("SELECT set_config('casegraph.scope', $1, true)", [self._scope])
-                yield
-        finally:
-            self._in_transaction = False
+    def _begin(self) -> None:
+        self.conn.execute(pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(self.acting_for)))
+        self.conn.execute("SELECT set_config('casegraph.scope', $1, true)", [self._scope])
 
     def _cursor(self, duck_sql: str, params: Params) -> psycopg.Cursor[Any]:
         if self._in_transaction:
