@@ -296,6 +296,11 @@ def check_anchor(store: Store, settings: Settings) -> None:
         )
 
 
+def stated_purpose(purpose: str | None, settings: Settings) -> str:
+    """The purpose a session records with every entry: the one given, else the settings', else "analysis"."""
+    return (purpose or settings.user.purpose or "").strip() or "analysis"
+
+
 def owner_session(
     store: Store,
     settings: Settings,
@@ -308,9 +313,10 @@ def owner_session(
     fails its anchor stops it (`check_log=False` only for the verbs that look at such a log)."""
     if check_log:
         check_anchor(store, settings)
-    why = (purpose or settings.user.purpose or "").strip() or "analysis"
     actor = Actor(os_account(), None, OWNER)
-    return Session(store, actor, settings, purpose=why, origin=origin or cli_origin())
+    return Session(
+        store, actor, settings, purpose=stated_purpose(purpose, settings), origin=origin or cli_origin()
+    )
 
 
 def signed_in_session(
@@ -318,8 +324,9 @@ def signed_in_session(
 ) -> Session:
     """The session of the user a server store signed in (PostgreSQL decides what it may read and change)."""
     who = Actor(store.user_id, store.agency, store.role)  # type: ignore[attr-defined]
-    why = (purpose or settings.user.purpose or "").strip() or "analysis"
-    return Session(store, who, settings, purpose=why, origin=origin or cli_origin())
+    return Session(
+        store, who, settings, purpose=stated_purpose(purpose, settings), origin=origin or cli_origin()
+    )
 
 
 def open_session(
