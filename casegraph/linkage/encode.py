@@ -63,6 +63,11 @@ class Encoded:
         return [base64.b64encode(r.tobytes()).decode("ascii") for r in raw]
 
     @staticmethod
+    def concat(parts: list[Encoded]) -> Encoded:
+        """The rows of several Encoded (same columns) one after the other."""
+        return Encoded({k: np.concatenate([p.columns[k] for p in parts]) for k in parts[0].columns})
+
+    @staticmethod
     def unpack(packed: list[str], dtype: np.dtype) -> Encoded:
         data = b"".join(base64.b64decode(p) for p in packed)
         rows = np.frombuffer(data, dtype=dtype)
