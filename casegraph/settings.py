@@ -209,7 +209,7 @@ class LinkageSettings(Section):
     threads: int = Field(
         0,
         ge=0,
-        description="Threads for the neighbour search and pair scoring (0 = one per core).",
+        description="Threads for the neighbour search, the model fits of cross-validation and pair scoring (0 = one per core).",
     )
     features: list[str] = Field(
         default_factory=list,

@@ -210,7 +210,9 @@ class IncidentEncoder:
             return out
         tokens = _tokens(column.reset_index(drop=True), _separator(c))
         ranks = self.token_ranks_.get(c.name, {})
-        bits = tokens.map(lambda t: _bit_of(t, ranks)).to_numpy(dtype=np.uint64)
+        distinct = tokens.unique()  # a few thousand words, repeated over millions of incidents
+        bit = pd.Series([_bit_of(t, ranks) for t in distinct], index=distinct, dtype=np.uint64)
+        bits = bit.reindex(tokens.to_numpy()).to_numpy(dtype=np.uint64)
         np.bitwise_or.at(out, tokens.index.to_numpy(), np.left_shift(np.uint64(1), bits))
         return out
 
