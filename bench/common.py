@@ -4,11 +4,13 @@ and cached in bench/results/demo-N), a free loopback port, and one percentile de
 from __future__ import annotations
 
 import math
+import os
 import re
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,30 @@ def store_settings(store: Path) -> Any:
     s = load_settings()
     s.store.path = str(store)
     return s
+
+
+@dataclass
+class Measured:
+    """One child process: its output, wall and CPU seconds (user + system, every thread) and peak resident
+    memory. On a shared machine wall time says how busy the machine was as much as how fast the tool is."""
+
+    stdout: str
+    wall_s: float
+    cpu_s: float
+    peak_gb: float
+
+
+def measured(command: list[str], env: dict[str, str] | None = None) -> Measured:
+    """Run one command (from the project root) and measure it (wait4); stops the benchmark if it fails."""
+    started = time.perf_counter()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, env=env, cwd=ROOT) as child:
+        stdout = child.stdout.read().decode() if child.stdout else ""
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise SystemExit(f"failed ({child.returncode}): {' '.join(command)}")
+    wall = time.perf_counter() - started
+    return Measured(stdout, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024**2)
 
 
 def demo_store(n: int) -> Path:

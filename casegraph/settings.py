@@ -206,6 +206,11 @@ class LinkageSettings(Section):
         description="Candidates one incident may name: 2 x neighbours, the rest for the window, whose gap and "
         "distance shrink together where incidents are denser (the run summary reports the limits used).",
     )
+    threads: int = Field(
+        0,
+        ge=0,
+        description="Threads for the neighbour search, the model fits of cross-validation and pair scoring (0 = one per core).",
+    )
     features: list[str] = Field(
         default_factory=list,
         description="Pair features to use (empty = all; see `casegraph eval linkage` docs).",

@@ -12,9 +12,9 @@
    peer's scores are read from its last run in WORK/peer, and the table says so. Wall time and peak resident
    memory are each tool's whole process (wait4).
 2. The synthetic city (5,000 incidents, seed 7): `casegraph eval linkage` with default settings.
-3. A million synthetic incidents (the demo store of bench/common.py, cached in bench/results/demo-1000000,
-   copied): the whole linkage stage (scale.py link; wall time, peak memory), then `similar` latency on random
-   seeds (scale.py similar). The peer is not run there: at its measured cost per pair it could not finish.
+3. A million synthetic incidents: scale.py's table (the whole linkage stage on a copy of the cached demo store:
+   wall and CPU seconds, peak memory, load average; then `similar` latency on random seeds), beside the
+   targets. The peer is not run there: at its measured cost per pair it could not finish.
 Targets (issue 16) are printed beside the figures.
 """
 
@@ -23,11 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -49,26 +47,10 @@ PEER_PINS = [
 SHARED = ROOT.parent / "shared" / "data" / "crime_series"
 sys.path.insert(0, str(ROOT))
 
+from bench.common import measured  # noqa: E402
+from bench.linkage import scale  # noqa: E402
 from casegraph.linkage.datasets import convert_crime_series  # noqa: E402
 from casegraph.linkage.metrics import pairwise_scores, top_k_recall  # noqa: E402
-
-# CPU time (user + system) of each measured command, by its last argument.
-CPU_SECONDS: dict[str, float] = {}
-
-
-def measured(command: list[str], env: dict[str, str] | None = None) -> tuple[str, float, float]:
-    """stdout, wall seconds and peak resident memory (GB) of one child process (its CPU seconds go to
-    CPU_SECONDS: on a shared machine wall time says how busy it was as much as how fast the tool is)."""
-    started = time.perf_counter()
-    with subprocess.Popen(command, stdout=subprocess.PIPE, env=env, cwd=ROOT) as child:
-        stdout = child.stdout.read().decode() if child.stdout else ""
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-    CPU_SECONDS[command[-1]] = usage.ru_utime + usage.ru_stime
-    if child.returncode:
-        raise SystemExit(f"failed ({child.returncode}): {' '.join(command)}")
-    return stdout, time.perf_counter() - started, usage.ru_maxrss / 1024**2
-
 
 TARGETS = {
     "israel": {"auc": 0.96, "top10_any": 0.72, "blocking_recall": 0.98},
@@ -80,9 +62,8 @@ SLOW_PEER_S = 20 * 60
 
 def casegraph_eval(folder: Path, all_pairs: bool) -> dict[str, Any]:
     command = [sys.executable, "-m", "casegraph", "eval", "linkage", "--data", str(folder), "--json"]
-    stdout, wall, peak = measured([*command, "--all-pairs"] if all_pairs else command)
-    result = json.loads(stdout)
-    return {**result, "wall_s": wall, "peak_gb": peak}
+    child = measured([*command, "--all-pairs"] if all_pairs else command)
+    return {**json.loads(child.stdout), "wall_s": child.wall_s, "peak_gb": child.peak_gb}
 
 
 def peer_environment() -> Path:
@@ -101,9 +82,8 @@ def peer_eval(folder: Path, out: Path, reuse: bool) -> dict[str, Any]:
         wall, peak = json.loads(record.read_text()).values()
     else:
         env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONWARNINGS": "ignore"}
-        _, wall, peak = measured(
-            [str(peer_environment()), str(HERE / "peer.py"), str(folder), str(out)], env=env
-        )
+        child = measured([str(peer_environment()), str(HERE / "peer.py"), str(folder), str(out)], env=env)
+        wall, peak = child.wall_s, child.peak_gb
         record.write_text(json.dumps({"wall_s": wall, "peak_gb": peak}))
     per_model: dict[str, list[dict[str, float]]] = {"naive_bayes": [], "gradient_boosting": []}
     for seed_file in sorted(out.glob("seed*.csv")):
@@ -206,53 +186,6 @@ def synthetic_city(work: Path) -> dict[str, Any]:
     return casegraph_eval(folder, all_pairs=False)
 
 
-def million(work: Path, n: int) -> dict[str, Any]:
-    from bench.common import demo_store
-
-    store = work / f"demo{n}.duckdb"
-    source = demo_store(n)
-    shutil.copyfile(source, store)  # link replaces the store's linkage tables: work on a copy
-    anchor = source.with_name(source.name + ".audit-anchor")
-    if anchor.exists():
-        shutil.copyfile(anchor, store.with_name(store.name + ".audit-anchor"))
-    stdout, wall, peak = measured([sys.executable, str(HERE / "scale.py"), "link", str(store)])
-    summary = json.loads(stdout)
-    latency = json.loads(
-        subprocess.run(
-            [sys.executable, str(HERE / "scale.py"), "similar", str(store), "200"],
-            check=True,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout
-    )
-    return {
-        "n_incidents": summary["n_incidents"],
-        "n_candidates": summary["n_candidates"],
-        "n_links": summary["n_links"],
-        "n_series": summary["n_series"],
-        "link_wall_s": wall,
-        "link_cpu_s": CPU_SECONDS[str(store)],
-        "link_peak_gb": peak,
-        "phases": summary["phases"],
-        "blocking": summary["blocking"],
-        **latency,
-    }
-
-
-def million_met(m: dict[str, Any]) -> str:
-    missed = [
-        f"{name} {value:.1f}"
-        for name, value, limit in (
-            ("link_wall_s", m["link_wall_s"], 300),
-            ("link_peak_gb", m["link_peak_gb"], 4),
-            ("similar_median_ms", m["similar_median_ms"], 100),
-        )
-        if not value < limit
-    ]
-    return "yes" if not missed else "no: " + ", ".join(missed)
-
-
 def show(rows: list[dict[str, Any]]) -> None:
     table = pd.DataFrame(rows)
     with pd.option_context(
@@ -332,18 +265,10 @@ def main() -> None:
         ]
     )
     if not args.skip_million:
-        print(f"\n== {args.incidents:,} synthetic incidents: link, then similar ==")
-        results["million"] = million(args.work, args.incidents)
-        show(
-            [
-                {
-                    **{k: v for k, v in results["million"].items() if k not in ("phases", "blocking")},
-                    "target": "link < 300 s, peak < 4 GB, similar median < 100 ms",
-                    "met": million_met(results["million"]),
-                }
-            ]
-        )
-        print("phases (s):", results["million"]["phases"], "blocking:", results["million"]["blocking"])
+        print(f"\n== {args.incidents:,} synthetic incidents: whole `link`, then `similar` (scale.py) ==")
+        results["million"] = scale.measure(args.incidents, args.work, 200)
+        show(scale.table(results["million"]))
+        show(scale.phases(results["million"]))
     out = ROOT / "bench" / "results" / "linkage.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=float))

@@ -14,6 +14,7 @@ contributed.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -199,7 +200,13 @@ def candidates_of(ctx: RunContext, chunk_rows: int = CHUNK_ROWS) -> Candidates:
     if not plan.all_pairs and plan.neighbours:
         points, placed = embed(index.encoded, plan.scales)
         neighbours = NeighbourIndex.build(points, placed, index.family)
-    return candidates(ctx.store, ctx.run_id, plan, neighbours, len(index), chunk_rows)
+    threads = threads_of(ctx.settings)
+    return candidates(ctx.store, ctx.run_id, plan, neighbours, len(index), chunk_rows, threads)
+
+
+def threads_of(settings: LinkageSettings) -> int:
+    """Threads for the neighbour search and scoring: the setting, or (0) one per core this process may use."""
+    return settings.threads or len(os.sched_getaffinity(0))
 
 
 def candidates(
@@ -209,6 +216,7 @@ def candidates(
     neighbours: NeighbourIndex | None,
     n: int,
     chunk_rows: int = CHUNK_ROWS,
+    threads: int = 1,
 ) -> Candidates:
     """Every candidate pair of the run under the plan, each pair once, in chunks of `chunk_rows` first rows.
 
@@ -224,8 +232,9 @@ def candidates(
     filed: list[list[Path]] = [[] for _ in starts]
     if neighbours is not None and plan.neighbours:
         bounds = np.arange(len(filed) + 1, dtype=np.int64) * chunk_rows * n  # keys sort by first row
-        for i, j in neighbours.pairs(plan.neighbours):
-            keys = np.unique(_keys(i, j, n))
+        for keys in neighbours.pairs(
+            plan.neighbours, threads=threads, then=lambda i, j: _unique(_keys(i, j, n))
+        ):
             edges = np.searchsorted(keys, bounds)
             for part in np.flatnonzero(np.diff(edges)).tolist():
                 filed[part].append(spill.keep(keys[edges[part] : edges[part + 1]]))
@@ -258,8 +267,18 @@ def _window_keys(store: Store, run_id: str, window: Blocking, n: int, lo: int, h
 
 def _merged(parts: list[np.ndarray]) -> np.ndarray:
     """The union of sorted key arrays, sorted, each key once (a stable sort merges sorted runs in linear time)."""
-    keys = np.sort(np.concatenate([np.zeros(0, np.int64), *parts]), kind="stable")
-    return keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys
+    return _distinct(np.sort(np.concatenate([np.zeros(0, np.int64), *parts]), kind="stable"))
+
+
+def _unique(keys: np.ndarray) -> np.ndarray:
+    """np.unique(keys), by sorting: numpy 2.3+ hashes integers in np.unique, which took 20 times as long as
+    this sort on a chunk of a million distinct pair keys."""
+    return _distinct(np.sort(keys))
+
+
+def _distinct(ordered: np.ndarray) -> np.ndarray:
+    """Each value of a sorted array once."""
+    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])] if len(ordered) else ordered
 
 
 def _keys(i: np.ndarray, j: np.ndarray, n: int) -> np.ndarray:

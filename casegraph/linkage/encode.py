@@ -63,6 +63,11 @@ class Encoded:
         return [base64.b64encode(r.tobytes()).decode("ascii") for r in raw]
 
     @staticmethod
+    def concat(parts: list[Encoded]) -> Encoded:
+        """The rows of several Encoded (same columns) one after the other."""
+        return Encoded({k: np.concatenate([p.columns[k] for p in parts]) for k in parts[0].columns})
+
+    @staticmethod
     def unpack(packed: list[str], dtype: np.dtype) -> Encoded:
         data = b"".join(base64.b64decode(p) for p in packed)
         rows = np.frombuffer(data, dtype=dtype)
@@ -205,7 +210,9 @@ class IncidentEncoder:
             return out
         tokens = _tokens(column.reset_index(drop=True), _separator(c))
         ranks = self.token_ranks_.get(c.name, {})
-        bits = tokens.map(lambda t: _bit_of(t, ranks)).to_numpy(dtype=np.uint64)
+        distinct = tokens.unique()  # a few thousand words, repeated over millions of incidents
+        bit = pd.Series([_bit_of(t, ranks) for t in distinct], index=distinct, dtype=np.uint64)
+        bits = bit.reindex(tokens.to_numpy()).to_numpy(dtype=np.uint64)
         np.bitwise_or.at(out, tokens.index.to_numpy(), np.left_shift(np.uint64(1), bits))
         return out
 

@@ -14,12 +14,13 @@ from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
+from joblib import Parallel, delayed
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
-from sklearn.model_selection import GroupKFold, StratifiedKFold, cross_val_predict
+from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.naive_bayes import CategoricalNB
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -296,21 +297,32 @@ class LinkModel(_BinaryPairClassifier):
         "estimator": [HasMethods(["fit", "explain"]), None],
         "cv": [Interval(Integral, 2, None, closed="left")],
         "random_state": ["random_state"],
+        "n_jobs": [Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, *, estimator: Any = None, cv: int = 3, random_state: Any = 0) -> None:
+    def __init__(self, *, estimator: Any = None, cv: int = 3, random_state: Any = 0, n_jobs: int = 1) -> None:
         self.estimator = estimator
         self.cv = cv
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     def fit(self, X: Any, y: Any, groups: Any = None) -> LinkModel:
+        """Out-of-fold scores (as cross_val_predict gives them) and the final fit on every pair: the folds and
+        the final fit are independent, so they run `n_jobs` at a time on threads (the trees' loops release
+        the GIL), each fit still on one OpenMP thread."""
         self._validate_params()
         X, y01 = self._check_fit(X, y)
-        estimator = clone(self.estimator if self.estimator is not None else BoostedModel())
-        folds = self._folds(y01, groups)
-        oof = cross_val_predict(estimator, X, y01, groups=groups, cv=folds, method="decision_function")
+        estimator = self.estimator if self.estimator is not None else BoostedModel()
+        folds = list(self._folds(y01, groups).split(X, y01, groups))
+        fits = [*(train for train, _ in folds), np.arange(len(y01))]
+        fitted = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(_fitted)(clone(estimator), X, y01, rows) for rows in fits
+        )
+        oof = np.zeros(len(y01))
+        for (_, test), model in zip(folds, fitted[:-1], strict=True):
+            oof[test] = model.decision_function(X[test])
         self._calibrate(oof, y01)
-        self.estimator_ = estimator.fit(X, y01)
+        self.estimator_ = fitted[-1]
         return self
 
     @classmethod
@@ -387,6 +399,10 @@ class LinkModel(_BinaryPairClassifier):
         inner = self.estimator_.explain(X)
         base = self.slope_ * inner.base + self.intercept_
         return Explanation(base, self.slope_ * inner.contributions, self.slope_ * inner.rest)
+
+
+def _fitted(estimator: Any, X: np.ndarray, y: np.ndarray, rows: np.ndarray) -> Any:
+    return estimator.fit(X[rows], y[rows])
 
 
 def calibration_curve(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict[str, float]]:

@@ -6,14 +6,17 @@ scales when there are too few), so "near" means near in the way linked incidents
 months and whole cities, so a fixed window either loses them or swamps the dense areas; a neighbour list
 is as long in a quiet suburb as in the centre. The search is an exact k-d tree (scikit-learn) over three
 dimensions, a few seconds at a million incidents. Incidents without a place are searched by time alone.
+The queries run in chunks on several threads (the trees release the GIL while they search).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.neighbors import KDTree
 
 from casegraph.linkage.encode import Encoded
@@ -109,20 +112,35 @@ class NeighbourIndex:
                 found.append(rows[idx.ravel()])
         return np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
 
-    def pairs(self, k: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(i, j) for every incident i and each of its k nearest j, within its family and across families."""
+    def pairs(
+        self, k: int, *, threads: int = 1, then: Callable[[np.ndarray, np.ndarray], Any] | None = None
+    ) -> Iterator[Any]:
+        """(i, j) for every incident i and each of its k nearest j, within its family and across families, one
+        chunk of queries at a time; with `then`, then(i, j) of each chunk instead, computed on the same
+        thread as the search. Chunks come in no fixed order, `threads` of them searched at once."""
+        tasks = (delayed(self._search)(*chunk, k, then) for chunk in self._chunks())
+        yield from Parallel(n_jobs=threads, prefer="threads", return_as="generator_unordered")(tasks)
+
+    def _chunks(self) -> Iterator[tuple[KDTree, np.ndarray, np.ndarray, slice]]:
+        """(tree, its rows, the rows to search for, the dimensions searched) per chunk of queries."""
         for (_, has_place), (tree, members) in self.trees.items():
             # The time-only trees hold every incident; only those without a place are searched in them.
             queries = members if has_place else members[~self.placed[members]]
-            yield from self._chunks(tree, members, queries, k, slice(0, 3) if has_place else slice(2, 3))
+            dims = slice(0, 3) if has_place else slice(2, 3)
+            for start in range(0, len(queries), QUERY_CHUNK):
+                yield tree, members, queries[start : start + QUERY_CHUNK], dims
 
-    def _chunks(
-        self, tree: KDTree, members: np.ndarray, queries: np.ndarray, k: int, dims: slice
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def _search(
+        self,
+        tree: KDTree,
+        members: np.ndarray,
+        rows: np.ndarray,
+        dims: slice,
+        k: int,
+        then: Callable[[np.ndarray, np.ndarray], Any] | None,
+    ) -> Any:
         kk = min(k + 1, len(members))
-        for start in range(0, len(queries), QUERY_CHUNK):
-            rows = queries[start : start + QUERY_CHUNK]
-            idx = tree.query(self.points[rows, dims], k=kk, return_distance=False)
-            i, j = np.repeat(rows, kk), members[idx.ravel()]
-            keep = i != j
-            yield i[keep], j[keep]
+        idx = tree.query(self.points[rows, dims], k=kk, return_distance=False)
+        i, j = np.repeat(rows, kk), members[idx.ravel()]
+        keep = i != j
+        return then(i[keep], j[keep]) if then else (i[keep], j[keep])

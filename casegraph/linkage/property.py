@@ -167,9 +167,12 @@ def _holder_key(with_identities: bool) -> str:
     return f"coalesce(p.person_id, {record})" if with_identities else record
 
 
-def _identities(with_identities: bool) -> str:
+def _identities(with_identities: bool, among: str = "") -> str:
+    """The join to each record's latest person; `among` (a query of record ids) narrows the records looked up
+    first, so a lookup for a few records does not rank every identity of the store."""
+    narrowed = f"WHERE record_id IN ({among}) " if among else ""
     return (
-        "LEFT JOIN (SELECT agency, record_id, person_id FROM person_identities "
+        f"LEFT JOIN (SELECT agency, record_id, person_id FROM person_identities {narrowed}"
         "QUALIFY row_number() OVER (PARTITION BY agency, record_id ORDER BY run_id DESC) = 1) p "
         "ON p.agency = s.agency AND p.record_id = s.record_id "
         if with_identities
@@ -199,11 +202,11 @@ def _other_side(seed: str, other: str) -> str:
 def item_evidence_sql(with_identities: bool) -> str:
     """What the seed incident's items link to (the other sighting of each item link), with the holder's person
     (resolved, else agency:record_id). Parameters: run_id, agency, incident_id, run_id, agency, incident_id."""
-    identities = _identities(with_identities)
+    identities = _identities(with_identities, among="SELECT record_id FROM s")
     holder = f"CASE WHEN s.record_id IS NOT NULL THEN {_holder_key(with_identities)} END"
     return (
-        f"SELECT s.*, {holder} AS holder FROM ({_other_side('a', 'b')} UNION ALL {_other_side('b', 'a')}) s "
-        f"{identities}ORDER BY s.occurred_at, s.sighting"
+        f"WITH s AS ({_other_side('a', 'b')} UNION ALL {_other_side('b', 'a')}) "
+        f"SELECT s.*, {holder} AS holder FROM s {identities}ORDER BY s.occurred_at, s.sighting"
     )
 
 

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from joblib import Parallel, delayed
 from scipy.special import expit
 
-from casegraph.linkage.blocking import Candidates
+from casegraph.linkage.blocking import Candidates, threads_of
 from casegraph.linkage.features import pair_features
 from casegraph.linkage.index import RunContext
 from casegraph.linkage.model import LinkModel
@@ -73,22 +74,22 @@ def score_candidates(
     progress: Progress | None = None,
     batch: int = 500_000,
 ) -> Scored:
-    """Score every candidate pair; keep those with probability >= threshold (all when threshold is 0)."""
+    """Score every candidate pair; keep those with probability >= threshold (all when threshold is 0).
+
+    Batches are scored `threads` at a time (numpy releases the GIL in the gathers and lookups) and kept in
+    candidate order."""
     progress = progress or NoProgress()
-    encoded, comparisons = ctx.index.encoded, ctx.comparisons
     cut = (
         -np.inf if threshold <= 0 else float(np.log(threshold / (1 - threshold))) if threshold < 1 else np.inf
     )
     kept: list[tuple[np.ndarray, ...]] = []
     total = 0
     progress.start(len(candidates), "scoring candidate pairs")
-    for i, j in candidates.batches(batch):
-        X = pair_features(encoded, i, encoded, j, comparisons)
-        z = model.decision_function(X)
-        keep = z >= cut
-        kept.append((i[keep], j[keep], X[keep], z[keep]))
-        total += len(i)
-        progress.advance(len(i))
+    tasks = (delayed(_scored_batch)(ctx, model, cut, i, j) for i, j in candidates.batches(batch))
+    for part, n in Parallel(n_jobs=threads_of(ctx.settings), prefer="threads", return_as="generator")(tasks):
+        kept.append(part)
+        total += n
+        progress.advance(n)
     progress.finish()
     if not kept:
         return Scored(
@@ -100,6 +101,16 @@ def score_candidates(
         )
     i, j, X, z = (np.concatenate([k[n] for k in kept]) for n in range(4))
     return Scored(i, j, X, z, total)
+
+
+def _scored_batch(
+    ctx: RunContext, model: LinkModel, cut: float, i: np.ndarray, j: np.ndarray
+) -> tuple[tuple[np.ndarray, ...], int]:
+    """One batch's pairs at or above the cut (i, j, features, log-odds), and how many pairs it scored."""
+    X = pair_features(ctx.index.encoded, i, ctx.index.encoded, j, ctx.comparisons)
+    z = model.decision_function(X)
+    keep = z >= cut
+    return (i[keep], j[keep], X[keep], z[keep]), len(i)
 
 
 def _json_object(

@@ -21,7 +21,7 @@ from scipy.sparse.csgraph import connected_components
 
 from casegraph.errors import CasegraphError
 from casegraph.linkage import decisions
-from casegraph.linkage.blocking import Candidates, configured
+from casegraph.linkage.blocking import Candidates, configured, threads_of
 from casegraph.linkage.candidates import candidate_pairs_sql
 from casegraph.linkage.comparisons import Comparison
 from casegraph.linkage.features import pair_features
@@ -224,7 +224,9 @@ def population_sample(ctx: RunContext, rows: np.ndarray) -> np.ndarray:
     return pair_features(ctx.index.encoded, i, ctx.index.encoded, j, ctx.comparisons)
 
 
-def make_model(kind: str, comparisons: tuple[Comparison, ...], random_state: int, cv: int) -> LinkModel:
+def make_model(
+    kind: str, comparisons: tuple[Comparison, ...], random_state: int, cv: int, n_jobs: int = 1
+) -> LinkModel:
     monotonic = [c.direction for c in comparisons]
     boosted = BoostedModel(monotonic=monotonic, random_state=random_state)
     inner: Any = {
@@ -232,7 +234,7 @@ def make_model(kind: str, comparisons: tuple[Comparison, ...], random_state: int
         "boosted": boosted,
         "averaged": AveragedModel(estimators=[BayesFactorModel(), boosted]),
     }[kind]
-    return LinkModel(estimator=inner, cv=cv, random_state=random_state)
+    return LinkModel(estimator=inner, cv=cv, random_state=random_state, n_jobs=n_jobs)
 
 
 def fit_models(
@@ -242,7 +244,7 @@ def fit_models(
     kinds = MODEL_KINDS if settings.model == "auto" else (settings.model,)
     members = ("bayes_factor", "boosted")
     fitted = {
-        k: make_model(k, comparisons, settings.random_state, settings.cv_folds).fit(
+        k: make_model(k, comparisons, settings.random_state, settings.cv_folds, threads_of(settings)).fit(
             data.X, data.y, data.groups
         )
         for k in members
