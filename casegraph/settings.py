@@ -480,6 +480,17 @@ class TrendsSettings(Section):
     )
 
 
+class CheckSettings(Section):
+    """Tolerance of `casegraph check --full` (updated store against a whole re-run on the same records)."""
+
+    min_person_ari: float = Field(
+        0.99, ge=0, le=1, description="Least adjusted Rand index of the record -> person partitions."
+    )
+    min_link_jaccard: float = Field(
+        0.99, ge=0, le=1, description="Least Jaccard index of the sets of linked incident pairs."
+    )
+
+
 class Settings(Section):
     store: StoreSettings = Field(default_factory=StoreSettings, description="Where and how data is stored.")
     user: UserSettings = Field(default_factory=UserSettings, description="The session's stated purpose.")
@@ -489,6 +500,9 @@ class Settings(Section):
     linkage: LinkageSettings = Field(default_factory=LinkageSettings, description="Crime linkage.")
     network: NetworkSettings = Field(default_factory=NetworkSettings, description="Networks.")
     trends: TrendsSettings = Field(default_factory=TrendsSettings, description="Growth monitoring.")
+    check: CheckSettings = Field(
+        default_factory=CheckSettings, description="Equivalence of an updated store with a whole re-run."
+    )
 
 
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {

@@ -105,6 +105,80 @@ def _render_alerts(alerts: list[dict[str, Any]]) -> None:
             )
 
 
+def check(
+    ctx: typer.Context,
+    full: bool = typer.Option(
+        False, "--full", help="Recompute every stage from scratch beside the store and compare."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Is the store up to date? Without --full: which stages' inputs changed since their last run (exit 1
+    when some did). With --full: re-run every stage from scratch in a temporary copy of the store's records
+    and compare persons (adjusted Rand), links (Jaccard), significant group ties and alerts with the store;
+    print the differences; exit 0 within the tolerance of [check] settings, 1 when not."""
+    set_json(ctx, as_json)
+    if full:
+        report = _check_full(ctx)
+        emit(ctx, report, render_check)
+    else:
+        report = _check_stale(ctx)
+        emit(ctx, report, render_stale)
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+def _check_full(ctx: typer.Context) -> dict[str, Any]:
+    from casegraph.check import check_full
+
+    with opened(ctx) as (store, settings):
+        return check_full(store, settings, RichProgress()).as_dict()
+
+
+def _check_stale(ctx: typer.Context) -> dict[str, Any]:
+    from casegraph.update import stale_stages
+
+    with opened(ctx) as (store, _settings):
+        stale = stale_stages(store)
+    return {"ok": not stale, "stale": stale}
+
+
+def render_stale(d: dict[str, Any]) -> None:
+    if d["ok"]:
+        out.print("check: every stage is up to date with the records")
+        return
+    for stage, reasons in d["stale"].items():
+        out.print(f"{stage}: stale ({'; '.join(reasons)})", highlight=False)
+    out.print("run `casegraph update` to bring them up to date")
+
+
+def render_check(d: dict[str, Any]) -> None:
+    for m in d["measures"]:
+        out.print(_measure_line(m), highlight=False)
+        for key in m["only_store"][:EVENTS_SHOWN]:
+            out.print(f"    only in the store: {key}", highlight=False)
+        for key in m["only_rerun"][:EVENTS_SHOWN]:
+            out.print(f"    only in the re-run: {key}", highlight=False)
+    seconds = ", ".join(f"{k} {v} s" for k, v in d["rerun_seconds"].items())
+    verdict = "equivalent to a whole re-run" if d["ok"] else "NOT equivalent to a whole re-run"
+    out.print(f"check --full: {verdict} (re-run: {seconds}; {d['seconds']} s in all)")
+
+
+def _measure_line(m: dict[str, Any]) -> str:
+    mark = "ok  " if m["ok"] else "DIFF"
+    sizes = f"store {m['n_store']:,}, re-run {m['n_rerun']:,}"
+    if m["value"] is not None:
+        measure = "adjusted Rand" if m["name"] == "persons" else "Jaccard"
+        head = f"{m['name']}: {measure} {m['value']:.4f} (at least {m['required']})"
+    else:
+        head = f"{m['name']}: {'the same' if m['ok'] else 'differ'}"
+    diff = (
+        f"; {m['n_only_store']:,} only in the store, {m['n_only_rerun']:,} only in the re-run"
+        if m["n_only_store"] or m["n_only_rerun"]
+        else ""
+    )
+    return f"{mark} {head} ({sizes}{diff})"
+
+
 class StopBetweenFiles:
     """Ctrl-C asks the watch to stop after the file in hand; a second Ctrl-C interrupts at once."""
 
@@ -239,3 +313,4 @@ def _sleep(seconds: float, stop: StopBetweenFiles) -> None:
 def register(app: typer.Typer, _eval_app: typer.Typer) -> None:
     app.command()(update)
     app.command()(watch)
+    app.command()(check)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -210,3 +211,43 @@ def test_ingest_update_runs_only_the_stages_that_read_the_new_file(month_arrives
     d = json.loads(done.stdout)
     assert d["import"]["loaded"] == 1
     assert d["update"]["ran"] == ["linkage", "network", "trends"]  # no person record came: resolve stays
+
+
+def check_full(store: Path) -> tuple[int, dict]:
+    env = {**os.environ, "CASEGRAPH_STORE": str(store), "COLUMNS": "120"}
+    done = subprocess.run(
+        [sys.executable, "-m", "casegraph", "check", "--full", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_check_full_finds_the_updated_store_equal_to_a_whole_rerun(month_arrives):
+    code, report = check_full(month_arrives["root"] / "store.duckdb")
+    measures = {m["name"]: m for m in report["measures"]}
+    assert code == 0 and report["ok"], measures
+    assert measures["persons"]["value"] >= 0.99 and measures["links"]["value"] >= 0.99
+    assert measures["alerts"]["n_store"] == measures["alerts"]["n_rerun"] > 0
+    assert measures["significant group ties"]["n_store"] >= 1
+
+
+def test_check_full_fails_on_a_planted_difference(month_arrives, tmp_path):
+    """A copy of the updated store with one alert gone and a tenth of its links dropped: check --full names
+    the alert, measures the links below the tolerance and exits 1."""
+    for f in month_arrives["root"].glob("store.duckdb*"):
+        if f.is_file():
+            shutil.copy(f, tmp_path / f.name)
+    with opened(tmp_path) as store:
+        gone = store.scalar("SELECT min(alert_id) FROM alerts")
+        store.execute("DELETE FROM alerts WHERE alert_id = ?", [gone])
+        store.execute("DELETE FROM incident_links WHERE hash(link_id) % 10 = 0")
+    code, report = check_full(tmp_path / "store.duckdb")
+    measures = {m["name"]: m for m in report["measures"]}
+    assert code == 1 and not report["ok"]
+    assert measures["alerts"]["only_rerun"] == [gone] and not measures["alerts"]["ok"]
+    assert measures["links"]["value"] < 0.99 and measures["links"]["n_only_rerun"] > 0
+    assert measures["persons"]["ok"]
