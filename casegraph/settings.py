@@ -247,6 +247,12 @@ class LinkageSettings(Section):
         0.1, gt=0, le=1, description="Leiden CPM resolution: the least link density a series must keep."
     )
     random_state: int = Field(0, description="Seed for sampling, cross-validation and models.")
+    update_max_share: float = Field(
+        0.25,
+        gt=0,
+        description="`update` links new incidents into the last run while they are at most this share of "
+        "the linked ones; beyond it, a full run (new model, new plan).",
+    )
 
 
 class NetworkSettings(Section):

@@ -52,6 +52,16 @@ def render_update(d: dict[str, Any]) -> None:
 
 def _render_stage(s: dict[str, Any]) -> None:
     out.print(f"{s['stage']} ({s['seconds']} s): {'; '.join(s['reasons'])}", highlight=False)
+    how = s["summary"]
+    if how.get("incremental"):
+        out.print(
+            f"  incremental: {how['new_incidents']:,} new incidents, {how.get('pairs_compared', 0):,} pairs "
+            f"compared, {how['new_links']:,} links added, {how.get('incidents_reclustered', 0):,} incidents "
+            "clustered again",
+            highlight=False,
+        )
+    elif how.get("why_full"):
+        out.print(f"  whole run: {how['why_full']}", highlight=False)
     if s["stage"] not in ID_KIND:
         return
     events = sorted(

@@ -110,10 +110,24 @@ def month_arrives(city_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     ingest.run_folder(store, settings, before)
     pipeline.run_all(store, settings)
     persons_before = dict(store.rows("SELECT agency || '/' || record_id, person_id FROM person_identities"))
+    links_before = link_pairs(store)
     store.close()
     # imported on a machine six hours behind UTC: the stages' runs and the imports are compared in UTC
     first = watch_once(root / "store.duckdb", drop, tz="America/Chicago")
-    return {"root": root, "drop": drop, "month": month, "first": first, "persons_before": persons_before}
+    return {
+        "root": root,
+        "drop": drop,
+        "month": month,
+        "first": first,
+        "persons_before": persons_before,
+        "links_before": links_before,
+    }
+
+
+def link_pairs(store: Any) -> set[tuple[str, str]]:
+    return set(
+        store.rows("SELECT agency_a || '/' || incident_a, agency_b || '/' || incident_b FROM incident_links")
+    )
 
 
 def test_the_months_files_load_and_move_to_done(month_arrives):
@@ -162,6 +176,25 @@ def test_update_runs_every_stage_and_persons_and_series_grow_under_their_ids(mon
     grown_ids = {e["id"] for e in stages["resolve"]["lineage"] if e["event"] == "grew"}
     before = month_arrives["persons_before"]
     assert all(after[k] == i for k, i in before.items() if i in grown_ids)
+
+
+def test_linkage_links_only_the_new_incidents_into_its_last_run(month_arrives):
+    """The month's incidents are scored against their blocking candidates with the last run's model: every
+    link the update added touches a new incident, and no earlier link was dropped or re-scored away."""
+    linkage = next(s for s in month_arrives["first"]["update"]["stages"] if s["stage"] == "linkage")
+    summary = linkage["summary"]
+    assert summary["incremental"] is True, summary
+    month = pd.read_csv(month_arrives["drop"] / "done" / f"incidents-{month_arrives['month']}.csv", dtype=str)
+    new = set(month["agency"] + "/" + month["incident_id"])
+    assert summary["new_incidents"] == len(new)
+    with opened(month_arrives["root"]) as store:
+        after = link_pairs(store)
+        in_series = {k for (k,) in store.rows("SELECT agency || '/' || incident_id FROM series")}
+    added = after - month_arrives["links_before"]
+    assert month_arrives["links_before"] <= after
+    assert added and len(added) == summary["new_links"]
+    assert all(a in new or b in new for a, b in added)
+    assert new & in_series  # some of the month's incidents joined or founded series
 
 
 def test_new_alerts_are_reported_with_title_and_evidence(month_arrives):
