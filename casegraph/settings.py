@@ -172,6 +172,12 @@ class ResolveSettings(Section):
         description="Score only pairs from different agencies (linking sources that hold no duplicates).",
     )
     seed: int = Field(42, description="Seed for u sampling, so a run is reproducible.")
+    update_max_share: float = Field(
+        0.25,
+        gt=0,
+        description="`update` resolves new records with the last model while they are at most this share "
+        "of the resolved ones; beyond it, a full run (the model retrained).",
+    )
 
 
 class LinkageSettings(Section):

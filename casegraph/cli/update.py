@@ -54,12 +54,7 @@ def _render_stage(s: dict[str, Any]) -> None:
     out.print(f"{s['stage']} ({s['seconds']} s): {'; '.join(s['reasons'])}", highlight=False)
     how = s["summary"]
     if how.get("incremental"):
-        out.print(
-            f"  incremental: {how['new_incidents']:,} new incidents, {how.get('pairs_compared', 0):,} pairs "
-            f"compared, {how['new_links']:,} links added, {how.get('incidents_reclustered', 0):,} incidents "
-            "clustered again",
-            highlight=False,
-        )
+        out.print(f"  incremental: {_incremental_line(how)}", highlight=False)
     elif how.get("why_full"):
         out.print(f"  whole run: {how['why_full']}", highlight=False)
     if s["stage"] not in ID_KIND:
@@ -78,6 +73,17 @@ def _render_stage(s: dict[str, Any]) -> None:
         out.print(f"    {_event_line(e)}", highlight=False)
     if len(events) > EVENTS_SHOWN:
         out.print(f"    ... and {len(events) - EVENTS_SHOWN} more (--json lists them all)")
+
+
+def _incremental_line(how: dict[str, Any]) -> str:
+    if "new_records" in how:  # resolve
+        return (
+            f"{how['new_records']:,} new records scored with the last model, {how['new_pairs']:,} pairs kept"
+        )
+    return (
+        f"{how['new_incidents']:,} new incidents, {how.get('pairs_compared', 0):,} pairs compared, "
+        f"{how['new_links']:,} links added, {how.get('incidents_reclustered', 0):,} incidents clustered again"
+    )
 
 
 def _event_line(e: dict[str, Any]) -> str:

@@ -178,6 +178,25 @@ def test_update_runs_every_stage_and_persons_and_series_grow_under_their_ids(mon
     assert all(after[k] == i for k, i in before.items() if i in grown_ids)
 
 
+def test_resolve_scores_only_the_new_records_with_the_last_model(month_arrives):
+    """The month's person records are compared with the stored ones by the last run's Splink model (no
+    retraining): each gets a person, the persons before keep their records, and no new model was saved."""
+    resolve = next(s for s in month_arrives["first"]["update"]["stages"] if s["stage"] == "resolve")
+    summary = resolve["summary"]
+    assert summary["incremental"] is True, summary
+    month = pd.read_csv(
+        month_arrives["drop"] / "done" / f"person_records-{month_arrives['month']}.csv", dtype=str
+    )
+    assert summary["new_records"] == len(month) and summary["new_pairs"] > 0
+    with opened(month_arrives["root"]) as store:
+        persons = dict(store.rows("SELECT agency || '/' || record_id, person_id FROM person_identities"))
+        models = store.scalar("SELECT count(*) FROM resolve_models")
+    assert set(month["agency"] + "/" + month["record_id"]) <= set(persons)
+    assert models == 1
+    grown = [e for e in resolve["lineage"] if e["event"] == "grew"]
+    assert grown  # some new records joined a stored person under its id
+
+
 def test_linkage_links_only_the_new_incidents_into_its_last_run(month_arrives):
     """The month's incidents are scored against their blocking candidates with the last run's model: every
     link the update added touches a new incident, and no earlier link was dropped or re-scored away."""
