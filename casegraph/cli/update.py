@@ -7,7 +7,6 @@ import signal
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -263,36 +262,32 @@ def watch(
 def _ready_files(folder: Path, settle: float, *, wait: bool) -> list[Path]:
     from casegraph import dropfolder
 
-    files = dropfolder.candidates(folder)
-    if wait:  # --once: let files still being written settle, then take them all
-        for path in files:
-            dropfolder.wait_until_settled(path, settle)
-        return [p for p in files if p.exists()]
-    now = time.time()
-    return [p for p in files if dropfolder.settled(p, settle, now)]
+    if not wait:
+        return dropfolder.ready_now(folder, settle)
+    files = dropfolder.candidates(folder)  # --once: let files still being written settle, then take them all
+    for path in files:
+        dropfolder.wait_until_settled(path, settle)
+    return [p for p in files if p.exists()]
 
 
 def _process(
     ctx: typer.Context, files: list[Path], table: str | None, stop: StopBetweenFiles, options: dict[str, Any]
 ) -> dict[str, Any]:
     from casegraph import dropfolder
-    from casegraph.update import run_update as update_store
 
     with opened(ctx) as (store, settings):
         agency = options["agency"] or (None if options["mapping"] else settings.ingest.agency)
-        outcomes = dropfolder.import_ready(
+        return dropfolder.import_and_update(
             store,
             settings,
             files,
             table=table,
             stop=stop,
             report=_say_file if not _json(ctx) else lambda _o: None,
+            progress=RichProgress(),
             mapping=options["mapping"],
             agency=agency,
         )
-        changed = any(o.status == "loaded" for o in outcomes)
-        report = update_store(store, settings, RichProgress()).as_dict() if changed and not stop() else None
-    return {"files": [asdict(o) for o in outcomes], "update": report}
 
 
 def _json(ctx: typer.Context) -> bool:
