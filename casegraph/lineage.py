@@ -77,6 +77,7 @@ def _events(now: pd.DataFrame, before: pd.DataFrame, carried: dict[int, str]) ->
     members = now.groupby("id").size()
     previous = before.groupby("id").size()
     kept = set(carried.values())
+    moved = _moved(joined)
     rows: list[tuple[str, str, list[str], int, int]] = []
     for new_id, n in members.items():
         sources = olds.get(new_id, [])
@@ -87,7 +88,7 @@ def _events(now: pd.DataFrame, before: pd.DataFrame, carried: dict[int, str]) ->
             rows.append((new_id, "split", sources, int(n), 0))
         elif len(sources) > 1:
             rows.append((new_id, "merged", [s for s in sources if s != new_id], int(n), had))
-        elif n != had or _moved(joined, new_id):
+        elif n != had or new_id in moved:
             rows.append((new_id, "grew" if n > had else "shrank" if n < had else "changed", [], int(n), had))
     for old_id in sorted(set(previous.index) - kept):
         went = sorted(set(joined.loc[joined["old"] == old_id, "id"]))
@@ -95,10 +96,10 @@ def _events(now: pd.DataFrame, before: pd.DataFrame, carried: dict[int, str]) ->
     return pd.DataFrame(rows, columns=EVENT_COLUMNS)
 
 
-def _moved(joined: pd.DataFrame, new_id: str) -> bool:
-    """Same size, other members: some left and as many came."""
-    mine = joined[joined["id"] == new_id]
-    return bool((mine["old"] != new_id).any())
+def _moved(joined: pd.DataFrame) -> set[str]:
+    """The ids with a member that was not theirs before (same size, other members: some left and as many
+    came), found in one pass over the members."""
+    return set(joined.loc[joined["old"] != joined["id"], "id"])
 
 
 def lineage_rows(events: pd.DataFrame, *, run_id: str, stage: str, at: pd.Timestamp) -> pd.DataFrame:

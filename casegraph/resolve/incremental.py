@@ -1,8 +1,8 @@
 """`update`: resolve the person records stored since the last full `resolve` run without retraining.
 
-The last run's Splink model (resolve_models) scores the new records against the stored ones over the model's
-own blocking rules (Splink's predict_between: only pairs with a new record) and against each other
-(predict_within), with the last run's term frequencies; the pairs kept join resolve_pairs, and persons are
+The last run's Splink model (resolve_models) scores the new records against every record (the stored ones and
+each other) over the model's own blocking rules (Splink's predict_between: only pairs with a new record), with
+the last run's term frequencies; the pairs kept join resolve_pairs, and persons are
 formed again from all stored pairs with the analysts' decisions, as `recluster` does, so a new record joins a
 person, founds one, or bridges two (a merge the id lineage records). What stays the whole run's: the model
 is not retrained (`casegraph check --full` measures the difference). A full run is made instead when there
@@ -16,6 +16,7 @@ import json
 import time
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from splink import Linker
@@ -116,25 +117,25 @@ def _score_new(store: Store, rs: ResolveSettings, bar: Progress) -> dict[str, An
 def _predict(
     store: Store, rs: ResolveSettings, prepared: pa.Table, is_new: Any, model: dict[str, Any], model_run: str
 ) -> pd.DataFrame:
+    """One blocked pass of every record against the new ones (Splink's predict_between), so a new record
+    meets the stored records and the other new ones; each pair once, no record with itself."""
     api = store.splink_db_api()
-    stored_sdf = api.register(prepared.filter(pa.array(~is_new)))
+    all_sdf = api.register(prepared)
     new_sdf = api.register(prepared.filter(pa.array(is_new)))
     try:
-        linker = Linker(stored_sdf, model, log_level=None)
+        linker = Linker(all_sdf, model, log_level=None)
         for column, lookup in _term_frequencies(store, model_run).items():
             linker.table_management.register_term_frequency_lookup(api.register(lookup), column)
-        threshold = rs.keep_threshold
-        between = linker.inference.predict_between(
-            stored_sdf, new_sdf, threshold_match_probability=threshold, warning_mode="never"
-        ).as_pandas_dataframe()
-        within = linker.inference.predict_within(
-            new_sdf, threshold_match_probability=threshold, warning_mode="never"
-        ).as_pandas_dataframe()
+        pairs = linker.inference.predict_between(
+            all_sdf, new_sdf, threshold_match_probability=rs.keep_threshold, warning_mode="never"
+        ).as_pandas_dataframe()[PAIR_COLUMNS]
     finally:
         api.delete_tables_created_by_splink_from_db()
-        for sdf in (stored_sdf, new_sdf):
+        for sdf in (all_sdf, new_sdf):
             sdf.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
-    return pd.concat([between[PAIR_COLUMNS], within[PAIR_COLUMNS]], ignore_index=True)
+    pairs = pairs[pairs["uid_l"] != pairs["uid_r"]]
+    lo, hi = np.minimum(pairs["uid_l"], pairs["uid_r"]), np.maximum(pairs["uid_l"], pairs["uid_r"])
+    return pairs.assign(uid_l=lo, uid_r=hi).drop_duplicates(["uid_l", "uid_r"]).reset_index(drop=True)
 
 
 def _term_frequencies(store: Store, model_run: str) -> dict[str, pd.DataFrame]:
