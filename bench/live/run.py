@@ -51,6 +51,9 @@ def main() -> None:
     )
     ap.add_argument("--files", type=int, default=10, help="File sets that arrive.")
     ap.add_argument("--per-file", type=int, default=100, help="Incidents per file set.")
+    ap.add_argument(
+        "--arrive", type=int, default=None, help="Only the first K file sets arrive (default: all of them)."
+    )
     ap.add_argument("--rebuild", action="store_true", help="Build the base store again.")
     ap.add_argument("--no-check", action="store_true", help="Skip the final check --full.")
     args = ap.parse_args()
@@ -58,10 +61,10 @@ def main() -> None:
     city = demo_store(args.n).parent / "city"
     held_n = args.files * args.per_file
     base, batches = prepare(city, work, held_n, args.per_file, rebuild=args.rebuild)
-    result = run_live(work, base, batches)
+    result = run_live(work, base, batches[: args.arrive])
     if not args.no_check:
         result["check"] = final_check(work / "live.duckdb")
-    result.update(n=args.n, files=args.files, per_file=args.per_file)
+    result.update(n=args.n, files=len(batches[: args.arrive]), per_file=args.per_file)
     (work / "result.json").write_text(json.dumps(result, indent=2, default=str))
     print_table(result)
 
