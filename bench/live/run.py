@@ -180,11 +180,17 @@ def run_live(work: Path, base: dict[str, Any], batches: list[Path]) -> dict[str,
             seconds = time.perf_counter() - landed
             rows.append(row_of(folder.name, seconds, done, new))
             print(
-                f"file set {folder.name}: {seconds:.1f} s, {len(new)} new alerts", file=sys.stderr, flush=True
+                f"file set {folder.name}: {seconds:.1f} s ({_per_stage(rows[-1])}), {len(new)} new alerts",
+                file=sys.stderr,
+                flush=True,
             )
     finally:
         store.close()
     return {"base": base, "arrivals": rows}
+
+
+def _per_stage(row: dict[str, Any]) -> str:
+    return ", ".join(f"{k}{'*' if row['incremental'].get(k) else ''} {v}" for k, v in row["stage_s"].items())
 
 
 def land(folder: Path, drop: Path) -> float:
@@ -242,7 +248,7 @@ def print_table(r: dict[str, Any]) -> None:
         f"{'file set':>8} {'landing->inbox s':>16} {'rows':>6} {'new alerts':>10}  per stage (s, * = incremental)"
     )
     for a in r["arrivals"]:
-        per = ", ".join(f"{k}{'*' if a['incremental'].get(k) else ''} {v}" for k, v in a["stage_s"].items())
+        per = _per_stage(a)
         print(f"{a['file_set']:>8} {a['seconds']:>16.1f} {a['loaded']:>6} {a['new_alerts']:>10}  {per}")
     median, p95 = statistics.median(times), percentile(times, 95)
     print(
