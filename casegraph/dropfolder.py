@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,6 +72,12 @@ def table_from_name(path: Path) -> str | None:
 def settled(path: Path, settle: float, now: float | None = None) -> bool:
     """Unchanged for `settle` seconds: a writer that is still appending would have touched it."""
     return (now or time.time()) - path.stat().st_mtime >= settle
+
+
+def ready_now(folder: Path, settle: float) -> list[Path]:
+    """The folder's record files that have settled by now."""
+    now = time.time()
+    return [p for p in candidates(folder) if p.exists() and settled(p, settle, now)]
 
 
 def wait_until_settled(path: Path, settle: float) -> None:
@@ -178,3 +184,24 @@ def import_ready(
         report(outcome)
         outcomes.append(outcome)
     return outcomes
+
+
+def import_and_update(
+    store: Store,
+    settings: Settings,
+    files: list[Path],
+    *,
+    table: str | None,
+    stop: Callable[[], bool] = lambda: False,
+    report: Callable[[FileOutcome], None] = lambda _o: None,
+    progress: Any = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Import the files, then (when a row loaded and no stop was asked) bring the stages up to date:
+    {"files": [outcome, ...], "update": update report or None}."""
+    from casegraph.update import run_update
+
+    outcomes = import_ready(store, settings, files, table=table, stop=stop, report=report, **options)
+    changed = any(o.status == "loaded" for o in outcomes)
+    update = run_update(store, settings, progress).as_dict() if changed and not stop() else None
+    return {"files": [asdict(o) for o in outcomes], "update": update}

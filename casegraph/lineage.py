@@ -73,10 +73,12 @@ def _distinct(names: pd.Series, taken: set[str]) -> dict[int, str]:
 
 def _events(now: pd.DataFrame, before: pd.DataFrame, carried: dict[int, str]) -> pd.DataFrame:
     joined = now.merge(before.rename(columns={"id": "old"}), on="key", how="left")
-    olds = joined.dropna(subset=["old"]).groupby("id")["old"].agg(lambda s: sorted(set(s)))
-    members = now.groupby("id").size()
-    previous = before.groupby("id").size()
+    olds = _lists(joined, "id", "old")  # new id -> the previous ids of its members
+    went_to = _lists(joined, "old", "id")  # previous id -> the new ids its members went to
+    members = now.groupby("id").size().to_dict()
+    previous = before.groupby("id").size().to_dict()
     kept = set(carried.values())
+    moved = _moved(joined)
     rows: list[tuple[str, str, list[str], int, int]] = []
     for new_id, n in members.items():
         sources = olds.get(new_id, [])
@@ -87,18 +89,26 @@ def _events(now: pd.DataFrame, before: pd.DataFrame, carried: dict[int, str]) ->
             rows.append((new_id, "split", sources, int(n), 0))
         elif len(sources) > 1:
             rows.append((new_id, "merged", [s for s in sources if s != new_id], int(n), had))
-        elif n != had or _moved(joined, new_id):
+        elif n != had or new_id in moved:
             rows.append((new_id, "grew" if n > had else "shrank" if n < had else "changed", [], int(n), had))
-    for old_id in sorted(set(previous.index) - kept):
-        went = sorted(set(joined.loc[joined["old"] == old_id, "id"]))
-        rows.append((old_id, "retired", went, 0, int(previous[old_id])))
+    for old_id in sorted(set(previous) - kept):
+        rows.append((old_id, "retired", went_to.get(old_id, []), 0, int(previous[old_id])))
     return pd.DataFrame(rows, columns=EVENT_COLUMNS)
 
 
-def _moved(joined: pd.DataFrame, new_id: str) -> bool:
-    """Same size, other members: some left and as many came."""
-    mine = joined[joined["id"] == new_id]
-    return bool((mine["old"] != new_id).any())
+def _lists(joined: pd.DataFrame, key: str, value: str) -> dict[str, list[str]]:
+    """key -> the sorted distinct values beside it (rows with both), in one pass (no per-group Python calls)."""
+    pairs = joined[[key, value]].dropna().drop_duplicates().sort_values([key, value])
+    out: dict[str, list[str]] = {}
+    for k, v in pairs.itertuples(index=False, name=None):
+        out.setdefault(k, []).append(v)
+    return out
+
+
+def _moved(joined: pd.DataFrame) -> set[str]:
+    """The ids with a member that was not theirs before (same size, other members: some left and as many
+    came), found in one pass over the members."""
+    return set(joined.loc[joined["old"] != joined["id"], "id"])
 
 
 def lineage_rows(events: pd.DataFrame, *, run_id: str, stage: str, at: pd.Timestamp) -> pd.DataFrame:

@@ -43,6 +43,22 @@ def run_stage(
     return run_computing(store, module, lambda s: runner(s, settings, progress=progress))
 
 
+def update_stage(
+    store: Store, settings: Settings, name: str, progress: Progress | None = None
+) -> dict[str, Any]:
+    """The stage's `update` (only what new records change) where it has one, else its whole run."""
+    module = stage_module(name)
+    runner: Callable[..., dict[str, Any]] = getattr(module, "update", module.run)
+    return run_computing(store, module, lambda s: runner(s, settings, progress=progress))
+
+
+def can_update(name: str, changed: set[str]) -> bool:
+    """Whether the stage can take these changed input tables by `update` (it has one, and none of them is a
+    table whose change needs its whole run)."""
+    module = stage_module(name)
+    return hasattr(module, "update") and not changed & set(getattr(module, "FULL_RUN_ON", ()))
+
+
 def run_computing(store: Store, module: ModuleType, run: Callable[[Any], T]) -> T:
     """run(store) where a stage computes: a session's computing() (a server store's snapshot of what the run's
     scope may read, written back when it ends), or the store itself."""

@@ -172,6 +172,12 @@ class ResolveSettings(Section):
         description="Score only pairs from different agencies (linking sources that hold no duplicates).",
     )
     seed: int = Field(42, description="Seed for u sampling, so a run is reproducible.")
+    update_max_share: float = Field(
+        0.25,
+        gt=0,
+        description="`update` resolves new records with the last model while they are at most this share "
+        "of the resolved ones; beyond it, a full run (the model retrained).",
+    )
 
 
 class LinkageSettings(Section):
@@ -252,6 +258,12 @@ class LinkageSettings(Section):
         0.1, gt=0, le=1, description="Leiden CPM resolution: the least link density a series must keep."
     )
     random_state: int = Field(0, description="Seed for sampling, cross-validation and models.")
+    update_max_share: float = Field(
+        0.25,
+        gt=0,
+        description="`update` links new incidents into the last run while they are at most this share of "
+        "the linked ones; beyond it, a full run (new model, new plan).",
+    )
 
 
 class NetworkSettings(Section):
@@ -485,6 +497,17 @@ class TrendsSettings(Section):
     )
 
 
+class CheckSettings(Section):
+    """Tolerance of `casegraph check --full` (updated store against a whole re-run on the same records)."""
+
+    min_person_ari: float = Field(
+        0.99, ge=0, le=1, description="Least adjusted Rand index of the record -> person partitions."
+    )
+    min_link_jaccard: float = Field(
+        0.99, ge=0, le=1, description="Least Jaccard index of the sets of linked incident pairs."
+    )
+
+
 class Settings(Section):
     store: StoreSettings = Field(default_factory=StoreSettings, description="Where and how data is stored.")
     user: UserSettings = Field(default_factory=UserSettings, description="The session's stated purpose.")
@@ -494,6 +517,9 @@ class Settings(Section):
     linkage: LinkageSettings = Field(default_factory=LinkageSettings, description="Crime linkage.")
     network: NetworkSettings = Field(default_factory=NetworkSettings, description="Networks.")
     trends: TrendsSettings = Field(default_factory=TrendsSettings, description="Growth monitoring.")
+    check: CheckSettings = Field(
+        default_factory=CheckSettings, description="Equivalence of an updated store with a whole re-run."
+    )
 
 
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {

@@ -5,7 +5,8 @@ A stage's inputs are its READS tables. One counts as changed since the stage's l
 - another stage writes it and that stage finished a successful run since (or runs first in this update);
 - it is a record table and a file was imported into it since (sources.received_at);
 - it is an analyst's table (decisions, reviews, users) and one of its timestamps is later.
-Each stage that runs re-runs over all records: update decides *which* stages run, not how much of each.
+A stage with an `update` (linkage) takes new records into its last run, unless a changed input needs its whole
+run (the stage's FULL_RUN_ON, e.g. an analyst's linkage decisions); the others re-run over all records.
 """
 
 from __future__ import annotations
@@ -52,28 +53,40 @@ class UpdateReport:
 
 def stale_stages(store: Store) -> dict[str, list[str]]:
     """The stages an update runs, in pipeline order, each with why (its inputs that changed)."""
-    planned: dict[str, list[str]] = {}
+    return {name: _reasons(changes) for name, changes in _planned(store).items()}
+
+
+def _planned(store: Store) -> dict[str, dict[str, tuple[str, str, int]]]:
+    """The stages an update runs, each with its changed input tables and how each changed."""
+    planned: dict[str, dict[str, tuple[str, str, int]]] = {}
     for name in pipeline.STAGE_NAMES:
-        reasons = _changed_inputs(store, name, planned)
-        if reasons:
-            planned[name] = reasons
+        changes = _changed_inputs(store, name, planned)
+        if changes:
+            planned[name] = changes
     return planned
 
 
-def _changed_inputs(store: Store, stage: str, planned: dict[str, list[str]]) -> list[str]:
+def _changed_inputs(
+    store: Store, stage: str, planned: dict[str, dict[str, tuple[str, str, int]]]
+) -> dict[str, tuple[str, str, int]]:
     since = last_success(store, stage)
     if since is None:
-        return ["never run successfully"]
-    changed = [
-        _table_changed(store, stage, table, since, planned) for table in pipeline.stage_module(stage).READS
-    ]
-    files = [f"{table} ({n})" for kind, table, n in filter(None, changed) if kind == "files"]
-    others = [reason for kind, reason, _n in filter(None, changed) if kind != "files"]
+        return {"": ("other", "never run successfully", 1)}
+    changed = {
+        table: _table_changed(store, stage, table, since, planned)
+        for table in pipeline.stage_module(stage).READS
+    }
+    return {table: change for table, change in changed.items() if change}
+
+
+def _reasons(changes: dict[str, tuple[str, str, int]]) -> list[str]:
+    files = [f"{table} ({n})" for kind, table, n in changes.values() if kind == "files"]
+    others = [reason for kind, reason, _n in changes.values() if kind != "files"]
     return ([f"new files in {', '.join(files)}"] if files else []) + list(dict.fromkeys(others))
 
 
 def _table_changed(
-    store: Store, stage: str, table: str, since: datetime, planned: dict[str, list[str]]
+    store: Store, stage: str, table: str, since: datetime, planned: dict[str, Any]
 ) -> tuple[str, str, int] | None:
     """How `table` changed since `since`: ("files", table, n) or ("other", why, n); None when it did not."""
     producer = pipeline.producer_of(table)
@@ -118,9 +131,7 @@ def run_update(store: Store, settings: Settings, progress: Progress | None = Non
     """Run the stale stages in order; report each one's lineage events and the alerts that are new."""
     started = time.perf_counter()
     alerts_before = _alert_ids(store)
-    stages = [
-        _run_one(store, settings, name, reasons, progress) for name, reasons in stale_stages(store).items()
-    ]
+    stages = [_run_one(store, settings, name, changes, progress) for name, changes in _planned(store).items()]
     return UpdateReport(
         stages=stages,
         new_alerts=_new_alerts(store, alerts_before),
@@ -129,15 +140,22 @@ def run_update(store: Store, settings: Settings, progress: Progress | None = Non
 
 
 def _run_one(
-    store: Store, settings: Settings, name: str, reasons: list[str], progress: Progress | None
+    store: Store,
+    settings: Settings,
+    name: str,
+    changes: dict[str, tuple[str, str, int]],
+    progress: Progress | None,
 ) -> StageUpdate:
     latest_before = _latest_run(store, name)
     started = time.perf_counter()
-    summary = pipeline.run_stage(store, settings, name, progress)
+    if pipeline.can_update(name, set(changes)):
+        summary = pipeline.update_stage(store, settings, name, progress)
+    else:
+        summary = pipeline.run_stage(store, settings, name, progress)
     run_id = _latest_run(store, name)
     return StageUpdate(
         stage=name,
-        reasons=reasons,
+        reasons=_reasons(changes),
         run_id=run_id if run_id != latest_before else None,
         seconds=round(time.perf_counter() - started, 1),
         lineage=_lineage_of(store, run_id) if run_id and run_id != latest_before else [],

@@ -21,6 +21,7 @@ from casegraph.api.jsonresp import JSON
 from casegraph.api.pages import STATIC_DIR
 from casegraph.api.routes import ROUTERS
 from casegraph.api.serverworkspace import ServerWorkspace
+from casegraph.api.watching import FolderWatch, WatchOptions
 from casegraph.api.workspace import ApiProblem, Workspace
 from casegraph.errors import CasegraphError, ClaimRefused, PolicyDenied, StageNotRun
 from casegraph.safeguards import os_account
@@ -124,18 +125,24 @@ def _internal(exc: BaseException) -> JSON:
     )
 
 
-def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+def create_app(settings: Settings, store: Store | None = None, watch: WatchOptions | None = None) -> FastAPI:
     """The workspace app over the store named by settings (or an open embedded `store`, which the caller
-    keeps): an embedded store's (api/workspace.py) or a server store's (api/serverworkspace.py)."""
+    keeps): an embedded store's (api/workspace.py) or a server store's (api/serverworkspace.py). `watch`: a
+    drop folder the workspace imports and updates from (api/watching.py)."""
 
     server = is_server(str(settings.store.path)) and store is None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ws = ServerWorkspace(settings) if server else Workspace(settings, store)
+        app.state.watch = FolderWatch(app.state.ws, watch) if watch else None
+        if app.state.watch:
+            app.state.watch.start()
         try:
             yield
         finally:
+            if app.state.watch:
+                app.state.watch.stop()
             app.state.ws.close()
 
     app = FastAPI(

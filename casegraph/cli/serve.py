@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -41,6 +42,8 @@ def serve(
     get: str | None = None,
     workers: int = 1,
     open_browser: bool = False,
+    watch: Path | None = None,
+    interval: float = 5.0,
 ) -> None:
     """Start the workspace (or answer one --get request); on an embedded store a busy port gives way to a free
     one, said so."""
@@ -52,6 +55,8 @@ def serve(
         raise typer.Exit(_answer_one(settings, get))
     shown = f"[{host}]" if ":" in host else host
     if is_server(str(settings.store.path)):
+        if watch is not None:
+            fail("--watch is for an embedded store; beside a server store, run `casegraph watch FOLDER`")
         _serve_server(ctx, settings, host, port, workers)
         return
     if workers != 1:
@@ -61,19 +66,31 @@ def serve(
             f"an embedded store is served on loopback only, not {host}: it belongs to the account that runs "
             "casegraph. Several people share a server store (CASEGRAPH_STORE=postgresql://...)"
         )
+    if watch is not None and not watch.is_dir():
+        fail(f"{watch}: not a folder")
     try:
-        app = create_app(settings)
+        app = create_app(settings, watch=_watch_options(watch, interval))
     except CasegraphError as exc:
         fail(str(exc))
     free = port_to_use(host, port)
     if free != port:
         console.print(f"port {port} is in use: serving on {free} instead")
     console.print(f"casegraph workspace on http://{shown}:{free}/ over {settings.store.path}")
+    if watch is not None:
+        console.print(f"watching {watch} every {interval:g} s: new files are imported, then `update` runs")
     link = f"http://{shown}:{free}/login?token={app.state.signin.link_token}"
     console.print(f"sign in (this link works once): {link}", highlight=False, soft_wrap=True)
     if open_browser:
         _open_when_listening(link)
     _run(app, host, free)
+
+
+def _watch_options(folder: Path | None, interval: float) -> Any:
+    if folder is None:
+        return None
+    from casegraph.api.watching import WatchOptions
+
+    return WatchOptions(folder=folder, interval=interval)
 
 
 def port_to_use(host: str, port: int) -> int:
@@ -192,10 +209,17 @@ def serve_command(
     workers: int = typer.Option(
         1, "--workers", min=1, max=64, help="Worker processes (a server store only)."
     ),
+    watch: Path = typer.Option(
+        None,
+        "--watch",
+        help="A drop folder to import from while serving, then update (files named <table>...; as "
+        "`casegraph watch`); open inboxes show the new alerts without a reload.",
+    ),
+    interval: float = typer.Option(5.0, "--interval", help="Seconds between looks at the --watch folder."),
 ) -> None:
     """Open the analyst workspace: HTTP API and web UI over the store (embedded: a one-time sign-in link on
     loopback; server: users sign in with their passwords)."""
-    serve(ctx, host=host, port=port, get=get, workers=workers)
+    serve(ctx, host=host, port=port, get=get, workers=workers, watch=watch, interval=interval)
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:

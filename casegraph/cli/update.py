@@ -7,7 +7,6 @@ import signal
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -52,6 +51,11 @@ def render_update(d: dict[str, Any]) -> None:
 
 def _render_stage(s: dict[str, Any]) -> None:
     out.print(f"{s['stage']} ({s['seconds']} s): {'; '.join(s['reasons'])}", highlight=False)
+    how = s["summary"]
+    if how.get("incremental"):
+        out.print(f"  incremental: {_incremental_line(how)}", highlight=False)
+    elif how.get("why_full"):
+        out.print(f"  whole run: {how['why_full']}", highlight=False)
     if s["stage"] not in ID_KIND:
         return
     events = sorted(
@@ -68,6 +72,17 @@ def _render_stage(s: dict[str, Any]) -> None:
         out.print(f"    {_event_line(e)}", highlight=False)
     if len(events) > EVENTS_SHOWN:
         out.print(f"    ... and {len(events) - EVENTS_SHOWN} more (--json lists them all)")
+
+
+def _incremental_line(how: dict[str, Any]) -> str:
+    if "new_records" in how:  # resolve
+        return (
+            f"{how['new_records']:,} new records scored with the last model, {how['new_pairs']:,} pairs kept"
+        )
+    return (
+        f"{how['new_incidents']:,} new incidents, {how.get('pairs_compared', 0):,} pairs compared, "
+        f"{how['new_links']:,} links added, {how.get('incidents_reclustered', 0):,} incidents clustered again"
+    )
 
 
 def _event_line(e: dict[str, Any]) -> str:
@@ -103,6 +118,80 @@ def _render_alerts(alerts: list[dict[str, Any]]) -> None:
                 f"  ... and {len(of_kind) - ALERTS_SHOWN} more {kind} "
                 f"(`casegraph {of_kind[0]['stage']} alerts`, or --json)"
             )
+
+
+def check(
+    ctx: typer.Context,
+    full: bool = typer.Option(
+        False, "--full", help="Recompute every stage from scratch beside the store and compare."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Is the store up to date? Without --full: which stages' inputs changed since their last run (exit 1
+    when some did). With --full: re-run every stage from scratch in a temporary copy of the store's records
+    and compare persons (adjusted Rand), links (Jaccard), significant group ties and alerts with the store;
+    print the differences; exit 0 within the tolerance of [check] settings, 1 when not."""
+    set_json(ctx, as_json)
+    if full:
+        report = _check_full(ctx)
+        emit(ctx, report, render_check)
+    else:
+        report = _check_stale(ctx)
+        emit(ctx, report, render_stale)
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+def _check_full(ctx: typer.Context) -> dict[str, Any]:
+    from casegraph.check import check_full
+
+    with opened(ctx) as (store, settings):
+        return check_full(store, settings, RichProgress()).as_dict()
+
+
+def _check_stale(ctx: typer.Context) -> dict[str, Any]:
+    from casegraph.update import stale_stages
+
+    with opened(ctx) as (store, _settings):
+        stale = stale_stages(store)
+    return {"ok": not stale, "stale": stale}
+
+
+def render_stale(d: dict[str, Any]) -> None:
+    if d["ok"]:
+        out.print("check: every stage is up to date with the records")
+        return
+    for stage, reasons in d["stale"].items():
+        out.print(f"{stage}: stale ({'; '.join(reasons)})", highlight=False)
+    out.print("run `casegraph update` to bring them up to date")
+
+
+def render_check(d: dict[str, Any]) -> None:
+    for m in d["measures"]:
+        out.print(_measure_line(m), highlight=False)
+        for key in m["only_store"][:EVENTS_SHOWN]:
+            out.print(f"    only in the store: {key}", highlight=False)
+        for key in m["only_rerun"][:EVENTS_SHOWN]:
+            out.print(f"    only in the re-run: {key}", highlight=False)
+    seconds = ", ".join(f"{k} {v} s" for k, v in d["rerun_seconds"].items())
+    verdict = "equivalent to a whole re-run" if d["ok"] else "NOT equivalent to a whole re-run"
+    out.print(f"check --full: {verdict} (re-run: {seconds}; {d['seconds']} s in all)")
+
+
+def _measure_line(m: dict[str, Any]) -> str:
+    mark = "ok  " if m["ok"] else "DIFF"
+    sizes = f"store {m['n_store']:,}, re-run {m['n_rerun']:,}"
+    if m["value"] is not None:
+        measure = "adjusted Rand" if m["name"] == "persons" else "Jaccard"
+        head = f"{m['name']}: {measure} {m['value']:.4f} (at least {m['required']})"
+    else:
+        head = f"{m['name']}: {'the same' if m['ok'] else 'differ'}"
+    diff = (
+        f"; {m['n_only_store']:,} only in the store, {m['n_only_rerun']:,} only in the re-run"
+        if m["n_only_store"] or m["n_only_rerun"]
+        else ""
+    )
+    return f"{mark} {head} ({sizes}{diff})"
 
 
 class StopBetweenFiles:
@@ -173,36 +262,32 @@ def watch(
 def _ready_files(folder: Path, settle: float, *, wait: bool) -> list[Path]:
     from casegraph import dropfolder
 
-    files = dropfolder.candidates(folder)
-    if wait:  # --once: let files still being written settle, then take them all
-        for path in files:
-            dropfolder.wait_until_settled(path, settle)
-        return [p for p in files if p.exists()]
-    now = time.time()
-    return [p for p in files if dropfolder.settled(p, settle, now)]
+    if not wait:
+        return dropfolder.ready_now(folder, settle)
+    files = dropfolder.candidates(folder)  # --once: let files still being written settle, then take them all
+    for path in files:
+        dropfolder.wait_until_settled(path, settle)
+    return [p for p in files if p.exists()]
 
 
 def _process(
     ctx: typer.Context, files: list[Path], table: str | None, stop: StopBetweenFiles, options: dict[str, Any]
 ) -> dict[str, Any]:
     from casegraph import dropfolder
-    from casegraph.update import run_update as update_store
 
     with opened(ctx) as (store, settings):
         agency = options["agency"] or (None if options["mapping"] else settings.ingest.agency)
-        outcomes = dropfolder.import_ready(
+        return dropfolder.import_and_update(
             store,
             settings,
             files,
             table=table,
             stop=stop,
             report=_say_file if not _json(ctx) else lambda _o: None,
+            progress=RichProgress(),
             mapping=options["mapping"],
             agency=agency,
         )
-        changed = any(o.status == "loaded" for o in outcomes)
-        report = update_store(store, settings, RichProgress()).as_dict() if changed and not stop() else None
-    return {"files": [asdict(o) for o in outcomes], "update": report}
 
 
 def _json(ctx: typer.Context) -> bool:
@@ -239,3 +324,4 @@ def _sleep(seconds: float, stop: StopBetweenFiles) -> None:
 def register(app: typer.Typer, _eval_app: typer.Typer) -> None:
     app.command()(update)
     app.command()(watch)
+    app.command()(check)

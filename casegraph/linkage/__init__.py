@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from casegraph.linkage.attribute import attribute
 from casegraph.linkage.comparisons import COMPARISONS, fields_read
+from casegraph.linkage.incremental import update
 from casegraph.linkage.query import similar
 from casegraph.linkage.stage import run
 
@@ -29,6 +30,8 @@ READS = (
     "property_events",
     "property_decisions",
 )
+# `update` links new incidents into the last run; a change in these tables needs a full run instead.
+FULL_RUN_ON = ("linkage_decisions",)
 WRITES = ("incident_links", "property_links", "series", "linkage_models", "linkage_index", "id_lineage")
 
 # The schema fields features, blocking keys and link explanations are computed from (checked by
@@ -48,10 +51,12 @@ __all__ = [
     "BLOCKING_FIELDS",
     "COMPARISON_FIELDS",
     "FEATURE_FIELDS",
+    "FULL_RUN_ON",
     "LINK_REASON_FIELDS",
     "READS",
     "WRITES",
     "attribute",
     "run",
     "similar",
+    "update",
 ]

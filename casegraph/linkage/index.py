@@ -89,6 +89,15 @@ def build_index(store: Store, run_id: str, frame: pd.DataFrame, encoder: Inciden
     )
 
 
+def append_to_index(store: Store, run_id: str, frame: pd.DataFrame, encoder: IncidentEncoder) -> np.ndarray:
+    """Encode incidents stored after the run (frame: their feature fields and family) with the run's encoder and
+    add them to its index after its last row; returns their row numbers."""
+    first = store.scalar(f"SELECT coalesce(max(row_no) + 1, 0) FROM {INDEX} WHERE run_id = ?", [run_id])
+    rows = np.arange(first, first + len(frame))
+    store.write(INDEX, _index_table(run_id, frame, encoder.transform(frame), rows))
+    return rows
+
+
 def _index_table(run_id: str, frame: pd.DataFrame, encoded: Encoded, rows: np.ndarray) -> pa.Table:
     def floats(values: np.ndarray) -> pa.Array:
         return pa.array(values, type=pa.float64(), from_pandas=True)

@@ -167,6 +167,11 @@ class RunRows:
 _RUNS: dict[tuple[int, str, str], RunRows] = {}
 
 
+def forget_run_rows() -> None:
+    """Rows were added to a run's index: read them again at the next seed."""
+    _RUNS.clear()
+
+
 def run_rows(store: Store, artefact: Artefact) -> RunRows:
     """The run's index rows in memory (read once per store session and run; the encoded incidents take
     about 250 bytes an incident, the ids, keys and trees about 150)."""

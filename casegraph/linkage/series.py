@@ -84,11 +84,17 @@ def _empty() -> SeriesResult:
 
 
 def series_frame(
-    result: SeriesResult, run_id: str, index: IncidentIndex, previous: pd.DataFrame | None = None
+    result: SeriesResult,
+    run_id: str,
+    index: IncidentIndex,
+    previous: pd.DataFrame | None = None,
+    *,
+    numbered_after: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows of the `series` table, and the id lineage events. A series keeps the id of the previous run's series
     it shares most incidents with (casegraph.lineage); new series are numbered after the highest id yet, by
-    first occurrence so they read in time order. previous: columns key (agency/incident_id) and id."""
+    first occurrence so they read in time order. previous: columns key (agency/incident_id) and id;
+    numbered_after: every id in use, when `previous` holds only the series clustered again."""
     agency, incident_id = index.agency, index.incident_id
     t_lo, t_hi = index.encoded["t_lo"], index.encoded["t_hi"]
     frame = pd.DataFrame(
@@ -98,7 +104,7 @@ def series_frame(
     last = frame.groupby("k")["t_hi"].transform("max")
     order = {k: n for n, k in enumerate(frame.assign(first=first).sort_values(["first", "k"])["k"].unique())}
     before = previous if previous is not None else pd.DataFrame({"key": [], "id": []})
-    start = _highest_number(before["id"])
+    start = _highest_number(before["id"] if numbered_after is None else numbered_after)
     keys = pd.Series(agency[result.rows]).astype(str) + "/" + pd.Series(incident_id[result.rows]).astype(str)
 
     def numbered(unnamed: pd.Series) -> pd.Series:

@@ -12,11 +12,14 @@ import pandas as pd
 
 from casegraph.resolve import sql
 from casegraph.resolve.assign import recluster
+from casegraph.resolve.incremental import update
 from casegraph.resolve.review import decide, decisions, explain, record_key, review_queue, undo
 from casegraph.resolve.stage import run
 from casegraph.store import Store
 
 READS = ("person_records", "resolve_decisions")
+# `update` resolves new records with the last model; a change in these tables needs a full run instead.
+FULL_RUN_ON = ("resolve_decisions",)
 WRITES = (
     "person_identities",
     "resolve_pairs",
@@ -43,6 +46,7 @@ def records_of(store: Store, person_id: str) -> pd.DataFrame:
 
 
 __all__ = [
+    "FULL_RUN_ON",
     "READS",
     "WRITES",
     "decide",
@@ -56,4 +60,5 @@ __all__ = [
     "review_queue",
     "run",
     "undo",
+    "update",
 ]

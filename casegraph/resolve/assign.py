@@ -103,9 +103,25 @@ def assign(
 
 def recluster(store: Store, settings: Settings) -> dict[str, Any]:
     """Re-apply the decisions to the latest run's stored pairs: no retraining, takes effect at once."""
-    keys = store.df(sql.identity_keys_sql())
-    if keys.empty:
+    if not store.count(sql.IDENTITIES):
         raise StageNotRun("no resolution yet: run `casegraph resolve` first")
+    run_id = store.new_run(
+        "resolve", {"recluster": True, "match_threshold": settings.resolve.match_threshold}
+    )
+    try:
+        summary = recluster_run(store, settings, run_id)
+    except BaseException as exc:  # the run's writes are rolled back
+        store.finish_run(run_id, "failed", {"error": str(exc)[:2000]})
+        raise
+    summary = {"run_id": run_id, "reclustered": True, **summary}
+    store.finish_run(run_id, "ok", summary)
+    return summary
+
+
+def recluster_run(store: Store, settings: Settings, run_id: str) -> dict[str, Any]:
+    """Persons from every stored pair and the decisions in force, for every person record, written as
+    run_id's person_identities."""
+    keys = store.df("SELECT agency, record_id FROM person_records ORDER BY agency, record_id")
     stored = store.df(sql.pairs_sql())
     idx = _uids(keys)
     pairs = stored.merge(
@@ -115,17 +131,5 @@ def recluster(store: Store, settings: Settings) -> dict[str, Any]:
         idx.rename(columns={"agency": "agency_b", "record_id": "record_b", "uid": "uid_r"}),
         on=["agency_b", "record_b"],
     )
-    run_id = store.new_run(
-        "resolve", {"recluster": True, "match_threshold": settings.resolve.match_threshold}
-    )
-    try:
-        decisions = store.df(sql.active_decisions_sql())
-        summary = assign(
-            store, keys, pairs, decisions, threshold=settings.resolve.match_threshold, run_id=run_id
-        )
-    except BaseException as exc:  # the run's writes are rolled back
-        store.finish_run(run_id, "failed", {"error": str(exc)[:2000]})
-        raise
-    summary = {"run_id": run_id, "reclustered": True, **summary}
-    store.finish_run(run_id, "ok", summary)
-    return summary
+    decisions = store.df(sql.active_decisions_sql())
+    return assign(store, keys, pairs, decisions, threshold=settings.resolve.match_threshold, run_id=run_id)

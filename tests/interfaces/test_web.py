@@ -53,11 +53,11 @@ def pipeline_server(
     yield from _serve(s)
 
 
-def _serve(s: Any) -> Iterator[tuple[str, Any]]:
+def _serve(s: Any, **app_options: Any) -> Iterator[tuple[str, Any]]:
     import uvicorn
 
     port = _free_port()
-    app = create_app(s)
+    app = create_app(s, **app_options)
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -109,10 +110,24 @@ def month_arrives(city_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     ingest.run_folder(store, settings, before)
     pipeline.run_all(store, settings)
     persons_before = dict(store.rows("SELECT agency || '/' || record_id, person_id FROM person_identities"))
+    links_before = link_pairs(store)
     store.close()
     # imported on a machine six hours behind UTC: the stages' runs and the imports are compared in UTC
     first = watch_once(root / "store.duckdb", drop, tz="America/Chicago")
-    return {"root": root, "drop": drop, "month": month, "first": first, "persons_before": persons_before}
+    return {
+        "root": root,
+        "drop": drop,
+        "month": month,
+        "first": first,
+        "persons_before": persons_before,
+        "links_before": links_before,
+    }
+
+
+def link_pairs(store: Any) -> set[tuple[str, str]]:
+    return set(
+        store.rows("SELECT agency_a || '/' || incident_a, agency_b || '/' || incident_b FROM incident_links")
+    )
 
 
 def test_the_months_files_load_and_move_to_done(month_arrives):
@@ -163,6 +178,44 @@ def test_update_runs_every_stage_and_persons_and_series_grow_under_their_ids(mon
     assert all(after[k] == i for k, i in before.items() if i in grown_ids)
 
 
+def test_resolve_scores_only_the_new_records_with_the_last_model(month_arrives):
+    """The month's person records are compared with the stored ones by the last run's Splink model (no
+    retraining): each gets a person, the persons before keep their records, and no new model was saved."""
+    resolve = next(s for s in month_arrives["first"]["update"]["stages"] if s["stage"] == "resolve")
+    summary = resolve["summary"]
+    assert summary["incremental"] is True, summary
+    month = pd.read_csv(
+        month_arrives["drop"] / "done" / f"person_records-{month_arrives['month']}.csv", dtype=str
+    )
+    assert summary["new_records"] == len(month) and summary["new_pairs"] > 0
+    with opened(month_arrives["root"]) as store:
+        persons = dict(store.rows("SELECT agency || '/' || record_id, person_id FROM person_identities"))
+        models = store.scalar("SELECT count(*) FROM resolve_models")
+    assert set(month["agency"] + "/" + month["record_id"]) <= set(persons)
+    assert models == 1
+    grown = [e for e in resolve["lineage"] if e["event"] == "grew"]
+    assert grown  # some new records joined a stored person under its id
+
+
+def test_linkage_links_only_the_new_incidents_into_its_last_run(month_arrives):
+    """The month's incidents are scored against their blocking candidates with the last run's model: every
+    link the update added touches a new incident, and no earlier link was dropped or re-scored away."""
+    linkage = next(s for s in month_arrives["first"]["update"]["stages"] if s["stage"] == "linkage")
+    summary = linkage["summary"]
+    assert summary["incremental"] is True, summary
+    month = pd.read_csv(month_arrives["drop"] / "done" / f"incidents-{month_arrives['month']}.csv", dtype=str)
+    new = set(month["agency"] + "/" + month["incident_id"])
+    assert summary["new_incidents"] == len(new)
+    with opened(month_arrives["root"]) as store:
+        after = link_pairs(store)
+        in_series = {k for (k,) in store.rows("SELECT agency || '/' || incident_id FROM series")}
+    added = after - month_arrives["links_before"]
+    assert month_arrives["links_before"] <= after
+    assert added and len(added) == summary["new_links"]
+    assert all(a in new or b in new for a, b in added)
+    assert new & in_series  # some of the month's incidents joined or founded series
+
+
 def test_new_alerts_are_reported_with_title_and_evidence(month_arrives):
     alerts = month_arrives["first"]["update"]["new_alerts"]
     assert alerts
@@ -210,3 +263,43 @@ def test_ingest_update_runs_only_the_stages_that_read_the_new_file(month_arrives
     d = json.loads(done.stdout)
     assert d["import"]["loaded"] == 1
     assert d["update"]["ran"] == ["linkage", "network", "trends"]  # no person record came: resolve stays
+
+
+def check_full(store: Path) -> tuple[int, dict]:
+    env = {**os.environ, "CASEGRAPH_STORE": str(store), "COLUMNS": "120"}
+    done = subprocess.run(
+        [sys.executable, "-m", "casegraph", "check", "--full", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_check_full_finds_the_updated_store_equal_to_a_whole_rerun(month_arrives):
+    code, report = check_full(month_arrives["root"] / "store.duckdb")
+    measures = {m["name"]: m for m in report["measures"]}
+    assert code == 0 and report["ok"], measures
+    assert measures["persons"]["value"] >= 0.99 and measures["links"]["value"] >= 0.99
+    assert measures["alerts"]["n_store"] == measures["alerts"]["n_rerun"] > 0
+    assert measures["significant group ties"]["n_store"] >= 1
+
+
+def test_check_full_fails_on_a_planted_difference(month_arrives, tmp_path):
+    """A copy of the updated store with one alert gone and a tenth of its links dropped: check --full names
+    the alert, measures the links below the tolerance and exits 1."""
+    for f in month_arrives["root"].glob("store.duckdb*"):
+        if f.is_file():
+            shutil.copy(f, tmp_path / f.name)
+    with opened(tmp_path) as store:
+        gone = store.scalar("SELECT min(alert_id) FROM alerts")
+        store.execute("DELETE FROM alerts WHERE alert_id = ?", [gone])
+        store.execute("DELETE FROM incident_links WHERE hash(link_id) % 10 = 0")
+    code, report = check_full(tmp_path / "store.duckdb")
+    measures = {m["name"]: m for m in report["measures"]}
+    assert code == 1 and not report["ok"]
+    assert measures["alerts"]["only_rerun"] == [gone] and not measures["alerts"]["ok"]
+    assert measures["links"]["value"] < 0.99 and measures["links"]["n_only_rerun"] > 0
+    assert measures["persons"]["ok"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -62,19 +63,36 @@ def alerts_where(status: str | None, kind: str | None, group: str | None) -> tup
 
 
 def alerts(
-    g: Session, *, status: str | None, kind: str | None, group: str | None, limit: int, offset: int
+    g: Session,
+    *,
+    status: str | None,
+    kind: str | None,
+    group: str | None,
+    limit: int,
+    offset: int,
+    since: datetime | None = None,
 ) -> dict[str, Any]:
+    """The inbox page; `since`: only the alerts first raised after it (what a open inbox has not shown yet).
+    `latest` is when the newest alert was raised: the next `since`."""
     note = stage_note(g, "alerts")
     if note:
         return listing([], total=0, limit=limit, offset=offset, note=note)
     where, params = alerts_where(status, kind, group)
+    if since is not None:
+        where, params = f"{where} AND created_at > ?", [*params, _utc(since)]
     total = int(g.scalar(f"SELECT count(*) FROM alerts WHERE {where}", params))
     sql = (
         f"SELECT {ALERT_COLUMNS} FROM alerts WHERE {where} ORDER BY status = 'open' DESC, "
         "CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, onset DESC LIMIT ? OFFSET ?"
     )
     items = [parsed(r, "detail") for r in rows(g, sql, [*params, limit, offset])]
-    return listing(items, total=total, limit=limit, offset=offset)
+    latest = g.scalar("SELECT max(created_at) FROM alerts")
+    return {**listing(items, total=total, limit=limit, offset=offset), "latest": latest}
+
+
+def _utc(moment: datetime) -> datetime:
+    """Alerts are stamped in UTC without a zone."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 # The people an evidence record is about: an incident's offenders, suspects and arrestees, a contact's

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from casegraph.api.reads import activity
@@ -30,10 +31,15 @@ async def list_alerts(
     status: Literal["open", "acknowledged", "dismissed", "expired"] | None = None,
     kind: IdQuery = None,
     group: IdQuery = None,
+    since: Annotated[
+        datetime | None, Query(description="Only alerts first raised after this time (an answer's `latest`)")
+    ] = None,
 ) -> Any:
     return await run(
         request,
-        lambda g: activity.alerts(g, status=status, kind=kind, group=group, limit=p.limit, offset=p.offset),
+        lambda g: activity.alerts(
+            g, status=status, kind=kind, group=group, limit=p.limit, offset=p.offset, since=since
+        ),
     )
 
 

@@ -13,12 +13,47 @@ CG.views.alerts = async function alerts(view, params, rest) {
   // near-repeat alerts come by the dozen after each burst: a kind filter keeps the group alerts in reach
   const kinds = CG.el("div", { class: "tabs kinds" }, "kind: ", [null, ...new Set([kind, ...data.items.map((a) => a.kind)].filter(Boolean))].map((k) =>
     CG.el("a", { href: `#/alerts${CG.qs({ status, kind: k })}`, class: k === kind ? "active" : null }, k || "all")));
-  view.replaceChildren(CG.el("h1", {}, "Alerts", data.total !== undefined ? CG.el("small", {}, ` ${data.total} ${status === "all" ? "" : status}`) : ""), tabs, kinds, CG.note(data) || "",
-    data.items.length || data.note ? "" : CG.el("p", {}, `no ${status} alerts`),
-    CG.el("ul", { class: "inbox" }, data.items.map((a) => CG.el("li", { class: `alert ${a.severity || ""}` },
-      CG.el("a", { href: `#/alerts/${encodeURIComponent(a.alert_id)}`, class: "alert-title" }, a.title),
-      CG.el("span", { class: "meta" }, `${a.kind} · ${a.stage} · onset ${CG.day(a.onset)}${a.expires ? ` · until ${CG.day(a.expires)}` : ""} · ${a.severity || ""} · ${a.status}`)))));
+  const count = CG.el("small", {}, data.total !== undefined ? ` ${data.total} ${status === "all" ? "" : status}` : "");
+  const inbox = CG.el("ul", { class: "inbox" }, data.items.map((a) => alertItem(a)));
+  const empty = data.items.length || data.note ? "" : CG.el("p", {}, `no ${status} alerts`);
+  view.replaceChildren(CG.el("h1", {}, "Alerts", count), tabs, kinds, CG.note(data) || "", empty, inbox);
+  if (status === "open" || status === "all") watchInbox(data, { status: status === "all" ? null : status, kind }, inbox, count, empty, status);
 };
+
+CG.pollMs = 3000;
+
+function alertItem(a, fresh) {
+  return CG.el("li", { class: `alert ${a.severity || ""}${fresh ? " new" : ""}` },
+    CG.el("a", { href: `#/alerts/${encodeURIComponent(a.alert_id)}`, class: "alert-title" }, a.title),
+    CG.el("span", { class: "meta" }, `${fresh ? "new · " : ""}${a.kind} · ${a.stage} · onset ${CG.day(a.onset)}${a.expires ? ` · until ${CG.day(a.expires)}` : ""} · ${a.severity || ""} · ${a.status}`));
+}
+
+// New alerts without a reload: ask every few seconds for the alerts first raised since the newest one shown
+// (a cheap read), and put them at the top of the open inbox, marked new.
+function watchInbox(data, filters, inbox, count, empty, status) {
+  let latest = data.latest || "1970-01-01T00:00:00";
+  let total = data.total || 0;
+  let asking = false;
+  const timer = setInterval(async () => {
+    if (asking || document.hidden) return;
+    asking = true;
+    try {
+      const fresh = await CG.api(`/api/alerts${CG.qs({ ...filters, since: latest, limit: 200 })}`);
+      if (fresh.latest) latest = fresh.latest;
+      if (fresh.items && fresh.items.length) {
+        inbox.prepend(...fresh.items.map((a) => alertItem(a, true)));
+        total += fresh.total;
+        count.textContent = ` ${total} ${status === "all" ? "" : status}`;
+        if (empty && empty.remove) empty.remove();
+      }
+    } catch (error) {
+      /* the workspace is busy or restarting: ask again at the next tick */
+    } finally {
+      asking = false;
+    }
+  }, CG.pollMs);
+  CG.cleanup.push(() => clearInterval(timer));
+}
 
 function groupsOf(alert) {
   const d = alert.detail || {};
