@@ -278,6 +278,7 @@ def main() -> None:
         "--server", action="store_true", help="also load a server store (PostgreSQL) of the same city"
     )
     parser.add_argument("--workers", type=int, default=2, help="worker processes of the server's workspace")
+    parser.add_argument("--server-only", action="store_true", help="with --server: no embedded run")
     args = parser.parse_args()
     args.floor = False
     args.backend = "embedded"
@@ -288,7 +289,8 @@ def main() -> None:
         runs = []
         for think in args.think_ms:
             run = argparse.Namespace(**{**vars(args), "think_ms": think})
-            runs.append((think, serve_and_load(source, inputs, run)))
+            if not (demo is not None and args.server_only):
+                runs.append((think, serve_and_load(source, inputs, run)))
             if demo is not None:
                 run = argparse.Namespace(**{**vars(args), "think_ms": think, "backend": "server"})
                 runs.append((think, serve_and_load_server(demo, run)))
@@ -309,7 +311,7 @@ def main() -> None:
                 f"{run.backend}, think time {think:g} ms: list and detail p95 < {TARGET_MS:g} ms, no errors, "
                 f"audit ok: {'PASS' if ok else 'FAIL'}"
             )
-        if 0 in args.think_ms and not args.no_floor:
+        if 0 in args.think_ms and not args.no_floor and not args.server_only:
             print(floor(source, inputs, args))
         if demo is not None:
             side_by_side(runs)
@@ -374,9 +376,9 @@ def served(source: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Popen
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "bench.duckdb"
         shutil.copy(source, store)
-        anchor = Path(f"{source}.audit-anchor")  # the audit chain's head, kept beside the store
-        if anchor.exists():
-            shutil.copy(anchor, f"{store}.audit-anchor")
+        for kept in ("audit-anchor", "audit-key"):  # the audit chain's head and its MAC key, beside the store
+            if Path(f"{source}.{kept}").exists():
+                shutil.copy(Path(f"{source}.{kept}"), f"{store}.{kept}")
         # Write the copy out now: left to the kernel, its writeback comes ~30 s into the run and stalls the audit
         # log's fsyncs (every answer waits for those) for about a second.
         os.sync()

@@ -149,10 +149,17 @@ def served_server(
             "CASEGRAPH_AUTHENTICATOR_PASSWORD": demo.users["cg_authenticator"],
         }
         cmd = [casegraph_cli(), "serve", "--port", str(port), "--workers", str(workers)]
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        log = (
+            demo.folder / "serve.log"
+        )  # the last run's (a file, not a pipe: a full pipe would stall the server)
+        with log.open("w") as out:
+            proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             base = f"http://127.0.0.1:{port}"
-            asyncio.run(wait_up(base, proc))
+            try:
+                asyncio.run(wait_up(base, proc))
+            except SystemExit as exc:
+                raise SystemExit(f"{exc}\n{log.read_text()[-2000:]}") from exc
             yield base, sign_in(base, ANALYST, demo.users[ANALYST], purpose), proc, database
         finally:
             stop(proc)

@@ -45,15 +45,20 @@ PG_TYPES = {
     "timestamp": "timestamp",
     "bool": "boolean",
 }
-# Lookups the workspace and the stage snapshots make, besides each record table's (agency, key).
+# Lookups the workspace and the stage snapshots make, besides each record table's (agency, key) and (key): a
+# record is also asked for by its id alone (the agency is whichever the reader may see).
 INDEXES = {
-    "incidents": ["occurred_from DESC, incident_id", "area", "offence"],
+    "incidents": [
+        "occurred_from DESC, incident_id",
+        "area, occurred_from DESC",
+        "offence, occurred_from DESC",
+    ],
     "person_records": ["family_name", "given_name"],
     "involvements": ["agency, incident_id", "agency, record_id"],
     "arrests": ["agency, incident_id", "agency, record_id"],
     "contact_participants": ["agency, contact_id", "agency, record_id"],
     "membership_claims": ["group_id", "agency, record_id"],
-    "person_identities": ["scope, agency, record_id", "scope, person_id"],
+    "person_identities": ["scope, record_id, agency", "scope, person_id"],
     "incident_links": ["scope, agency_a, incident_a", "scope, agency_b, incident_b", "scope, link_id"],
     "series": ["scope, series_id", "scope, agency, incident_id"],
     "group_incidents": ["scope, group_id", "scope, agency, incident_id"],
@@ -83,6 +88,8 @@ def table_sql(table: Table) -> list[str]:
     elif table.name == "audit_log":
         cols.append("PRIMARY KEY (seq)")
     out = [f"CREATE TABLE {t(table.name)} ({', '.join(cols)})"]
+    if table.kind == "record":
+        out.append(f"CREATE INDEX {q(f'{table.name}_key')} ON {t(table.name)} ({q(table.key)})")
     for n, columns in enumerate(INDEXES.get(table.name, [])):
         out.append(f"CREATE INDEX {q(f'{table.name}_{n}')} ON {t(table.name)} ({columns})")
     if table.scoped and table.name not in INDEXES:

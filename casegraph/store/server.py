@@ -231,8 +231,21 @@ def _semi_join(join: Any, _n: int) -> None:
     select.where(exp.In(this=key, query=exp.Subquery(this=found)), copy=False)
 
 
+def _contains(node: Any, _n: int) -> None:
+    """list_contains(list, x) as a condition: x = ANY(list), which an index on x serves. (sqlglot's own
+    translation, a CASE that keeps NULL apart from false, hides x from the planner; a condition treats both
+    alike: the row is left out.)"""
+    up = node.parent
+    while isinstance(up, (exp.And, exp.Paren)):
+        up = up.parent
+    if isinstance(up, (exp.Where, exp.Join)):
+        listed = exp.Paren(this=node.this.copy())
+        node.replace(exp.EQ(this=node.expression.copy(), expression=exp.Any(this=listed)))
+
+
 REWRITES: dict[type, Callable[[Any, int], None]] = {
     exp.Join: _semi_join,
+    exp.ArrayContains: _contains,
     exp.Subquery: _alias_subquery,
     exp.AnyValue: _any_value,
     exp.ArrayDistinct: _templated("ARRAY(SELECT DISTINCT u FROM UNNEST(__x) AS u)"),
@@ -1012,22 +1025,45 @@ class ActingStore(ServerStore):
     def scope(self, value: str) -> None:
         self._scope = value  # set at the start of each transaction (SET LOCAL)
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN and the statement that takes the user's role go to the server together (one round trip, the
+        simple protocol: values as quoted literals); COMMIT at the end, ROLLBACK on an error."""
+        if self._in_transaction:
+            yield
+            return
+        self._in_transaction = True
+        try:
+            self._begin()
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        finally:
+            self._in_transaction = False
+
     def _begin(self) -> None:
-        """One statement: the user's role and scope for this transaction, taken from the live session of the
-        request's cookie when it has one (no row: the session ended, and the role stays the authenticator's)."""
+        """The user's role and scope for this transaction, taken from the live session of the request's cookie
+        when it has one (no row: the session ended, and the role stays the authenticator's)."""
+        user, scope = pgsql.Literal(self.acting_for), pgsql.Literal(self._scope)
         if not self.cookie:
             self.conn.execute(
-                "SELECT set_config('role', $1, true), set_config('casegraph.scope', $2, true)",
-                [self.acting_for, self._scope],
+                pgsql.SQL(
+                    "BEGIN; SELECT set_config('role', {}, true), set_config('casegraph.scope', {}, true)"
+                ).format(user, scope)
             )
             return
-        taken = self.conn.execute(
-            "SELECT set_config('role', s.user_id, true), "
-            "set_config('casegraph.scope', coalesce(s.scope, $3), true) "
-            "FROM casegraph.web_session($1) s WHERE s.user_id = $2",
-            [token_hash(self.cookie), self.acting_for, self._scope],
-        ).fetchone()
-        if taken is None:
+        cur = self.conn.execute(
+            pgsql.SQL(
+                "BEGIN; SELECT set_config('role', s.user_id, true), "
+                "set_config('casegraph.scope', coalesce(s.scope, {}), true) "
+                "FROM casegraph.web_session({}) s WHERE s.user_id = {}"
+            ).format(scope, pgsql.Literal(token_hash(self.cookie)), user)
+        )
+        cur.nextset()  # past BEGIN's result, to the session's row
+        if cur.fetchone() is None:
             raise SessionEnded("this session has ended (signed out or expired): sign in again")
 
     def _cursor(self, duck_sql: str, params: Params) -> psycopg.Cursor[Any]:

@@ -199,6 +199,10 @@ def test_transit_sees_its_own_rows_through_the_same_routes(transit, ids):
     assert listed["total"] == len(ids["incident"][TRANSIT]) and {i["agency"] for i in listed["items"]} == {
         TRANSIT
     }
+    assert listed["total_exact"] is True  # fewer than a server store counts
+    counted = transit.get("/api/incidents", params={"limit": 10, "offset": 5}).json()
+    assert counted["total"] == listed["total"] and counted["next_offset"] == 15
+    assert [i["incident_id"] for i in counted["items"]] == [i["incident_id"] for i in listed["items"][5:15]]
     series = transit.get("/api/series").json()
     assert series["items"] and {s["series_id"] for s in series["items"]} <= ids["series"][TRANSIT]
     own = sorted(ids["incident"][TRANSIT])[0]
