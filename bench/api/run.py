@@ -103,7 +103,7 @@ async def wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
     import httpx
 
     async with httpx.AsyncClient() as client:
-        for _ in range(600):
+        for _ in range(3000):  # 5 minutes: worker processes start slowly on a busy machine
             if proc.poll() is not None:
                 raise SystemExit(f"the server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
             try:
@@ -112,7 +112,7 @@ async def wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.1)
-    raise SystemExit("the server did not start in 60 s")
+    raise SystemExit("the server did not start in 5 minutes")
 
 
 async def load(
@@ -279,12 +279,17 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=2, help="worker processes of the server's workspace")
     parser.add_argument("--server-only", action="store_true", help="with --server: no embedded run")
+    parser.add_argument(
+        "--server-folder",
+        type=Path,
+        help="with --server: a server store built before (default bench/results)",
+    )
     args = parser.parse_args()
     args.floor = False
     args.backend = "embedded"
     source = args.store or demo_store(args.incidents)
     inputs = sample_inputs(source)
-    demo = serverstore.server_store(args.incidents) if args.server else None
+    demo = serverstore.server_store(args.incidents, args.server_folder) if args.server else None
     try:
         runs = []
         for think in args.think_ms:

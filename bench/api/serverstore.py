@@ -62,9 +62,10 @@ def stop_cluster(demo: ServerDemo) -> None:
     subprocess.run([str(ROOT / "scripts" / "pg"), "stop", str(demo.cluster)], check=False)
 
 
-def server_store(n: int) -> ServerDemo:
-    """The city of n incidents on a server store (started); built once under bench/results' lock."""
-    folder = RESULTS / f"server-{n}"
+def server_store(n: int, folder: Path | None = None) -> ServerDemo:
+    """The city of n incidents on a server store (started); built once under bench/results' lock (or one
+    built before, in `folder`)."""
+    folder = folder or RESULTS / f"server-{n}"
     done = folder / "built.ok"
     if not done.exists():
         with (RESULTS / ".lock").open("w") as lock:

@@ -69,6 +69,10 @@ INDEXES = {
 }
 
 
+# Columns searched with ILIKE '%text%' (the workspace's name search): trigram indexes (pg_trgm) serve those.
+SEARCHED = {"person_records": ["family_name", "given_name", "alias"]}
+
+
 def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -92,6 +96,11 @@ def table_sql(table: Table) -> list[str]:
         out.append(f"CREATE INDEX {q(f'{table.name}_key')} ON {t(table.name)} ({q(table.key)})")
     for n, columns in enumerate(INDEXES.get(table.name, [])):
         out.append(f"CREATE INDEX {q(f'{table.name}_{n}')} ON {t(table.name)} ({columns})")
+    for column in SEARCHED.get(table.name, []):
+        out.append(
+            f"CREATE INDEX {q(f'{table.name}_{column}_trgm')} ON {t(table.name)} "
+            f"USING gin ({q(column)} {PRIVATE}.gin_trgm_ops)"
+        )
     if table.scoped and table.name not in INDEXES:
         out.append(f"CREATE INDEX {q(f'{table.name}_scope')} ON {t(table.name)} (scope)")
     return out
@@ -122,6 +131,7 @@ def schema_sql() -> list[str]:
         f"CREATE SCHEMA {SCHEMA} AUTHORIZATION {OWNER}",
         f"CREATE SCHEMA {PRIVATE} AUTHORIZATION {OWNER}",
         f"CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA {PRIVATE}",
+        f"CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA {PRIVATE}",
         f"CREATE SCHEMA casegraph_stage AUTHORIZATION {OWNER}",
         f"SET ROLE {OWNER}",
     ]
