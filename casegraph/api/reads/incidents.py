@@ -59,8 +59,8 @@ def where_sql(q: IncidentQuery) -> tuple[str, list[Any]]:
     parts: list[tuple[str, list[Any]]] = [
         ("i.occurred_from >= ?", [q.start]) if q.start else ("", []),
         ("i.occurred_from < ?", [q.end + timedelta(days=1)]) if q.end else ("", []),
-        ("list_contains(?, i.area)", [q.areas]) if q.areas else ("", []),
-        ("list_contains(?, i.offence)", [q.offences]) if q.offences else ("", []),
+        _one_of("i.area", q.areas),
+        _one_of("i.offence", q.offences),
         ("i.agency = ?", [q.agency]) if q.agency else ("", []),
         ("i.x BETWEEN ? AND ? AND i.y BETWEEN ? AND ?", [q.bbox[0], q.bbox[2], q.bbox[1], q.bbox[3]])
         if q.bbox
@@ -84,6 +84,16 @@ def where_sql(q: IncidentQuery) -> tuple[str, list[Any]]:
     used = [(sql, params) for sql, params in parts if sql]
     clause = " AND ".join(sql for sql, _ in used) or "true"
     return clause, [p for _, params in used for p in params]
+
+
+def _one_of(column: str, values: list[str]) -> tuple[str, list[Any]]:
+    """column is one of the values: an equality for one value (a server's index on (column, time) then serves
+    a newest-first page in order, where a list makes it sort every match), else list_contains."""
+    if not values:
+        return "", []
+    if len(values) == 1:
+        return f"{column} = ?", [values[0]]
+    return f"list_contains(?, {column})", [values]
 
 
 def list_sql(where: str, order: str) -> str:
