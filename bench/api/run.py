@@ -16,8 +16,14 @@ After a saturation run, the floor: the same load on a request that runs no state
 most this server can answer on this machine however fast the database were.
 Each endpoint's main statement is also timed on the raw store (no HTTP, no safeguards, one client), so the
 table shows what the workspace adds: ratio = API p50 / raw p50. The server runs in its own process.
+
+--server: the same load also against a server store (PostgreSQL, issue 15; see serverstore.py): the same city
+loaded by `casegraph demo-server`, served by `casegraph serve --workers N` and signed in as an analyst of the
+city police; each run on a fresh copy of the database, its audit chain verified after it with `casegraph audit
+verify`. Target (issue 15): list and detail p95 < 100 ms, >= 500 requests/s with no think time, no errors.
+A last table puts the two backends side by side.
 Usage: python bench/api/run.py [--incidents N] [--requests N] [--clients 50] [--think-ms 0 1000] [--store FILE]
-       [--only KIND ...] [--no-floor]
+       [--only KIND ...] [--no-floor] [--server [--workers 2]]
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # client.py beside this file
+import serverstore  # noqa: E402
+
 from bench.common import demo_store, free_port, percentile, signed_in  # noqa: E402
 
 TARGET_MS = 100.0
@@ -95,7 +103,7 @@ async def wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
     import httpx
 
     async with httpx.AsyncClient() as client:
-        for _ in range(600):
+        for _ in range(3000):  # 5 minutes: worker processes start slowly on a busy machine
             if proc.poll() is not None:
                 raise SystemExit(f"the server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
             try:
@@ -104,7 +112,7 @@ async def wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.1)
-    raise SystemExit("the server did not start in 60 s")
+    raise SystemExit("the server did not start in 5 minutes")
 
 
 async def load(
@@ -201,7 +209,7 @@ def raw_timings(path: Path, inputs: dict[str, list[Any]], repeat: int = 15) -> d
 
 def report(results: list[tuple[str, float, int]], raw: dict[str, float], args: argparse.Namespace) -> bool:
     print(
-        f"\nAPI benchmark: {args.incidents:,} incidents, {args.clients} concurrent clients, {len(results)} requests "
+        f"\nAPI benchmark ({args.backend} store): {args.incidents:,} incidents, {args.clients} concurrent clients, {len(results)} requests "
         f"in {args.wall:.1f} s ({len(results) / args.wall:.0f} req/s), think time {args.think_ms} ms"
         + (
             " (exponential, per client)"
@@ -211,8 +219,13 @@ def report(results: list[tuple[str, float, int]], raw: dict[str, float], args: a
     )
     print(
         f"server CPU {args.server_cpu:.1f} s: {args.server_cpu / len(results) * 1000:.1f} ms per request; "
-        f"load generator CPU {args.client_cpu / len(results) * 1000:.1f} ms per request; "
-        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end"
+        + (
+            f"PostgreSQL CPU {args.postgres_cpu / len(results) * 1000:.1f} ms per request; "
+            if hasattr(args, "postgres_cpu")
+            else ""
+        )
+        + f"load generator CPU {args.client_cpu / len(results) * 1000:.1f} ms per request; "
+        f"machine: {os.cpu_count()} cores, load average {args.load:.1f} at the end"
     )
     print(
         f"{'endpoint':26} {'n':>5} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} "
@@ -261,30 +274,86 @@ def main() -> None:
         metavar="KIND",
         help="request kinds to send (default: all seven); e.g. --only 'incident detail' groups",
     )
+    parser.add_argument(
+        "--server", action="store_true", help="also load a server store (PostgreSQL) of the same city"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="worker processes of the server's workspace")
+    parser.add_argument("--server-only", action="store_true", help="with --server: no embedded run")
+    parser.add_argument(
+        "--server-folder",
+        type=Path,
+        help="with --server: a server store built before (default bench/results)",
+    )
     args = parser.parse_args()
     args.floor = False
+    args.backend = "embedded"
     source = args.store or demo_store(args.incidents)
     inputs = sample_inputs(source)
+    demo = serverstore.server_store(args.incidents, args.server_folder) if args.server else None
+    try:
+        runs = []
+        for think in args.think_ms:
+            run = argparse.Namespace(**{**vars(args), "think_ms": think})
+            if not (demo is not None and args.server_only):
+                runs.append((think, serve_and_load(source, inputs, run)))
+            if demo is not None:
+                run = argparse.Namespace(**{**vars(args), "think_ms": think, "backend": "server"})
+                runs.append((think, serve_and_load_server(demo, run)))
+        raw = raw_timings(source, inputs)
+        verdicts = [
+            (
+                think,
+                run,
+                report(results, raw if run.backend == "embedded" else {}, run)
+                and audit.startswith("audit: ok"),
+            )
+            for think, (run, results, audit) in runs
+        ]
+        for think, (run, _, audit) in runs:
+            print(f"{run.backend}, think time {think:g} ms: {audit}")
+        for think, run, ok in verdicts:
+            print(
+                f"{run.backend}, think time {think:g} ms: list and detail p95 < {TARGET_MS:g} ms, no errors, "
+                f"audit ok: {'PASS' if ok else 'FAIL'}"
+            )
+        if 0 in args.think_ms and not args.no_floor and not args.server_only:
+            print(floor(source, inputs, args))
+        if demo is not None:
+            side_by_side(runs)
+    finally:
+        if demo is not None:
+            serverstore.stop_cluster(demo)
+    sys.exit(0 if all(ok for _, _, ok in verdicts) else 1)
 
-    runs = [
-        (think, serve_and_load(source, inputs, argparse.Namespace(**{**vars(args), "think_ms": think})))
-        for think in args.think_ms
-    ]
-    raw = raw_timings(source, inputs)
-    verdicts = [
-        (think, report(results, raw, run) and audit.startswith("audit: ok"))
-        for think, (run, results, audit) in runs
-    ]
-    for think, (_, _, audit) in runs:
-        print(f"think time {think:g} ms: {audit}")
-    for think, ok in verdicts:
+
+def side_by_side(runs: list[tuple[float, tuple[Any, Any, str]]]) -> None:
+    """The backends' list and detail figures in one table (same city, same clients, same request mix)."""
+    print(
+        f"\n{'backend':9} {'think ms':>8} {'clients':>7} {'list p50':>8} {'list p95':>8} {'det p50':>8} "
+        f"{'det p95':>8} {'req/s':>6} {'errors':>6} {'load':>5}  audit"
+    )
+    for think, (run, results, audit) in runs:
+        lists, detail = _times(results, LIST_AND_DETAIL[:3]), _times(results, LIST_AND_DETAIL[3:])
+        errors = sum(1 for _, _, s in results if not 200 <= s < 300)
         print(
-            f"think time {think:g} ms: list and detail p95 < {TARGET_MS:g} ms, no errors, audit ok: "
-            f"{'PASS' if ok else 'FAIL'}"
+            f"{run.backend:9} {think:8g} {run.clients:7d} {_ms(percentile(lists, 50))} {_ms(percentile(lists, 95))} "
+            f"{_ms(percentile(detail, 50))} {_ms(percentile(detail, 95))} {len(results) / run.wall:6.0f} "
+            f"{errors:6d} {run.load:5.1f}  {audit.split(':', 2)[1].strip()}"
         )
-    if 0 in args.think_ms and not args.no_floor:
-        print(floor(source, inputs, args))
-    sys.exit(0 if all(ok for _, ok in verdicts) else 1)
+    served_by = next((r for _, (r, _, _) in runs if r.backend == "server"), None)
+    if served_by is not None:
+        print(
+            f"store: {served_by.incidents:,} incidents (the same city in both); server: {served_by.workers} "
+            f"worker processes, signed in as {serverstore.ANALYST}; load = 1-minute load average at the end of the run"
+        )
+
+
+def _times(results: list[tuple[str, float, int]], kinds: tuple[str, ...]) -> list[float]:
+    return [t * 1000 for k, t, _ in results if k in kinds]
+
+
+def _ms(value: float | None) -> str:
+    return f"{value:8.1f}" if value is not None else f"{'-':>8}"
 
 
 def floor(source: Path, inputs: dict[str, list[Any]], args: argparse.Namespace) -> str:
@@ -312,9 +381,9 @@ def served(source: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Popen
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "bench.duckdb"
         shutil.copy(source, store)
-        anchor = Path(f"{source}.audit-anchor")  # the audit chain's head, kept beside the store
-        if anchor.exists():
-            shutil.copy(anchor, f"{store}.audit-anchor")
+        for kept in ("audit-anchor", "audit-key"):  # the audit chain's head and its MAC key, beside the store
+            if Path(f"{source}.{kept}").exists():
+                shutil.copy(Path(f"{source}.{kept}"), f"{store}.{kept}")
         # Write the copy out now: left to the kernel, its writeback comes ~30 s into the run and stalls the audit
         # log's fsyncs (every answer waits for those) for about a second.
         os.sync()
@@ -357,8 +426,29 @@ def serve_and_load(
         results = asyncio.run(load(base, headers, inputs, run))
         run.server_cpu = cpu_seconds(proc.pid) - cpu_before
         run.client_cpu = time.process_time() - client_before
+        run.load = os.getloadavg()[0]
         stop(proc)  # the audit is read from the server's copy of the store, which goes with the block
         return run, results, audit_check(s, results, statements=not run.floor)
+
+
+def serve_and_load_server(demo: Any, run: argparse.Namespace) -> tuple[Any, Any, str]:
+    """One load run against `casegraph serve --workers N` on a fresh copy of the server store."""
+    inputs = serverstore.sample_inputs(demo)
+    with serverstore.served_server(demo, run.workers, "benchmark") as (base, headers, proc, database):
+        tree = lambda: sum(cpu_seconds(p) for p in serverstore.process_tree(proc.pid))  # noqa: E731
+        cpu_before, pg_before, client_before = (
+            tree(),
+            serverstore.postgres_cpu_seconds(demo),
+            time.process_time(),
+        )
+        results = asyncio.run(load(base, headers, inputs, run))
+        run.server_cpu = tree() - cpu_before
+        run.postgres_cpu = serverstore.postgres_cpu_seconds(demo) - pg_before
+        run.client_cpu = time.process_time() - client_before
+        run.load = os.getloadavg()[0]
+        stop(proc)
+        answered = sum(1 for _, _, status in results if 200 <= status < 300)
+        return run, results, serverstore.audit_check(demo, database, answered)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -133,6 +133,7 @@ class ServerSignIn:
             return None
         caller = Caller(session.user_id, purpose, "")
         await self.app.state.ws.call(caller, lambda g: g.inner.web_session_purpose(sid, purpose))
+        self.app.state.ws.forget_session(sid)
         session.purpose = purpose
         return session
 
@@ -141,6 +142,7 @@ class ServerSignIn:
         if session is not None and sid:
             caller = Caller(session.user_id, session.purpose, "")
             await self.app.state.ws.call(caller, lambda g: g.inner.close_web_session(sid))
+            self.app.state.ws.forget_session(sid)
 
 
 def clean_purpose(text: str | None) -> str:
@@ -200,7 +202,8 @@ async def caller_of(request: Request, *, need_purpose: bool = True) -> Caller:
             f"state the purpose of this request (header {PURPOSE_HEADER}, or the purpose "
             "given at sign-in): person-level reads are recorded with their purpose",
         )
-    return Caller(session.user_id, purpose or "(none stated)", origin_of(request), _what(request))
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    return Caller(session.user_id, purpose or "(none stated)", origin_of(request), _what(request), cookie)
 
 
 def _what(request: Request) -> str:

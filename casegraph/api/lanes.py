@@ -34,6 +34,9 @@ class Caller:
     purpose: str
     origin: str
     what: str = field(default="", compare=False, hash=False)
+    cookie: str = field(
+        default="", compare=False, hash=False, repr=False
+    )  # a server's session, checked each time
 
 
 @dataclass

@@ -25,7 +25,10 @@ from casegraph.api.auth import (
     signin_of,
 )
 from casegraph.api.jsonresp import JSON
+from casegraph.api.routes.common import ID
+from casegraph.api.serverworkspace import ServerWorkspace
 from casegraph.api.workspace import ApiProblem, Caller, Workspace
+from casegraph.safeguards import Session
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 STATIC_DIR = WEB_DIR / "static"
@@ -140,3 +143,29 @@ async def change_purpose(request: Request, body: PurposeChange) -> Response:
     changed = Caller(caller.user_id, purpose, caller.origin)
     await ws.call(changed, lambda g: g.log("purpose", None, purpose))
     return JSON({"purpose": purpose, "csrf": session.csrf})
+
+
+class ScopeChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scope: str = Field(..., pattern=ID, max_length=128)
+
+
+@router.post("/api/session/scope")
+async def change_scope(request: Request, body: ScopeChange) -> Response:
+    """Work in a task force of the user's (or their agency again): later requests read its derived rows (a
+    server store; PostgreSQL checks that the user belongs to it). On the record."""
+    caller = await caller_of(request, need_purpose=False)
+    if not signin_of(request).by_password:
+        raise ApiProblem(422, "an embedded store has one scope: task forces are for server stores")
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    ws: ServerWorkspace = request.app.state.ws
+
+    def choose(g: Session) -> None:
+        g.inner.web_session_scope(cookie, body.scope)  # type: ignore[attr-defined]
+        g.log("scope", body.scope)
+
+    try:
+        await ws.call(caller, choose)
+    finally:
+        ws.forget_session(cookie)
+    return JSON({"scope": body.scope})

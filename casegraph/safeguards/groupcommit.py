@@ -40,6 +40,9 @@ class GroupCommitLog(AuditLog):
 
     def __init__(self, store: Store, anchor: Anchor) -> None:
         super().__init__(store, anchor)
+        self._start()
+
+    def _start(self) -> None:
         self._cv = threading.Condition()
         self._waiting: list[_Ticket] = []
         self._leader: int | None = None  # the thread writing (or holding the chain still), if any
@@ -135,8 +138,8 @@ class GroupCommitLog(AuditLog):
 
     def _write(self, batch: list[_Ticket]) -> None:
         try:
-            last = self.seq
-            super().append([e for t in batch for e in t.entries])
+            entries = [e for t in batch for e in t.entries]
+            last = self._append_batch(entries) - len(entries)
             self.commits += 1
         except BaseException as exc:  # nothing of this batch is in the chain head: every caller learns it
             for t in batch:
@@ -145,6 +148,10 @@ class GroupCommitLog(AuditLog):
         for t in batch:
             last += len(t.entries)
             t.seq = last
+
+    def _append_batch(self, entries: list[Entry]) -> int:
+        """Write the entries in one transaction; the last seq."""
+        return AuditLog.append(self, entries)
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -168,6 +175,20 @@ class GroupCommitLog(AuditLog):
             self._closing = True
             self._cv.notify_all()
         self._committer.join(timeout=60)
+
+
+class ServerGroupCommitLog(GroupCommitLog):
+    """Group commit for a server store's workspace: `write(entries)` hands a batch to the server, which chains
+    and MACs it (one statement, one commit) and returns the last seq. The chain head is the server's."""
+
+    def __init__(self, write: Callable[[list[Entry]], int]) -> None:
+        self._write_entries = write
+        self.seq, self.hash, self.entries = 0, "", 0
+        self._start()
+
+    def _append_batch(self, entries: list[Entry]) -> int:
+        self.seq = self._write_entries(entries)
+        return self.seq
 
 
 class _Countdown:

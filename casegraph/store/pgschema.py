@@ -45,15 +45,22 @@ PG_TYPES = {
     "timestamp": "timestamp",
     "bool": "boolean",
 }
-# Lookups the workspace and the stage snapshots make, besides each record table's (agency, key).
+# Lookups the workspace and the stage snapshots make, besides each record table's (agency, key) and (key): a
+# record is also asked for by its id alone (the agency is whichever the reader may see).
 INDEXES = {
-    "incidents": ["occurred_from DESC, incident_id", "area", "offence"],
+    # Newest first as the workspace sorts (DuckDB's order: NULLS LAST), so an index serves ORDER BY ... LIMIT;
+    # agency last: row-level security's test reads it from the index (a count needs no table row).
+    "incidents": [
+        "occurred_from DESC NULLS LAST, incident_id, agency",
+        "area, occurred_from DESC NULLS LAST, incident_id, agency",
+        "offence, occurred_from DESC NULLS LAST, incident_id, agency",
+    ],
     "person_records": ["family_name", "given_name"],
     "involvements": ["agency, incident_id", "agency, record_id"],
     "arrests": ["agency, incident_id", "agency, record_id"],
     "contact_participants": ["agency, contact_id", "agency, record_id"],
     "membership_claims": ["group_id", "agency, record_id"],
-    "person_identities": ["scope, agency, record_id", "scope, person_id"],
+    "person_identities": ["scope, record_id, agency", "scope, person_id"],
     "incident_links": ["scope, agency_a, incident_a", "scope, agency_b, incident_b", "scope, link_id"],
     "series": ["scope, series_id", "scope, agency, incident_id"],
     "group_incidents": ["scope, group_id", "scope, agency, incident_id"],
@@ -83,6 +90,8 @@ def table_sql(table: Table) -> list[str]:
     elif table.name == "audit_log":
         cols.append("PRIMARY KEY (seq)")
     out = [f"CREATE TABLE {t(table.name)} ({', '.join(cols)})"]
+    if table.kind == "record":
+        out.append(f"CREATE INDEX {q(f'{table.name}_key')} ON {t(table.name)} ({q(table.key)})")
     for n, columns in enumerate(INDEXES.get(table.name, [])):
         out.append(f"CREATE INDEX {q(f'{table.name}_{n}')} ON {t(table.name)} ({columns})")
     if table.scoped and table.name not in INDEXES:
@@ -127,7 +136,7 @@ def schema_sql() -> list[str]:
         "head_hash text NOT NULL, entries bigint NOT NULL)",
         f"INSERT INTO {PRIVATE}.audit_anchor VALUES (1, 0, repeat('0', 64), 0)",
         f"CREATE TABLE {PRIVATE}.web_sessions (token_hash text PRIMARY KEY, user_id text NOT NULL, "
-        "purpose text, csrf text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), "
+        "purpose text, csrf text NOT NULL, scope text, created_at timestamptz NOT NULL DEFAULT now(), "
         "expires_at timestamptz NOT NULL, revoked_at timestamptz)",
         f"CREATE TABLE {PRIVATE}.signin_failures (user_id text, origin text, at timestamptz DEFAULT now())",
         f"CREATE TABLE {PRIVATE}.tokens (role_name text PRIMARY KEY, user_id text NOT NULL, "
@@ -354,6 +363,8 @@ def functions_sql() -> list[str]:
         f"GRANT USAGE ON SCHEMA {SCHEMA} TO {SIGNIN}, {AUTHENTICATOR}",
         f"GRANT EXECUTE ON FUNCTION {SCHEMA}.signin_failed(text, text) TO {SIGNIN}, {AUTHENTICATOR}",
         f"GRANT EXECUTE ON FUNCTION {SCHEMA}.web_session(text) TO {AUTHENTICATOR}",
+        f"REVOKE EXECUTE ON FUNCTION {SCHEMA}.audit_append_for(jsonb) FROM cg_user",
+        f"GRANT EXECUTE ON FUNCTION {SCHEMA}.audit_append_for(jsonb) TO {AUTHENTICATOR}",
     ]
 
 
@@ -387,24 +398,50 @@ END $$"""
 
 
 def _audit_append_sql(p: str) -> str:
-    """Append one entry for the calling user: hash-chained, each hash an HMAC-SHA256 with a key no user can read;
-    the anchor (head and count) moves with it. One at a time (an advisory lock): the chain has one head."""
-    return f"""CREATE FUNCTION {SCHEMA}.audit_append(action text, target text, purpose text, origin text,
-  detail text, outcome text, row_count bigint, who name DEFAULT current_user) RETURNS bigint {p} AS $$
-DECLARE m record; a record; entry audit_log%ROWTYPE;
+    """Append entries, hash-chained, each hash an HMAC-SHA256 with a key no user can read; the anchor (head and
+    count) moves with them. The chain has one head: `chain` takes the anchor's row lock, so appends follow one
+    another in one total order, and a batch of entries (the workspace's group commit) takes it once.
+    audit_append: one entry for the calling user (the CLI). audit_append_for: the entries of the workspace's
+    requests, each naming the user it acted for; only a role that may act for that user (the authenticator, by
+    SET ROLE) may name them, and the user's agency and role are the server's, not the caller's."""
+    return f"""CREATE FUNCTION {PRIVATE}.chain(items {SCHEMA}.audit_log[]) RETURNS bigint LANGUAGE plpgsql
+SET search_path = {SCHEMA}, {PRIVATE}, pg_temp AS $$
+DECLARE a record; entry audit_log%ROWTYPE;
+BEGIN
+  SELECT * INTO a FROM {PRIVATE}.audit_anchor WHERE id = 1 FOR UPDATE;
+  FOREACH entry IN ARRAY items LOOP
+    a.head_seq := a.head_seq + 1;
+    entry.seq := a.head_seq; entry.at := (clock_timestamp() AT TIME ZONE 'UTC')::timestamp;
+    entry.prev_hash := a.head_hash;
+    entry.hash := {PRIVATE}.entry_mac(entry);
+    INSERT INTO audit_log SELECT entry.*;
+    a.head_hash := entry.hash;
+  END LOOP;
+  UPDATE {PRIVATE}.audit_anchor SET head_seq = a.head_seq, head_hash = a.head_hash,
+    entries = entries + cardinality(items) WHERE id = 1;
+  RETURN a.head_seq;
+END $$;
+CREATE FUNCTION {PRIVATE}.entry_for(who name, e jsonb) RETURNS {SCHEMA}.audit_log LANGUAGE plpgsql
+SET search_path = {SCHEMA}, {PRIVATE}, pg_temp AS $$
+DECLARE m record; entry audit_log%ROWTYPE;
 BEGIN
   SELECT * INTO m FROM {SCHEMA}.me(who);
   IF m.user_id IS NULL THEN RAISE EXCEPTION 'not a casegraph user' USING ERRCODE = 'insufficient_privilege'; END IF;
-  PERFORM pg_advisory_xact_lock(hashtext('casegraph audit chain'));
-  SELECT * INTO a FROM {PRIVATE}.audit_anchor WHERE id = 1;
-  entry.seq := a.head_seq + 1; entry.at := (clock_timestamp() AT TIME ZONE 'UTC')::timestamp;
-  entry.user_id := m.user_id; entry.agency := m.agency; entry.role := m.role; entry.action := action;
-  entry.target := target; entry.purpose := purpose; entry.origin := origin; entry.detail := detail;
-  entry.outcome := outcome; entry.row_count := row_count; entry.prev_hash := a.head_hash;
-  entry.hash := {PRIVATE}.entry_mac(entry);
-  INSERT INTO audit_log SELECT entry.*;
-  UPDATE {PRIVATE}.audit_anchor SET head_seq = entry.seq, head_hash = entry.hash, entries = entries + 1 WHERE id = 1;
-  RETURN entry.seq;
+  entry.user_id := m.user_id; entry.agency := m.agency; entry.role := m.role; entry.action := e->>'action';
+  entry.target := e->>'target'; entry.purpose := e->>'purpose'; entry.origin := e->>'origin';
+  entry.detail := e->>'detail'; entry.outcome := e->>'outcome'; entry.row_count := (e->>'row_count')::bigint;
+  RETURN entry;
+END $$;
+CREATE FUNCTION {SCHEMA}.audit_append(action text, target text, purpose text, origin text,
+  detail text, outcome text, row_count bigint, who name DEFAULT current_user) RETURNS bigint {p} AS $$
+BEGIN
+  RETURN {PRIVATE}.chain(ARRAY[{PRIVATE}.entry_for(who, jsonb_build_object('action', action, 'target', target,
+    'purpose', purpose, 'origin', origin, 'detail', detail, 'outcome', outcome, 'row_count', row_count))]);
+END $$;
+CREATE FUNCTION {SCHEMA}.audit_append_for(entries jsonb) RETURNS bigint {p} AS $$
+BEGIN
+  RETURN {PRIVATE}.chain(array(SELECT {PRIVATE}.entry_for((e->>'user_id')::name, e)
+    FROM jsonb_array_elements(entries) WITH ORDINALITY AS x(e, n) ORDER BY n));
 END $$;
 CREATE FUNCTION {PRIVATE}.entry_mac(e {SCHEMA}.audit_log) RETURNS text LANGUAGE sql STABLE
 SET search_path = {SCHEMA}, {PRIVATE}, pg_temp AS $$
@@ -452,34 +489,27 @@ def _signin_failed_sql(p: str) -> str:
     """A failed sign-in, on the record: written by the public cg_signin role (or the workspace), at most one entry
     per claimed user and second, each call slowed by a second (PostgreSQL's auth_delay slows the login itself)."""
     return f"""CREATE FUNCTION {SCHEMA}.signin_failed(claimed text, origin text) RETURNS void {p} AS $$
-DECLARE a record; h text;
+DECLARE entry audit_log%ROWTYPE;
 BEGIN
   PERFORM pg_sleep(1);
   IF EXISTS (SELECT 1 FROM {PRIVATE}.signin_failures f WHERE f.user_id = claimed
              AND f.at > now() - interval '1 second') THEN RETURN; END IF;
   INSERT INTO {PRIVATE}.signin_failures (user_id, origin) VALUES (claimed, origin);
-  PERFORM pg_advisory_xact_lock(hashtext('casegraph audit chain'));
-  SELECT * INTO a FROM {PRIVATE}.audit_anchor WHERE id = 1;
-  DECLARE entry audit_log%ROWTYPE; BEGIN
-    entry.seq := a.head_seq + 1; entry.at := (clock_timestamp() AT TIME ZONE 'UTC')::timestamp;
-    entry.user_id := left(claimed, 100); entry.agency := (SELECT u.agency FROM users u WHERE u.user_id = claimed);
-    entry.action := 'login'; entry.origin := left(origin, 200); entry.prev_hash := a.head_hash;
-    entry.outcome := 'denied: wrong user name or password';
-    entry.hash := {PRIVATE}.entry_mac(entry);
-    INSERT INTO audit_log SELECT entry.*;
-    UPDATE {PRIVATE}.audit_anchor SET head_seq = entry.seq, head_hash = entry.hash, entries = entries + 1
-      WHERE id = 1;
-  END;
+  entry.user_id := left(claimed, 100); entry.agency := (SELECT u.agency FROM users u WHERE u.user_id = claimed);
+  entry.action := 'login'; entry.origin := left(origin, 200);
+  entry.outcome := 'denied: wrong user name or password';
+  PERFORM {PRIVATE}.chain(ARRAY[entry]);
 END $$"""
 
 
 def _web_session_sql(p: str) -> str:
-    """The user of a live workspace session (by the hash of its cookie), for the authenticator to SET ROLE."""
+    """The user of a live workspace session (by the hash of its cookie) and the scope it works in (the user's
+    agency, or a task force of theirs they chose), for the authenticator to take the user's role."""
     sql = f"LANGUAGE sql SECURITY DEFINER SET search_path = {SCHEMA}, {PRIVATE}, pg_temp"
     return f"""CREATE FUNCTION {SCHEMA}.web_session(token_hash text) RETURNS TABLE (user_id text, purpose text,
-  csrf text) {sql} AS $$
-  SELECT s.user_id, s.purpose, s.csrf FROM {PRIVATE}.web_sessions s WHERE s.token_hash = web_session.token_hash
-    AND s.revoked_at IS NULL AND s.expires_at > now()
+  csrf text, scope text) {sql} AS $$
+  SELECT s.user_id, s.purpose, s.csrf, s.scope FROM {PRIVATE}.web_sessions s
+  WHERE s.token_hash = web_session.token_hash AND s.revoked_at IS NULL AND s.expires_at > now()
 $$;
 CREATE FUNCTION {SCHEMA}.web_session_open(token_hash text, purpose text, csrf text, hours double precision,
   who name DEFAULT current_user) RETURNS void {sql} AS $$
@@ -496,7 +526,17 @@ CREATE FUNCTION {SCHEMA}.web_session_purpose(token_hash text, purpose text, who 
   UPDATE {PRIVATE}.web_sessions SET purpose = web_session_purpose.purpose
     WHERE web_sessions.token_hash = web_session_purpose.token_hash AND revoked_at IS NULL
     AND user_id = (SELECT user_id FROM {SCHEMA}.me(who))
-$$"""
+$$;
+CREATE FUNCTION {SCHEMA}.web_session_scope(token_hash text, scope text, who name DEFAULT current_user)
+  RETURNS void {p} AS $$
+BEGIN
+  IF NOT web_session_scope.scope = ANY ({SCHEMA}.my_scopes(who)) THEN
+    RAISE EXCEPTION 'not in the scope %', web_session_scope.scope USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  UPDATE {PRIVATE}.web_sessions s SET scope = web_session_scope.scope
+    WHERE s.token_hash = web_session_scope.token_hash AND s.revoked_at IS NULL
+    AND s.user_id = (SELECT user_id FROM {SCHEMA}.me(who));
+END $$"""
 
 
 def _token_sql(p: str) -> str:

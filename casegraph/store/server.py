@@ -41,6 +41,7 @@ from casegraph.schema import model
 from casegraph.settings import StoreSettings
 from casegraph.store.base import Frame, Params, process_owner
 from casegraph.store.ddl import quote
+from casegraph.store.duckdb import DuckDBStore
 from casegraph.store.pgschema import AUTHENTICATOR, SCHEMA, SIGNIN, bootstrap_sql
 
 LIST_COLUMNS = frozenset(f.name for t in model.tables.values() for f in t.fields if f.type == "list")
@@ -230,8 +231,21 @@ def _semi_join(join: Any, _n: int) -> None:
     select.where(exp.In(this=key, query=exp.Subquery(this=found)), copy=False)
 
 
+def _contains(node: Any, _n: int) -> None:
+    """list_contains(list, x) as a condition: x = ANY(list), which an index on x serves. (sqlglot's own
+    translation, a CASE that keeps NULL apart from false, hides x from the planner; a condition treats both
+    alike: the row is left out.)"""
+    up = node.parent
+    while isinstance(up, (exp.And, exp.Paren)):
+        up = up.parent
+    if isinstance(up, (exp.Where, exp.Join)):
+        listed = exp.Paren(this=node.this.copy())
+        node.replace(exp.EQ(this=node.expression.copy(), expression=exp.Any(this=listed)))
+
+
 REWRITES: dict[type, Callable[[Any, int], None]] = {
     exp.Join: _semi_join,
+    exp.ArrayContains: _contains,
     exp.Subquery: _alias_subquery,
     exp.AnyValue: _any_value,
     exp.ArrayDistinct: _templated("ARRAY(SELECT DISTINCT u FROM UNNEST(__x) AS u)"),
@@ -282,6 +296,7 @@ class ServerStore:
             )
         self.user_id, self.agency, self.role = (str(v) for v in found[0])
         self._in_transaction = False
+        self._announced: set[str] = set()  # runs this process started (it holds their locks)
         self.scope = self.agency  # the user's agency unless a task force is chosen (use_scope)
 
     @property
@@ -290,9 +305,11 @@ class ServerStore:
 
     @scope.setter
     def scope(self, value: str) -> None:
-        """The scope this session reads derived rows of and whose rows its runs replace (casegraph.scope)."""
+        """The scope this session reads derived rows of and whose rows its runs replace (casegraph.scope); its
+        runs left "running" by a process that died are marked interrupted now."""
         self.conn.execute("SELECT set_config('casegraph.scope', $1, false)", [value])
         self._scope = value
+        self.mark_interrupted_runs()
 
     # -- statements -----------------------------------------------------------------------------------------
     def _cursor(self, duck_sql: str, params: Params) -> psycopg.Cursor[Any]:
@@ -445,6 +462,64 @@ class ServerStore:
             [_now(), status, json.dumps(summary, default=str), run_id],
         )
 
+    # A stage computes in DuckDB and its results reach the server at the end (computing()), so the server hears
+    # of the run at its start: its "running" row is committed at once, and the process holds a session-level
+    # advisory lock named after the run while it runs. A process that dies (kill -9) loses its connection and so
+    # the lock: a "running" row whose lock anyone can take is a run whose process is gone, marked interrupted by
+    # the next session that opens its scope (the embedded store does the same at its next open).
+    def announce_run(self, run_id: str, stage: str, settings: dict[str, Any], user_id: str | None) -> None:
+        self.conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", [f"casegraph run {run_id}"])
+        self._announced.add(run_id)
+        self.execute(
+            "INSERT INTO runs (run_id, stage, started_at, status, user_id, settings_json, scope, owner) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            [
+                run_id,
+                stage,
+                _now(),
+                "running",
+                user_id,
+                json.dumps(settings, default=str),
+                self.scope,
+                process_owner(),
+            ],
+        )
+
+    def run_ended(self, run_id: str) -> None:
+        """The run's lock is let go once its row says how it ended (written back, or failed)."""
+        if run_id in self._announced:
+            self._announced.discard(run_id)
+            self.conn.execute(
+                "SELECT pg_advisory_unlock(hashtextextended($1, 0))", [f"casegraph run {run_id}"]
+            )
+
+    def mark_interrupted_runs(self) -> int:
+        """Runs of this scope left "running" by a process that is gone (nobody holds their lock)."""
+        marked = 0
+        for run_id, owner in self.rows("SELECT run_id, owner FROM runs WHERE status = 'running'"):
+            if run_id in self._announced:
+                continue
+            key = f"casegraph run {run_id}"
+            taken = self.conn.execute(
+                "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", [key]
+            ).fetchone()
+            if not (taken and taken[0]):
+                continue  # its process is still running it
+            try:
+                note = {
+                    "interrupted": f"the process ({owner or 'unknown'}) ended without finishing the run (killed "
+                    "or crashed); nothing it computed was written"
+                }
+                self.execute(
+                    "UPDATE runs SET status = 'interrupted', finished_at = ?, summary_json = ? "
+                    "WHERE run_id = ? AND status = 'running'",
+                    [_now(), json.dumps(note), run_id],
+                )
+                marked += 1
+            finally:
+                self.conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [key])
+        return marked
+
     def audit_append(self, values: dict[str, Any]) -> int:
         """One audit entry for this user, chained and MACed by the server (casegraph.audit_append)."""
         return int(
@@ -502,14 +577,12 @@ class ServerStore:
         run's rows of `writes` replace the scope's rows on the server, and its runs rows are added.
         `all_records`: every record the user may read, whatever the scope (an import checks its rows against
         every stored row of the agencies its file names)."""
-        from casegraph.store.duckdb import DuckDBStore
-
         agencies = self.scalar("SELECT casegraph.scope_agencies(?)", [self.scope])
         if agencies is None:
             raise PolicyDenied(f"{self.user_id} may not run in the scope {self.scope}")
         if all_records or (self.role == "platform" and self.scope == self.agency):
             agencies = None  # row-level security alone decides (a platform admin's own runs see every row)
-        local = DuckDBStore(self.settings.model_copy(update={"key_env": "CASEGRAPH_NO_KEY"}), ":memory:")
+        local = ComputingStore(self.settings, self)
         try:
             tables = sorted({*reads, *writes, *CLAIM_RULE_TABLES} & set(model.tables))
             with attached(local, self):
@@ -521,6 +594,8 @@ class ServerStore:
             yield local
             self._write_back(local, writes, started)
         finally:
+            for run_id in local.runs:
+                self.run_ended(run_id)
             local.close()
 
     def _write_back(self, local: Any, writes: tuple[str, ...], started: datetime) -> None:
@@ -542,11 +617,33 @@ class ServerStore:
                     self.conn.execute(
                         pgsql.SQL("DELETE FROM {} WHERE scope = $1").format(pgsql.Identifier(t)), [self.scope]
                     )
+                if local.runs:  # their "running" rows (announce_run) give way to the finished ones
+                    self.conn.execute("DELETE FROM runs WHERE run_id = ANY($1)", [list(local.runs)])
                 for t, name in staged.items():
                     self.conn.execute(f'INSERT INTO casegraph."{t}" SELECT * FROM casegraph_stage."{name}"')
         finally:
             for name in staged.values():
                 self.execute(f'DROP TABLE IF EXISTS casegraph_stage."{name}"')
+
+
+class ComputingStore(DuckDBStore):
+    """The in-memory DuckDB store a stage computes in, telling the server of each run it starts (its "running"
+    row, kept there while it runs) and of each that fails (its row says so at once; nothing is written back)."""
+
+    def __init__(self, settings: StoreSettings, server: ServerStore) -> None:
+        super().__init__(settings.model_copy(update={"key_env": "CASEGRAPH_NO_KEY"}), ":memory:")
+        self.server, self.runs = server, list[str]()
+
+    def new_run(self, stage: str, settings: dict[str, Any], user_id: str | None = None) -> str:
+        run_id = super().new_run(stage, settings, user_id)
+        self.runs.append(run_id)
+        self.server.announce_run(run_id, stage, settings, user_id or self.server.user_id)
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
+        super().finish_run(run_id, status, summary)
+        if status != "ok":
+            self.server.finish_run(run_id, status, summary)
 
 
 def _added_rows(local: Any, tables: list[str], started: datetime) -> dict[str, pa.Table]:
@@ -812,7 +909,8 @@ def authenticator_connection(url: str, password: str) -> psycopg.Connection[Any]
             conninfo(url, Credentials(AUTHENTICATOR, password)),
             autocommit=True,
             cursor_factory=psycopg.RawCursor,
-            options=f"-c search_path={SCHEMA}",
+            # no JIT: compiling a plan took 0.5 s where the query itself takes milliseconds
+            options=f"-c search_path={SCHEMA} -c jit=off",
             application_name="casegraph workspace",
         )
     except psycopg.OperationalError as exc:
@@ -829,14 +927,15 @@ class WebSession:
     user_id: str
     purpose: str
     csrf: str
+    scope: str = ""  # a task force the user chose; "" for their agency
 
 
 def web_session(conn: psycopg.Connection[Any], cookie: str) -> WebSession | None:
     """The live session a cookie opens (not expired, not signed out), asked as the authenticator."""
     row = conn.execute(
-        "SELECT user_id, purpose, csrf FROM casegraph.web_session($1)", [token_hash(cookie)]
+        "SELECT user_id, purpose, csrf, scope FROM casegraph.web_session($1)", [token_hash(cookie)]
     ).fetchone()
-    return WebSession(str(row[0]), str(row[1] or ""), str(row[2])) if row else None
+    return WebSession(str(row[0]), str(row[1] or ""), str(row[2]), str(row[3] or "")) if row else None
 
 
 def open_web_session(
@@ -876,6 +975,19 @@ def open_web_session(
         return cookie, WebSession(user, purpose, csrf)
 
 
+def audit_append_for(conn: psycopg.Connection[Any], entries: list[dict[str, Any]]) -> int:
+    """The entries of the workspace's requests, each naming the user it acted for, chained and MACed by the
+    server in one statement (casegraph.audit_append_for), as the authenticator; the last seq."""
+    row = conn.execute(
+        "SELECT casegraph.audit_append_for($1::jsonb)", [json.dumps(entries, default=str)]
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+class SessionEnded(PolicyDenied):
+    """The workspace session a request came with is signed out or expired (found so by its transaction)."""
+
+
 def record_failed_signin(url: str, user: str, origin: str) -> None:
     """A refused sign-in, on the record (through the public cg_signin role; the server slows it by a second)."""
     try:
@@ -887,14 +999,15 @@ def record_failed_signin(url: str, user: str, origin: str) -> None:
 
 class ActingStore(ServerStore):
     """A ServerStore on a connection of cg_authenticator, acting for one signed-in user: every transaction
-    begins with SET LOCAL ROLE to the user (and the session's scope as a local setting), so row-level security
-    decides each statement as it does for the user's own login; a statement outside a transaction gets one of
-    its own. The connection itself can read nothing (NOINHERIT, no grants)."""
+    begins by taking the user's role and the session's scope as local settings (SET LOCAL ROLE), so row-level
+    security decides each statement as it does for the user's own login; a statement outside a transaction gets
+    one of its own. The connection itself can read nothing (NOINHERIT, no grants)."""
 
     def __init__(
         self, settings: StoreSettings, url: str, conn: psycopg.Connection[Any], user_id: str
     ) -> None:
         self.settings, self.url, self.conn, self.acting_for = settings, url, conn, user_id
+        self.cookie = ""  # the workspace session of the request under way (its transaction checks it)
         self.credentials = Credentials(user_id, "")
         self.path = shown(url)
         self._in_transaction = False
@@ -913,9 +1026,46 @@ class ActingStore(ServerStore):
     def scope(self, value: str) -> None:
         self._scope = value  # set at the start of each transaction (SET LOCAL)
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN and the statement that takes the user's role go to the server together (one round trip, the
+        simple protocol: values as quoted literals); COMMIT at the end, ROLLBACK on an error."""
+        if self._in_transaction:
+            yield
+            return
+        self._in_transaction = True
+        try:
+            self._begin()
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        finally:
+            self._in_transaction = False
+
     def _begin(self) -> None:
-        self.conn.execute(pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(self.acting_for)))
-        self.conn.execute("SELECT set_config('casegraph.scope', $1, true)", [self._scope])
+        """The user's role and scope for this transaction, taken from the live session of the request's cookie
+        when it has one (no row: the session ended, and the role stays the authenticator's)."""
+        user, scope = pgsql.Literal(self.acting_for), pgsql.Literal(self._scope)
+        if not self.cookie:
+            self.conn.execute(
+                pgsql.SQL(
+                    "BEGIN; SELECT set_config('role', {}, true), set_config('casegraph.scope', {}, true)"
+                ).format(user, scope)
+            )
+            return
+        cur = self.conn.execute(
+            pgsql.SQL(
+                "BEGIN; SELECT set_config('role', s.user_id, true), "
+                "set_config('casegraph.scope', coalesce(s.scope, {}), true) "
+                "FROM casegraph.web_session({}) s WHERE s.user_id = {}"
+            ).format(scope, pgsql.Literal(token_hash(self.cookie)), user)
+        )
+        cur.nextset()  # past BEGIN's result, to the session's row
+        if cur.fetchone() is None:
+            raise SessionEnded("this session has ended (signed out or expired): sign in again")
 
     def _cursor(self, duck_sql: str, params: Params) -> psycopg.Cursor[Any]:
         if self._in_transaction:
@@ -931,6 +1081,19 @@ class ActingStore(ServerStore):
     def web_session_purpose(self, cookie: str, purpose: str) -> None:
         with self.transaction():
             self.conn.execute("SELECT casegraph.web_session_purpose($1, $2)", [token_hash(cookie), purpose])
+
+    def web_session_scope(self, cookie: str, scope: str) -> None:
+        """Work in `scope` (the user's agency or one of their task forces) for the rest of the session: later
+        requests read that scope's derived rows, on every worker. (The server checks membership again.)"""
+        with self.transaction():
+            if scope not in self.scopes():
+                raise PolicyDenied(f"{self.user_id} is not in the scope {scope}")
+            self.conn.execute("SELECT casegraph.web_session_scope($1, $2)", [token_hash(cookie), scope])
+
+    def scopes(self) -> list[str]:
+        """The scopes this user may work in: their agency first, then their task forces."""
+        found = self.scalar("SELECT casegraph.my_scopes()") or []
+        return [self.agency, *sorted(s for s in found if s != self.agency)]
 
     @contextmanager
     def computing(

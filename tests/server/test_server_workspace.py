@@ -199,6 +199,10 @@ def test_transit_sees_its_own_rows_through_the_same_routes(transit, ids):
     assert listed["total"] == len(ids["incident"][TRANSIT]) and {i["agency"] for i in listed["items"]} == {
         TRANSIT
     }
+    assert listed["total_exact"] is True  # fewer than a server store counts
+    counted = transit.get("/api/incidents", params={"limit": 10, "offset": 5}).json()
+    assert counted["total"] == listed["total"] and counted["next_offset"] == 15
+    assert [i["incident_id"] for i in counted["items"]] == [i["incident_id"] for i in listed["items"][5:15]]
     series = transit.get("/api/series").json()
     assert series["items"] and {s["series_id"] for s in series["items"]} <= ids["series"][TRANSIT]
     own = sorted(ids["incident"][TRANSIT])[0]
@@ -342,3 +346,134 @@ def test_the_export_of_a_signed_in_analyst_holds_only_rows_they_may_read(transit
 def test_me_says_who_is_signed_in(transit):
     me = transit.get("/api/me").json()
     assert (me["user_id"], me["agency"], me["role"]) == ("ana_transit", TRANSIT, "analyst"), json.dumps(me)
+
+
+def test_a_task_force_member_chooses_the_task_force_and_reads_its_derived_rows(workspace_db, pg_cluster):
+    """metro's analyst works in metro's scope by default; choosing the task force in the workspace shows its
+    results (here its persons) on every worker, and the choice is on the record."""
+    force = TASK_FORCE[0]
+    with signed_in(workspace_db, "ana_metro", scope=force) as g:
+        run_stage(g, g.settings, "resolve")
+    with superuser(pg_cluster, workspace_db.rsplit("/", 1)[1]) as su:
+        found = su.execute(
+            "SELECT person_id FROM casegraph.person_identities WHERE scope = %s EXCEPT "
+            "SELECT person_id FROM casegraph.person_identities WHERE scope <> %s ORDER BY 1 LIMIT 1",
+            [force, force],
+        ).fetchone()
+    assert found, "the task force's run made no person of its own"
+    person = found[0]
+    with fresh_client(workspace_db) as metro, fresh_client(workspace_db) as other_worker:
+        assert sign_in(metro, "ana_metro").status_code == 303
+        me = metro.get("/api/me").json()
+        assert (me["scope"], me["scopes"]) == (METRO, [METRO, force])
+        assert metro.get(f"/api/persons/{person}").status_code == 404
+        chosen = metro.post("/api/session/scope", json={"scope": force}, headers={"x-csrf-token": me["csrf"]})
+        assert chosen.status_code == 200, chosen.text
+        assert metro.get("/api/me").json()["scope"] == force
+        assert metro.get(f"/api/persons/{person}").status_code == 200
+        other_worker.cookies.set("cg_session", metro.cookies.get("cg_session"))
+        assert other_worker.get(f"/api/persons/{person}").status_code == 200
+        back = metro.post("/api/session/scope", json={"scope": METRO}, headers={"x-csrf-token": me["csrf"]})
+        assert back.status_code == 200 and metro.get(f"/api/persons/{person}").status_code == 404
+    with superuser(pg_cluster, workspace_db.rsplit("/", 1)[1]) as su:
+        chosen_scopes = [
+            t
+            for (t,) in su.execute(
+                "SELECT target FROM casegraph.audit_log WHERE user_id = 'ana_metro' AND action = 'scope' "
+                "ORDER BY seq"
+            ).fetchall()
+        ]
+    assert chosen_scopes[-2:] == [force, METRO]
+
+
+def test_a_scope_the_user_is_not_in_cannot_be_chosen(transit):
+    me = transit.get("/api/me").json()
+    assert (me["scope"], me["scopes"]) == (TRANSIT, [TRANSIT])
+    r = transit.post(
+        "/api/session/scope", json={"scope": TASK_FORCE[0]}, headers={"x-csrf-token": me["csrf"]}
+    )
+    assert r.status_code == 403 and "not in the scope" in r.json()["detail"]
+    assert transit.get("/api/me").json()["scope"] == TRANSIT
+
+
+WRITES = ("post", "put", "patch", "delete")
+
+
+def example_body(doc: dict[str, Any], schema: dict[str, Any]) -> Any:
+    """A valid request body for a JSON schema of the app's document: each property's first allowed value."""
+    if "$ref" in schema:
+        return example_body(doc, doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]])
+    if "const" in schema or "enum" in schema:
+        return schema.get("const", (schema.get("enum") or [None])[0])
+    if schema.get("type") == "object":
+        return {k: example_body(doc, v) for k, v in schema.get("properties", {}).items()}
+    if schema.get("type") == "integer":
+        return int(schema.get("minimum", 1))
+    text = "generated write-route test"
+    return text[: int(schema.get("maxLength", len(text)))].ljust(int(schema.get("minLength", 0)), "x")
+
+
+def write_routes(app: Any) -> list[tuple[str, str, list[dict[str, Any]], Any]]:
+    """(method, path, parameters, a valid body) of every route that changes something, from the app's own
+    OpenAPI document."""
+    doc = app.openapi()
+    out = []
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            if method in WRITES:
+                body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+                out.append(
+                    (method, path, op.get("parameters", []), example_body(doc, body) if body else None)
+                )
+    return out
+
+
+def every_table(cluster: dict[str, Any], db: str) -> dict[str, str]:
+    """Each table of the store but the audit log: row count and a digest of its rows, as the superuser sees it."""
+    out = {}
+    with superuser(cluster, db) as su:
+        tables = [
+            t
+            for (t,) in su.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'casegraph' AND tablename <> 'audit_log'"
+            ).fetchall()
+        ]
+        for table in tables:
+            row = su.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) "
+                f"FROM casegraph.{table} t"
+            ).fetchone()
+            out[table] = f"{row[0]}:{row[1]}"
+    return out
+
+
+def test_every_write_route_answers_another_agencys_id_as_a_missing_one_and_changes_nothing(
+    app, transit, ids, workspace_db, pg_cluster
+):
+    """Generated over every POST/PUT/PATCH/DELETE route with an id in its path: transit's analyst sending
+    another agency's id gets exactly the answer an id nobody has gets (the id aside), no table but the audit
+    log changes, and each attempt is in the audit log as transit's."""
+    db = workspace_db.rsplit("/", 1)[1]
+    csrf = {"x-csrf-token": transit.get("/api/me").json()["csrf"]}
+    before = every_table(pg_cluster, db)
+    sent = []
+    for method, path, params, body in write_routes(app):
+        if not any(p["in"] == "path" for p in params):
+            continue
+        url, query, used = request_for(path, params, lambda kind: foreign_value(ids, kind))
+        missing_url, missing_query, missing = request_for(path, params, nobody_has)
+        theirs = transit.request(method, url, params=query, json=body, headers=csrf)
+        nobodys = transit.request(method, missing_url, params=missing_query, json=body, headers=csrf)
+        assert theirs.status_code == nobodys.status_code == 404, (url, theirs.text, nobodys.text)
+        assert blanked(theirs.text, used) == blanked(nobodys.text, missing), (url, theirs.text, nobodys.text)
+        sent.append(f"{method.upper()} {url}")
+    assert len(sent) >= 3, sent
+    assert every_table(pg_cluster, db) == before
+    with superuser(pg_cluster, db) as su:
+        for what in sent:
+            found = su.execute(
+                "SELECT outcome FROM casegraph.audit_log WHERE user_id = 'ana_transit' AND target = %s "
+                "ORDER BY seq DESC LIMIT 1",
+                [what],
+            ).fetchone()
+            assert found and found[0].startswith("404"), (what, found)

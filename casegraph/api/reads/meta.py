@@ -54,11 +54,14 @@ def status(g: Session) -> dict[str, Any]:
 
 
 def _me(g: Session) -> dict[str, Any]:
+    scopes = getattr(g.inner, "scopes", None)  # a server store's: the user's agency and task forces
     return {
         "user_id": g.user.user_id,
         "agency": g.user.agency,
         "role": g.user.role,
         "purpose": g.purpose,
+        "scope": g.scalar("SELECT casegraph.working_scope()") if scopes else None,
+        "scopes": scopes() if scopes else [],
         "deployment": "embedded: the account that owns the store file sees every record in it"
         if g.user.agency is None
         else f"server: PostgreSQL's row-level security shows you what {g.user.agency} may see",

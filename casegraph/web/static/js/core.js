@@ -134,7 +134,7 @@ CG.pager = function pager(data, go) {
   if (data.total === undefined) return null;
   const from = data.total ? data.offset + 1 : 0;
   const to = data.offset + data.items.length;
-  return CG.el("div", { class: "pager" }, `${from}–${to} of ${data.total} `,
+  return CG.el("div", { class: "pager" }, `${from}–${to} of ${data.total}${data.total_exact === false ? "+" : ""} `,
     data.offset > 0 ? CG.el("button", { type: "button", onclick: () => go(Math.max(0, data.offset - data.limit)) }, "previous") : null,
     data.next_offset !== undefined ? CG.el("button", { type: "button", onclick: () => go(data.next_offset) }, "next") : null);
 };

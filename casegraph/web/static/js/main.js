@@ -42,8 +42,28 @@ async function start() {
     me.purpose = saved.purpose;
     document.getElementById("who").textContent = CG.whoLine(me);
   });
+  showScopes(me);
   window.addEventListener("hashchange", CG.route);
   await CG.route();
+}
+
+// A server store's user in a task force chooses whose derived results they read: their agency's or the task force's.
+function showScopes(me) {
+  const pick = document.getElementById("scope");
+  if (!me.scopes || me.scopes.length < 2) return;
+  pick.replaceChildren(...me.scopes.map((s) => CG.el("option", { value: s }, s === me.agency ? `${s} (my agency)` : s)));
+  pick.value = me.scope;
+  document.getElementById("scope-pick").hidden = false;
+  pick.addEventListener("change", async () => {
+    try {
+      await CG.api("/api/session/scope", { method: "POST", body: { scope: pick.value } });
+      me.scope = pick.value;
+      await CG.route();
+    } catch (error) {
+      pick.value = me.scope;
+      window.alert(`The scope was not changed: ${error.message || error}`);
+    }
+  });
 }
 
 start();
