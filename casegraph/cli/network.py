@@ -106,16 +106,21 @@ def tie(
     emit(ctx, json.loads(json.dumps(data, default=str)), _render_tie)
 
 
+def _cut(ids: list[str]) -> str:
+    return ", ".join(ids[:6]) + (" ..." if len(ids) > 6 else "")
+
+
 def _render_tie(d: dict[str, Any]) -> None:
     if d["tie"] is None:
         out.print(f"no cross-group ties between {d['group_a']} and {d['group_b']}")
-        return
-    out.print(d["tie"]["explanation"])
-    rows = [
-        {**m, "evidence": ", ".join(m["evidence"][:6]) + (" ..." if len(m["evidence"]) > 6 else "")}
-        for m in d["months"]
-    ]
-    out.print(table_of(f"{d['group_a']}-{d['group_b']} month by month", rows))
+    else:
+        out.print(d["tie"]["explanation"])
+        rows = [{**m, "evidence": _cut(m["evidence"])} for m in d["months"]]
+        out.print(table_of(f"{d['group_a']}-{d['group_b']} month by month", rows))
+    if d.get("receivers"):
+        rows = [{**r, "evidence": _cut(r["evidence"])} for r in d["receivers"]]
+        title = "receivers of both groups' stolen items (a tie of its own kind, not in the test)"
+        out.print(table_of(title, rows))
 
 
 @network_app.command("players")
@@ -139,6 +144,7 @@ def players(
             fail(str(exc))
     cols = [
         "person_id",
+        "node",
         "group_id",
         "community",
         "degree",

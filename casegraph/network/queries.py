@@ -79,19 +79,27 @@ TIE_EVENTS_SQL = (
     "WHERE group_a = ? AND group_b = ? ORDER BY occurred_on NULLS LAST, event LIMIT 500"
 )
 
+# The receivers (fences, dealers) both groups' stolen items went to: a tie of its own kind, outside the test.
+TIE_RECEIVERS_SQL = (
+    "SELECT receiver, receiver_kind, receiver_group, sightings_a, sightings_b, first_at, last_at, evidence "
+    "FROM group_receiver_ties WHERE group_a = ? AND group_b = ? ORDER BY sightings_a + sightings_b DESC, receiver"
+)
+
 
 def tie(store: Store, a: str, b: str) -> dict[str, Any]:
     """One pair of groups: the test row and its evidence month by month (joint events, new person ties,
-    people, kinds and the record ids)."""
+    people, kinds and the record ids), and the receivers both groups' stolen items went to."""
     _ran(store)
     a, b = _ordered(a, b)
     row = store.df(TIE_ROW_SQL, [a, b])
     months = store.df(monthly_evidence_sql(), [a, b])
+    receivers = store.df(TIE_RECEIVERS_SQL, [a, b]) if "group_receiver_ties" in store.table_names() else None
     return {
         "group_a": a,
         "group_b": b,
         "tie": records(row)[0] if len(row) else None,
         "months": records(months),
+        "receivers": records(receivers) if receivers is not None else [],
     }
 
 
