@@ -123,7 +123,14 @@ def eval_property(
 
 
 def _render_property(d: dict[str, Any]) -> None:
-    last = ("fence_betweenness_rank", "item_city_alert_delay_days", "item_city_false_alerts")
+    last = (
+        "fence_betweenness_rank",
+        "fence_betweenness_rank_among_people",
+        "item_city_items",
+        "item_city_alert_delay_days",
+        "item_city_alert_delay_from_first_item_days",
+        "item_city_false_alerts",
+    )
     rows = [{"measure": k, "value": v} for k, v in d.items() if k not in last]
     rows += [{"measure": k, "value": d[k]} for k in last]
     out.print(table_of(f"stolen property on {d['data']}", rows))

@@ -132,14 +132,18 @@ def players(
         help="betweenness, brokerage, degree, strength, cross_ties, liaison or groups_reached.",
     ),
     group: str = typer.Option(None, "--group", help="Only members of this group."),
+    node: str = typer.Option(
+        None, "--node", help="Only people (person) or dealers and places that took in stolen items (dealer)."
+    ),
     limit: int = typer.Option(20, "--limit", help="Rows to show."),
     as_json: bool = JSON,
 ) -> None:
-    """Key players: who is central, who brokers between groups, whose ties cross groups the most."""
+    """Key players: who is central, who brokers between groups, whose ties cross groups the most (dealers that
+    took in stolen items are ranked too)."""
     set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
         try:
-            frame = stage.players(store, by, limit, group)
+            frame = stage.players(store, by, limit, group, node)
         except (CasegraphError, ValueError) as exc:
             fail(str(exc))
     cols = [

@@ -43,7 +43,8 @@ class CityConfig:
     chunk_rows: int = 50_000
     city: str = "Lakeside"  # the city's name where property surfaces (pawn shops, recoveries)
     resale_city: str = "Riverton"  # where the planted fence resells stolen items from resale_start_frac on
-    resale_start_frac: float = 0.60  # before it, the fence sells at the city's own pawn shops
+    # before it, the fence sells at the city's own pawn shops; late enough to fall after the groups' baseline year
+    resale_start_frac: float = 0.75
     resale_lat: float = 42.35
     resale_lon: float = -87.90
 

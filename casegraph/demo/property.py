@@ -82,6 +82,7 @@ class PropertyMaker:
         self.shops = [self._shop(k) for k in range(6)]
         self.fence = self._plant_fence()
         self.held: dict[int, deque[Item]] = {}
+        self.resold: dict[int, list[int]] = {}  # group -> times its items were sold in the resale city
         self.next_item, self.next_event, self.next_sale = 1, 1, 1
 
     def _shop(self, k: int) -> tuple[str, str, float, float, str]:
@@ -179,7 +180,10 @@ class PropertyMaker:
             return
         if group in self.fence.buys_from and rng.random() < FENCE_RATE:
             at = t + rng.randrange(3 * DAY, 40 * DAY)
-            self._sale(item, at, self.identities[self.fence.offender], self._fence_outlet(at), kind="buy")
+            outlet = self._fence_outlet(at)
+            self._sale(item, at, self.identities[self.fence.offender], outlet, kind="buy")
+            if outlet[4] == self.w.cfg.resale_city:
+                self.resold.setdefault(group, []).append(at)
         elif lead in self.identities and rng.random() < PAWN_RATE:
             self._sale(item, t + rng.randrange(DAY, 20 * DAY), self.identities[lead], rng.choice(self.shops))
         elif lead in self.identities:
@@ -297,12 +301,18 @@ class PropertyMaker:
         return f"R{start + codes.index(want):07d}" if want in codes else None
 
     def truth(self) -> dict[str, object]:
-        """The planted fence (fence_truth.csv) and a summary for city.json."""
+        """The planted fence (fence_truth.csv), each group's items surfacing in the resale city (the day of the
+        first, item_spread_truth.csv) and a summary for city.json."""
         fence = self.fence
         person = f"P{fence.offender + 1:06d}"
         groups = ";".join(self.w.groups[g].group_id for g in sorted(fence.buys_from))
         cfg = self.w.cfg
         resale_from = self.clock.day(cfg.resale_start_day * DAY)
+        for g, times in sorted(self.resold.items()):
+            first = self.clock.day(min(times))
+            self.tables.write(
+                "item_spread_truth", [self.w.groups[g].group_id, cfg.resale_city, first, len(times)]
+            )
         self.tables.write(
             "fence_truth", [person, self.w.groups[fence.group].group_id, groups, cfg.resale_city, resale_from]
         )

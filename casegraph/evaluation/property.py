@@ -29,7 +29,7 @@ from casegraph.progress import NoProgress, Progress
 from casegraph.settings import Settings
 from casegraph.store import Store
 
-TRUTH = ("fence_truth", "property_truth", "incident_truth", "person_truth")
+TRUTH = ("fence_truth", "item_spread_truth", "property_truth", "incident_truth", "person_truth")
 STAGES = ("resolve", "linkage", "network", "trends")
 KEY_PLAYERS = 10  # a fence is found when it is among the top key players by betweenness
 SAMPLE = 300  # unsolved series incidents attributed (twice) per city
@@ -61,6 +61,7 @@ def score(store: Store, city: Path, settings: Settings, sample: int = SAMPLE) ->
         "fences": len(fences),
         "fences_found": sum(1 for r in fences.values() if r is not None and r <= KEY_PLAYERS),
         "fence_betweenness_rank": fences,
+        "fence_betweenness_rank_among_people": fence_ranks(store, city, person_of, people_only=True),
         **fence_ties(store, city, person_of),
         **item_city_onsets(store, city),
         "attribution_incidents": n,
@@ -97,13 +98,19 @@ def truth_person_of(store: Store, city: Path) -> dict[str, str]:
     return out
 
 
-def fence_ranks(store: Store, city: Path, person_of: dict[str, str]) -> dict[str, int | None]:
-    """Each planted fence's best rank among key players by betweenness (None: not in the network)."""
+def fence_ranks(
+    store: Store, city: Path, person_of: dict[str, str], *, people_only: bool = False
+) -> dict[str, int | None]:
+    """Each planted fence's best rank among key players by betweenness (None: not in the network): among every
+    node (dealers too), or among people only."""
     fences = truth_frame(city, "fence_truth", ("person_id",))["person_id"].tolist()
-    ranked = players(store, by="betweenness", limit=1_000_000)["person_id"].tolist()
+    ranked = players(store, by="betweenness", limit=1_000_000)
+    if people_only:
+        ranked = ranked[ranked["node"] != "dealer"]
+    ids = ranked["person_id"].tolist()
     ranks: dict[str, int | None] = {}
     for fence in fences:
-        found = [k + 1 for k, p in enumerate(ranked) if person_of.get(p) == fence]
+        found = [k + 1 for k, p in enumerate(ids) if person_of.get(p) == fence]
         ranks[fence] = min(found) if found else None
     return ranks
 
@@ -131,22 +138,34 @@ def fence_ties(store: Store, city: Path, person_of: dict[str, str]) -> dict[str,
 
 
 def item_city_onsets(store: Store, city: Path) -> dict[str, Any]:
-    """The planted onset (each group the fence buys from, its items surfacing in the resale city from
-    resale_from) against the trends stage's group_item_city alerts: which fired, and the days from the onset to
-    the day each alert was raised; alerts for a group and city not planted."""
-    fence = truth_frame(city, "fence_truth", ("buys_from", "resale_city", "resale_from")).iloc[0]
-    onset = pd.Timestamp(fence["resale_from"])
-    planted = {(g, str(fence["resale_city"])) for g in str(fence["buys_from"]).split(";")}
+    """The planted onset (from resale_from the fence sells in the resale city; item_spread_truth: each group
+    whose items surfaced there, from when) against the trends stage's group_item_city alerts: which fired, the
+    days from the planted onset and from the group's first item there to the day each was raised; alerts for a
+    group and city not planted."""
+    onset = pd.Timestamp(truth_frame(city, "fence_truth", ("resale_from",))["resale_from"].iloc[0])
+    truth = truth_frame(city, "item_spread_truth", ("group_id", "city", "first_date", "items"))
+    planted = {
+        (str(g), str(c)): pd.Timestamp(d)
+        for g, c, d in zip(truth["group_id"], truth["city"], truth["first_date"], strict=True)
+    }
     raised: dict[tuple[str, str], pd.Timestamp] = {}
     for _, a in trends.alerts(store, "group_item_city").iterrows():
         detail = json.loads(a["detail"]) if isinstance(a["detail"], str) else dict(a["detail"])
         raised[(str(a["subject"]), str(detail["city"]))] = pd.Timestamp(detail["raised_on"])
-    delays = {g: (raised[(g, c)] - onset).days if (g, c) in raised else None for g, c in sorted(planted)}
+
+    def delays(since: dict[tuple[str, str], pd.Timestamp]) -> dict[str, int | None]:
+        return {
+            g: (raised[(g, c)] - since[(g, c)]).days if (g, c) in raised else None for g, c in sorted(since)
+        }
+
+    fired = delays({k: onset for k in planted})
     return {
         "item_city_onset": onset.date().isoformat(),
         "item_city_onsets": len(planted),
-        "item_city_onset_alerts": sum(1 for d in delays.values() if d is not None),
-        "item_city_alert_delay_days": delays,
+        "item_city_items": dict(zip(truth["group_id"].astype(str), truth["items"].astype(int), strict=True)),
+        "item_city_onset_alerts": sum(1 for d in fired.values() if d is not None),
+        "item_city_alert_delay_days": fired,
+        "item_city_alert_delay_from_first_item_days": delays(planted),
         "item_city_false_alerts": sorted(f"{g}:{c}" for g, c in raised if (g, c) not in planted),
     }
 

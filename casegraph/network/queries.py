@@ -116,13 +116,19 @@ def monthly_evidence_sql() -> str:
     FROM ev JOIN firsts f USING (person_a, person_b) GROUP BY 1 ORDER BY 1 NULLS FIRST"""
 
 
-def players(store: Store, by: str = "betweenness", limit: int = 20, group: str | None = None) -> pd.DataFrame:
-    """Key players ranked by one measure (optionally within one recorded group)."""
+def players(
+    store: Store, by: str = "betweenness", limit: int = 20, group: str | None = None, node: str | None = None
+) -> pd.DataFrame:
+    """Key players ranked by one measure (optionally within one recorded group, or of one kind of node:
+    person, or dealer)."""
     _ran(store)
     if by not in PLAYER_ORDER:
         raise ValueError(f"rank by one of {', '.join(PLAYER_ORDER)}")
-    where, params = ("WHERE group_id = ?", [group, limit]) if group else ("", [limit])
-    return store.df(f"SELECT * FROM key_players {where} ORDER BY {by} DESC, person_id LIMIT ?", params)
+    return store.df(
+        f"SELECT * FROM key_players WHERE (? IS NULL OR group_id = ?) AND (? IS NULL OR node = ?) "
+        f"ORDER BY {by} DESC, person_id LIMIT ?",
+        [group, group, node, node, limit],
+    )
 
 
 def person(store: Store, person_id: str) -> dict[str, Any]:

@@ -285,6 +285,11 @@ def test_stolen_property(city: Path) -> None:
         for t in by_fence
     }
     assert cities == {(False, "Lakeside"), (True, fence[0]["resale_city"])}  # the planted onset in a new city
+    spread = rows(city, "item_spread_truth")
+    assert spread and {r["group_id"] for r in spread} <= set(fence[0]["buys_from"].split(";"))
+    assert all(r["city"] == fence[0]["resale_city"] and r["first_date"] >= onset for r in spread)
+    resold = [t for t in by_fence if sales[t["event_id"]]["shop_city"] == fence[0]["resale_city"]]
+    assert sum(int(r["items"]) for r in spread) == len(resold)
     thieves = {t["offender_id"] for t in by_fence}
     assert len(thieves) > 3  # several crews sell to the fence
     mistyped = [
