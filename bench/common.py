@@ -16,6 +16,19 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 SEED = 7
 SIGN_IN_LINK = re.compile(r"/login\?token=([A-Za-z0-9_\-]+)")
+# Debian's chromium, as the browser tests and the link-chart benchmark launch it (WebGL through ANGLE on
+# SwiftShader: headless, no GPU); Playwright drives it, never `playwright install`.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
 
 
 def casegraph_cli() -> str:

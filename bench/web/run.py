@@ -54,21 +54,17 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from bench.common import casegraph_cli, demo_store, free_port, percentile, signed_in  # noqa: E402
+from bench.common import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    casegraph_cli,
+    demo_store,
+    free_port,
+    percentile,
+    signed_in,
+)
 
 CACHE = ROOT / "bench" / "results" / "web"
-CHROMIUM = Path("/usr/bin/chromium")
-# As tests/interfaces/test_web.py launches it (WebGL through ANGLE on SwiftShader).
-ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-]
 VIEWPORT = {"width": 1400, "height": 900}
 PURPOSE = "benchmark: link chart smoothness (issue 9)"
 TARGETS = (1000, 2500)  # group selections chosen to come closest to these node counts; then all groups
@@ -758,7 +754,7 @@ def run_browser(
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = sign_in(browser, base, token)
             gl = page.evaluate(WEBGL)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -55,13 +56,29 @@ def decide(
     """An analyst's decision on a pair (who, when and why are kept, audited): it overrides the score on every
     later `link` run and is a label for the next training."""
     set_json(ctx, as_json)
+    _record_decision(
+        ctx, decisions, decisions.incident_key, (incident_a, incident_b), decision, note, _decision_line
+    )
+
+
+def _record_decision(
+    ctx: typer.Context,
+    book: Any,
+    key: Callable[[Any, str], Any],
+    pair: tuple[str, str],
+    decision: str,
+    note: str | None,
+    line: Callable[[dict[str, Any]], str],
+) -> None:
+    """An analyst's decision (or its undoing) on a pair, in `book` (incident pairs or item sightings)."""
     with opened(ctx) as (store, _settings):
-        a, b = decisions.incident_key(store, incident_a), decisions.incident_key(store, incident_b)
+        a, b = key(store, pair[0]), key(store, pair[1])
+        user = store.user.user_id
         if decision == "undo":
-            data: dict[str, Any] = {"undone": decisions.undo(store, a, b, user=store.user.user_id)}
+            data: dict[str, Any] = {"undone": book.undo(store, a, b, user=user)}
         else:
-            data = decisions.decide(store, a, b, decision, user=store.user.user_id, note=note)
-    emit(ctx, data, lambda d: out.print(_decision_line(d)))
+            data = book.decide(store, a, b, decision, user=user, note=note)
+    emit(ctx, data, lambda d: out.print(line(d)))
 
 
 def _decision_line(d: dict[str, Any]) -> str:
@@ -109,13 +126,10 @@ def item_decide(
     """Decide a near match of two item identifiers (who, when and why are kept, audited): same-item makes it
     an item link (score 1) from the next `link` run; different sets it aside."""
     set_json(ctx, as_json)
-    with opened(ctx) as (store, _settings):
-        a, b = item_decisions.sighting_key(store, sighting_a), item_decisions.sighting_key(store, sighting_b)
-        if decision == "undo":
-            data: dict[str, Any] = {"undone": item_decisions.undo(store, a, b, user=store.user.user_id)}
-        else:
-            data = item_decisions.decide(store, a, b, decision, user=store.user.user_id, note=note)
-    emit(ctx, data, lambda d: out.print(_item_decision_line(d)))
+    sightings = (sighting_a, sighting_b)
+    _record_decision(
+        ctx, item_decisions, item_decisions.sighting_key, sightings, decision, note, _item_decision_line
+    )
 
 
 def _item_decision_line(d: dict[str, Any]) -> str:

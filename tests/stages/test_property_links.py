@@ -3,6 +3,7 @@ a candidate; series, attribution and `similar` use and name the items; the netwo
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -198,3 +199,38 @@ def test_dealers_are_nodes_and_a_shared_fence_is_a_tie_of_its_own_kind(linked, c
     assert shared["explanation"].str.contains("shared receivers").all()
     a, b = buys_from[:2]
     assert fence["person_id"] in [r["receiver"] for r in network.tie(store, b, a)["receivers"]]
+
+
+def test_the_cli_records_and_undoes_both_kinds_of_decision(city_store_file: Path, tmp_path: Path):
+    """`link items`, `link item-decide` and `link decide` from the command line, as an analyst types them."""
+    from typer.testing import CliRunner
+
+    from casegraph.cli import app
+
+    store = tmp_path / "city.duckdb"
+    shutil.copy(city_store_file, store)
+    runner = CliRunner()
+    base = ["--store", str(store), "--json"]
+
+    def run(*args: str) -> dict | list:
+        result = runner.invoke(app, [*base, *args])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    run("link")
+    near = run("link", "items")
+    assert near, "the test city plants mistyped identifiers"
+    a, b = (f"{near[0][f'agency_{s}']}:{near[0][f'sighting_{s}']}" for s in "ab")
+    assert run("link", "item-decide", a, b, "same-item", "--note", "two digits swapped")["decided_by"]
+    assert run("link", "item-decide", a, b, "undo") == {"undone": 1}
+    settings = load_settings()
+    settings.store.path = str(store)
+    with open_store(settings) as opened:
+        x, y = opened.rows(
+            "SELECT incident_a, incident_b FROM incident_links ORDER BY probability DESC LIMIT 1"
+        )[0]
+    decided = run("link", "decide", x, y, "not-linked", "--note", "alibi")
+    assert decided["decision"] == "not-linked" and decided["decided_by"]
+    assert [d["incident_a"] for d in run("link", "decisions")] == [decided["incident_a"]]
+    assert run("link", "decide", x, y, "undo") == {"undone": 1}
+    assert run("link", "decisions") == []
