@@ -112,7 +112,8 @@ def eval_property(
     as_json: bool = JSON,
 ) -> None:
     """Stolen property on a synthetic city: the planted fence among key players, attribution recall of unsolved
-    incidents with and without item evidence, near-match candidates (runs resolve, link and network)."""
+    incidents with and without item evidence, near-match candidates, the group_item_city alert against the
+    planted onset of resales in a new city (runs resolve, link, network and trends)."""
     set_json(ctx, as_json)
     try:
         result = evaluation.evaluate_property(data, ctx_of(ctx).settings(), sample, progress=RichProgress())
@@ -122,8 +123,16 @@ def eval_property(
 
 
 def _render_property(d: dict[str, Any]) -> None:
-    rows = [{"measure": k, "value": v} for k, v in d.items() if k != "fence_betweenness_rank"]
-    rows.append({"measure": "fence_betweenness_rank", "value": d["fence_betweenness_rank"]})
+    last = (
+        "fence_betweenness_rank",
+        "fence_betweenness_rank_among_people",
+        "item_city_items",
+        "item_city_alert_delay_days",
+        "item_city_alert_delay_from_first_item_days",
+        "item_city_false_alerts",
+    )
+    rows = [{"measure": k, "value": v} for k, v in d.items() if k not in last]
+    rows += [{"measure": k, "value": d[k]} for k in last]
     out.print(table_of(f"stolen property on {d['data']}", rows))
 
 

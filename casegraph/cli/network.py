@@ -106,16 +106,21 @@ def tie(
     emit(ctx, json.loads(json.dumps(data, default=str)), _render_tie)
 
 
+def _cut(ids: list[str]) -> str:
+    return ", ".join(ids[:6]) + (" ..." if len(ids) > 6 else "")
+
+
 def _render_tie(d: dict[str, Any]) -> None:
     if d["tie"] is None:
         out.print(f"no cross-group ties between {d['group_a']} and {d['group_b']}")
-        return
-    out.print(d["tie"]["explanation"])
-    rows = [
-        {**m, "evidence": ", ".join(m["evidence"][:6]) + (" ..." if len(m["evidence"]) > 6 else "")}
-        for m in d["months"]
-    ]
-    out.print(table_of(f"{d['group_a']}-{d['group_b']} month by month", rows))
+    else:
+        out.print(d["tie"]["explanation"])
+        rows = [{**m, "evidence": _cut(m["evidence"])} for m in d["months"]]
+        out.print(table_of(f"{d['group_a']}-{d['group_b']} month by month", rows))
+    if d.get("receivers"):
+        rows = [{**r, "evidence": _cut(r["evidence"])} for r in d["receivers"]]
+        title = "receivers of both groups' stolen items (a tie of its own kind, not in the test)"
+        out.print(table_of(title, rows))
 
 
 @network_app.command("players")
@@ -127,18 +132,23 @@ def players(
         help="betweenness, brokerage, degree, strength, cross_ties, liaison or groups_reached.",
     ),
     group: str = typer.Option(None, "--group", help="Only members of this group."),
+    node: str = typer.Option(
+        None, "--node", help="Only people (person) or dealers and places that took in stolen items (dealer)."
+    ),
     limit: int = typer.Option(20, "--limit", help="Rows to show."),
     as_json: bool = JSON,
 ) -> None:
-    """Key players: who is central, who brokers between groups, whose ties cross groups the most."""
+    """Key players: who is central, who brokers between groups, whose ties cross groups the most (dealers that
+    took in stolen items are ranked too)."""
     set_json(ctx, as_json)
     with opened(ctx) as (store, _settings):
         try:
-            frame = stage.players(store, by, limit, group)
+            frame = stage.players(store, by, limit, group, node)
         except (CasegraphError, ValueError) as exc:
             fail(str(exc))
     cols = [
         "person_id",
+        "node",
         "group_id",
         "community",
         "degree",

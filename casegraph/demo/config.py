@@ -42,7 +42,9 @@ class CityConfig:
     spread_start_frac: float = 0.55
     chunk_rows: int = 50_000
     city: str = "Lakeside"  # the city's name where property surfaces (pawn shops, recoveries)
-    resale_city: str = "Riverton"  # where the planted fence resells stolen items
+    resale_city: str = "Riverton"  # where the planted fence resells stolen items from resale_start_frac on
+    # before it, the fence sells at the city's own pawn shops; late enough to fall after the groups' baseline year
+    resale_start_frac: float = 0.75
     resale_lat: float = 42.35
     resale_lon: float = -87.90
 
@@ -69,6 +71,10 @@ class CityConfig:
     @property
     def spread_start_day(self) -> int:
         return int(self.span_days * self.spread_start_frac)
+
+    @property
+    def resale_start_day(self) -> int:
+        return int(self.span_days * self.resale_start_frac)
 
 
 class FastRandom(random.Random):

@@ -3,7 +3,9 @@
 Items come from the property an incident already lists (phone, laptop, electronics, bicycle, tools, sat nav,
 watch), so the incidents
 themselves are unchanged. A crew's lead pawns some items at a local shop; one planted fence, a member of
-one group, buys from the crews of several groups and resells at dealers in another city; an arrestee
+one group, buys from the crews of several groups and resells at the local shops until a planted day
+(resale_start_frac of the span), then at dealers in another city (the onset the group_item_city alert is
+measured against); an arrestee
 sometimes still holds an item from an earlier incident; a few one-off thieves pawn what they took. Some
 identifiers are mistyped where they are sold (one character off or two swapped). Everything draws from its
 own random stream, so adding property changes no other record of the city.
@@ -80,6 +82,7 @@ class PropertyMaker:
         self.shops = [self._shop(k) for k in range(6)]
         self.fence = self._plant_fence()
         self.held: dict[int, deque[Item]] = {}
+        self.resold: dict[int, list[int]] = {}  # group -> times its items were sold in the resale city
         self.next_item, self.next_event, self.next_sale = 1, 1, 1
 
     def _shop(self, k: int) -> tuple[str, str, float, float, str]:
@@ -176,15 +179,24 @@ class PropertyMaker:
         if lead == self.fence.offender:
             return
         if group in self.fence.buys_from and rng.random() < FENCE_RATE:
-            fence = self.identities[self.fence.offender]
-            name, licence, lat, lon = rng.choice(self.fence.dealers)
-            dealer = (name, licence, lat, lon, self.w.cfg.resale_city)
-            self._sale(item, t + rng.randrange(3 * DAY, 40 * DAY), fence, dealer, kind="buy")
+            at = t + rng.randrange(3 * DAY, 40 * DAY)
+            outlet = self._fence_outlet(at)
+            self._sale(item, at, self.identities[self.fence.offender], outlet, kind="buy")
+            if outlet[4] == self.w.cfg.resale_city:
+                self.resold.setdefault(group, []).append(at)
         elif lead in self.identities and rng.random() < PAWN_RATE:
             self._sale(item, t + rng.randrange(DAY, 20 * DAY), self.identities[lead], rng.choice(self.shops))
         elif lead in self.identities:
             held = self.held.setdefault(lead, deque(maxlen=HELD))
             held.append(item)
+
+    def _fence_outlet(self, at: int) -> tuple[str, str, float, float, str]:
+        """Where the fence sells an item on `at`: a local pawn shop before the planted resale onset, then a
+        dealer in the resale city."""
+        if at < self.w.cfg.resale_start_day * DAY:
+            return self.rng.choice(self.shops)
+        name, licence, lat, lon = self.rng.choice(self.fence.dealers)
+        return (name, licence, lat, lon, self.w.cfg.resale_city)
 
     def _dob(self, rng: random.Random) -> date:
         return date.fromordinal(self.start - rng.randrange(18, 45) * 365 - rng.randrange(365))
@@ -289,19 +301,28 @@ class PropertyMaker:
         return f"R{start + codes.index(want):07d}" if want in codes else None
 
     def truth(self) -> dict[str, object]:
-        """The planted fence (fence_truth.csv) and a summary for city.json."""
+        """The planted fence (fence_truth.csv), each group's items surfacing in the resale city (the day of the
+        first, item_spread_truth.csv) and a summary for city.json."""
         fence = self.fence
         person = f"P{fence.offender + 1:06d}"
         groups = ";".join(self.w.groups[g].group_id for g in sorted(fence.buys_from))
+        cfg = self.w.cfg
+        resale_from = self.clock.day(cfg.resale_start_day * DAY)
+        for g, times in sorted(self.resold.items()):
+            first = self.clock.day(min(times))
+            self.tables.write(
+                "item_spread_truth", [self.w.groups[g].group_id, cfg.resale_city, first, len(times)]
+            )
         self.tables.write(
-            "fence_truth", [person, self.w.groups[fence.group].group_id, groups, self.w.cfg.resale_city]
+            "fence_truth", [person, self.w.groups[fence.group].group_id, groups, cfg.resale_city, resale_from]
         )
         return {
             "fence": {
                 "person_id": person,
                 "group_id": self.w.groups[fence.group].group_id,
                 "buys_from": groups.split(";"),
-                "resale_city": self.w.cfg.resale_city,
+                "resale_city": cfg.resale_city,
+                "resale_from": resale_from,
             },
             "items": self.next_item - 1,
         }

@@ -124,7 +124,8 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "group_tie_truth": ("group_a", "group_b", "onset"),
     "spread_truth": ("group_id", "area", "first_date"),
     "property_truth": ("item_id", "agency", "incident_id", "offender_id", "holder_id", "event_id"),
-    "fence_truth": ("person_id", "group_id", "buys_from", "resale_city"),
+    "fence_truth": ("person_id", "group_id", "buys_from", "resale_city", "resale_from"),
+    "item_spread_truth": ("group_id", "city", "first_date", "items"),
 }
 RECORD_TABLES = tuple(t for t in HEADERS if not t.endswith("_truth"))
 TRUTH_TABLES = tuple(t for t in HEADERS if t.endswith("_truth"))

@@ -1,5 +1,7 @@
-"""Stolen property against a synthetic city's truth: is the planted fence a key player, how much do item links
-raise attribution of unsolved incidents to their true offender, and are near matches kept as candidates only.
+"""Stolen property against a synthetic city's truth: is the planted fence a key player, are the groups it buys
+from tied through it (a tie of its own kind, outside the group-tie test), how much do item links raise
+attribution of unsolved incidents to their true offender, are near matches kept as candidates only, and does
+the group_item_city alert fire when the fence starts reselling in a new city (and how late).
 
 Attribution is `casegraph attribute` itself, run with and without property evidence on a fixed sample of the
 city's unsolved series incidents; an answer is right when its top offender is the incident's true offender
@@ -8,6 +10,7 @@ city's unsolved series incidents; an answer is right when its top offender is th
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -15,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from casegraph import ingest
+from casegraph import ingest, trends
 from casegraph.errors import CasegraphError
 from casegraph.evaluation.scratch import scratch_store
 from casegraph.evaluation.truth import missing_truth, truth_frame
@@ -26,8 +29,8 @@ from casegraph.progress import NoProgress, Progress
 from casegraph.settings import Settings
 from casegraph.store import Store
 
-TRUTH = ("fence_truth", "property_truth", "incident_truth", "person_truth")
-STAGES = ("resolve", "linkage", "network")
+TRUTH = ("fence_truth", "item_spread_truth", "property_truth", "incident_truth", "person_truth")
+STAGES = ("resolve", "linkage", "network", "trends")
 KEY_PLAYERS = 10  # a fence is found when it is among the top key players by betweenness
 SAMPLE = 300  # unsolved series incidents attributed (twice) per city
 
@@ -35,7 +38,7 @@ SAMPLE = 300  # unsolved series incidents attributed (twice) per city
 def evaluate_property(
     city: Path, settings: Settings, sample: int = SAMPLE, progress: Progress | None = None
 ) -> dict[str, Any]:
-    """Ingest a city into a scratch store, run resolve, link and network, and score property evidence."""
+    """Ingest a city into a scratch store, run resolve, link, network and trends, and score property evidence."""
     city = Path(city)
     missing = missing_truth(city, TRUTH)
     if missing:
@@ -58,6 +61,9 @@ def score(store: Store, city: Path, settings: Settings, sample: int = SAMPLE) ->
         "fences": len(fences),
         "fences_found": sum(1 for r in fences.values() if r is not None and r <= KEY_PLAYERS),
         "fence_betweenness_rank": fences,
+        "fence_betweenness_rank_among_people": fence_ranks(store, city, person_of, people_only=True),
+        **fence_ties(store, city, person_of),
+        **item_city_onsets(store, city),
         "attribution_incidents": n,
         "attribution_incidents_with_items": with_items,
         "attribution_recall_with_property": round(with_p / n, 4) if n else None,
@@ -92,15 +98,76 @@ def truth_person_of(store: Store, city: Path) -> dict[str, str]:
     return out
 
 
-def fence_ranks(store: Store, city: Path, person_of: dict[str, str]) -> dict[str, int | None]:
-    """Each planted fence's best rank among key players by betweenness (None: not in the network)."""
+def fence_ranks(
+    store: Store, city: Path, person_of: dict[str, str], *, people_only: bool = False
+) -> dict[str, int | None]:
+    """Each planted fence's best rank among key players by betweenness (None: not in the network): among every
+    node (dealers too), or among people only."""
     fences = truth_frame(city, "fence_truth", ("person_id",))["person_id"].tolist()
-    ranked = players(store, by="betweenness", limit=1_000_000)["person_id"].tolist()
+    ranked = players(store, by="betweenness", limit=1_000_000)
+    if people_only:
+        ranked = ranked[ranked["node"] != "dealer"]
+    ids = ranked["person_id"].tolist()
     ranks: dict[str, int | None] = {}
     for fence in fences:
-        found = [k + 1 for k, p in enumerate(ranked) if person_of.get(p) == fence]
+        found = [k + 1 for k, p in enumerate(ids) if person_of.get(p) == fence]
         ranks[fence] = min(found) if found else None
     return ranks
+
+
+def fence_ties(store: Store, city: Path, person_of: dict[str, str]) -> dict[str, Any]:
+    """Pairs of the groups the fence buys from, how many group_receiver_ties name the fence as their receiver,
+    and how many of those pairs the group-tie test calls significant without a planted tie between them."""
+    fence = truth_frame(city, "fence_truth", ("person_id", "buys_from")).iloc[0]
+    groups = sorted(str(fence["buys_from"]).split(";"))
+    pairs = {f"{a}|{b}" for k, a in enumerate(groups) for b in groups[k + 1 :]}
+    through = store.df("SELECT pair, receiver FROM group_receiver_ties")
+    found = {
+        p
+        for p, r in zip(through["pair"], through["receiver"], strict=True)
+        if person_of.get(r) == fence["person_id"]
+    }
+    planted = truth_frame(city, "group_tie_truth", ("group_a", "group_b"))
+    planted_pairs = {"|".join(sorted(p)) for p in zip(planted["group_a"], planted["group_b"], strict=True)}
+    significant = set(store.df("SELECT pair FROM group_ties WHERE significant")["pair"])
+    return {
+        "fence_group_pairs": len(pairs),
+        "fence_group_pairs_through_fence": len(pairs & found),
+        "fence_group_pairs_significant_unplanted": len((pairs & significant) - planted_pairs),
+    }
+
+
+def item_city_onsets(store: Store, city: Path) -> dict[str, Any]:
+    """The planted onset (from resale_from the fence sells in the resale city; item_spread_truth: each group
+    whose items surfaced there, from when) against the trends stage's group_item_city alerts: which fired, the
+    days from the planted onset and from the group's first item there to the day each was raised; alerts for a
+    group and city not planted."""
+    onset = pd.Timestamp(truth_frame(city, "fence_truth", ("resale_from",))["resale_from"].iloc[0])
+    truth = truth_frame(city, "item_spread_truth", ("group_id", "city", "first_date", "items"))
+    planted = {
+        (str(g), str(c)): pd.Timestamp(d)
+        for g, c, d in zip(truth["group_id"], truth["city"], truth["first_date"], strict=True)
+    }
+    raised: dict[tuple[str, str], pd.Timestamp] = {}
+    for _, a in trends.alerts(store, "group_item_city").iterrows():
+        detail = json.loads(a["detail"]) if isinstance(a["detail"], str) else dict(a["detail"])
+        raised[(str(a["subject"]), str(detail["city"]))] = pd.Timestamp(detail["raised_on"])
+
+    def delays(since: dict[tuple[str, str], pd.Timestamp]) -> dict[str, int | None]:
+        return {
+            g: (raised[(g, c)] - since[(g, c)]).days if (g, c) in raised else None for g, c in sorted(since)
+        }
+
+    fired = delays({k: onset for k in planted})
+    return {
+        "item_city_onset": onset.date().isoformat(),
+        "item_city_onsets": len(planted),
+        "item_city_items": dict(zip(truth["group_id"].astype(str), truth["items"].astype(int), strict=True)),
+        "item_city_onset_alerts": sum(1 for d in fired.values() if d is not None),
+        "item_city_alert_delay_days": fired,
+        "item_city_alert_delay_from_first_item_days": delays(planted),
+        "item_city_false_alerts": sorted(f"{g}:{c}" for g, c in raised if (g, c) not in planted),
+    }
 
 
 def unsolved_series_incidents(store: Store, city: Path, sample: int) -> pd.DataFrame:

@@ -55,14 +55,26 @@ class Layer:
 
 @dataclass
 class Placement:
-    """How projected x/y become lon/lat: a named CRS, or a plane fitted to the incidents' lat/lon."""
+    """How projected x/y become lon/lat and back: a named CRS, or a plane fitted to the incidents' lat/lon."""
 
     how: str
     gap_m: float
     to_lonlat: Callable[[np.ndarray], np.ndarray]
+    to_xy: Callable[[np.ndarray], np.ndarray]  # (n, 2) lon/lat -> (n, 2) x/y in the incidents' projection
 
     def describe(self) -> str:
         return f"{self.how}, within {self.gap_m:.2f} m of the incidents' own lat/lon (95 %)"
+
+
+def projected(anchors: pd.DataFrame, lat: np.ndarray, lon: np.ndarray, crs: Projection) -> np.ndarray:
+    """lat/lon of other things (a stolen item's sightings) as x/y in the incidents' projection, placed from
+    `anchors` (incidents with lat, lon, x, y): so the map draws them where it draws the incidents. NaN where a
+    coordinate is missing."""
+    out = np.full((len(lat), 2), np.nan)
+    ok = np.isfinite(lat) & np.isfinite(lon)
+    if ok.any():
+        out[ok] = place(anchors, crs).to_xy(np.column_stack([lon[ok], lat[ok]]))
+    return out
 
 
 def layer(
@@ -162,17 +174,21 @@ def place(points: pd.DataFrame, crs: Projection) -> Placement:
         gap = _crs_gap(lon, lat, xy, guess)
         if gap <= PLACEMENT_TOLERANCE_M:
             back = Transformer.from_crs(guess, LONLAT, always_xy=True)
+            ahead = Transformer.from_crs(LONLAT, guess, always_xy=True)
             return Placement(
-                f"x/y in {guess}", gap, lambda c: np.column_stack(back.transform(c[:, 0], c[:, 1]))
+                f"x/y in {guess}",
+                gap,
+                lambda c: np.column_stack(back.transform(c[:, 0], c[:, 1])),
+                lambda c: np.column_stack(ahead.transform(c[:, 0], c[:, 1])),
             )
         if isinstance(crs, str):
             raise CasegraphError(
                 f"the incidents' x/y are not in {guess}: 95 % lie within {gap:,.0f} m of their lat/lon"
             )
         tried.append(f"{guess}: {gap:,.0f} m")
-    fit, gap = _plane_fit(lon, lat, xy)
+    fit, inverse, gap = _plane_fit(lon, lat, xy)
     if gap <= PLACEMENT_TOLERANCE_M:
-        return Placement("x/y placed by a plane fitted to lat/lon", gap, fit)
+        return Placement("x/y placed by a plane fitted to lat/lon", gap, fit, inverse)
     tried.append(f"a plane fitted to lat/lon: {gap:,.0f} m")
     raise CasegraphError(
         "cannot tell which projection the incidents' x/y are in (95 % gap to their lat/lon: "
@@ -190,13 +206,20 @@ def _crs_gap(lon: np.ndarray, lat: np.ndarray, xy: np.ndarray, crs: str) -> floa
 
 def _plane_fit(
     lon: np.ndarray, lat: np.ndarray, xy: np.ndarray
-) -> tuple[Callable[[np.ndarray], np.ndarray], float]:
+) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray], float]:
+    """x/y -> lon/lat as a plane (least squares), its inverse, and the 95 % gap in metres."""
     design = np.column_stack([xy, np.ones(len(xy))])
     coef, *_ = np.linalg.lstsq(design, np.column_stack([lon, lat]), rcond=None)
     fitted = design @ coef
     metres = np.array([111_320 * np.cos(np.radians(np.median(lat))), 110_540])
     gap = float(np.percentile(np.hypot(*((fitted - np.column_stack([lon, lat])) * metres).T), 95))
-    return (lambda c: np.column_stack([c, np.ones(len(c))]) @ coef), gap
+    linear, offset = coef[:2], coef[2]
+    back = np.linalg.pinv(linear)
+    return (
+        (lambda c: np.column_stack([c, np.ones(len(c))]) @ coef),
+        (lambda c: (np.asarray(c, float) - offset) @ back),
+        gap,
+    )
 
 
 def _placed(shapes: np.ndarray, placement: Placement) -> np.ndarray:

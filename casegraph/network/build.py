@@ -32,8 +32,9 @@ def sources_of(store: Store, settings: Settings) -> Sources:
     series = (
         net.use_series and "series" in store.table_names() and bool(store.scalar(sql.count_sql("series")))
     )
-    items = "property_links" in store.table_names() and bool(store.scalar(sql.count_sql("property_links")))
-    found = Sources(identities, series, net.address_ties, items)
+    tables = store.table_names()
+    items = "property_links" in tables and bool(store.scalar(sql.count_sql("property_links")))
+    found = Sources(identities, series, net.address_ties, items and "property_events" in tables)
     if not identities:
         found.notes.append(_without_identities(store))
     if net.use_series and not series:
@@ -59,6 +60,8 @@ def make_scratch(store: Store, settings: Settings, src: Sources) -> None:
     """Numbered persons, labels (person -> recorded group), participations, pair events."""
     net = settings.network
     store.execute(sql.create_as_sql(sql.SCRATCH_PERSONS, sql.persons_sql(src.identities)))
+    if src.property:  # dealers and places that took in stolen items are nodes of their own
+        store.execute(f"INSERT INTO {sql.SCRATCH_PERSONS} {sql.dealers_sql()}")
     claims = valid_claims_sql("membership_claims", settings.safeguards)
     store.execute(sql.create_as_sql(sql.SCRATCH_LABELS, sql.labels_sql(claims)))
     store.execute(sql.create_as_sql(sql.SCRATCH_IDS, sql.ids_sql()))
@@ -73,6 +76,7 @@ def make_scratch(store: Store, settings: Settings, src: Sources) -> None:
     store.execute(sql.create_as_sql(sql.SCRATCH_PARTS, parts), params)
     events = sql.pair_events_sql(address_max_persons=net.address_max_persons)
     store.execute(sql.create_as_sql(sql.SCRATCH_EVENTS, events), [net.max_event_persons])
+    store.execute(sql.create_as_sql(sql.SCRATCH_RECEIVED, sql.received_sql()))
     store.execute(sql.drop_sql(sql.SCRATCH_PARTS))
 
 
@@ -99,6 +103,31 @@ def set_aside_item_ties(store: Store) -> None:
     working together. They return (restore_item_ties) for key players and person_ties."""
     store.execute(sql.create_as_sql(ITEM_EVENTS, f"SELECT * FROM {sql.SCRATCH_EVENTS} WHERE kind = 'item'"))
     store.execute(f"DELETE FROM {sql.SCRATCH_EVENTS} WHERE kind = 'item'")
+
+
+def node_kind(node_id: str) -> str:
+    """person, or dealer (a dealer or place that took in stolen items)."""
+    return "dealer" if str(node_id).startswith(sql.DEALER) else "person"
+
+
+def receiver_ties(store: Store, max_evidence: int) -> pd.DataFrame:
+    """Pairs of groups whose stolen items went to one receiver (a fence, a dealer): their own kind of tie,
+    reported beside the group-tie test and never counted in it."""
+    return store.df(sql.receiver_ties_sql(max_evidence))
+
+
+def with_receivers(ties: pd.DataFrame, receivers: pd.DataFrame) -> pd.DataFrame:
+    """Group ties with the number of receivers both groups' stolen items went to, said in the explanation."""
+    shared = receivers.groupby("pair")["receiver"].nunique() if len(receivers) else pd.Series(dtype=int)
+    out = ties.assign(shared_receivers=ties["pair"].map(shared).fillna(0).astype(int))
+    note = (
+        "; stolen items of both went to "
+        + out["shared_receivers"].astype(str)
+        + " shared receivers (fences, dealers: a tie of their own kind, not counted in the test)."
+    )
+    has = out["shared_receivers"] > 0
+    out.loc[has, "explanation"] = out.loc[has, "explanation"].str.rstrip(".") + note[has]
+    return out
 
 
 def restore_item_ties(store: Store) -> None:

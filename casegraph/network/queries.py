@@ -79,19 +79,27 @@ TIE_EVENTS_SQL = (
     "WHERE group_a = ? AND group_b = ? ORDER BY occurred_on NULLS LAST, event LIMIT 500"
 )
 
+# The receivers (fences, dealers) both groups' stolen items went to: a tie of its own kind, outside the test.
+TIE_RECEIVERS_SQL = (
+    "SELECT receiver, receiver_kind, receiver_group, sightings_a, sightings_b, first_at, last_at, evidence "
+    "FROM group_receiver_ties WHERE group_a = ? AND group_b = ? ORDER BY sightings_a + sightings_b DESC, receiver"
+)
+
 
 def tie(store: Store, a: str, b: str) -> dict[str, Any]:
     """One pair of groups: the test row and its evidence month by month (joint events, new person ties,
-    people, kinds and the record ids)."""
+    people, kinds and the record ids), and the receivers both groups' stolen items went to."""
     _ran(store)
     a, b = _ordered(a, b)
     row = store.df(TIE_ROW_SQL, [a, b])
     months = store.df(monthly_evidence_sql(), [a, b])
+    receivers = store.df(TIE_RECEIVERS_SQL, [a, b]) if "group_receiver_ties" in store.table_names() else None
     return {
         "group_a": a,
         "group_b": b,
         "tie": records(row)[0] if len(row) else None,
         "months": records(months),
+        "receivers": records(receivers) if receivers is not None else [],
     }
 
 
@@ -108,13 +116,19 @@ def monthly_evidence_sql() -> str:
     FROM ev JOIN firsts f USING (person_a, person_b) GROUP BY 1 ORDER BY 1 NULLS FIRST"""
 
 
-def players(store: Store, by: str = "betweenness", limit: int = 20, group: str | None = None) -> pd.DataFrame:
-    """Key players ranked by one measure (optionally within one recorded group)."""
+def players(
+    store: Store, by: str = "betweenness", limit: int = 20, group: str | None = None, node: str | None = None
+) -> pd.DataFrame:
+    """Key players ranked by one measure (optionally within one recorded group, or of one kind of node:
+    person, or dealer)."""
     _ran(store)
     if by not in PLAYER_ORDER:
         raise ValueError(f"rank by one of {', '.join(PLAYER_ORDER)}")
-    where, params = ("WHERE group_id = ?", [group, limit]) if group else ("", [limit])
-    return store.df(f"SELECT * FROM key_players {where} ORDER BY {by} DESC, person_id LIMIT ?", params)
+    return store.df(
+        f"SELECT * FROM key_players WHERE (? IS NULL OR group_id = ?) AND (? IS NULL OR node = ?) "
+        f"ORDER BY {by} DESC, person_id LIMIT ?",
+        [group, group, node, node, limit],
+    )
 
 
 def person(store: Store, person_id: str) -> dict[str, Any]:

@@ -17,7 +17,17 @@ SCRATCH_EVENTS = "_tmp_network_pair_events"  # one row per pair of people and ev
 SCRATCH_LABELS = "_tmp_network_labels"  # pidx, person_id, group_id, n_groups, claims
 SCRATCH_SIDES = "_tmp_network_sides"  # pidx, group_id, associate: the people counted on each group's side
 SCRATCH_IDS = "_tmp_network_ids"  # pidx, person_id, group_id: one row per person
-SCRATCHES = (SCRATCH_PERSONS, SCRATCH_PARTS, SCRATCH_EVENTS, SCRATCH_LABELS, SCRATCH_SIDES, SCRATCH_IDS)
+SCRATCH_RECEIVED = "_tmp_network_received"  # receiver (seller, holder, dealer), group of the theft
+SCRATCHES = (
+    SCRATCH_PERSONS,
+    SCRATCH_PARTS,
+    SCRATCH_EVENTS,
+    SCRATCH_LABELS,
+    SCRATCH_SIDES,
+    SCRATCH_IDS,
+    SCRATCH_RECEIVED,
+)
+DEALER = "dealer:"  # node ids of dealers and places that received stolen items: dealer:<licence, else name>
 
 
 def persons_sql(use_identities: bool) -> str:
@@ -36,6 +46,22 @@ def persons_sql(use_identities: bool) -> str:
     return (
         "SELECT agency, record_id, person_id, CAST(dense_rank() OVER (ORDER BY person_id) - 1 AS INTEGER) AS pidx "
         f"FROM (SELECT r.agency, r.record_id, {person} AS person_id FROM person_records r{join})"
+    )
+
+
+def _dealer_key(alias: str) -> str:
+    """A dealer's node id: its licence or register number, else its name (lower case, spaces collapsed)."""
+    name = f"lower(regexp_replace(trim({alias}.dealer), '\\s+', ' ', 'g'))"
+    return f"'{DEALER}' || coalesce(nullif(trim({alias}.dealer_id), ''), nullif({name}, ''))"
+
+
+def dealers_sql() -> str:
+    """Rows for the persons scratch: every dealer or place named by a property event, as a node of its own
+    (agency '', record_id = person_id = dealer:<key>), numbered after the people."""
+    return (
+        f"SELECT '' AS agency, dealer AS record_id, dealer AS person_id, CAST((SELECT coalesce(max(pidx), -1) "
+        f"FROM {SCRATCH_PERSONS}) + dense_rank() OVER (ORDER BY dealer) AS INTEGER) AS pidx FROM "
+        f"(SELECT DISTINCT {_dealer_key('e')} AS dealer FROM property_events e) WHERE dealer IS NOT NULL"
     )
 
 
@@ -103,25 +129,30 @@ def _address_parts() -> str:
 
 
 def _item_links() -> str:
-    """Hard item links (property_links, kind item) as (taken side t, holder side h): an item taken in an
-    incident and later sold or held by a person record."""
+    """Hard item links (property_links, kind item) as (taken side t, sighting side h): an item taken in an
+    incident and later seen again (sold or held by a person record, taken in by a dealer)."""
     sides = []
     for t, h in (("a", "b"), ("b", "a")):
         sides.append(
             f"SELECT agency_{t} AS t_agency, incident_{t} AS t_incident, agency_{h} AS agency, "
             f"record_{h} AS record_id, sighting_{h} AS sighting, sighting_kind_{h} AS seen, occurred_{h} AS at "
-            f"FROM property_links WHERE kind = 'item' AND sighting_kind_{t} = 'taken' AND record_{h} IS NOT NULL"
+            f"FROM property_links WHERE kind = 'item' AND sighting_kind_{t} = 'taken' AND sighting_kind_{h} <> 'taken'"
         )
     return " UNION ALL ".join(sides)
 
 
 def _property_parts() -> str:
-    """A person who sold or held an item (possessor or seller) and the known offenders of the incident it was
-    taken in, as one event per sighting; parts keep the offenders from pairing among themselves here (their
-    incident already ties them). Param: offender roles."""
+    """A person who sold or held an item (possessor or seller), the dealer or place that took it in, and the
+    known offenders of the incident it was taken in, as one event per sighting; parts keep the offenders from
+    pairing among themselves here (their incident already ties them). Param: offender roles."""
     return (
         f"SELECT 'property', h.agency, h.sighting, 'holder', 'item', h.at, {_pidx('h')}, "
         f"'property_event:' || h.sighting FROM ({_item_links()}) h{_joins('h')} "
+        "UNION ALL "
+        "SELECT 'property', h.agency, h.sighting, 'dealer', 'item', h.at, d.pidx, "
+        f"'property_event:' || h.sighting FROM ({_item_links()}) h "
+        "JOIN property_events e ON e.agency = h.agency AND e.event_id = h.sighting "
+        f"JOIN {SCRATCH_PERSONS} d ON d.agency = '' AND d.record_id = {_dealer_key('e')} "
         "UNION ALL "
         f"SELECT 'property', h.agency, h.sighting, 'incident', 'item', h.at, {_pidx('v')}, "
         f"'incident:' || h.t_incident FROM ({_item_links()}) h "
@@ -143,6 +174,44 @@ def participations_sql(*, use_series: bool, use_addresses: bool, use_property: b
         parts.append(_property_parts())
     union = " UNION ALL ".join(f"({p})" for p in parts)
     return f"SELECT {COLUMNS} FROM ({union}) WHERE pidx IS NOT NULL"
+
+
+def received_sql() -> str:
+    """Who received items taken in which group's incidents: per sighting, its seller or holder and its dealer
+    (not when they are themselves an offender of the theft: a thief pawning their own loot receives nothing),
+    with the recorded group of each known offender of the theft."""
+    return f"""
+    WITH p AS (SELECT * FROM {SCRATCH_PARTS} WHERE src = 'property'),
+    thieves AS (SELECT DISTINCT ev_agency, ev_id, pidx, evidence FROM p WHERE part = 'incident')
+    SELECT DISTINCT r.pidx, t.ev_agency, t.ev_id, l.group_id, CAST(r.ts AS DATE) AS occurred_on,
+           r.evidence AS sighting, t.evidence AS theft
+    FROM p r JOIN thieves t ON t.ev_agency = r.ev_agency AND t.ev_id = r.ev_id
+    JOIN {SCRATCH_LABELS} l ON l.pidx = t.pidx
+    WHERE r.part IN ('holder', 'dealer') AND NOT EXISTS (SELECT 1 FROM thieves x
+        WHERE x.ev_agency = r.ev_agency AND x.ev_id = r.ev_id AND x.pidx = r.pidx)"""
+
+
+def receiver_ties_sql(max_evidence: int) -> str:
+    """group_receiver_ties rows (without run_id): two groups whose stolen items went to one receiver."""
+    return f"""
+    WITH g AS (
+        SELECT pidx, group_id, count(DISTINCT ev_agency || '/' || ev_id) AS sightings,
+               min(occurred_on) AS first_on, max(occurred_on) AS last_on,
+               list(DISTINCT sighting) || list(DISTINCT theft) AS ids
+        FROM {SCRATCH_RECEIVED} GROUP BY pidx, group_id
+    ),
+    pairs AS (
+        SELECT a.pidx, a.group_id AS group_a, b.group_id AS group_b, a.sightings AS sightings_a,
+               b.sightings AS sightings_b, greatest(a.first_on, b.first_on) AS first_at,
+               greatest(a.last_on, b.last_on) AS last_at, list_sort(list_distinct(a.ids || b.ids)) AS ids
+        FROM g a JOIN g b ON a.pidx = b.pidx AND a.group_id < b.group_id
+    )
+    SELECT p.group_a || '|' || p.group_b || '|' || r.person_id AS row_id, p.group_a || '|' || p.group_b AS pair,
+           p.group_a, p.group_b, r.person_id AS receiver,
+           CASE WHEN starts_with(r.person_id, '{DEALER}') THEN 'dealer' ELSE 'person' END AS receiver_kind,
+           r.group_id AS receiver_group, p.sightings_a, p.sightings_b, p.first_at, p.last_at,
+           p.ids[1:{int(max_evidence)}] AS evidence, len(p.ids) AS evidence_total
+    FROM pairs p JOIN {SCRATCH_IDS} r ON r.pidx = p.pidx"""
 
 
 def pair_events_sql(*, address_max_persons: int) -> str:

@@ -24,8 +24,10 @@ from casegraph.settings import NetworkSettings, Settings
 from casegraph.store.base import Store
 
 STEPS = ("evidence", "graph", "group ties", "key players", "write")
+WRITTEN = ("person_ties", "group_tie_evidence", "group_ties", "key_players", "group_receiver_ties")
 PLAYER_COLUMNS = (
     "person_id",
+    "node",
     "group_id",
     "n_groups",
     "community",
@@ -114,41 +116,54 @@ def _run(store: Store, settings: Settings, run_id: str, progress: Progress, timi
         return days_of
 
     ties, test = tie_table(pg, params, evidence, days_for, net.onset_gap_days)
+    receivers = build.receiver_ties(store, net.evidence_per_tie)
+    ties = build.with_receivers(ties, receivers)
     t = _timed(timings, "group ties", progress, t)
     build.restore_item_ties(store)
     pg_all, nodes_all = build.load_graph(store)  # key players see who sold or held stolen items (fences)
     computed = pending() if pending is not None else communities(pg.graph, roles)
     players, methods = key_players(pg_all, roles, build.communities_onto(pg_all, pg, computed))
     players["n_groups"] = nodes_all["n_groups"].to_numpy()
+    players["node"] = players["person_id"].map(build.node_kind)
     fit = agreement(players["community"].to_numpy(), players["group_id"].to_numpy(object))
     t = _timed(timings, "key players", progress, t)
     start, end = window
     alerts = (
         tie_alerts(ties, days_of, (start, end), net, run_id) if start is not None and end is not None else []
     )
-    rows = _write(store, run_id, ties, players, alerts, net)
+    rows = _write(store, run_id, ties, players, receivers, alerts, net)
     build.drop_scratch(store)
     _timed(timings, "write", progress, t)
     return _summary(src, pg, ties, test, methods, fit, rows, window)
 
 
-def _write(store: Store, run_id: str, ties: pd.DataFrame, players: pd.DataFrame, alerts: list, net) -> dict:
+def _write(
+    store: Store,
+    run_id: str,
+    ties: pd.DataFrame,
+    players: pd.DataFrame,
+    receivers: pd.DataFrame,
+    alerts: list,
+    net: NetworkSettings,
+) -> dict:
     tie_rows = f"SELECT *, CAST(? AS VARCHAR) AS run_id FROM ({sql.person_ties_sql(net.evidence_per_tie)})"
     cols = [f.name for f in _fields("person_ties")]
     ev_cols = [f.name for f in _fields("group_tie_evidence")]
     ev_rows = f"SELECT *, CAST(? AS VARCHAR) AS run_id FROM ({sql.group_tie_evidence_sql()})"
     with store.transaction():
-        for table in ("person_ties", "group_tie_evidence", "group_ties", "key_players"):
+        for table in WRITTEN:
             store.execute(sql.delete_sql(table))
         store.execute(sql.insert_select_sql("person_ties", cols, tie_rows), [run_id])
         store.execute(sql.insert_select_sql("group_tie_evidence", ev_cols, ev_rows), [run_id])
-        store.write("group_ties", ties[list(COLUMNS)].assign(run_id=run_id))
+        store.write("group_ties", ties[[*COLUMNS, "shared_receivers"]].assign(run_id=run_id))
         store.write("key_players", players[list(PLAYER_COLUMNS)].assign(run_id=run_id))
+        store.write("group_receiver_ties", receivers.assign(run_id=run_id))
     n_alerts = write_alerts(store, alerts)
     return {
         "person_ties": int(store.scalar(sql.count_sql("person_ties"))),
         "group_ties": len(ties),
         "key_players": len(players),
+        "group_receiver_ties": len(receivers),
         "alerts": n_alerts,
     }
 

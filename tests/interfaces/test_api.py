@@ -654,15 +654,27 @@ def test_a_link_is_decided_from_its_why_panel_with_csrf_and_audit(ws):
 
 def test_a_stolen_items_path_runs_from_its_theft_to_its_sightings(ws, ws_file):
     """An item taken in an incident and pawned later: the incident lists it, its path starts with the theft."""
-    imei, agency, incident = raw(
+    imei, agency, incident, *theft_xy = raw(
         settings_for(ws_file),
-        "SELECT p.imei, p.agency, p.incident_id FROM property_items p JOIN property_events e ON e.imei = p.imei "
+        "SELECT p.imei, p.agency, p.incident_id, i.x, i.y FROM property_items p JOIN property_events e "
+        "ON e.imei = p.imei JOIN incidents i ON i.agency = p.agency AND i.incident_id = p.incident_id "
         "ORDER BY p.agency, p.item_id LIMIT 1",
     )[0]
     client = ws.client
     path = client.get(f"/api/items/IMEI:{imei}").json()
     kinds = [s["sighting_kind"] for s in path["sightings"]]
     assert kinds[0] == "taken" and len(kinds) >= 2 and path["sightings"][0]["incident_id"] == incident
+    # placed where the map draws incidents: the theft at its incident's x/y, a sale at the shop's lat/lon projected
+    first = path["sightings"][0]
+    assert (first["x"], first["y"]) == pytest.approx(theft_xy, abs=0.01) and path["map_note"] is None
+    assert all(s["x"] is not None and s["y"] is not None for s in path["sightings"])
+    flows = [
+        client.get(f"/api/groups/{g['group_id']}/item-flows").json()
+        for g in client.get("/api/groups").json()["items"]
+    ]
+    # this store's linkage never ran: no item links, so no flows, and a note that says so (the walk-through
+    # draws them on the demo store)
+    assert flows and all(fl["items"] == [] and "property_links" in fl["note"] for fl in flows)
     detail = client.get(f"/api/incidents/{incident}", params={"agency": agency}).json()
     assert f"IMEI:{imei}" in {i["identifier"] for i in detail["items"]}
     missing = client.get("/api/items/IMEI:000000000000000")

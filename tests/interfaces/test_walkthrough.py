@@ -145,16 +145,19 @@ def test_the_inbox_filters_by_kind(walk):
 
 
 def test_an_item_taken_in_an_incident_opens_its_path(walk):
-    """From an incident with a stolen phone to the phone's path: taken there first, then where it surfaced."""
+    """From an incident with a stolen phone to the phone's path: taken there first, then where it surfaced, in a
+    table, on a time line and on the map."""
     found = walk.evaluate("""async () => {
         const page = await CG.api("/api/incidents?limit=200");
         for (const i of page.items) {
             const d = await CG.api(`/api/incidents/${i.incident_id}?agency=${i.agency}`);
-            const item = (d.items || []).find((x) => x.identifier && x.identifier.startsWith("IMEI:"));
-            if (item) return [i.agency, i.incident_id, item.identifier];
+            for (const item of (d.items || []).filter((x) => x.identifier && x.identifier.startsWith("IMEI:"))) {
+                const path = await CG.api(`/api/items/${encodeURIComponent(item.identifier)}`);
+                if (path.sightings.length > 1) return [i.agency, i.incident_id, item.identifier];
+            }
         }
     }""")
-    assert found, "no incident of the first 200 lists a phone taken"
+    assert found, "no incident of the first 200 lists a phone taken that surfaced again"
     agency, incident, identifier = found
     walk.evaluate("h => { window.location.hash = h; }", f"#/incident/{agency}/{incident}")
     walk.wait_for_selector("#view[data-ready=incident]")
@@ -162,5 +165,39 @@ def test_an_item_taken_in_an_incident_opens_its_path(walk):
     walk.wait_for_selector("#view[data-ready=item]")
     rows = walk.locator("table.grid tbody tr").all_inner_texts()
     assert rows and "taken" in rows[0] and incident in rows[0]
+    assert walk.locator("svg.item-timeline circle.stop").count() == len(rows)  # each sighting on the timeline
+    assert walk.locator("svg.item-timeline circle.stop.taken").count() == 1
     shot(walk, "27-item-path")
+    # its path on the map: a line through every sighting placed in the incidents' projection, theft first
+    walk.click("#item-on-map")
+    walk.wait_for_selector("#view[data-ready=map]")
+    walk.wait_for_selector("#view[data-ready=map] path.item-path")
+    placed = walk.evaluate(
+        f"async () => (await CG.api('/api/items/{identifier}')).sightings.filter((s) => s.x !== null)"
+    )
+    assert len(placed) == len(rows) and placed[0]["sighting_kind"] == "taken"
+    assert walk.locator("path.item-stop").count() == len(placed)
+    drawn = walk.get_attribute("path.item-path", "d") or ""
+    assert drawn.count("L") == len(placed) - 1, drawn  # one segment per step of the path
+    shot(walk, "28-item-path-map")
+    assert walk.errors == []
+
+
+def test_a_groups_stolen_items_flow_on_the_map(walk):
+    """A group's item flows (theft -> where the item surfaced) as lines on the group's map, one per sighting."""
+    found = walk.evaluate("""async () => {
+        for (const g of (await CG.api("/api/groups")).items) {
+            const flows = await CG.api(`/api/groups/${g.group_id}/item-flows`);
+            const placed = flows.items.filter((f) => f.from.x !== null && f.to.x !== null);
+            if (placed.length) return [g.group_id, placed.length, [...new Set(placed.map((f) => f.city))]];
+        }
+    }""")
+    assert found, "no group of the demo city has stolen items that surfaced"
+    group, n, cities = found
+    walk.evaluate("h => { window.location.hash = h; }", f"#/map?group={group}")
+    walk.wait_for_selector("#view[data-ready=map] path.item-flow")
+    assert walk.locator("path.item-flow").count() == n
+    legend = walk.locator(".legend").inner_text()
+    assert f"where {group}'s stolen items surfaced" in legend and all(c in legend for c in cities)
+    shot(walk, "29-group-item-flows")
     assert walk.errors == []

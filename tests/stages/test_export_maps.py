@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from casegraph import trends
 from casegraph.cli import app
 from casegraph.errors import CasegraphError
-from casegraph.export.maps import place
+from casegraph.export.maps import place, projected
 from casegraph.ingest.geo import utm_crs
 from casegraph.settings import load_settings
 from casegraph.store import open_store
@@ -143,3 +143,21 @@ def test_placement_names_the_projection_or_asks_for_it():
         place(state_plane, "EPSG:32616")
     local = chicago.assign(x=(chicago["lon"] + 87.7) * 83_000, y=(chicago["lat"] - 41.85) * 111_000)
     assert place(local, utm_crs).how == "x/y placed by a plane fitted to lat/lon"
+
+
+def test_other_things_lat_lon_land_where_the_map_draws_incidents():
+    """A sighting's lat/lon goes to the incidents' own x/y: through their UTM zone, or through the inverse of the
+    plane fitted to them; missing coordinates stay missing."""
+    chicago = around_chicago()
+    riverton = pd.DataFrame({"lon": [-87.9, -87.7, np.nan], "lat": [42.35, 41.85, 41.9]})  # 55 km north; none
+    for anchors, crs in (
+        (with_xy(chicago, "EPSG:32616"), "EPSG:32616"),
+        (chicago.assign(x=(chicago["lon"] + 87.7) * 83_000, y=(chicago["lat"] - 41.85) * 111_000), None),
+    ):
+        xy = projected(anchors, riverton["lat"].to_numpy(), riverton["lon"].to_numpy(), utm_crs)
+        if crs:
+            want = with_xy(riverton.iloc[:2], crs)[["x", "y"]].to_numpy()
+        else:
+            want = np.array([[-0.2 * 83_000, 0.5 * 111_000], [0.0, 0.0]])
+        assert np.allclose(xy[:2], want, atol=1.0), (xy, want)
+        assert np.isnan(xy[2]).all()

@@ -175,6 +175,32 @@ def test_a_fence_is_named_as_receiver_not_taken_for_the_offender(linked, sightin
     assert fence not in [o["offender"] for o in answer["offenders"]]
 
 
+def test_dealers_are_nodes_and_a_shared_fence_is_a_tie_of_its_own_kind(linked, city_dir):
+    """Dealers that took in stolen items are key-player nodes; groups whose items went to the planted fence are
+    tied through it in group_receiver_ties, and those ties are not counted in the group-tie test."""
+    store, _, _ = linked
+    fence = pd.read_csv(city_dir / "fence_truth.csv", dtype=str).iloc[0]
+    dealers = store.df("SELECT * FROM key_players WHERE node = 'dealer' ORDER BY betweenness DESC")
+    shops = pd.read_csv(city_dir / "pawn_transactions.csv", dtype=str)["shop_licence"].unique()
+    assert len(dealers) and set(dealers["person_id"]) <= {f"dealer:{s}" for s in shops}
+    assert (dealers["degree"] > 0).all() and dealers["group_id"].isna().all()
+    through = store.df("SELECT * FROM group_receiver_ties WHERE receiver = ?", [fence["person_id"]])
+    buys_from = sorted(fence["buys_from"].split(";"))
+    expected = {f"{a}|{b}" for k, a in enumerate(buys_from) for b in buys_from[k + 1 :]}
+    assert set(through["pair"]) == expected
+    assert (through["receiver_kind"] == "person").all() and (
+        through["receiver_group"] == fence["group_id"]
+    ).all()
+    assert through["evidence"].map(lambda ids: any(i.startswith("property_event:") for i in ids)).all()
+    ties = store.df("SELECT * FROM group_ties")
+    assert not ties["kinds"].map(lambda k: "item" in list(k)).any()
+    shared = ties[ties["pair"].isin(expected)]
+    assert (shared["shared_receivers"] >= 1).all()
+    assert shared["explanation"].str.contains("shared receivers").all()
+    a, b = buys_from[:2]
+    assert fence["person_id"] in [r["receiver"] for r in network.tie(store, b, a)["receivers"]]
+
+
 def test_the_cli_records_and_undoes_both_kinds_of_decision(city_store_file: Path, tmp_path: Path):
     """`link items`, `link item-decide` and `link decide` from the command line, as an analyst types them."""
     from typer.testing import CliRunner

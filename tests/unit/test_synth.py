@@ -264,7 +264,8 @@ def test_config_scales_with_n() -> None:
 
 def test_stolen_property(city: Path) -> None:
     """Items with valid identifiers from incidents that list phones or laptops; sales by their thieves or by
-    the planted fence (in the resale city), a few mistyped; truth for every sighting."""
+    the planted fence (at home, then from a planted day in the resale city), a few mistyped; truth for every
+    sighting."""
     incidents = {r["incident_id"]: r for r in rows(city, "incidents")}
     items = {r["item_id"]: r for r in rows(city, "property_items")}
     assert len(items) > 100
@@ -278,7 +279,17 @@ def test_stolen_property(city: Path) -> None:
     truth = rows(city, "property_truth")
     by_fence = [t for t in truth if t["holder_id"] == fence[0]["person_id"]]
     assert len(by_fence) > 10
-    assert {sales[t["event_id"]]["shop_city"] for t in by_fence} == {fence[0]["resale_city"]}
+    onset = fence[0]["resale_from"]
+    cities = {
+        (sales[t["event_id"]]["transaction_date"][:10] >= onset, sales[t["event_id"]]["shop_city"])
+        for t in by_fence
+    }
+    assert cities == {(False, "Lakeside"), (True, fence[0]["resale_city"])}  # the planted onset in a new city
+    spread = rows(city, "item_spread_truth")
+    assert spread and {r["group_id"] for r in spread} <= set(fence[0]["buys_from"].split(";"))
+    assert all(r["city"] == fence[0]["resale_city"] and r["first_date"] >= onset for r in spread)
+    resold = [t for t in by_fence if sales[t["event_id"]]["shop_city"] == fence[0]["resale_city"]]
+    assert sum(int(r["items"]) for r in spread) == len(resold)
     thieves = {t["offender_id"] for t in by_fence}
     assert len(thieves) > 3  # several crews sell to the fence
     mistyped = [

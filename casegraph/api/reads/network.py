@@ -59,6 +59,9 @@ def tie(g: Session, group_a: str, group_b: str) -> dict[str, Any]:
     evidence = found.get("evidence")
     found["evidence_records"] = evidence_records(g, list(evidence)) if isinstance(evidence, list) else []
     found["events"] = tie_events(g, pair)
+    found["receivers"] = (
+        rows(g, queries.TIE_RECEIVERS_SQL, list(pair)) if has_table(g, "group_receiver_ties") else []
+    )
     return found
 
 

@@ -69,6 +69,15 @@ async def group_activity(request: Request, group: GroupId, period: Literal["week
     return await run(request, lambda g: activity.activity(g, people.group_key(g, group)["group_id"], period))
 
 
+@router.get(
+    "/groups/{group}/item-flows", summary="Where a group's stolen items went: theft -> sighting, with places"
+)
+async def group_item_flows(request: Request, group: GroupId) -> Any:
+    from casegraph.api.reads.items import group_item_flows as flows
+
+    return await run(request, lambda g: flows(g, people.group_key(g, group)["group_id"]))
+
+
 @router.get("/groups/{group}/areas", summary="A group's area over time (hull of its incidents per period)")
 async def group_areas(
     request: Request, group: GroupId, period: Literal["month", "quarter", "year"] = "quarter"

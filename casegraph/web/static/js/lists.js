@@ -93,13 +93,44 @@ CG.views.contact = async function contact(view, params, rest) {
 CG.views.item = async function item(view, params, rest) {
   const data = await CG.api(`/api/items/${encodeURIComponent(rest.join("/"))}`);
   view.replaceChildren(CG.el("h1", {}, `Item ${data.identifier}`),
-    CG.el("p", {}, `${data.sightings.length} sightings of this identifier, oldest first`),
+    CG.el("p", {}, `${data.sightings.length} sightings of this identifier, oldest first · `,
+      CG.el("a", { href: `#/map${CG.qs({ item: data.identifier })}`, id: "item-on-map" }, "its path on the map")),
+    itemTimeline(data.sightings),
     CG.table(data.sightings, [{ key: "occurred_at", label: "when", render: (r) => String(r.occurred_at || "").replace("T", " ") },
       { key: "sighting_kind", label: "what" }, { key: "agency" }, { key: "place", label: "where" },
       { key: "incident_id", label: "incident", render: (r) => (r.incident_id ? CG.el("a", { href: incidentHref(r.agency, r.incident_id) }, r.incident_id) : "–") },
       { key: "record_id", label: "seller or holder", render: (r) => (r.record_id ? CG.personLink(null, `${r.agency}/${r.record_id}`, `${r.agency}/${r.record_id}`) : "–") },
       { key: "sighting", label: "record" }]));
 };
+
+// The sightings on a time axis (first to last), one labelled mark each: how long the item took to surface.
+function itemTimeline(sightings) {
+  const ns = "http://www.w3.org/2000/svg";
+  const dated = sightings.filter((s) => s.occurred_at);
+  const t = dated.map((s) => Date.parse(String(s.occurred_at).slice(0, 10)));
+  const [t0, t1] = [Math.min(...t), Math.max(...t)];
+  const width = 760, pad = 70, at = (v) => pad + (t1 > t0 ? ((v - t0) / (t1 - t0)) * (width - 2 * pad) : (width - 2 * pad) / 2);
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("class", "item-timeline");
+  svg.setAttribute("viewBox", `0 0 ${width} 70`);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "the item's sightings in time");
+  const add = (tag, attrs, text) => {
+    const node = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+    if (text !== undefined) node.textContent = text;
+    svg.append(node);
+    return node;
+  };
+  add("line", { x1: pad, x2: width - pad, y1: 30, y2: 30, stroke: "#888" });
+  dated.forEach((s, i) => {
+    const x = at(t[i]);
+    add("circle", { cx: x, cy: 30, r: 6, class: `stop ${s.sighting_kind}` }).append(document.createElementNS(ns, "title"));
+    svg.lastChild.firstChild.textContent = `${s.sighting_kind} ${CG.day(s.occurred_at)} ${s.place || ""}`;
+    add("text", { x, y: i % 2 ? 58 : 14, "text-anchor": "middle", class: "stop-label" }, `${s.sighting_kind} ${CG.day(s.occurred_at)}`);
+  });
+  return svg;
+}
 
 CG.views.series = async function series(view, params, rest) {
   const data = await CG.api(`/api/series/${encodeURIComponent(rest[0])}`);

@@ -1,4 +1,5 @@
-// Map: incidents, series, a group's area over time, hot spot classes, open near-repeat alerts (their zones).
+// Map: incidents, series, a group's area over time and where its stolen items went, a stolen item's path, hot
+// spot classes, open near-repeat alerts (their zones).
 // Offline: no tile server; the plain background carries area boundaries derived from the data. Coordinates
 // are the store's projected metres (a circle's radius too: the CRS is Simple).
 "use strict";
@@ -15,10 +16,11 @@ CG.views.map = async function map(view, params) {
   const group = params.get("group");
   const series = params.get("series");
   const alertId = params.get("alert");
+  const item = params.get("item");
   const box = CG.el("div", { id: "map", class: "map" });
   const legend = CG.el("div", { class: "legend" });
   const info = CG.el("p", { class: "info", role: "status" });
-  view.replaceChildren(CG.el("h1", {}, "Map", CG.el("small", {}, [group && ` group ${group}`, series && ` series ${series}`].filter(Boolean).join(""))), info, box, legend);
+  view.replaceChildren(CG.el("h1", {}, "Map", CG.el("small", {}, [group && ` group ${group}`, series && ` series ${series}`, item && ` item ${item}`].filter(Boolean).join(""))), info, box, legend);
   if (!L) return box.replaceChildren(CG.el("p", { class: "error" }, "the map library is not built (run scripts/setup)"));
   const m = L.map(box, { crs: L.CRS.Simple, minZoom: -8, maxZoom: 4, preferCanvas: true, attributionControl: false });
   CG.cleanup.push(() => m.remove());
@@ -40,12 +42,16 @@ CG.views.map = async function map(view, params) {
   if (!group && !series) overlays["Hot spot classes"].addTo(m);
   if (group) overlays[`Area of ${group} over time`] = (await groupAreaLayer(L, group, renderer, legend)).addTo(m);
   if (series) overlays[`Series ${series}`] = (await seriesLayer(L, series)).addTo(m);
+  const far = [];  // items surface in other cities: the view takes them in
+  if (group) overlays[`Where ${group}'s stolen items went`] = (await flowLayer(L, group, legend, far)).addTo(m);
+  if (item) overlays[`Path of ${item}`] = (await itemLayer(L, item, legend, far)).addTo(m);
   overlays["Near-repeat alerts (open)"] = riskLayer(L, risk, legend).addTo(m);
   L.control.layers(null, overlays, { collapsed: false }).addTo(m);
   const all = areas.items.flatMap((a) => a.ring).concat(points.rows.map((r) => [r[points.columns.indexOf("x")], r[points.columns.indexOf("y")]]));
   const focus = alertId && risk.items[0] && risk.items[0].detail;
   if (focus) m.fitBounds(L.latLngBounds([ll(focus.x - 2 * focus.radius_m, focus.y - 2 * focus.radius_m), ll(focus.x + 2 * focus.radius_m, focus.y + 2 * focus.radius_m)]));
-  else if (all.length) m.fitBounds(L.latLngBounds(all.map(([x, y]) => ll(x, y))));
+  else if (item && far.length) m.fitBounds(L.latLngBounds(far.map(([x, y]) => ll(x, y))).pad(0.2));
+  else if (all.length || far.length) m.fitBounds(L.latLngBounds(all.concat(far).map(([x, y]) => ll(x, y))));
   else m.setView([0, 0], 0);
   info.replaceChildren(CG.note(points) || "", `${points.shown || 0} of ${points.total || 0} incidents shown`,
     hot.note ? CG.el("span", { class: "note" }, ` · hot spots: ${hot.status}: ${hot.note}`) : "");
@@ -110,6 +116,44 @@ async function seriesLayer(L, series) {
   const path = data.members.filter((m) => m.x !== null).map((m) => ll(m.x, m.y));
   return L.layerGroup([L.polyline(path, { color: "#000", weight: 2, dashArray: "4 4" }),
     ...path.map((p, i) => L.circleMarker(p, { radius: 6, color: "#000", fillColor: "#ffeb3b", fillOpacity: 1 }).bindTooltip(`${i + 1}. ${data.members[i].incident_id}`))]);
+}
+
+const SIGHTING_COLORS = { taken: "#d62728", pawned: "#ff7f0e", sold: "#9467bd", found_on_person: "#1f77b4",
+  recovered: "#2ca02c", carrier_report: "#17becf" };
+
+async function itemLayer(L, identifier, legend, far) {
+  // The item's path in time order: where it was taken, then each sighting (SVG, so each part is a DOM element).
+  const data = await CG.api(`/api/items/${encodeURIComponent(identifier)}`);
+  const placed = data.sightings.filter((s) => s.x !== null && s.y !== null);
+  far.push(...placed.map((s) => [s.x, s.y]));
+  const svg = L.svg();
+  const path = placed.map((s) => ll(s.x, s.y));
+  const kinds = [...new Set(placed.map((s) => s.sighting_kind))];
+  legend.append(CG.el("div", {}, CG.el("strong", {}, `path of ${identifier}: `), kinds.map((k) => swatch(SIGHTING_COLORS[k] || "#555", k)),
+    `${placed.length} of ${data.sightings.length} sightings placed`, data.map_note ? CG.el("span", { class: "note" }, ` · ${data.map_note}`) : ""));
+  return L.layerGroup([L.polyline(path, { color: "#333", weight: 3, dashArray: "8 6", className: "item-path", renderer: svg }),
+    ...placed.map((s, i) => L.circleMarker(path[i], { radius: 7, color: "#000", weight: 1, fillColor: SIGHTING_COLORS[s.sighting_kind] || "#555",
+      fillOpacity: 1, className: "item-stop", renderer: svg })
+      .bindTooltip(`${i + 1}. ${s.sighting_kind} · ${CG.day(s.occurred_at)} · ${s.place || s.agency}`)
+      .bindPopup(() => CG.el("div", {}, `${i + 1}. ${s.sighting_kind} ${CG.day(s.occurred_at)} `,
+        s.incident_id ? CG.el("a", { href: `#/incident/${encodeURIComponent(s.agency)}/${encodeURIComponent(s.incident_id)}` }, s.incident_id) : s.sighting)))]);
+}
+
+async function flowLayer(L, group, legend, far) {
+  // One arrow-like line per sighting of an item taken in the group's incidents: theft -> where it surfaced.
+  const data = await CG.api(`/api/groups/${encodeURIComponent(group)}/item-flows`);
+  const flows = data.items.filter((f) => f.from.x !== null && f.to.x !== null);
+  far.push(...flows.map((f) => [f.to.x, f.to.y]));
+  const cities = [...new Set(flows.map((f) => f.city))].sort();
+  const color = Object.fromEntries(cities.map((c, i) => [c, OFFENCE_COLORS[(i + 3) % OFFENCE_COLORS.length]]));
+  const svg = L.svg();
+  if (data.items.length) legend.append(CG.el("div", {}, CG.el("strong", {}, `where ${group}'s stolen items surfaced: `),
+    cities.map((c) => swatch(color[c], `${c} (${flows.filter((f) => f.city === c).length})`)), CG.note(data) || ""));
+  return L.layerGroup(flows.flatMap((f) => [
+    L.polyline([ll(f.from.x, f.from.y), ll(f.to.x, f.to.y)], { color: color[f.city], weight: 2, opacity: 0.7, className: "item-flow", renderer: svg })
+      .bindTooltip(`${f.item_id}: taken in ${f.incident_id} (${f.theft_area || "?"}) → ${f.kind} ${CG.day(f.occurred_at)} at ${f.dealer || "?"}, ${f.city}`),
+    L.circleMarker(ll(f.to.x, f.to.y), { radius: 4, color: color[f.city], weight: 1, fillOpacity: 0.9, renderer: svg }),
+  ]));
 }
 
 function shade(i, n) {
