@@ -11,7 +11,7 @@
    peer takes 45-90 minutes a data set on this machine, so its pair scores are cached in
    bench/results/linkage-peer/<data set> (with the command, its date, wall time and peak memory, and a
    fingerprint of the data, peer.py and its pins); the bench reads them while the fingerprint matches, says
-   so in the table, and re-runs the peer only with --rerun-peer (or when nothing matching is cached).
+   so in the table, and runs the peer only with --rerun-peer (a data set with no matching cache says so).
    Wall time and peak resident memory are each tool's whole process (wait4).
 2. The synthetic city (5,000 incidents, seed 7): `casegraph eval linkage` with default settings.
 3. A million synthetic incidents (the demo store of bench/common.py, cached in bench/results/demo-1000000,
@@ -127,12 +127,14 @@ def peer_run(folder: Path, out: Path) -> dict[str, Any]:
     return record
 
 
-def peer_eval(folder: Path, out: Path, rerun: bool) -> dict[str, Any]:
-    """The peer's figures: from its cached scores while they match the data, else (or with --rerun-peer)
-    from a new run."""
+def peer_eval(folder: Path, out: Path, rerun: bool) -> dict[str, Any] | None:
+    """The peer's figures: from its cached scores while they match the data, from a new run with
+    --rerun-peer, else None (a run takes most of an hour: never started unasked)."""
     path = out / "measurement.json"
     record = json.loads(path.read_text()) if path.exists() else {}
     cached = not rerun and record.get("fingerprint") == peer_fingerprint(folder)
+    if not cached and not rerun:
+        return None
     if not cached:
         record = peer_run(folder, out)
     per_model: dict[str, list[dict[str, float]]] = {"naive_bayes": [], "gradient_boosting": []}
@@ -208,6 +210,9 @@ def real_data(work: Path, skip_peer: bool, rerun_peer: bool) -> list[dict[str, A
         if skip_peer:
             continue
         peer = peer_eval(folder, PEER_CACHE / folder.name, rerun_peer)
+        if peer is None:
+            print(f"{folder.name}: no cached peer scores match this data; --rerun-peer runs the peer")
+            continue
         if peer["cached"]:
             print(
                 f"{folder.name}: peer figures from its cached scores of {peer['finished']} UTC: {peer['command']}"
