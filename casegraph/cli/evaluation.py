@@ -210,21 +210,11 @@ def eval_linkage(
 
 
 def _render_linkage(d: dict[str, Any]) -> None:
-    keys = (
-        "blocking_recall",
-        "auc",
-        "average_precision",
-        "top10_any",
-        "top10_all",
-        "top25_any",
-        "bcubed_f1",
-        "adjusted_rand",
-    )
     out.print(
         table_of(
             f"linkage on {d['n_incidents']} incidents, {d['n_series']} held-out series per split "
             f"(linked by {d['linked_by']}) in {d['seconds']} s",
-            [{k: round(d[k], 3) for k in keys}],
+            [{k: round(d[k], 3) for k in evaluation.linkage.LINKAGE_METRICS}],
         )
     )
 

@@ -21,6 +21,17 @@ from casegraph.settings import Settings
 from casegraph.store import Store
 
 TRUTH = ("incident_truth",)
+# The linkage figures `casegraph eval linkage` and bench/linkage show, in their order.
+LINKAGE_METRICS = (
+    "blocking_recall",
+    "auc",
+    "average_precision",
+    "top10_any",
+    "top10_all",
+    "top25_any",
+    "bcubed_f1",
+    "adjusted_rand",
+)
 
 
 def score(store: Store, city: Path) -> dict[str, Any]:

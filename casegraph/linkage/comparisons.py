@@ -17,6 +17,7 @@ KINDS = (
     "distance",
     "relative_distance",
     "time_gap",
+    "space_time",
     "cycle_gap",
     "same_code",
     "category",
@@ -41,7 +42,15 @@ class Comparison:
     @property
     def direction(self) -> int:
         """+1 when a larger value is more evidence of a link (similarity), -1 when less (a gap or distance)."""
-        gaps = ("distance", "relative_distance", "time_gap", "cycle_gap", "range_gap", "number_gap")
+        gaps = (
+            "distance",
+            "relative_distance",
+            "time_gap",
+            "space_time",
+            "cycle_gap",
+            "range_gap",
+            "number_gap",
+        )
         return -1 if self.kind in gaps else 1
 
 
@@ -63,6 +72,14 @@ COMPARISONS: tuple[Comparison, ...] = (
         _WINDOW,
         "days",
         "Expected absolute time difference, both occurrences uniform over their time windows (Porter)",
+    ),
+    Comparison(
+        "distance_times_days",
+        "space_time",
+        ("x", "y", "occurred_from"),  # and occurred_to, which every comparison reads
+        "m x days",
+        "Distance times days apart: small only for a pair near in both place and time, the interaction of the "
+        "two that the additive pair models cannot learn from either alone",
     ),
     Comparison(
         "hours_apart_in_day",

@@ -157,7 +157,7 @@ class IncidentEncoder:
         self, c: Comparison, frame: pd.DataFrame, t_lo: np.ndarray, t_hi: np.ndarray
     ) -> dict[str, np.ndarray]:
         get = _getter(frame)
-        if c.kind == "distance":
+        if c.kind in ("distance", "space_time"):
             return {"x": get("x"), "y": get("y")}
         if c.kind == "relative_distance":
             return {"spacing": local_spacing(get("x"), get("y"))}

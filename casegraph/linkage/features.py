@@ -61,6 +61,10 @@ def time_gap(sides: Sides, c: Comparison) -> np.ndarray:
     return expected_abs_diff(lo[0], hi[0], lo[1], hi[1]) / 24.0
 
 
+def space_time(sides: Sides, c: Comparison) -> np.ndarray:
+    return distance(sides, c) * time_gap(sides, c)
+
+
 def cycle(sides: Sides, c: Comparison) -> np.ndarray:
     moments = _both(sides, f"{c.name}:moment")
     if moments is None:
@@ -126,6 +130,7 @@ KIND_FUNCTIONS: dict[str, Callable[[Sides, Comparison], np.ndarray]] = {
     "distance": distance,
     "relative_distance": relative_distance,
     "time_gap": time_gap,
+    "space_time": space_time,
     "cycle_gap": cycle,
     "same_code": same_code,
     "category": category,

@@ -254,7 +254,8 @@ def _median(column: np.ndarray) -> float:
 class AveragedModel(_BinaryPairClassifier):
     """The mean of several explainable pair models' log-odds (e.g. Bayes factors and boosted shape functions):
     still additive, each feature's contribution the mean of theirs. Their errors differ (coarse bins against
-    fitted curves), so the mean ranks better than either (Israeli burglaries: AUC 0.961 against 0.958)."""
+    fitted curves), so the mean ranks better than either, and better than picking one on noisy
+    cross-validation (Israeli burglaries, default pipeline: AUC 0.961 against 0.957; Porter 0.920 against 0.915)."""
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"estimators": [list, None]}
 

@@ -78,10 +78,10 @@ def test_the_tutorial_runs_as_written(tmp_path):
 
 
 def assert_similar_shares_the_offender(store: Path, data: Path) -> None:
-    """'Every one of the six has the same offender as CID#16980 in the police's own file.'"""
+    """'Every one of the four has the same offender as CID#16980 in the police's own file.'"""
     env = {**os.environ, "CASEGRAPH_STORE": str(store)}
     done = subprocess.run(
-        [sys.executable, "-m", "casegraph", "--json", "similar", "CID#16980", "--top", "6"],
+        [sys.executable, "-m", "casegraph", "--json", "similar", "CID#16980", "--top", "4"],
         env=env,
         capture_output=True,
         text=True,
@@ -92,4 +92,4 @@ def assert_similar_shares_the_offender(store: Path, data: Path) -> None:
         for row in csv.DictReader(fh):
             offenders[row["crime_id"]].add(row["offender_id"])
     found = [r["incident_id"] for r in json.loads(done.stdout)["results"]]
-    assert len(found) == 6 and all(offenders[i] & offenders["CID#16980"] for i in found), found
+    assert len(found) == 4 and all(offenders[i] & offenders["CID#16980"] for i in found), found

@@ -61,6 +61,11 @@ def test_place_and_time(features):
     )  # a day-long window: no information
 
 
+def test_space_time_is_distance_times_days(features):
+    assert features.loc["01", "distance_times_days"] == pytest.approx(500.0 * (2 + 1 / 24), rel=1e-5)
+    assert math.isnan(features.loc["03", "distance_times_days"])  # no place: no evidence either way
+
+
 def test_categories_weigh_rare_agreement(features):
     # 'house' is 2 of the 3 recorded premises: agreement = 1 + surprisal = 1 - ln(2/3)
     assert features.loc["01", "premises"] == pytest.approx(1 - math.log(2 / 3), rel=1e-5)
