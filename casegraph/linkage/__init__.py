@@ -11,7 +11,7 @@ from __future__ import annotations
 from casegraph.linkage.attribute import attribute
 from casegraph.linkage.comparisons import COMPARISONS, fields_read
 from casegraph.linkage.query import similar
-from casegraph.linkage.stage import run
+from casegraph.linkage.stage import ENGINES, run
 
 READS = (
     "incidents",
@@ -47,6 +47,7 @@ BLOCKING_FIELDS = (
 __all__ = [
     "BLOCKING_FIELDS",
     "COMPARISON_FIELDS",
+    "ENGINES",
     "FEATURE_FIELDS",
     "LINK_REASON_FIELDS",
     "READS",

@@ -21,6 +21,7 @@ from casegraph.network.tietable import COLUMNS, day_to_date, tie_table
 from casegraph.progress import NoProgress, Progress
 from casegraph.schema import model
 from casegraph.settings import NetworkSettings, Settings
+from casegraph.store import require_engine
 from casegraph.store.base import Store
 
 STEPS = ("evidence", "graph", "group ties", "key players", "write")
@@ -66,8 +67,12 @@ def role_params(net: NetworkSettings) -> RoleParams:
     )
 
 
+ENGINES = ("duckdb",)  # the engines this stage runs on (the store's engine decides)
+
+
 def run(store: Store, settings: Settings, *, progress: Progress | None = None) -> dict[str, Any]:
     """Build the person graph, test every pair of groups, rank key players; write the derived tables."""
+    require_engine(store, "network", ENGINES)
     progress, started = progress or NoProgress(), time.perf_counter()
     timings: dict[str, float] = {}
     run_id = store.new_run("network", settings.network.model_dump())

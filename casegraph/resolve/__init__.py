@@ -13,7 +13,7 @@ import pandas as pd
 from casegraph.resolve import sql
 from casegraph.resolve.assign import recluster
 from casegraph.resolve.review import decide, decisions, explain, record_key, review_queue, undo
-from casegraph.resolve.stage import run
+from casegraph.resolve.stage import ENGINES, run
 from casegraph.store import Store
 
 READS = ("person_records", "resolve_decisions")
@@ -43,6 +43,7 @@ def records_of(store: Store, person_id: str) -> pd.DataFrame:
 
 
 __all__ = [
+    "ENGINES",
     "READS",
     "WRITES",
     "decide",

@@ -1,0 +1,101 @@
+"""The stages' SQL is written once, in DuckDB's dialect; this module turns it into another engine's (Spark SQL).
+
+The few differences are handled here and nowhere else: parameters (`?`) become literals of the statement, and
+sqlglot rewrites function names, quoting and casts. A statement sqlglot cannot translate is an error that
+quotes it, never a silent change of meaning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.tokens import Tokenizer, TokenType
+
+from casegraph.errors import EngineError
+from casegraph.store.base import Params
+
+SOURCE = "duckdb"
+
+
+def literal_sql(value: Any) -> str:
+    """A Python value as a DuckDB literal (numpy scalars, pandas timestamps and lists included)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    if isinstance(value, tuple | np.ndarray):
+        value = list(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(literal_sql(v) for v in value) + "]"
+    if isinstance(value, dt.datetime):
+        return f"CAST('{value.isoformat(sep=' ')}' AS TIMESTAMP)"
+    return exp.convert(value).sql(SOURCE)
+
+
+def bind(sql: str, params: Params) -> str:
+    """Each `?` of the statement (not one inside a string) replaced by its value as a literal."""
+    if not params:
+        return sql
+    if isinstance(params, dict):
+        raise EngineError("named parameters are not supported by this engine: use ? placeholders")
+    marks = [t.start for t in Tokenizer().tokenize(sql) if t.token_type == TokenType.PLACEHOLDER]
+    if len(marks) != len(params):
+        raise EngineError(f"{len(params)} parameters for {len(marks)} placeholders in: {sql[:300]}")
+    out, last = [], 0
+    for start, value in zip(marks, params, strict=True):
+        out += [sql[last:start], literal_sql(value)]
+        last = start + 1
+    return "".join([*out, sql[last:]])
+
+
+@lru_cache(maxsize=1024)
+def parsed(sql: str) -> exp.Expr:
+    """The statement's syntax tree (DuckDB dialect); cached, so copy before changing it."""
+    try:
+        tree = sqlglot.parse_one(sql, read=SOURCE)
+    except SqlglotError as exc:
+        raise EngineError(
+            f"cannot translate this statement for another engine: {exc}\n  in: {sql[:500]}"
+        ) from exc
+    if tree is None:
+        raise EngineError(f"empty statement: {sql[:200]!r}")
+    return tree
+
+
+def statement(sql: str, params: Params = None) -> exp.Expr:
+    """The statement with its parameters bound, as a tree to route (query, insert, delete, update) or render."""
+    return parsed(bind(sql, params)).copy()
+
+
+def _anchored(node: exp.Expr) -> exp.Expr:
+    """DuckDB's regexp_full_match(x, p) (the whole value matches): Spark's x RLIKE '^(?:p)$'."""
+    if not isinstance(node, exp.RegexpFullMatch):
+        return node
+    pattern = node.expression
+    anchored: exp.Expr = (
+        exp.Literal.string(f"^(?:{pattern.this})$")
+        if isinstance(pattern, exp.Literal)
+        else exp.func("concat", exp.Literal.string("^(?:"), pattern, exp.Literal.string(")$"))
+    )
+    return exp.RegexpLike(this=node.this, expression=anchored)
+
+
+# What sqlglot leaves as DuckDB's own functions, rewritten for each target dialect.
+REWRITES = {"spark": (_anchored,)}
+
+
+def render(tree: exp.Expr, dialect: str = "spark") -> str:
+    for rewrite in REWRITES.get(dialect, ()):
+        tree = tree.transform(rewrite)
+    try:
+        return tree.sql(dialect=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE)
+    except SqlglotError as exc:
+        raise EngineError(
+            f"{dialect} cannot run this statement: {exc}\n  in: {tree.sql(SOURCE)[:500]}"
+        ) from exc
