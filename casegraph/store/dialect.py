@@ -18,9 +18,12 @@ from sqlglot.errors import SqlglotError
 from sqlglot.tokens import Tokenizer, TokenType
 
 from casegraph.errors import EngineError
+from casegraph.schema import model
 from casegraph.store.base import Params
 
 SOURCE = "duckdb"
+# DuckDB's len() is a string's length or a list's: the schema says which columns are lists.
+LIST_COLUMNS = frozenset(f.name for t in model.tables.values() for f in t.fields if f.type == "list")
 
 
 def literal_sql(value: Any) -> str:
@@ -86,8 +89,33 @@ def _anchored(node: exp.Expr) -> exp.Expr:
     return exp.RegexpLike(this=node.this, expression=anchored)
 
 
+def _whole_parts(node: exp.Expr) -> exp.Expr:
+    """DuckDB's date_sub(part, a, b) (whole parts elapsed, e.g. an age in years): Spark's TIMESTAMPDIFF."""
+    if not (
+        isinstance(node, exp.Anonymous)
+        and str(node.this).lower() == "date_sub"
+        and len(node.expressions) == 3
+    ):
+        return node
+    part, start, end = node.expressions
+    if not isinstance(part, exp.Literal):
+        raise EngineError(f"date_sub needs a literal part to run on another engine: {node.sql(SOURCE)}")
+    return exp.Anonymous(this="TIMESTAMPDIFF", expressions=[exp.var(part.this.upper()), start, end])
+
+
+def _list_length(node: exp.Expr) -> exp.Expr:
+    """len(list): Spark's size(), not its string length()."""
+    if not isinstance(node, exp.Length):
+        return node
+    arg = node.this
+    listed = isinstance(arg, exp.Array | exp.ArrayDistinct) or (
+        isinstance(arg, exp.Column) and arg.name in LIST_COLUMNS
+    )
+    return exp.ArraySize(this=arg) if listed else node
+
+
 # What sqlglot leaves as DuckDB's own functions, rewritten for each target dialect.
-REWRITES = {"spark": (_anchored,)}
+REWRITES = {"spark": (_anchored, _whole_parts, _list_length)}
 
 
 def render(tree: exp.Expr, dialect: str = "spark") -> str:
