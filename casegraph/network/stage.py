@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from casegraph.errors import EngineError
 from casegraph.network import build, sql
 from casegraph.network.alerts import tie_alerts, write_alerts
 from casegraph.network.roles import (
@@ -67,7 +68,7 @@ def role_params(net: NetworkSettings) -> RoleParams:
     )
 
 
-ENGINES = ("duckdb",)  # the engines this stage runs on (the store's engine decides)
+ENGINES = ("duckdb", "spark")  # the engines this stage runs on (the store's engine decides)
 
 
 def run(store: Store, settings: Settings, *, progress: Progress | None = None) -> dict[str, Any]:
@@ -90,6 +91,19 @@ def run(store: Store, settings: Settings, *, progress: Progress | None = None) -
     return summary
 
 
+def check_driver_graph(store: Store, settings: Settings) -> None:
+    """Leiden, betweenness and the null model need the whole person graph in one process (on Spark, the
+    driver): past the stated size it is refused, saying so, rather than run the driver out of memory."""
+    if store.engine != "spark":
+        return
+    edges, limit = build.edge_count(store), settings.engine.driver_graph_max_edges
+    if edges > limit:
+        raise EngineError(
+            f"the person graph has {edges:,} edges: network's graph algorithms (Leiden, betweenness, the tie "
+            f"null model) run on the Spark driver, which takes at most engine.driver_graph_max_edges = {limit:,}"
+        )
+
+
 def _timed(timings: dict[str, float], name: str, progress: Progress, started: float) -> float:
     now = time.perf_counter()
     timings[name] = round(now - started, 2)
@@ -103,6 +117,7 @@ def _run(store: Store, settings: Settings, run_id: str, progress: Progress, timi
     build.make_scratch(store, settings, src)
     build.set_aside_item_ties(store)
     t = _timed(timings, "evidence", progress, t)
+    check_driver_graph(store, settings)
     pg, nodes = build.load_graph(store)
     params = tie_params(net)
     build.make_sides(store, pg, nodes["pidx"].to_numpy(), params.sides(pg))

@@ -114,8 +114,37 @@ def _list_length(node: exp.Expr) -> exp.Expr:
     return exp.ArraySize(this=arg) if listed else node
 
 
+# DuckDB's arg_min_null / arg_max_null keep a row whose value is null (only a null key is skipped): so do
+# Spark's min_by / max_by.
+BY_NULL = {"arg_min_null": "MIN_BY", "arg_max_null": "MAX_BY"}
+
+
+def _by_null(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() in BY_NULL:
+        return exp.Anonymous(this=BY_NULL[str(node.this).lower()], expressions=node.expressions)
+    return node
+
+
+def _list_slice(node: exp.Expr) -> exp.Expr:
+    """DuckDB's list[a:b] (1-based, both ends in): Spark's slice(list, a, b - a + 1)."""
+    if not (isinstance(node, exp.Bracket) and len(node.expressions) == 1):
+        return node
+    cut = node.expressions[0]
+    if not isinstance(cut, exp.Slice):
+        return node
+    start = cut.this or exp.Literal.number(1)
+    end = cut.expression or exp.ArraySize(this=node.this.copy())
+    if isinstance(start, exp.Literal) and isinstance(end, exp.Literal):
+        length: exp.Expr = exp.Literal.number(int(end.this) - int(start.this) + 1)
+    else:
+        length = exp.Add(
+            this=exp.Sub(this=end.copy(), expression=start.copy()), expression=exp.Literal.number(1)
+        )
+    return exp.Anonymous(this="SLICE", expressions=[node.this, start, length])
+
+
 # What sqlglot leaves as DuckDB's own functions, rewritten for each target dialect.
-REWRITES = {"spark": (_anchored, _whole_parts, _list_length)}
+REWRITES = {"spark": (_anchored, _whole_parts, _list_length, _by_null, _list_slice)}
 
 
 def render(tree: exp.Expr, dialect: str = "spark") -> str:

@@ -141,7 +141,8 @@ class SparkStore:
         return self._guarded(frame.toArrow, None)
 
     def df(self, sql: str, params: Params = None) -> pd.DataFrame:
-        return self.arrow(sql, params).to_pandas()
+        # dates as datetime64, as DuckDB's fetchdf gives them (stages see the same frame on both engines)
+        return self.arrow(sql, params).to_pandas(date_as_object=False)
 
     def rows(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
         frame = self.frame(sql, params)
@@ -159,7 +160,8 @@ class SparkStore:
             return call()
         except _spark_errors() as exc:
             shown = f"\n  in: {render(tree)[:500]}" if tree is not None else ""
-            raise EngineError(f"spark: {str(exc).splitlines()[0][:800]}{shown}") from exc
+            said = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+            raise EngineError(f"spark: {said[:800]}{shown}") from exc
 
     # -- statements that change tables (Parquet has no UPDATE or DELETE: copy on write) -----------------------
     def _handler(self, tree: exp.Expr) -> Callable[[Any], None] | None:
@@ -212,24 +214,40 @@ class SparkStore:
         temporary = properties is not None and bool(properties.find(exp.TemporaryProperty))
         if not temporary or tree.expression is None:
             raise EngineError("the spark store creates its tables from the schema; only CREATE TEMP TABLE AS")
-        name = tree.this.name
-        self.spark.sql(render(tree.expression)).localCheckpoint(eager=True).createOrReplaceTempView(name)
+        self._set_temp(tree.this.name, self.spark.sql(render(tree.expression)))
+
+    def _set_temp(self, name: str, frame: DataFrame) -> None:
+        """A temporary table's rows, computed now (a later change to what it was made from leaves it alone)."""
+        frame.localCheckpoint(eager=True).createOrReplaceTempView(name)
         self._temp.add(name)
 
     def _drop_temp(self, tree: exp.Drop) -> None:
-        name = tree.this.name
+        from sqlglot import exp
+
+        table = tree.find(exp.Table)
+        if table is None:
+            raise EngineError(f"the spark store drops temporary tables only: {tree.sql()[:200]}")
+        name = table.name
         if name in self.table_names():
             raise EngineError(f"the spark store does not drop its table {name}")
         self.spark.catalog.dropTempView(name)
         self._temp.discard(name)
 
     def _append(self, name: str, frame: DataFrame) -> None:
+        if name in self._temp:
+            self._set_temp(
+                name, self.spark.table(name).unionByName(frame.select(*self._aligned(name, frame)))
+            )
+            return
         frame.select(*self._aligned(name, frame)).write.mode("append").parquet(
             str(tables.folder(self.root, name))
         )
         self._refresh(name)
 
     def _replace(self, name: str, frame: DataFrame) -> None:
+        if name in self._temp:
+            self._set_temp(name, frame)
+            return
         staged = tables.staging(self.root, name)
         frame.select(*self._aligned(name, frame)).write.parquet(str(staged))
         tables.swap_in(self.root, name, staged)

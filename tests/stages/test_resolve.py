@@ -238,6 +238,7 @@ def eval_resolve(folder: Path) -> dict[str, Any]:
     )
     assert result.exit_code == 0, result.output
     data: dict[str, Any] = json.loads(result.output.strip().splitlines()[-1])
+    assert data["engine"] == data["ingest_engine"] == "duckdb"
     return data
 
 

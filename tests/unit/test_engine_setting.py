@@ -46,3 +46,18 @@ def test_a_server_store_is_not_combined_with_the_spark_engine(settings) -> None:
     settings.engine.name = "spark"
     with pytest.raises(EngineError, match="server store computes its stage runs in DuckDB"):
         open_store(settings, "postgresql://localhost:1/none")
+
+
+def test_a_file_verb_refuses_the_spark_engine_rather_than_run_in_process(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from casegraph.cli import app
+
+    points = tmp_path / "points.csv"
+    points.write_text("x,y,date\n0,0,2024-01-01\n10,0,2024-01-02\n500,0,2024-01-09\n")
+    ran = CliRunner().invoke(app, ["--engine", "spark", "--json", "trends", "knox", str(points)])
+    assert ran.exit_code == 2
+    assert "no spark version" in ran.output
+    ran = CliRunner().invoke(app, ["--json", "trends", "knox", str(points), "--perms", "9"])
+    assert ran.exit_code == 0, ran.output
+    assert '"engine": "in-process"' in ran.output

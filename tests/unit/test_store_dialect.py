@@ -51,3 +51,10 @@ def test_duckdb_only_functions_become_spark_ones() -> None:
     assert "TIMESTAMPDIFF(YEAR, dob, CAST(seen AS DATE))" in sql
     assert "ARRAY_CONTAINS(CAST(ARRAY('suspect', 'arrestee') AS ARRAY<STRING>), role)" in sql
     assert "REGEXP_FULL_MATCH" not in sql and "DATE_SUB" not in sql
+
+
+def test_list_slices_and_null_keeping_arg_min_become_spark_ones() -> None:
+    sql = render(statement("SELECT list_sort(x)[1:50] AS a, x[2:] AS b, arg_min_null(v, k) AS c FROM t"))
+    assert "SLICE(ARRAY_SORT(x), 1, 50)" in sql
+    assert "SLICE(x, 2, SIZE(x) - 2 + 1)" in sql
+    assert "MIN_BY(v, k)" in sql
