@@ -143,8 +143,19 @@ def _list_slice(node: exp.Expr) -> exp.Expr:
     return exp.Anonymous(this="SLICE", expressions=[node.this, start, length])
 
 
+def _row_in(node: exp.Expr) -> exp.Expr:
+    """(a, b) IN (SELECT (a, b) FROM t): DuckDB compares one row value; Spark wants the subquery's columns."""
+    if isinstance(node, exp.In) and isinstance(node.args.get("query"), exp.Expr):
+        select = node.args["query"].unnest()
+        if isinstance(select, exp.Select) and len(select.expressions) == 1:
+            only = select.expressions[0]
+            if isinstance(only, exp.Tuple):
+                select.set("expressions", [e.copy() for e in only.expressions])
+    return node
+
+
 # What sqlglot leaves as DuckDB's own functions, rewritten for each target dialect.
-REWRITES = {"spark": (_anchored, _whole_parts, _list_length, _by_null, _list_slice)}
+REWRITES = {"spark": (_anchored, _whole_parts, _list_length, _by_null, _list_slice, _row_in)}
 
 
 def render(tree: exp.Expr, dialect: str = "spark") -> str:

@@ -58,3 +58,8 @@ def test_list_slices_and_null_keeping_arg_min_become_spark_ones() -> None:
     assert "SLICE(ARRAY_SORT(x), 1, 50)" in sql
     assert "SLICE(x, 2, SIZE(x) - 2 + 1)" in sql
     assert "MIN_BY(v, k)" in sql
+
+
+def test_a_row_value_in_a_subquery_compares_its_columns() -> None:
+    sql = render(statement("SELECT * FROM e WHERE (a, b) IN (SELECT (a, b) FROM t WHERE n > 1)"))
+    assert "(a, b) IN (SELECT a, b FROM t WHERE n > 1)" in sql
