@@ -22,8 +22,10 @@ class Section(BaseModel):
 
 
 class StoreSettings(Section):
-    path: str = Field("casegraph.duckdb", description="Store file (env CASEGRAPH_STORE).")
-    engine: Literal["duckdb", "spark"] = Field("duckdb", description="Engine: duckdb (embedded) or spark.")
+    path: str = Field(
+        "casegraph.duckdb",
+        description="Store file (env CASEGRAPH_STORE); with the spark engine, a folder of Parquet tables.",
+    )
     key_env: str = Field(
         "CASEGRAPH_KEY",
         description="Environment variable holding the encryption key, if the store is encrypted.",
@@ -33,6 +35,29 @@ class StoreSettings(Section):
     )
     memory_limit: str = Field("8GB", description="DuckDB memory limit.")
     threads: int = Field(2, ge=1, description="DuckDB worker threads.")
+
+
+class EngineSettings(Section):
+    """The one engine every stage runs on (store, SQL, Splink); a stage that cannot run on it says so."""
+
+    name: Literal["duckdb", "spark"] = Field(
+        "duckdb",
+        description="duckdb (embedded, one machine) or spark (PySpark: tables as Parquet folders; env "
+        "CASEGRAPH_ENGINE, or --engine).",
+    )
+    spark_master: str | None = Field(
+        None, description="Spark master URL (default local[N], N = store.threads: local mode)."
+    )
+    spark_driver_memory: str = Field("2g", description="Spark driver memory (local mode: all of Spark).")
+    spark_shuffle_partitions: int = Field(
+        8, ge=1, description="Partitions of Spark's joins and aggregations (spark.sql.shuffle.partitions)."
+    )
+    driver_graph_max_edges: int = Field(
+        5_000_000,
+        ge=1,
+        description="Whole-graph algorithms (Leiden, betweenness) run on the Spark driver: a graph with more "
+        "edges than this is refused rather than run out of memory.",
+    )
 
 
 class UserSettings(Section):
@@ -104,10 +129,6 @@ class SafeguardSettings(Section):
 class ResolveSettings(Section):
     """Identity resolution (stage `resolve`)."""
 
-    engine: Literal["duckdb", "spark"] = Field(
-        "duckdb",
-        description="Engine Splink runs on: duckdb (the store's own connection) or spark (local mode).",
-    )
     match_threshold: float = Field(
         0.9,
         gt=0,
@@ -513,6 +534,7 @@ class CheckSettings(Section):
 
 class Settings(Section):
     store: StoreSettings = Field(default_factory=StoreSettings, description="Where and how data is stored.")
+    engine: EngineSettings = Field(default_factory=EngineSettings, description="The engine stages run on.")
     user: UserSettings = Field(default_factory=UserSettings, description="The session's stated purpose.")
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Import of records.")
     safeguards: SafeguardSettings = Field(default_factory=SafeguardSettings, description="Policy rules.")
@@ -527,7 +549,7 @@ class Settings(Section):
 
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "CASEGRAPH_STORE": ("store", "path"),
-    "CASEGRAPH_ENGINE": ("store", "engine"),
+    "CASEGRAPH_ENGINE": ("engine", "name"),
 }
 # Identity is never a setting: an embedded store acts for the account that owns its file, and a server store
 # signs its users in (CASEGRAPH_USER with CASEGRAPH_PASSWORD, or a `casegraph login` token).
@@ -538,6 +560,8 @@ REMOVED = {
     ): "who acts is the account that owns the store file (embedded) or a signed-in user (server)",
     ("user", "agency"): "give an import's agency with --agency, the file's agency column or [ingest] agency",
     ("user", "role"): "an embedded store has no roles; a server's roles are kept by the server",
+    ("store", "engine"): "the engine is one setting for every stage: [engine] name",
+    ("resolve", "engine"): "the engine is one setting for every stage: [engine] name",
 }
 
 

@@ -60,6 +60,12 @@ def main_options(
         help="Store file (default ./casegraph.duckdb), or a server: postgresql://HOST:PORT/DB.",
     ),
     config: str = typer.Option(None, "--config", help="Settings file (default ./casegraph.toml if present)."),
+    engine: str = typer.Option(
+        None,
+        "--engine",
+        help="Engine every stage runs on: duckdb (default) or spark (settings: [engine] name; env "
+        "CASEGRAPH_ENGINE).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
     scope: str = typer.Option(
         None,
@@ -71,7 +77,7 @@ def main_options(
         False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    ctx.obj = Context(store_path=store, config=config, as_json=as_json, scope=scope)
+    ctx.obj = Context(store_path=store, config=config, as_json=as_json, scope=scope, engine=engine)
 
 
 register_records(app)

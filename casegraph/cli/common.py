@@ -35,11 +35,13 @@ class Context:
     config: str | None = None
     as_json: bool = False
     scope: str | None = None
+    engine: str | None = None
 
     def settings(self) -> Settings:
         from casegraph.settings import load_settings
 
-        settings = load_settings(self.config)
+        # --engine overrides the file and CASEGRAPH_ENGINE, and is validated with them
+        settings = load_settings(self.config, **({"engine": {"name": self.engine}} if self.engine else {}))
         if self.store_path:
             settings.store.path = self.store_path
         return settings
@@ -59,6 +61,19 @@ class LazyModule:
 def ctx_of(ctx: typer.Context) -> Context:
     obj = ctx.find_root().obj
     return obj if isinstance(obj, Context) else Context()
+
+
+IN_PROCESS = "in-process"
+
+
+def in_process(ctx: typer.Context) -> str:
+    """The engine of a verb that analyses files in this process without a store: it has no Spark version, so
+    with the spark engine it stops rather than run elsewhere."""
+    if ctx_of(ctx).settings().engine.name != "duckdb":
+        fail(
+            "this verb analyses files in this process (no store) and has no spark version: use engine duckdb"
+        )
+    return IN_PROCESS
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from casegraph.cli.common import (
     ctx_of,
     emit,
     fail,
+    in_process,
     out,
     set_json,
     table_of,
@@ -85,10 +86,12 @@ def eval_network(
         return
     if not ((data / "edges.csv").exists() or (data / "affiliation.csv").exists()):
         fail(f"{data}: expected edges.csv / affiliation.csv, or a synthetic city with group_tie_truth.csv")
+    engine = in_process(ctx)
     try:
         result = evaluation.network.evaluate_folder(data, ctx_of(ctx).settings(), group_column)
     except (CasegraphError, OSError, KeyError, ValueError) as exc:
         fail(f"{type(exc).__name__}: {exc}")
+    result["engine"] = engine
     emit(ctx, result, _render_network_folder)
 
 
@@ -139,22 +142,22 @@ def _render_property(d: dict[str, Any]) -> None:
 def eval_resolve(
     ctx: typer.Context,
     data: Path = typer.Option(..., "--data", help="Folder with person_records.csv and person_truth.csv."),
-    engine: str = typer.Option(None, "--engine", help="duckdb (default) or spark (local mode)."),
+    engine: str = typer.Option(None, "--engine", help="duckdb or spark: the same as the global --engine."),
     threshold: float = typer.Option(None, "--threshold", help="Match probability that joins two records."),
     as_json: bool = JSON,
 ) -> None:
     """Pairwise precision / recall / F1 and B-cubed F1 of resolve against ground truth, with wall time."""
-    from casegraph.cli.resolve import db_api_for
+    from casegraph.cli.resolve import use_engine
 
     set_json(ctx, as_json)
+    use_engine(ctx, engine)
     if not (data / "person_records.csv").exists() or not (data / "person_truth.csv").exists():
         fail(f"{data} needs person_records.csv and person_truth.csv")
     settings = ctx_of(ctx).settings()
     if threshold is not None:
         settings.resolve.match_threshold = threshold
     try:
-        db_api = db_api_for(settings, engine)
-        result = evaluation.resolve.evaluate_folder(data, settings, db_api, progress=RichProgress())
+        result = evaluation.resolve.evaluate_folder(data, settings, progress=RichProgress())
     except CasegraphError as exc:
         fail(str(exc))
     emit(ctx, result, _render_resolve)

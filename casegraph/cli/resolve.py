@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import importlib
-import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from casegraph.cli.common import (
     LazyModule,
     RichProgress,
+    ctx_of,
     emit,
-    fail,
     opened,
     out,
     set_json,
@@ -30,56 +29,25 @@ resolve_app = command_group(
     help="Identity resolution of person records (Splink). With no sub-command: run it.",
     invoke_without_command=True,
 )
-Engine = Literal["duckdb", "spark"]
-ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
-ENGINE_HELP = "duckdb (default: the store's own connection) or spark (local mode; needs pyspark and Java 17)."
+ENGINE_HELP = (
+    "duckdb or spark: the same as the global --engine ([engine] name; Splink runs on the store's engine)."
+)
 JSON_HELP = "Print machine-readable JSON."
 
 
-def spark_db_api(settings: Settings) -> Any:
-    """A Splink SparkAPI on a local Spark session (pyspark is an optional extra)."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        fail(
-            "the spark engine needs pyspark (pip install 'casegraph[spark]') and Java 17; or use --engine duckdb"
-        )
-    from splink.backends.spark import SparkAPI, similarity_jar_location
-
-    checkpoints = tempfile.mkdtemp(prefix="casegraph-spark-")
-    spark = (
-        SparkSession.builder.master(f"local[{settings.store.threads}]")
-        .appName("casegraph-resolve")
-        .config("spark.jars", similarity_jar_location())
-        .config("spark.sql.shuffle.partitions", str(4 * settings.store.threads))
-        .config("spark.default.parallelism", str(4 * settings.store.threads))
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.memory", settings.store.memory_limit.lower().replace("gb", "g"))
-        .getOrCreate()
-    )
-    spark.sparkContext.setCheckpointDir(checkpoints)
-    spark.sparkContext.setLogLevel("ERROR")
-    return SparkAPI(spark_session=spark, break_lineage_method="persist")
-
-
-def db_api_for(settings: Settings, engine: str | None) -> Any:
-    """Splink's database API for the engine asked for (None: the store's own DuckDB connection)."""
+def use_engine(ctx: typer.Context, engine: str | None) -> None:
+    """A verb's --engine: the global setting for this command (the store and every stage use it)."""
     if engine:
-        if engine not in ENGINES:
-            fail(f"--engine is duckdb or spark, not {engine!r}")
-        settings.resolve.engine = engine
-    return spark_db_api(settings) if settings.resolve.engine == "spark" else None
+        ctx_of(ctx).engine = engine
 
 
 def _run(ctx: typer.Context, engine: str | None) -> None:
     from casegraph.pipeline import run_computing
 
+    use_engine(ctx, engine)
     with opened(ctx) as (store, settings):
         module = importlib.import_module("casegraph.resolve")
-        api = db_api_for(settings, engine)
-        summary = run_computing(
-            store, module, lambda s: module.run(s, settings, progress=RichProgress(), db_api=api)
-        )
+        summary = run_computing(store, module, lambda s: module.run(s, settings, progress=RichProgress()))
     emit(ctx, summary, _render_summary)
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from casegraph.cli.common import LazyModule, ctx_of, emit, fail, out, set_json, table_of
+from casegraph.cli.common import LazyModule, ctx_of, emit, fail, in_process, out, set_json, table_of
 from casegraph.cli.trends import DISTANCE, JSON, NO_HEADER, WHERE, _days, _points
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ def _run(
     except ValueError as exc:
         fail(str(exc))
     result["total_seconds"] = round(time.perf_counter() - started, 3)
+    result["engine"] = in_process(ctx)
     emit(ctx, result, render)
 
 

@@ -10,9 +10,12 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from casegraph.cli.common import (
+    IN_PROCESS,
     LazyModule,
+    ctx_of,
     emit,
     fail,
+    in_process,
     opened,
     out,
     run_and_emit,
@@ -66,6 +69,8 @@ def _points(
     """x, y (metres), the dates (whole days) and the rows (of a CSV: 1 = its first data row) of the points with
     coordinates and a date, from a CSV or (no file) the store's incidents, filtered by COL=V1,V2 and dates.
     Without a header, the CSV's columns are x, y, date (the Near Repeat Calculator's input)."""
+    if file:
+        in_process(ctx)  # a file's statistics run here: with the spark engine, say so rather than run them
     frame = _csv_frame(file, no_header) if file else _store_frame(ctx)
     try:
         xy, days = points_of(
@@ -238,6 +243,7 @@ def knox_cmd(
 
         result["chart"] = str(near_repeat_chart(table.cells(), chart))
     result["seconds"] = round(time.perf_counter() - started, 3)
+    result["engine"] = IN_PROCESS if file else ctx_of(ctx).settings().engine.name
     emit(ctx, result, _render_knox)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from casegraph import ingest
 from casegraph.errors import CasegraphError
 from casegraph.evaluation import linkage, network, resolve, trends
-from casegraph.evaluation.scratch import scratch_store
+from casegraph.evaluation.scratch import import_records, ingest_engine, scratch_store
 from casegraph.evaluation.truth import missing_truth
 from casegraph.pipeline import STAGE_NAMES, run_stage
 from casegraph.progress import Progress
@@ -54,14 +54,16 @@ def evaluate_city(
             else f"{city} is not a synthetic city with truth: no {', '.join(missing)}"
         )
     started = time.perf_counter()
-    with scratch_store(settings) as (store, s, _work):
-        ingest.run_folder(store, s, city, progress=progress)
+    with scratch_store(settings) as (store, s, work):
+        import_records(store, s, work, lambda st, ss: ingest.run_folder(st, ss, city, progress=progress))
         ingest_seconds = time.perf_counter() - started
         last = max(STAGE_NAMES.index(name) for name in stages)
         ran = {name: _run(store, s, name, progress, name in stages) for name in STAGE_NAMES[: last + 1]}
         scores = score_city(store, city, tuple(n for n in STAGE_NAMES if n in stages))
+        engines = {"engine": store.engine, "ingest_engine": ingest_engine(store)}
     return {
         "data": str(city),
+        **engines,
         "stages": ran,
         "scores": scores,
         "table": truth_table(scores),

@@ -12,7 +12,7 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 
 from casegraph import ingest
-from casegraph.evaluation.scratch import scratch_store
+from casegraph.evaluation.scratch import import_records, scratch_store
 from casegraph.evaluation.truth import truth_frame
 from casegraph.linkage.datasets import read_truth
 from casegraph.linkage.heldout import evaluate as held_out
@@ -92,15 +92,20 @@ def rows(s: dict[str, Any]) -> list[dict[str, Any]]:
 def evaluate_folder(data: Path, settings: Settings, linked_by: str = "auto", all_pairs: bool = False) -> dict:
     """DIR/incidents.csv (with DIR/mapping.yaml if present) in a scratch store, scored by the held-out
     protocol against DIR/incident_truth.csv (and DIR/splits.csv if present)."""
-    with scratch_store(settings) as (store, s, _work):
+    with scratch_store(settings) as (store, s, work):
         mapping = data / "mapping.yaml"
-        ingest.run(
+        import_records(
             store,
             s,
-            data / "incidents.csv",
-            table="incidents",
-            mapping=mapping if mapping.exists() else None,
-            agency=None if mapping.exists() else "eval",
+            work,
+            lambda st, ss: ingest.run(
+                st,
+                ss,
+                data / "incidents.csv",
+                table="incidents",
+                mapping=mapping if mapping.exists() else None,
+                agency=None if mapping.exists() else "eval",
+            ),
         )
         truth = read_truth(data, linked_by=linked_by, seed=s.linkage.random_state)
-        return held_out(store, s, truth, all_pairs=all_pairs)
+        return {**held_out(store, s, truth, all_pairs=all_pairs), "engine": store.engine}

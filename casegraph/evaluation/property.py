@@ -20,7 +20,7 @@ import pandas as pd
 
 from casegraph import ingest, trends
 from casegraph.errors import CasegraphError
-from casegraph.evaluation.scratch import scratch_store
+from casegraph.evaluation.scratch import import_records, scratch_store
 from casegraph.evaluation.truth import missing_truth, truth_frame
 from casegraph.linkage import attribute
 from casegraph.network.queries import players
@@ -44,12 +44,13 @@ def evaluate_property(
     if missing:
         raise CasegraphError(f"{city} is not a synthetic city with property truth: no {', '.join(missing)}")
     started = time.perf_counter()
-    with scratch_store(settings) as (store, s, _work):
-        ingest.run_folder(store, s, city, progress=progress)
+    with scratch_store(settings) as (store, s, work):
+        import_records(store, s, work, lambda st, ss: ingest.run_folder(st, ss, city, progress=progress))
         for name in STAGES:
             run_stage(store, s, name, progress or NoProgress())
         scores = score(store, city, s, sample)
-    return {"data": str(city), **scores, "seconds": round(time.perf_counter() - started, 3)}
+        engine = store.engine
+    return {"data": str(city), "engine": engine, **scores, "seconds": round(time.perf_counter() - started, 3)}
 
 
 def score(store: Store, city: Path, settings: Settings, sample: int = SAMPLE) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 from casegraph import ingest, resolve
-from casegraph.evaluation.scratch import scratch_store
+from casegraph.evaluation.scratch import import_records, ingest_engine, scratch_store
 from casegraph.evaluation.truth import truth_frame
 from casegraph.progress import Progress
 from casegraph.settings import Settings
@@ -116,9 +116,7 @@ def rows(s: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # -- a folder of person records with their truth (`casegraph eval resolve --data DIR`) -----------------------------
-def evaluate_folder(
-    data: Path, settings: Settings, db_api: Any = None, progress: Progress | None = None
-) -> dict[str, Any]:
+def evaluate_folder(data: Path, settings: Settings, progress: Progress | None = None) -> dict[str, Any]:
     """Ingest DIR/person_records.csv into a scratch store, resolve it, score it against person_truth.csv. A
     `source` column makes it a link between sources: only pairs from two sources count."""
     truth = truth_frame(data, "person_truth", ("record_id", "person_id"))
@@ -126,16 +124,22 @@ def evaluate_folder(
         mapping, link = _mapping_for(data, work)
         s.resolve.cross_agency_only = s.resolve.cross_agency_only or link
         started = time.perf_counter()
-        report = ingest.run(
-            store, s, data / "person_records.csv", table="person_records", mapping=mapping, agency="eval"
+        report = import_records(
+            store,
+            s,
+            work,
+            lambda st, ss: ingest.run(
+                st, ss, data / "person_records.csv", table="person_records", mapping=mapping, agency="eval"
+            ),
         )
         ingest_seconds = time.perf_counter() - started
-        summary = resolve.run(store, s, progress=progress, db_api=db_api)
+        summary = resolve.run(store, s, progress=progress)
         result = score_identities(resolve.identities(store), truth, link)
     return {
         **result,
         "mode": "link" if link else "dedupe",
-        "engine": s.resolve.engine,
+        "engine": summary["engine"],
+        "ingest_engine": ingest_engine(store),
         "seconds": summary["seconds"],
         "ingest_seconds": round(ingest_seconds, 3),
         "records_per_second": round(summary["n_records"] / max(summary["seconds"], 1e-9), 1),

@@ -19,8 +19,9 @@ from casegraph.ingest.report import IngestReport
 from casegraph.progress import NoProgress, Progress
 from casegraph.schema import model
 from casegraph.settings import Settings
-from casegraph.store import Store
+from casegraph.store import Store, require_engine
 
+ENGINES = ("duckdb",)  # the engines this stage runs on (the store's engine decides)
 READS = ("sources",)
 # What an import checks its rows against besides its target: purged ids, earlier files, the records a claim
 # cites (a server store copies these into the import's snapshot).
@@ -62,6 +63,7 @@ def run(
     progress: Progress | None = None,
 ) -> IngestReport:
     """Import one file into a record table. Raises IngestError when nothing can be imported."""
+    require_engine(store, "ingest", ENGINES)
     started = time.perf_counter()
     path = Path(path)
     if not path.is_file():
@@ -167,6 +169,7 @@ def _target_table(table: str | None, rules: Mapping | None, path: Path) -> str:
 
 
 __all__ = [
+    "ENGINES",
     "FOLDER_ORDER",
     "IMPORT_READS",
     "MAPPED_EXPORTS",

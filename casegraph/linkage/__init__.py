@@ -12,7 +12,7 @@ from casegraph.linkage.attribute import attribute
 from casegraph.linkage.comparisons import COMPARISONS, fields_read
 from casegraph.linkage.incremental import update
 from casegraph.linkage.query import similar
-from casegraph.linkage.stage import run
+from casegraph.linkage.stage import ENGINES, run
 
 READS = (
     "incidents",
@@ -50,6 +50,7 @@ BLOCKING_FIELDS = (
 __all__ = [
     "BLOCKING_FIELDS",
     "COMPARISON_FIELDS",
+    "ENGINES",
     "FEATURE_FIELDS",
     "FULL_RUN_ON",
     "LINK_REASON_FIELDS",

@@ -26,10 +26,10 @@ from casegraph.linkage.metrics import clustering_scores, pairwise_scores, top_k_
 from casegraph.linkage.model import LinkModel
 from casegraph.linkage.score import Scored, score_candidates
 from casegraph.linkage.series import cluster_links
-from casegraph.linkage.stage import blocked, blocking_summary, encode_incidents, scales_of
+from casegraph.linkage.stage import ENGINES, blocked, blocking_summary, encode_incidents, scales_of
 from casegraph.linkage.training import fit_models, training_set
 from casegraph.settings import LinkageSettings, Settings
-from casegraph.store import Store, quote
+from casegraph.store import Store, quote, require_engine
 
 HEADLINE = (
     "auc",
@@ -55,6 +55,7 @@ class Truth:
 
 def evaluate(store: Store, settings: Settings, truth: Truth, *, all_pairs: bool = False) -> dict[str, Any]:
     """Mean metrics over the split seeds, with each split's own numbers under `splits`."""
+    require_engine(store, "linkage", ENGINES)
     started = time.perf_counter()
     s = settings.linkage.model_copy(update={"all_pairs_up_to": 2**62}) if all_pairs else settings.linkage
     run_id = store.new_run("linkage_eval", s.model_dump())

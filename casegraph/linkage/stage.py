@@ -45,7 +45,7 @@ from casegraph.linkage.training import (
 )
 from casegraph.progress import NoProgress, Progress
 from casegraph.settings import LinkageSettings, Settings
-from casegraph.store import Store
+from casegraph.store import Store, require_engine
 
 
 class Clock:
@@ -69,8 +69,12 @@ class Clock:
         return round(time.perf_counter() - self.started, 3)
 
 
+ENGINES = ("duckdb",)  # the engines this stage runs on (the store's engine decides)
+
+
 def run(store: Store, settings: Settings, *, progress: Progress | None = None) -> dict[str, Any]:
     """Score all candidate pairs into incident_links and cluster them into series (replacing the last run)."""
+    require_engine(store, "linkage", ENGINES)
     run_id = store.new_run("linkage", settings.linkage.model_dump())
     try:
         summary = _run(store, settings.linkage, run_id, progress or NoProgress())

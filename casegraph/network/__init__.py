@@ -14,7 +14,7 @@ from __future__ import annotations
 from casegraph.network.graphs import PersonGraph, build_graph
 from casegraph.network.queries import acknowledge, alerts, graph_frames, person, players, tie, ties
 from casegraph.network.roles import agreement, key_players
-from casegraph.network.stage import run
+from casegraph.network.stage import ENGINES, run
 from casegraph.network.ties import group_ties
 
 READS = (
@@ -58,6 +58,7 @@ LINK_REASON_FIELDS = {
 }
 
 __all__ = [
+    "ENGINES",
     "LINK_REASON_FIELDS",
     "READS",
     "WRITES",

@@ -157,6 +157,10 @@ def drop_scratch(store: Store) -> None:
         store.execute(sql.drop_sql(table))
 
 
+def edge_count(store: Store) -> int:
+    return int(store.scalar(f"SELECT count(*) FROM ({sql.edges_sql()}) e"))
+
+
 def load_graph(store: Store) -> tuple[PersonGraph, pd.DataFrame]:
     """The graph over the scratch tables (vertex i = the i-th person number in `people`), and each
     vertex's person number, id, group and number of groups."""

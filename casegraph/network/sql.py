@@ -294,7 +294,7 @@ def person_ties_sql(max_evidence: int) -> str:
     )
     SELECT pa.person_id || '|' || pb.person_id || '|' || t.kind AS tie_id, pa.person_id AS person_a,
            pb.person_id AS person_b, t.kind, t.weight, t.n_events, t.first_at, t.last_at,
-           t.all_evidence[1:{int(max_evidence)}] AS evidence, len(t.all_evidence) AS evidence_total,
+           t.all_evidence[1:{int(max_evidence)}] AS evidence, array_length(t.all_evidence) AS evidence_total,
            pa.group_id AS group_a, pb.group_id AS group_b
     FROM listed t JOIN {SCRATCH_IDS} pa ON pa.pidx = t.a JOIN {SCRATCH_IDS} pb ON pb.pidx = t.b"""
 

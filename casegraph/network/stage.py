@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from casegraph.errors import EngineError
 from casegraph.network import build, sql
 from casegraph.network.alerts import tie_alerts, write_alerts
 from casegraph.network.roles import (
@@ -21,6 +22,7 @@ from casegraph.network.tietable import COLUMNS, day_to_date, tie_table
 from casegraph.progress import NoProgress, Progress
 from casegraph.schema import model
 from casegraph.settings import NetworkSettings, Settings
+from casegraph.store import require_engine
 from casegraph.store.base import Store
 
 STEPS = ("evidence", "graph", "group ties", "key players", "write")
@@ -68,8 +70,12 @@ def role_params(net: NetworkSettings) -> RoleParams:
     )
 
 
+ENGINES = ("duckdb", "spark")  # the engines this stage runs on (the store's engine decides)
+
+
 def run(store: Store, settings: Settings, *, progress: Progress | None = None) -> dict[str, Any]:
     """Build the person graph, test every pair of groups, rank key players; write the derived tables."""
+    require_engine(store, "network", ENGINES)
     progress, started = progress or NoProgress(), time.perf_counter()
     timings: dict[str, float] = {}
     run_id = store.new_run("network", settings.network.model_dump())
@@ -87,6 +93,19 @@ def run(store: Store, settings: Settings, *, progress: Progress | None = None) -
     return summary
 
 
+def check_driver_graph(store: Store, settings: Settings) -> None:
+    """Leiden, betweenness and the null model need the whole person graph in one process (on Spark, the
+    driver): past the stated size it is refused, saying so, rather than run the driver out of memory."""
+    if store.engine != "spark":
+        return
+    edges, limit = build.edge_count(store), settings.engine.driver_graph_max_edges
+    if edges > limit:
+        raise EngineError(
+            f"the person graph has {edges:,} edges: network's graph algorithms (Leiden, betweenness, the tie "
+            f"null model) run on the Spark driver, which takes at most engine.driver_graph_max_edges = {limit:,}"
+        )
+
+
 def _timed(timings: dict[str, float], name: str, progress: Progress, started: float) -> float:
     now = time.perf_counter()
     timings[name] = round(now - started, 2)
@@ -100,6 +119,7 @@ def _run(store: Store, settings: Settings, run_id: str, progress: Progress, timi
     build.make_scratch(store, settings, src)
     build.set_aside_item_ties(store)
     t = _timed(timings, "evidence", progress, t)
+    check_driver_graph(store, settings)
     pg, nodes = build.load_graph(store)
     params = tie_params(net)
     build.make_sides(store, pg, nodes["pidx"].to_numpy(), params.sides(pg))

@@ -14,7 +14,7 @@ from casegraph.resolve import sql
 from casegraph.resolve.assign import recluster
 from casegraph.resolve.incremental import update
 from casegraph.resolve.review import decide, decisions, explain, record_key, review_queue, undo
-from casegraph.resolve.stage import run
+from casegraph.resolve.stage import ENGINES, run
 from casegraph.store import Store
 
 READS = ("person_records", "resolve_decisions")
@@ -46,6 +46,7 @@ def records_of(store: Store, person_id: str) -> pd.DataFrame:
 
 
 __all__ = [
+    "ENGINES",
     "FULL_RUN_ON",
     "READS",
     "WRITES",

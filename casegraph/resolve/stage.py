@@ -19,14 +19,13 @@ import pandas as pd
 import pyarrow as pa
 from splink import Linker
 
-from casegraph.errors import EngineError
 from casegraph.progress import NoProgress, Progress
 from casegraph.resolve import sql
 from casegraph.resolve.assign import PAIR_COLUMNS, accepted_uid_pairs, assign
 from casegraph.resolve.model import splink_settings, train
 from casegraph.resolve.prepare import prepare, records_sql
 from casegraph.settings import ResolveSettings, Settings
-from casegraph.store import Store
+from casegraph.store import Store, require_engine
 
 TF_COLUMNS = ("family", "address")
 
@@ -43,10 +42,15 @@ def quiet_splink(level: int = logging.ERROR) -> Iterator[None]:
         logger.setLevel(before)
 
 
+# The engines this stage runs on (the store's engine decides): Splink's DuckDB and Spark backends.
+ENGINES = ("duckdb", "spark")
+
+
 def run(
     store: Store, settings: Settings, *, progress: Progress | None = None, db_api: Any = None
 ) -> dict[str, Any]:
     """Resolve every person record to a person. `db_api`: a Splink database API (default: the store's)."""
+    require_engine(store, "resolve", ENGINES)
     rs, bar = settings.resolve, progress or NoProgress()
     run_id = store.new_run("resolve", rs.model_dump())
     started = time.perf_counter()
@@ -79,26 +83,17 @@ def _resolve(store: Store, rs: ResolveSettings, run_id: str, bar: Progress, db_a
         labels = accepted_uid_pairs(keys, decisions)
         use_labels = labels if len(labels) >= rs.min_labels else None
         bar.advance()
-        scored = score(db_api or _store_api(store, rs), prepared, rs, use_labels, bar)
+        scored = score(db_api or store.splink_db_api(), prepared, rs, use_labels, bar)
     with store.transaction():
         store.write(sql.PAIRS, pairs_with_keys(scored["pairs"], keys, run_id), mode="replace")
         store.write(
             sql.TERM_FREQUENCIES, scored.get("tf", _empty_tf(run_id)).assign(run_id=run_id), mode="replace"
         )
         if scored["model"] is not None:
-            store.write(sql.MODELS, _model_row(run_id, rs, len(raw), scored), mode="append")
+            store.write(sql.MODELS, _model_row(run_id, store.engine, len(raw), scored), mode="append")
         summary = assign(store, keys, scored["pairs"], decisions, threshold=rs.match_threshold, run_id=run_id)
     bar.advance()
-    return {"run_id": run_id, "engine": rs.engine, **summary, **scored["training"]}
-
-
-def _store_api(store: Store, rs: ResolveSettings) -> Any:
-    if rs.engine != "duckdb":
-        raise EngineError(
-            f"resolve.engine = {rs.engine!r} needs a Splink database API for that engine: run "
-            "`casegraph resolve --engine spark`, or pass db_api=SparkAPI(spark_session=...) to resolve.run"
-        )
-    return store.splink_db_api()
+    return {"run_id": run_id, "engine": store.engine, **summary, **scored["training"]}
 
 
 def score(
@@ -150,13 +145,13 @@ def _empty_tf(run_id: str) -> pd.DataFrame:
     )
 
 
-def _model_row(run_id: str, rs: ResolveSettings, n: int, scored: dict[str, Any]) -> pd.DataFrame:
+def _model_row(run_id: str, engine: str, n: int, scored: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
                 "run_id": run_id,
                 "created_at": datetime.now(UTC).replace(tzinfo=None),
-                "engine": rs.engine,
+                "engine": engine,
                 "n_records": n,
                 "n_labels": scored["training"]["n_labels"],
                 "model_json": json.dumps(scored["model"]),

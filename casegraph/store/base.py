@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeAlias
 
 import pandas as pd
@@ -45,3 +47,12 @@ class Store(Protocol):
 def process_owner() -> str:
     """Who runs a stage: host and process id (kept on its runs row)."""
     return f"{socket.gethostname()} pid {os.getpid()}"
+
+
+def run_id_for(stage: str) -> str:
+    return f"{stage}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+# A run's row: written "running" when it starts, finished with its status and summary (every engine).
+NEW_RUN_SQL = "INSERT INTO runs (run_id, stage, started_at, status, user_id, settings_json, owner) VALUES (?,?,?,?,?,?,?)"
+FINISH_RUN_SQL = "UPDATE runs SET finished_at = ?, status = ?, summary_json = ? WHERE run_id = ?"

@@ -19,7 +19,7 @@ import pyarrow as pa
 from casegraph.errors import EngineError
 from casegraph.schema import model
 from casegraph.settings import StoreSettings
-from casegraph.store.base import Frame, Params, process_owner
+from casegraph.store.base import FINISH_RUN_SQL, NEW_RUN_SQL, Frame, Params, process_owner, run_id_for
 from casegraph.store.ddl import add_missing_columns_sql, create_table_sql, quote
 
 ALIAS = "cg"
@@ -250,10 +250,9 @@ class DuckDBStore:
     # writes only when it finishes ok. A run that fails is rolled back; one whose process dies (kill -9) leaves
     # its row "running" and nothing else, and the next open marks it interrupted.
     def new_run(self, stage: str, settings: dict[str, Any], user_id: str | None = None) -> str:
-        run_id = f"{stage}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        run_id = run_id_for(stage)
         self.execute(
-            "INSERT INTO runs (run_id, stage, started_at, status, user_id, settings_json, owner) "
-            "VALUES (?,?,?,?,?,?,?)",
+            NEW_RUN_SQL,
             [run_id, stage, _now(), "running", user_id, json.dumps(settings, default=str), process_owner()],
         )
         if not self._in_transaction:  # else the caller's transaction holds the run (and its row)
@@ -265,10 +264,7 @@ class DuckDBStore:
         if self._open_run == run_id:
             self._in_transaction, self._open_run = False, None
             self._end("COMMIT" if status == "ok" else "ROLLBACK")
-        self.execute(
-            "UPDATE runs SET finished_at = ?, status = ?, summary_json = ? WHERE run_id = ?",
-            [_now(), status, json.dumps(summary, default=str), run_id],
-        )
+        self.execute(FINISH_RUN_SQL, [_now(), status, json.dumps(summary, default=str), run_id])
 
     def reclaim_space(self) -> str:
         """Rewrite the file so deleted rows' bytes are gone: DuckDB reuses freed blocks but never wipes them. The

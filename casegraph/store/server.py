@@ -41,10 +41,10 @@ from casegraph.schema import model
 from casegraph.settings import StoreSettings
 from casegraph.store.base import Frame, Params, process_owner
 from casegraph.store.ddl import quote
+from casegraph.store.dialect import LIST_COLUMNS
 from casegraph.store.duckdb import DuckDBStore
 from casegraph.store.pgschema import AUTHENTICATOR, SCHEMA, SIGNIN, bootstrap_sql
 
-LIST_COLUMNS = frozenset(f.name for t in model.tables.values() for f in t.fields if f.type == "list")
 # Tables a stage run also reads besides its own READS: which claims count depends on them.
 CLAIM_RULE_TABLES = ("membership_claims", "incidents", "arrests", "contacts", "reviews", "runs", "groups")
 

@@ -13,13 +13,14 @@ from typing import Any
 
 import pandas as pd
 
+from casegraph.settings import TrendsSettings
 from casegraph.store.base import Store
 from casegraph.trends import sql
 from casegraph.trends.alerts import acknowledge
 from casegraph.trends.hotspots import emerging_hotspots, gi_star, kernel_density
 from casegraph.trends.knox import knox, near_repeat
 from casegraph.trends.mannkendall import mann_kendall
-from casegraph.trends.stage import run
+from casegraph.trends.stage import ENGINES, run
 from casegraph.trends.views import group_chart, hotspot_chart
 
 READS = (
@@ -50,6 +51,16 @@ def points(store: Store) -> pd.DataFrame:
     return store.df(sql.points_sql())
 
 
+def knox_counts(store: Store, cfg: TrendsSettings) -> pd.DataFrame:
+    """Observed near-repeat pairs per (offence, distance band, time band) of the settings' bands, counted by the
+    store's engine (on Spark: on the executors): the `observed` of the near-repeat tables, without their
+    permutation test (which needs the close pairs on one machine: trends.knox)."""
+    query, params = sql.knox_counts_sql(
+        cfg.knox_space_bands, cfg.knox_time_bands, closed=cfg.knox_closed, metric=cfg.knox_distance
+    )
+    return store.df(query, params)
+
+
 def group_activity(store: Store, group_id: str, period_kind: str = "month") -> pd.DataFrame:
     """A group's activity rows (all areas and '*' totals) in period order."""
     return store.df(
@@ -65,6 +76,7 @@ def group_summary(store: Store, group_id: str) -> dict[str, Any] | None:
 
 
 __all__ = [
+    "ENGINES",
     "READS",
     "WRITES",
     "acknowledge",
@@ -77,6 +89,7 @@ __all__ = [
     "hotspot_chart",
     "kernel_density",
     "knox",
+    "knox_counts",
     "mann_kendall",
     "near_repeat",
     "points",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from casegraph.store.ddl import quote
 
 
@@ -136,3 +138,49 @@ def acknowledge_sql() -> str:
     return """
     UPDATE alerts SET status = ?, acknowledged_by = ?, acknowledged_at = ?, note = ?
     WHERE alert_id = ?"""
+
+
+def _band_case(value: str, edges: list[float], closed: str) -> tuple[str, list[float]]:
+    """The band index of `value` (0-based; len(edges) = beyond the last edge) and its parameters: closed on the
+    right, [0, e0], (e0, e1], ...; on the left, [0, e0), [e0, e1), ... with a first edge of 0 holding 0 only."""
+    op = "<=" if closed == "right" else "<"
+    arms = [f"WHEN {value} {'<=' if edge == 0 else op} ? THEN {k}" for k, edge in enumerate(edges)]
+    return f"CASE {' '.join(arms)} ELSE {len(edges)} END", list(edges)
+
+
+def knox_counts_sql(
+    space_edges: list[float], time_edges: list[float], *, closed: str = "right", metric: str = "euclidean"
+) -> tuple[str, list[Any]]:
+    """Observed near-repeat pairs per (offence, distance band, time band): every pair of an offence's incidents
+    within the last distance edge and the last time edge, found by joining each incident's grid cell (a cell
+    is the last distance edge wide) to its 3 x 3 neighbours, so the work grows with the close pairs, not n²,
+    and runs as a distributed equi-join on Spark. The same counts as trends.knox's `observed` table."""
+    reach = float(space_edges[-1])
+    gap = (
+        "abs(a.x - b.x) + abs(a.y - b.y)"
+        if metric == "manhattan"
+        else "sqrt(pow(a.x - b.x, 2) + pow(a.y - b.y, 2))"
+    )
+    space_band, space_params = _band_case("d", space_edges, closed)
+    time_band, time_params = _band_case("dt", time_edges, closed)
+    sql = f"""
+    WITH points AS (
+        SELECT agency, incident_id, offence, x, y, occurred_on,
+               CAST(floor(x / ?) AS BIGINT) AS cx, CAST(floor(y / ?) AS BIGINT) AS cy
+        FROM ({points_sql()}) p
+    ),
+    near AS (VALUES (-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 0), (0, 1), (1, -1), (1, 0), (1, 1)),
+    pairs AS (
+        SELECT a.offence, {gap} AS d, abs(date_diff('day', a.occurred_on, b.occurred_on)) AS dt
+        FROM points a
+        CROSS JOIN near n(dx, dy)
+        JOIN points b ON b.offence = a.offence AND b.cx = a.cx + n.dx AND b.cy = a.cy + n.dy
+            AND (a.agency < b.agency OR (a.agency = b.agency AND a.incident_id < b.incident_id))
+    ),
+    banded AS (SELECT offence, {space_band} AS space_band, {time_band} AS time_band FROM pairs)
+    SELECT offence, space_band, time_band, count(*) AS pairs
+    FROM banded
+    WHERE space_band < ? AND time_band < ?
+    GROUP BY offence, space_band, time_band
+    ORDER BY offence, space_band, time_band"""
+    return sql, [reach, reach, *space_params, *time_params, len(space_edges), len(time_edges)]

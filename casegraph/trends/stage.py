@@ -13,6 +13,7 @@ import pandas as pd
 from casegraph.progress import NoProgress, Progress
 from casegraph.safeguards import valid_claims_sql
 from casegraph.settings import Settings, TrendsSettings
+from casegraph.store import require_engine
 from casegraph.store.base import Store
 from casegraph.trends import sql
 from casegraph.trends.activity import SpreadRule, activity_rows, baselines, grid_area, spreads
@@ -229,8 +230,12 @@ def _group_tables(
     return frames, alerts, summary
 
 
+ENGINES = ("duckdb", "spark")  # the engines this stage runs on (the store's engine decides)
+
+
 def run(store: Store, settings: Settings, *, progress: Progress | None = None) -> dict[str, Any]:
     """Compute and write group_incidents, group_activity, group_trends, hotspots, near_repeat and alerts."""
+    require_engine(store, "trends", ENGINES)
     progress = progress or NoProgress()
     started = time.perf_counter()
     run_id = store.new_run("trends", settings.trends.model_dump())

@@ -74,6 +74,7 @@ def test_eval_city_prints_the_same_scores_as_the_demo_from_a_scratch_store(city_
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)
     assert set(found["stages"]) == {"resolve", "linkage", "network", "trends"}
+    assert (found["engine"], found["ingest_engine"]) == ("duckdb", "duckdb")  # the engine that ran it
     assert_found_near_the_truth(found["scores"])
     assert list(tmp_path.iterdir()) == []
 

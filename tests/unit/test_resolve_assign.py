@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from casegraph.resolve.assign import _with_decisions, decision_uid_pairs
 from casegraph.resolve.stage import pairs_with_keys
@@ -65,27 +64,3 @@ def test_run_on_no_records_and_on_one_record(store, settings) -> None:
     ids = resolve.identities(store)
     assert summary["n_persons"] == 1 and ids["cluster_size"].tolist() == [1]
     assert ids["run_id"].tolist() == [summary["run_id"]]
-
-
-def test_spark_engine_without_a_spark_api_is_a_clear_error(store, settings) -> None:
-    from casegraph import resolve
-    from casegraph.errors import EngineError
-
-    now = pd.Timestamp("2026-01-01")
-    rows = [
-        {
-            "record_id": str(i),
-            "agency": "a",
-            "given_name": "X",
-            "source_id": "s",
-            "source_row": i,
-            "row_hash": "h",
-            "ingested_at": now,
-        }
-        for i in (1, 2)
-    ]
-    store.write("person_records", pd.DataFrame(rows))
-    settings.resolve.engine = "spark"
-    with pytest.raises(EngineError, match="casegraph resolve --engine spark"):
-        resolve.run(store, settings)
-    assert store.rows("SELECT status FROM runs WHERE stage = 'resolve'") == [("failed",)]

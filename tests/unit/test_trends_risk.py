@@ -203,6 +203,7 @@ def test_chicago_trained_on_2014_15_tested_on_2016(tmp_path):
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
+    assert out["engine"] == "in-process"
     assert out["train_incidents"] == 12334 + 10858
     for run in out["runs"]:
         alerts, hotspots = run["methods"]
