@@ -79,8 +79,8 @@ def full_run_needed(store: Store, rs: ResolveSettings) -> str | None:
     used = store.scalar("SELECT settings_json FROM runs WHERE run_id = ?", [model[0][0]])
     if _compared(json.loads(used or "{}")) != _compared(rs.model_dump(mode="json")):
         return "the resolve settings changed since the model was trained"
-    if rs.engine != "duckdb":
-        return f"updates score new records in the store's DuckDB; resolve.engine is {rs.engine}"
+    if store.engine == "spark":
+        return "updates score new records in DuckDB; on the spark engine resolve runs whole"
     gone = store.scalar(GONE)
     if gone:
         return f"{gone} resolved record(s) were removed"
