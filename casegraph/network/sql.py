@@ -210,7 +210,7 @@ def receiver_ties_sql(max_evidence: int) -> str:
            p.group_a, p.group_b, r.person_id AS receiver,
            CASE WHEN starts_with(r.person_id, '{DEALER}') THEN 'dealer' ELSE 'person' END AS receiver_kind,
            r.group_id AS receiver_group, p.sightings_a, p.sightings_b, p.first_at, p.last_at,
-           p.ids[1:{int(max_evidence)}] AS evidence, len(p.ids) AS evidence_total
+           p.ids[1:{int(max_evidence)}] AS evidence, array_length(p.ids) AS evidence_total
     FROM pairs p JOIN {SCRATCH_IDS} r ON r.pidx = p.pidx"""
 
 

@@ -53,7 +53,37 @@ def running_row(cluster: dict[str, Any], db: str, proc: subprocess.Popen[bytes])
     raise AssertionError("the run's row never reached the server")
 
 
-@pytest.mark.slow
+def waiting_on(cluster: dict[str, Any], db: str, lock: str, proc: subprocess.Popen[bytes]) -> None:
+    """Returns once the process's connection waits for the advisory lock the test holds (its run is mid-way:
+    computed, about to write its results)."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the run ended while the test held its scope's write lock"
+        with superuser(cluster, db) as su:
+            waits = su.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = "
+                "(hashtext(%s)::bigint & 4294967295)",
+                [lock],
+            ).fetchone()
+        if waits and waits[0]:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the run never reached its write")
+
+
+def released(cluster: dict[str, Any], db: str, run_id: str) -> None:
+    """Waits until the killed run's server session is gone (its run lock free), as after a crash."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with superuser(cluster, db) as su:
+            key = f"casegraph run {run_id}"
+            free = su.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key]).fetchone()
+            if free and free[0]:
+                return
+        time.sleep(0.2)
+    raise AssertionError("the killed run's session never ended")
+
+
 def test_kill_9_mid_run_leaves_its_runs_row_marked_interrupted_and_the_results_whole(
     server_db, pg_cluster, tmp_path
 ):
@@ -63,25 +93,30 @@ def test_kill_9_mid_run_leaves_its_runs_row_marked_interrupted_and_the_results_w
         run_stage(g, g.settings, "network")
     before = digest(pg_cluster, db, COUNTY)
     assert int(before["person_ties"].split(":")[0]) > 0
-    slow = tmp_path / "slow.toml"  # permutations enough to keep the run busy for minutes
-    slow.write_text('[network]\nnull_model = "permutation"\nn_permutations = 1000000\n')
     env = {
         **os.environ,
         "CASEGRAPH_STORE": server_db,
         "CASEGRAPH_USER": "ana_county",
         "CASEGRAPH_PASSWORD": creds("ana_county").password,
     }
-    cmd = [sys.executable, "-m", "casegraph", "--config", str(slow), "network"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        run_id = running_row(pg_cluster, db, proc)
-        with signed_in(server_db, "ana_county") as g:  # its process lives: another session leaves it running
-            assert g.scalar("SELECT status FROM runs WHERE run_id = ?", [run_id]) == "running"
-        time.sleep(1.0)  # well inside the run: the permutations take minutes
-        assert proc.poll() is None, "the run ended before it could be killed"
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+    cmd = [sys.executable, "-m", "casegraph", "network"]
+    # The test holds the scope's write lock, so the run is caught mid-way whatever the machine's speed.
+    scope_lock = f"scope {COUNTY}"
+    with superuser(pg_cluster, db) as holder:
+        holder.execute("SELECT pg_advisory_lock(hashtext(%s))", [scope_lock])
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            run_id = running_row(pg_cluster, db, proc)
+            with signed_in(
+                server_db, "ana_county"
+            ) as g:  # its process lives: another session leaves it running
+                assert g.scalar("SELECT status FROM runs WHERE run_id = ?", [run_id]) == "running"
+            waiting_on(pg_cluster, db, scope_lock, proc)
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            holder.execute("SELECT pg_advisory_unlock(hashtext(%s))", [scope_lock])
+    released(pg_cluster, db, run_id)
     with signed_in(server_db, "ana_county") as g:  # the next session of the scope marks it
         status, owner, summary = g.rows(
             "SELECT status, owner, summary_json FROM runs WHERE run_id = ?", [run_id]
