@@ -6,6 +6,7 @@ so the DuckDB engine can be swapped for Spark by one setting.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import uuid
@@ -47,6 +48,16 @@ class Store(Protocol):
 def process_owner() -> str:
     """Who runs a stage: host and process id (kept on its runs row)."""
     return f"{socket.gethostname()} pid {os.getpid()}"
+
+
+def utc_now() -> datetime:
+    """The time a store keeps: UTC without a zone (every engine's TIMESTAMP column)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_run_row(run_id: str, stage: str, settings: dict[str, Any], user_id: str | None) -> list[Any]:
+    """The values of NEW_RUN_SQL for a run that starts now in this process."""
+    return [run_id, stage, utc_now(), "running", user_id, json.dumps(settings, default=str), process_owner()]
 
 
 def run_id_for(stage: str) -> str:

@@ -8,7 +8,6 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,15 @@ import pyarrow as pa
 from casegraph.errors import EngineError
 from casegraph.schema import model
 from casegraph.settings import StoreSettings
-from casegraph.store.base import FINISH_RUN_SQL, NEW_RUN_SQL, Frame, Params, process_owner, run_id_for
+from casegraph.store.base import (
+    FINISH_RUN_SQL,
+    NEW_RUN_SQL,
+    Frame,
+    Params,
+    new_run_row,
+    run_id_for,
+    utc_now,
+)
 from casegraph.store.ddl import add_missing_columns_sql, create_table_sql, quote
 
 ALIAS = "cg"
@@ -251,10 +258,7 @@ class DuckDBStore:
     # its row "running" and nothing else, and the next open marks it interrupted.
     def new_run(self, stage: str, settings: dict[str, Any], user_id: str | None = None) -> str:
         run_id = run_id_for(stage)
-        self.execute(
-            NEW_RUN_SQL,
-            [run_id, stage, _now(), "running", user_id, json.dumps(settings, default=str), process_owner()],
-        )
+        self.execute(NEW_RUN_SQL, new_run_row(run_id, stage, settings, user_id))
         if not self._in_transaction:  # else the caller's transaction holds the run (and its row)
             self._begin()
             self._in_transaction, self._open_run = True, run_id
@@ -264,7 +268,7 @@ class DuckDBStore:
         if self._open_run == run_id:
             self._in_transaction, self._open_run = False, None
             self._end("COMMIT" if status == "ok" else "ROLLBACK")
-        self.execute(FINISH_RUN_SQL, [_now(), status, json.dumps(summary, default=str), run_id])
+        self.execute(FINISH_RUN_SQL, [utc_now(), status, json.dumps(summary, default=str), run_id])
 
     def reclaim_space(self) -> str:
         """Rewrite the file so deleted rows' bytes are gone: DuckDB reuses freed blocks but never wipes them. The
@@ -309,7 +313,7 @@ class DuckDBStore:
             }
             self.execute(
                 "UPDATE runs SET status = 'interrupted', finished_at = ?, summary_json = ? WHERE run_id = ?",
-                [_now(), json.dumps(note), run_id],
+                [utc_now(), json.dumps(note), run_id],
             )
         return len(found)
 
@@ -334,10 +338,6 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class ReaderStore(DuckDBStore):

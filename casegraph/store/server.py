@@ -39,7 +39,7 @@ from sqlglot import exp
 from casegraph.errors import EngineError, PolicyDenied
 from casegraph.schema import model
 from casegraph.settings import StoreSettings
-from casegraph.store.base import Frame, Params, process_owner
+from casegraph.store.base import Frame, Params, process_owner, utc_now
 from casegraph.store.ddl import quote
 from casegraph.store.dialect import LIST_COLUMNS
 from casegraph.store.duckdb import DuckDBStore
@@ -279,13 +279,7 @@ class ServerStore:
         self.settings, self.url, self.credentials = settings, url, credentials
         self.path = shown(url)
         try:
-            self.conn = psycopg.connect(
-                conninfo(url, credentials),
-                autocommit=True,
-                cursor_factory=psycopg.RawCursor,
-                options=f"-c search_path={SCHEMA}",
-                application_name="casegraph",
-            )
+            self.conn = signed_connection(url, credentials, "casegraph")
         except psycopg.OperationalError as exc:
             raise PolicyDenied(_signin_refusal(url, credentials.user, exc)) from exc
         found = self.rows("SELECT user_id, agency, role FROM casegraph.me()")
@@ -446,7 +440,7 @@ class ServerStore:
             [
                 run_id,
                 stage,
-                _now(),
+                utc_now(),
                 "running",
                 self.user_id,
                 json.dumps(settings, default=str),
@@ -459,7 +453,7 @@ class ServerStore:
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
         self.execute(
             "UPDATE runs SET finished_at = ?, status = ?, summary_json = ? WHERE run_id = ?",
-            [_now(), status, json.dumps(summary, default=str), run_id],
+            [utc_now(), status, json.dumps(summary, default=str), run_id],
         )
 
     # A stage computes in DuckDB and its results reach the server at the end (computing()), so the server hears
@@ -476,7 +470,7 @@ class ServerStore:
             [
                 run_id,
                 stage,
-                _now(),
+                utc_now(),
                 "running",
                 user_id,
                 json.dumps(settings, default=str),
@@ -513,7 +507,7 @@ class ServerStore:
                 self.execute(
                     "UPDATE runs SET status = 'interrupted', finished_at = ?, summary_json = ? "
                     "WHERE run_id = ? AND status = 'running'",
-                    [_now(), json.dumps(note), run_id],
+                    [utc_now(), json.dumps(note), run_id],
                 )
                 marked += 1
             finally:
@@ -590,7 +584,7 @@ class ServerStore:
                     _copy_in(local, table, self.scope, agencies)
             local.execute("SET enable_external_access = false")  # settings SQL reads the run's rows only
             local.execute("SET lock_configuration = true")
-            started = _now()
+            started = utc_now()
             yield local
             self._write_back(local, writes, started)
         finally:
@@ -774,10 +768,6 @@ def _pg_type(column: pd.Series) -> str:
     return "text[]" if isinstance(sample, (list, tuple)) or hasattr(sample, "tolist") else "text"
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def _signin_refusal(url: str, user: str, exc: Exception) -> str:
     """A refused sign-in, on the record (through the public cg_signin role) and said plainly."""
     text = str(exc)
@@ -902,16 +892,25 @@ def authenticator_password() -> str:
     return found
 
 
+def signed_connection(
+    url: str, credentials: Credentials, application: str, options: str = ""
+) -> psycopg.Connection[Any]:
+    """A connection signed in as `credentials` (the server checks the password), on casegraph's schema."""
+    return psycopg.connect(
+        conninfo(url, credentials),
+        autocommit=True,
+        cursor_factory=psycopg.RawCursor,
+        options=f"-c search_path={SCHEMA} {options}".strip(),
+        application_name=application,
+    )
+
+
 def authenticator_connection(url: str, password: str) -> psycopg.Connection[Any]:
     """A connection of cg_authenticator: no privilege of its own (NOINHERIT); it reads only after SET ROLE."""
     try:
-        return psycopg.connect(
-            conninfo(url, Credentials(AUTHENTICATOR, password)),
-            autocommit=True,
-            cursor_factory=psycopg.RawCursor,
-            # no JIT: compiling a plan took 0.5 s where the query itself takes milliseconds
-            options=f"-c search_path={SCHEMA} -c jit=off",
-            application_name="casegraph workspace",
+        # no JIT: compiling a plan took 0.5 s where the query itself takes milliseconds
+        return signed_connection(
+            url, Credentials(AUTHENTICATOR, password), "casegraph workspace", "-c jit=off"
         )
     except psycopg.OperationalError as exc:
         raise PolicyDenied(f"the workspace cannot sign in to {shown(url)} as {AUTHENTICATOR}: {exc}") from exc
@@ -947,13 +946,7 @@ def open_web_session(
         record_failed_signin(url, user[:100], origin)
         return None
     try:
-        conn = psycopg.connect(
-            conninfo(url, Credentials(user, password)),
-            autocommit=True,
-            cursor_factory=psycopg.RawCursor,
-            options=f"-c search_path={SCHEMA}",
-            application_name="casegraph sign-in",
-        )
+        conn = signed_connection(url, Credentials(user, password), "casegraph sign-in")
     except psycopg.OperationalError as exc:
         if "password authentication failed" not in str(exc) and "no password" not in str(exc).lower():
             raise EngineError(f"cannot reach the server store {shown(url)}: {exc}") from exc

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,15 @@ from casegraph.errors import EngineError
 from casegraph.schema import model
 from casegraph.settings import EngineSettings, StoreSettings
 from casegraph.store import tables
-from casegraph.store.base import FINISH_RUN_SQL, NEW_RUN_SQL, Frame, Params, process_owner, run_id_for
+from casegraph.store.base import (
+    FINISH_RUN_SQL,
+    NEW_RUN_SQL,
+    Frame,
+    Params,
+    new_run_row,
+    run_id_for,
+    utc_now,
+)
 from casegraph.store.dialect import render, statement
 
 if TYPE_CHECKING:
@@ -303,20 +310,11 @@ class SparkStore:
     # -- runs ----------------------------------------------------------------------------------------
     def new_run(self, stage: str, settings: dict[str, Any], user_id: str | None = None) -> str:
         run_id = run_id_for(stage)
-        values = [
-            run_id,
-            stage,
-            _now(),
-            "running",
-            user_id,
-            json.dumps(settings, default=str),
-            process_owner(),
-        ]
-        self.execute(NEW_RUN_SQL, values)
+        self.execute(NEW_RUN_SQL, new_run_row(run_id, stage, settings, user_id))
         return run_id
 
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
-        self.execute(FINISH_RUN_SQL, [_now(), status, json.dumps(summary, default=str), run_id])
+        self.execute(FINISH_RUN_SQL, [utc_now(), status, json.dumps(summary, default=str), run_id])
 
     def splink_db_api(self) -> Any:
         from splink import SparkAPI
@@ -336,10 +334,6 @@ class SparkStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 __all__ = ["SparkStore", "spark_session"]
